@@ -1,0 +1,455 @@
+/*
+ * engine.h -- the one public header of the pelmap engine (libpelengine).
+ *
+ * The engine computes energies, forces, minimisations, molecular dynamics and
+ * (later) descriptors and saddle searches for atomic systems described by
+ * embedded-atom-method potentials.  It knows nothing of HTTP, SQL or JSON:
+ * the server, the worker and the command line call it.
+ *
+ * Conventions (read once, they hold for every function below):
+ *
+ *  - Units are LAMMPS "metal" units: lengths in Angstrom, energies in eV,
+ *    time in ps, masses in g/mol (amu), temperature in K, pressure in bar,
+ *    forces in eV/Angstrom, velocities in Angstrom/ps.
+ *  - Positions and other per-atom vectors are flat arrays of 3*natoms
+ *    doubles, x0 y0 z0 x1 y1 z1 ...
+ *  - Boxes follow LAMMPS' restricted triclinic form: cell vectors
+ *    a = (lx,0,0), b = (xy,ly,0), c = (xz,yz,lz), origin lo.
+ *  - Errors: functions returning int return ENG_OK (0) on success and a
+ *    negative ENG_E* code on failure; a human-readable message naming the
+ *    problem (with file name and line number for parse errors) is then
+ *    available from eng_last_error() in the same thread.  Functions
+ *    returning a pointer return NULL on failure (out of memory).
+ *  - Ownership: objects made by eng_X_create/eng_X_read are owned by the
+ *    caller and released with the matching eng_X_free (which accepts NULL).
+ *    Arrays passed in are borrowed for the duration of the call unless the
+ *    contract says otherwise.  No function keeps a pointer to caller memory
+ *    after it returns, except eng_calc, which borrows its eng_potential
+ *    (the potential must outlive the calculator).
+ *  - Thread safety: distinct objects may be used from distinct threads
+ *    concurrently; one object must not be used by two threads at once.
+ */
+#ifndef PELMAP_ENGINE_H
+#define PELMAP_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ENG_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+/* X(name, value, description): the single list from which the enum,
+ * eng_errname() and eng_strerror() are generated. */
+#define ENG_ERROR_MAP(X)                                   \
+  X(OK, 0, "success")                                      \
+  X(ENOMEM, -1, "out of memory")                           \
+  X(EINVAL, -2, "invalid argument")                        \
+  X(EIO, -3, "input/output error")                         \
+  X(EPARSE, -4, "malformed input")                         \
+  X(ERANGE, -5, "value out of range")                      \
+  X(ENOCONV, -6, "did not converge")                       \
+  X(ECANCEL, -7, "cancelled")                              \
+  X(EUNSUPP, -8, "unsupported")                            \
+  X(ENOTFOUND, -9, "not found")
+
+enum eng_error {
+#define ENG__ENUM(name, val, desc) ENG_##name = val,
+  ENG_ERROR_MAP(ENG__ENUM)
+#undef ENG__ENUM
+};
+
+/* Short description of an error code ("malformed input"). Never NULL. */
+const char *eng_strerror(int code);
+/* Symbolic name of an error code ("ENG_EPARSE"). Never NULL. */
+const char *eng_errname(int code);
+/* Detailed message of the last failure in this thread, e.g.
+ * "glass.data:12: expected 5 columns in Atoms section, got 3".
+ * Valid until the next engine call in this thread.  Never NULL. */
+const char *eng_last_error(void);
+/* Set the thread's detailed message (printf-style) and return code.
+ * For engine modules and front ends that wrap engine errors. */
+int eng_set_error(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------ */
+/* Random numbers (reproducible from a 64-bit seed)                    */
+/* ------------------------------------------------------------------ */
+
+/* xoshiro256** state.  Same seed -> same stream on every platform. */
+typedef struct eng_rng {
+  uint64_t s[4];
+} eng_rng;
+
+/* Seed the generator (splitmix64 expansion of seed). */
+void eng_rng_seed(eng_rng *r, uint64_t seed);
+/* Next 64 random bits. */
+uint64_t eng_rng_next(eng_rng *r);
+/* Uniform double in [0, 1). */
+double eng_rng_uniform(eng_rng *r);
+/* Standard normal deviate (Box-Muller, no cached state). */
+double eng_rng_normal(eng_rng *r);
+
+/* ------------------------------------------------------------------ */
+/* Boxes and systems                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct eng_box {
+  double lo[3];       /* origin, Angstrom */
+  double len[3];      /* lx, ly, lz > 0, Angstrom */
+  double xy, xz, yz;  /* tilt factors, Angstrom (0 for orthogonal) */
+  int periodic[3];    /* 1 if periodic along that cell vector */
+} eng_box;
+
+/* Volume of the box, Angstrom^3. */
+double eng_box_volume(const eng_box *b);
+/* 1 if any tilt factor is non-zero. */
+int eng_box_is_triclinic(const eng_box *b);
+/* Cartesian position -> fractional coordinates (relative to lo). */
+void eng_box_to_frac(const eng_box *b, const double x[3], double s[3]);
+/* Fractional coordinates -> Cartesian position. */
+void eng_box_from_frac(const eng_box *b, const double s[3], double x[3]);
+/* Apply the minimum-image convention to a separation vector d (in place)
+ * along periodic directions.  Exact for separations shorter than half the
+ * smallest perpendicular box width. */
+void eng_box_minimum_image(const eng_box *b, double d[3]);
+/* Wrap a position into the box along periodic directions; if image is not
+ * NULL, the image counters are updated so that unwrapped = wrapped + n*cell. */
+void eng_box_wrap(const eng_box *b, double x[3], int image[3]);
+/* Perpendicular widths of the cell (distance between opposite faces). */
+void eng_box_widths(const eng_box *b, double w[3]);
+
+/* Kinds of extra per-atom property columns. */
+enum eng_prop_kind { ENG_PROP_REAL = 0, ENG_PROP_INT = 1, ENG_PROP_STR = 2 };
+
+/* An extra per-atom property (from an extended XYZ file, or a result to be
+ * written).  REAL and INT values live in val (natoms*ncomp); STR values in
+ * str (natoms*ncomp strings, each owned by the property). */
+typedef struct eng_prop {
+  char name[64];
+  int kind;
+  int ncomp;
+  double *val;
+  char **str;
+} eng_prop;
+
+#define ENG_NAME_MAX 16
+
+typedef struct eng_system {
+  int natoms;
+  int ntypes;
+  char (*type_name)[ENG_NAME_MAX]; /* ntypes species names; "" if unknown */
+  double *type_mass;               /* ntypes masses, amu; 0 if unknown */
+  int64_t *id;                     /* natoms atom ids (unique, > 0) */
+  int *type;                       /* natoms type indices, 0..ntypes-1 */
+  double *x;                       /* 3*natoms positions, Angstrom */
+  double *v;                       /* 3*natoms velocities (Angstrom/ps) or NULL */
+  int *image;                      /* 3*natoms image flags or NULL */
+  eng_box box;
+  int nprops;
+  eng_prop *props;
+} eng_system;
+
+/* Allocate a system of natoms atoms and ntypes types, all zeroed, with ids
+ * 1..natoms, no velocities and no image flags.  NULL when out of memory. */
+eng_system *eng_system_create(int natoms, int ntypes);
+/* Release a system and everything it owns.  NULL is a no-op. */
+void eng_system_free(eng_system *s);
+/* Deep copy, or NULL when out of memory. */
+eng_system *eng_system_copy(const eng_system *s);
+/* Make sure s->v (zeroed) / s->image (zeroed) exist. ENG_ENOMEM on failure. */
+int eng_system_alloc_velocities(eng_system *s);
+int eng_system_alloc_images(eng_system *s);
+/* Add (or replace) a per-atom property; *out points into s and stays valid
+ * until the next add or free.  Values are zeroed / strings NULL. */
+int eng_system_add_prop(eng_system *s, const char *name, int kind, int ncomp,
+                        eng_prop **out);
+/* Find a property by name, or NULL. */
+eng_prop *eng_system_find_prop(const eng_system *s, const char *name);
+/* Mass of atom i in amu (type mass). */
+double eng_system_mass(const eng_system *s, int i);
+/* Count atoms of each type into counts[ntypes]. */
+void eng_system_type_counts(const eng_system *s, int *counts);
+/* Index of the type whose species name is name, or -1. */
+int eng_system_type_by_name(const eng_system *s, const char *name);
+/* Standard atomic mass (amu) of an element symbol, or 0 if unknown. */
+double eng_element_mass(const char *symbol);
+
+/* ------------------------------------------------------------------ */
+/* Structure files                                                     */
+/* ------------------------------------------------------------------ */
+
+typedef enum eng_format {
+  ENG_FMT_AUTO = 0,     /* sniff from the name and the content */
+  ENG_FMT_LAMMPS_DATA,  /* LAMMPS data file, atom_style atomic */
+  ENG_FMT_LAMMPS_DUMP,  /* LAMMPS text dump (ITEM: ...) */
+  ENG_FMT_EXTXYZ        /* extended XYZ */
+} eng_format;
+
+typedef struct eng_read_opts {
+  /* Frame of a multi-frame file: 0 = first, k = k-th (0-based),
+   * -1 = last.  Ignored by data files. */
+  int frame;
+  /* Species names for numeric types 1..n when the file has none (LAMMPS
+   * data without type labels / masses that identify them, dumps with only
+   * "type"): a space-separated list such as "Cu Zr".  NULL = try masses. */
+  const char *type_names;
+  /* Minimum allowed box width along periodic directions, Angstrom (e.g.
+   * twice the potential cutoff); 0 disables the check. */
+  double min_width;
+} eng_read_opts;
+
+/* Name of a format ("lammps-data"), and the format for a name or
+ * ENG_FMT_AUTO if unknown ("lammps-data", "data", "lammps-dump", "dump",
+ * "extxyz", "xyz"). */
+const char *eng_format_name(eng_format f);
+eng_format eng_format_from_name(const char *name);
+/* Guess the format of a buffer from its content (and name, which may be
+ * NULL).  ENG_FMT_AUTO if it cannot tell. */
+eng_format eng_format_sniff(const char *buf, size_t len, const char *name);
+
+/* Parse a structure from memory.  name is used in error messages ("upload"
+ * or the file name).  On success *out is a new system owned by the caller.
+ * On failure returns ENG_EPARSE (or ENG_ENOMEM, ENG_EINVAL) with a message
+ * "name:LINE: what was expected" in eng_last_error(). Never a partial read. */
+int eng_read_buffer(const char *buf, size_t len, const char *name,
+                    eng_format fmt, const eng_read_opts *opts,
+                    eng_system **out);
+/* Same, reading the file at path first (ENG_EIO if it cannot be read). */
+int eng_read_file(const char *path, eng_format fmt, const eng_read_opts *opts,
+                  eng_system **out);
+/* Write a system: LAMMPS data (atomic, with Masses and species comments)
+ * or extended XYZ (species, pos, and every eng_prop as a column).
+ * ENG_EINVAL for other formats, ENG_EIO on write failure. */
+int eng_write_stream(FILE *f, eng_format fmt, const eng_system *s);
+int eng_write_file(const char *path, eng_format fmt, const eng_system *s);
+
+/* ------------------------------------------------------------------ */
+/* EAM potentials                                                      */
+/* ------------------------------------------------------------------ */
+
+typedef struct eng_potential eng_potential;
+
+typedef enum eng_pot_style {
+  ENG_POT_AUTO = 0,  /* by file name: *.fs -> FS, *.eam -> FUNCFL, else ALLOY */
+  ENG_POT_EAM_ALLOY, /* LAMMPS setfl, pair_style eam/alloy */
+  ENG_POT_EAM_FS,    /* LAMMPS setfl, pair_style eam/fs */
+  ENG_POT_EAM_FUNCFL /* LAMMPS funcfl, pair_style eam (one element) */
+} eng_pot_style;
+
+/* Read a potential from memory / a file.  Errors name the line. */
+int eng_potential_read_buffer(const char *buf, size_t len, const char *name,
+                              eng_pot_style style, eng_potential **out);
+int eng_potential_read(const char *path, eng_pot_style style,
+                       eng_potential **out);
+void eng_potential_free(eng_potential *p);
+/* Interaction cutoff, Angstrom. */
+double eng_potential_cutoff(const eng_potential *p);
+int eng_potential_nelements(const eng_potential *p);
+/* Element name / mass (amu) of element k, 0 <= k < nelements. */
+const char *eng_potential_element(const eng_potential *p, int k);
+double eng_potential_mass(const eng_potential *p, int k);
+eng_pot_style eng_potential_style(const eng_potential *p);
+const char *eng_pot_style_name(eng_pot_style s);
+
+/* ------------------------------------------------------------------ */
+/* Force calculator (potential + neighbour lists + work space)         */
+/* ------------------------------------------------------------------ */
+
+typedef struct eng_calc eng_calc;
+
+typedef struct eng_calc_opts {
+  double skin; /* Verlet skin, Angstrom; 0 = default 1.0 */
+} eng_calc_opts;
+
+/* Create a calculator for systems shaped like sys (same atom count and
+ * types).  Species are mapped to potential elements by name; a species the
+ * potential lacks is ENG_EINVAL naming it.  A box narrower than twice the
+ * cutoff along a periodic direction is ENG_EINVAL too.  Masses of types
+ * with mass 0 are NOT changed: call eng_calc_fill_masses for that.  The
+ * calculator borrows pot.  opts may be NULL. */
+int eng_calc_create(const eng_potential *pot, const eng_system *sys,
+                    const eng_calc_opts *opts, eng_calc **out);
+void eng_calc_free(eng_calc *c);
+/* Set every zero type mass in sys from the potential's element masses. */
+void eng_calc_fill_masses(const eng_calc *c, eng_system *sys);
+
+/* Evaluate energy and forces at sys->x in sys->box.  Outputs may be NULL
+ * when not wanted:
+ *   energy  total potential energy, eV
+ *   f       3*natoms forces, eV/Angstrom
+ *   eatom   natoms per-atom energies, eV (F_i + 1/2 sum_j phi_ij)
+ *   virial  6 components xx yy zz xy xz yz of sum_{pairs} r_ij (x) f_ij,
+ *           eV (pressure tensor = virial / volume, plus kinetic part)
+ * Neighbour lists are rebuilt when an atom moved more than skin/2 since
+ * the last build or the box changed.  Positions outside the box are fine
+ * (they are wrapped internally).  ENG_EINVAL if the box became too small
+ * for the cutoff, ENG_ERANGE if a coordinate is not finite. */
+int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy,
+                     double *f, double *eatom, double virial[6]);
+/* Number of compute calls / neighbour-list builds so far. */
+long eng_calc_ncompute(const eng_calc *c);
+long eng_calc_nbuild(const eng_calc *c);
+/* Force the next compute to rebuild its neighbour list. */
+void eng_calc_invalidate(eng_calc *c);
+/* Cutoff used (potential cutoff), Angstrom. */
+double eng_calc_cutoff(const eng_calc *c);
+
+/* Full neighbour list within rcut (any rcut > 0), for descriptors:
+ * for atom i, the neighbours are nbr[start[i] .. start[i+1]-1] with
+ * minimum-image separation vectors d (3 per neighbour, x_j - x_i).
+ * Built with cell lists; works for rcut up to half the smallest box
+ * width (ENG_EINVAL beyond). */
+typedef struct eng_nlist {
+  int natoms;
+  long *start; /* natoms+1 */
+  int *nbr;
+  double *d;   /* 3 per neighbour */
+} eng_nlist;
+int eng_nlist_build(const eng_system *sys, double rcut, eng_nlist **out);
+void eng_nlist_free(eng_nlist *nl);
+
+/* ------------------------------------------------------------------ */
+/* Progress and cancellation                                           */
+/* ------------------------------------------------------------------ */
+
+/* Called by long computations now and then (at most a few times per
+ * second of work).  frac in [0,1]; msg a short status line.  Return
+ * non-zero to cancel: the computation then stops and returns ENG_ECANCEL. */
+typedef int (*eng_progress_fn)(void *ud, double frac, const char *msg);
+
+/* ------------------------------------------------------------------ */
+/* Minimisation                                                        */
+/* ------------------------------------------------------------------ */
+
+typedef enum eng_min_algo { ENG_MIN_FIRE = 0, ENG_MIN_CG = 1 } eng_min_algo;
+
+typedef enum eng_min_stop {
+  ENG_STOP_NONE = 0,
+  ENG_STOP_FTOL,     /* max force component below ftol */
+  ENG_STOP_ETOL,     /* relative energy change below etol */
+  ENG_STOP_MAXITER,  /* iteration limit */
+  ENG_STOP_MAXEVAL,  /* force-call limit */
+  ENG_STOP_LINESEARCH /* line search could not decrease the energy */
+} eng_min_stop;
+
+typedef struct eng_min_opts {
+  eng_min_algo algo;
+  double ftol;     /* eV/Angstrom, max |force component|; default 1e-6 */
+  double etol;     /* |dE| <= etol*(|E|+|E_prev|)/2 stops; 0 disables */
+  int max_iter;    /* default 100000 */
+  int max_eval;    /* default 1000000 */
+  double dmax;     /* max displacement per step, Angstrom; default 0.1 */
+} eng_min_opts;
+
+typedef struct eng_min_result {
+  eng_min_stop stop;
+  int iterations;
+  int force_calls;
+  double e_initial;  /* eV */
+  double e_final;    /* eV */
+  double fmax;       /* final max |force component|, eV/Angstrom */
+} eng_min_result;
+
+/* Fill opts with the defaults above. */
+void eng_min_opts_default(eng_min_opts *o);
+const char *eng_min_stop_name(eng_min_stop s);
+const char *eng_min_algo_name(eng_min_algo a);
+/* Minimise the potential energy of sys (positions only, box fixed) in
+ * place.  Returns ENG_OK whatever criterion stopped it (see res->stop),
+ * ENG_ECANCEL if progress asked to stop, other codes on errors. */
+int eng_minimize(eng_calc *c, eng_system *sys, const eng_min_opts *o,
+                 eng_progress_fn progress, void *ud, eng_min_result *res);
+
+/* ------------------------------------------------------------------ */
+/* Molecular dynamics                                                  */
+/* ------------------------------------------------------------------ */
+
+#define ENG_KB 8.617333262e-5 /* Boltzmann constant, eV/K */
+#define ENG_MVV2E 1.0364269e-4 /* amu*(A/ps)^2 -> eV (LAMMPS metal mvv2e) */
+#define ENG_NKTV2P 1.6021765e6 /* eV/A^3 -> bar (LAMMPS metal nktv2p) */
+
+typedef enum eng_ensemble {
+  ENG_NVE = 0,
+  ENG_NVT = 1, /* Nose-Hoover chain thermostat */
+  ENG_NPT = 2  /* Nose-Hoover chain thermostat + barostat */
+} eng_ensemble;
+
+typedef struct eng_md_opts {
+  eng_ensemble ensemble;
+  double dt;        /* time step, ps; default 0.002 */
+  long nsteps;      /* number of steps */
+  double t_start;   /* target temperature at step 0, K */
+  double t_stop;    /* target at the last step (linear ramp), K */
+  double t_damp;    /* thermostat relaxation time, ps; default 100*dt */
+  int chain;        /* Nose-Hoover chain length; default 3 */
+  double p_target;  /* target pressure, bar (NPT) */
+  double p_damp;    /* barostat relaxation time, ps; default 1000*dt */
+  int aniso;        /* NPT: 0 isotropic, 1 each diagonal component */
+  uint64_t seed;    /* for velocities when init_velocities */
+  int init_velocities; /* 1: draw Maxwell-Boltzmann at t_start first */
+  long progress_every; /* steps between progress calls; default 1000 */
+} eng_md_opts;
+
+typedef struct eng_md_state {
+  long step;
+  double time;       /* ps */
+  double pe;         /* potential energy, eV */
+  double ke;         /* kinetic energy, eV */
+  double temp;       /* K */
+  double press;      /* scalar pressure, bar */
+  double conserved;  /* conserved quantity of the integrator, eV */
+  double volume;     /* Angstrom^3 */
+} eng_md_state;
+
+/* Called after every step (and once before step 1 with step 0).  sys holds
+ * the current positions and velocities; f the current forces.  Return
+ * non-zero to stop the run (eng_md_run then returns ENG_ECANCEL). */
+typedef int (*eng_md_step_fn)(void *ud, const eng_system *sys,
+                              const double *f, const eng_md_state *st);
+
+void eng_md_opts_default(eng_md_opts *o);
+/* Draw Maxwell-Boltzmann velocities at temperature T (K) from seed, with
+ * zero total momentum, scaled to exactly T (3N-3 degrees of freedom). */
+int eng_velocity_create(eng_system *sys, double T, uint64_t seed);
+/* Instantaneous kinetic energy (eV) and temperature (K, 3N-3 dof). */
+double eng_kinetic_energy(const eng_system *sys);
+double eng_temperature(const eng_system *sys);
+/* Run velocity-Verlet MD in place.  final (may be NULL) gets the state
+ * after the last step. */
+int eng_md_run(eng_calc *c, eng_system *sys, const eng_md_opts *o,
+               eng_md_step_fn on_step, void *step_ud,
+               eng_progress_fn progress, void *ud, eng_md_state *final);
+
+typedef struct eng_quench_opts {
+  double t_high;     /* melt temperature, K; default 2500 */
+  double t_melt;     /* time at t_high, ps; default 30 */
+  double t_liquid;   /* start of the cooling ramp, K; default 2000 */
+  double t_low;      /* end of the ramp, K; default 300 */
+  double rate;       /* cooling rate, K/ps; default 10 (1e13 K/s) */
+  double t_hold;     /* time at t_low, ps; default 20 */
+  double pressure;   /* bar; default 0 */
+  double dt;         /* ps; default 0.002 */
+  uint64_t seed;
+  int randomize_types; /* not used by eng_quench; for the caller */
+} eng_quench_opts;
+
+void eng_quench_opts_default(eng_quench_opts *o);
+/* Melt at t_high (NPT), cool linearly from t_liquid to t_low at rate, hold,
+ * then minimise (CG to 1e-6 eV/A).  sys is changed in place (positions,
+ * box, velocities).  min_res may be NULL. */
+int eng_quench(eng_calc *c, eng_system *sys, const eng_quench_opts *o,
+               eng_progress_fn progress, void *ud, eng_min_result *min_res);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PELMAP_ENGINE_H */

@@ -1,0 +1,8 @@
+# common/: the engine library (no HTTP, SQL or JSON inside) and the pelmap CLI.
+noinst_LIBRARIES += libpelengine.a
+libpelengine_a_SOURCES = \
+  common/engine/engine.h \
+  common/engine/internal.h \
+  common/engine/err.c \
+  common/engine/rng.c \
+  common/engine/system.c

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# test.sh -- the README's test command: install dependencies, build, and run
+# the whole test suite twice: a normal optimised build (build/) and an
+# AddressSanitizer + UndefinedBehaviorSanitizer build (build-san/).
+# Ends with one line "N passed, N failed, N skipped" over both runs.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+bash scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+status=0
+pass=0; fail=0; skip=0
+run_suite() { # dir, configure args...
+  local dir=$1; shift
+  if ! bash scripts/build.sh "$dir" "$@"; then
+    echo "test: build in $dir failed"
+    fail=$((fail + 1)); status=1; return
+  fi
+  (cd "$dir" && make -j"$(nproc)" check) || status=1
+  local log="$dir/test-suite.log"
+  if [ -f "$log" ]; then
+    local p f e x s
+    p=$(sed -n 's/^# PASS: *//p' "$log" | head -1)
+    f=$(sed -n 's/^# FAIL: *//p' "$log" | head -1)
+    e=$(sed -n 's/^# ERROR: *//p' "$log" | head -1)
+    x=$(sed -n 's/^# XPASS: *//p' "$log" | head -1)
+    s=$(sed -n 's/^# SKIP: *//p' "$log" | head -1)
+    pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0} + ${e:-0} + ${x:-0})); skip=$((skip + ${s:-0}))
+  else
+    fail=$((fail + 1)); status=1
+  fi
+}
+run_suite build
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_suite build-san --enable-sanitizers
+[ "$fail" -eq 0 ] || status=1
+echo "$pass passed, $fail failed, $skip skipped"
+exit $status

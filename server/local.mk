@@ -1,0 +1,1 @@
+# server/: pelmapd (libmicrohttpd + SQLite + cJSON).  Filled by the job-service work.

@@ -1,0 +1,1 @@
+# worker/: pelmap-worker (libuv).  Filled by the job-service work.
