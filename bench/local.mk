@@ -1,0 +1,1 @@
+# bench/local.mk: fragment owned by one piece of work; see Makefile.am.
