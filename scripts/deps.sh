@@ -7,6 +7,9 @@ PKGS=(
   libsqlite3-dev sqlite3                                  # job queue storage
   libmicrohttpd-dev libcjson-dev                          # pelmapd HTTP + JSON
   libuv1-dev                                              # pelmap-worker event loop
+  libcurl4-openssl-dev                                    # pelmap-worker HTTP client (remote mode)
+  libssl-dev                                              # SHA-256 of tokens and uploads
+  wrk                                                     # HTTP load benchmark (bench/)
   liblapacke-dev libopenblas-dev libarpack2-dev           # normal modes
   voro++-dev                                              # Voronoi tessellation
   curl python3 python3-numpy                              # tests and scripts
