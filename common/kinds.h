@@ -1,0 +1,149 @@
+/*
+ * kinds.h -- the job-kind table (libpelkinds): what each kind of job takes
+ * as parameters, how they are validated (with every default filled in), and
+ * how a kind is run with the engine.
+ *
+ * The same table is used by the pelmap command line (common/cli/pelmap.c),
+ * by pelmapd (validation of POST /api/v1/jobs, the params schema it serves)
+ * and by pelmap-worker (running claimed jobs).  The parameters and the
+ * result JSON of every kind are documented in docs/kinds.md.
+ *
+ * Ownership: the table is static and read-only (kind_find/kind_at return
+ * pointers to it, never to be freed).  JSON objects returned through
+ * *normalized and *result are new cJSON trees owned by the caller (free with
+ * cJSON_Delete).  kind_io only borrows its buffers for the duration of run.
+ *
+ * Threads: validate and run may be called from any thread, concurrently for
+ * distinct jobs (no shared mutable state besides the lazily-built schema
+ * strings, which are built once under pthread_once).
+ */
+#ifndef PELMAP_KINDS_H
+#define PELMAP_KINDS_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct eng_system;
+
+/* What a run needs and reports through.  Fields beyond the first ten are
+ * optional extras (zero them: memset or a designated initializer). */
+typedef struct kind_io {
+  const char *structure_data; /* structure file bytes (borrowed) */
+  size_t structure_len;
+  const char *structure_name;   /* for messages and the result; may be NULL */
+  const char *structure_format; /* "lammps-data"|"lammps-dump"|"extxyz"; NULL = sniff */
+  const char *potential_data;   /* potential file bytes (borrowed) */
+  size_t potential_len;
+  const char *potential_name;  /* may be NULL */
+  const char *potential_style; /* "eam/fs"|"eam/alloy"|"eam"; NULL = by name */
+  /* Progress in [0,1] with a short message; nonzero return = cancel (the
+   * run then returns KIND_ECANCEL within about a second of work).  May be
+   * NULL.  Called from the thread that calls run. */
+  int (*progress)(void *ud, double frac, const char *msg);
+  void *ud;
+  /* --- optional extras (K's additions; NULL/0 = not used) --- */
+  /* Species of numeric types 1..n when the structure file has none, e.g.
+   * "Cu Zr".  NULL: from the file (masses, labels), else the potential's
+   * element order (type 1 = first element, as LAMMPS' pair_coeff * *). */
+  const char *type_names;
+  /* sha256 (hex) of the structure bytes, copied into the result if given. */
+  const char *structure_sha256;
+  /* If not NULL, a successful run of a kind that has a structure stores
+   * the final system here (new, owned by the caller; eng_system_free). */
+  struct eng_system **final_system;
+} kind_io;
+
+/* Return codes of validate and run (0 = ok). */
+enum kind_error {
+  KIND_OK = 0,
+  KIND_EINVAL = -1,  /* bad params or bad input files: not retryable */
+  KIND_EFAIL = -2,   /* the computation failed (engine error) */
+  KIND_ECANCEL = -3, /* the progress callback asked to stop */
+  KIND_ENOMEM = -4   /* out of memory (retryable) */
+};
+
+/* Types of parameters (the validation table of each kind). */
+enum kind_ptype {
+  KIND_P_NUMBER = 0, /* JSON number (double) */
+  KIND_P_INT,        /* JSON number with an integer value */
+  KIND_P_STRING,     /* one of a fixed set (choices "a|b|c") */
+  KIND_P_BOOL,       /* true / false */
+  KIND_P_SEED        /* integer 0 .. 2^53-1; default: drawn at random */
+};
+
+/* One parameter of a kind.  Used for validation, for the JSON schema
+ * served by the API, for the CLI options (--name, '_' written '-') and for
+ * docs/kinds.md. */
+typedef struct kind_param {
+  const char *name;
+  int type;            /* enum kind_ptype */
+  const char *choices; /* KIND_P_STRING: "fire|cg" */
+  double min, max;     /* inclusive bounds unless min_excl (min < v) */
+  int min_excl;
+  /* Default as JSON text ("1e-6", "\"cg\"", "true"); NULL when the
+   * default is derived from other params (described in help). */
+  const char *def;
+  const char *unit; /* "eV/A", "ps", "K", "bar", "" */
+  const char *help;
+} kind_param;
+
+/* Flags of a kind_def. */
+enum {
+  KIND_NEEDS_STRUCTURE = 1, /* run reads io->structure_data */
+  KIND_NEEDS_POTENTIAL = 2  /* run reads io->potential_data */
+};
+
+typedef struct kind_def {
+  const char *name;  /* "energy", "minimize", "md", "quench", "noop" */
+  const char *summary;
+  /* Validate params (may be NULL = all defaults); on success returns 0 and
+   * *normalized is a new object with every default filled in; on failure
+   * returns KIND_EINVAL (KIND_ENOMEM) and writes "field: rule" into err. */
+  int (*validate)(const cJSON *params, cJSON **normalized, char *err,
+                  size_t errlen);
+  /* Run; params should be the normalized object (it is validated again).
+   * On success returns 0 and *result is a new JSON object (shape in
+   * docs/kinds.md).  On failure returns a negative KIND_E* code and writes
+   * the reason into err. */
+  int (*run)(const cJSON *params, const kind_io *io, cJSON **result,
+             char *err, size_t errlen);
+  /* JSON-schema-like description of params ({"type":"object",
+   * "properties":{...},"additionalProperties":false}), served by the API. */
+  const char *params_schema_json;
+  /* --- K's additions --- */
+  const kind_param *params; /* the parameter table, nparams entries */
+  int nparams;
+  int flags; /* KIND_NEEDS_* */
+} kind_def;
+
+/* The kind called name, or NULL if there is none. */
+const kind_def *kind_find(const char *name);
+/* The i-th kind (0-based) for iteration; NULL past the end or for i < 0. */
+const kind_def *kind_at(int i);
+/* Parameter `name` of kind k, or NULL. */
+const kind_param *kind_param_find(const kind_def *k, const char *name);
+/* Name of a return code ("KIND_EINVAL"); never NULL. */
+const char *kind_errname(int code);
+/* Program string written into results ("pelmap 0.1.0"). */
+const char *kind_program(void);
+
+/* Apply a result to the system it was computed on (for the extxyz export
+ * and `pelmap -o`): positions from per_atom x,y,z (if present), the box
+ * from result "box" (if present), and every other numeric per_atom array
+ * (except id/type/species) added as a REAL property column, matched to the
+ * system's atoms through per_atom "id".  Returns 0, or KIND_EINVAL with a
+ * message in err when the result does not fit the system (atom count or
+ * ids), KIND_ENOMEM. */
+int kind_apply_result(struct eng_system *sys, const cJSON *result, char *err,
+                      size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PELMAP_KINDS_H */
