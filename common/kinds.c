@@ -1,0 +1,575 @@
+/*
+ * kinds.c -- the job-kind table: parameter tables of every kind, the
+ * generic validator that fills in defaults, the JSON schemas served by the
+ * API (built from the same tables), and kind_apply_result.
+ *
+ * The runs themselves (calls into the engine) are in kinds_run.c.  The
+ * parameters and results are documented in docs/kinds.md; keep it true.
+ */
+#include "config.h"
+
+#include "kinds.h"
+#include "kinds_internal.h"
+
+#include "engine.h"
+
+#include <assert.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NOMAX 1e300
+
+/* ------------------------------------------------------------------ */
+/* Parameter tables                                                    */
+/* ------------------------------------------------------------------ */
+
+static const kind_param energy_params[1] = {{0}};
+
+static const kind_param minimize_params[] = {
+    {"algo", KIND_P_STRING, "fire|cg", 0, 0, 0, "\"cg\"", "",
+     "minimiser: conjugate gradient with line search, or FIRE"},
+    {"ftol", KIND_P_NUMBER, NULL, 0, NOMAX, 1, "1e-6", "eV/A",
+     "stop when the largest force component is <= ftol"},
+    {"etol", KIND_P_NUMBER, NULL, 0, 1, 0, "0", "",
+     "stop when |dE| <= etol*(|E|+|E_prev|)/2 between iterations; 0 disables"},
+    {"max_iter", KIND_P_INT, NULL, 1, 1e9, 0, "100000", "",
+     "iteration limit"},
+    {"max_eval", KIND_P_INT, NULL, 1, 1e9, 0, "1000000", "",
+     "force-evaluation limit"},
+    {"dmax", KIND_P_NUMBER, NULL, 0, 10, 1, "0.1", "A",
+     "largest displacement of an atom in one step"},
+};
+
+static const kind_param md_params[] = {
+    {"ensemble", KIND_P_STRING, "nve|nvt|npt", 0, 0, 0, "\"nvt\"", "",
+     "nve (velocity Verlet), nvt (Nose-Hoover chain), npt (+ barostat)"},
+    {"dt", KIND_P_NUMBER, NULL, 0, 0.1, 1, "0.002", "ps", "time step"},
+    {"steps", KIND_P_INT, NULL, 0, 1e9, 0, "1000", "", "number of MD steps"},
+    {"temperature", KIND_P_NUMBER, NULL, 0, 1e5, 0, "300", "K",
+     "target temperature (and of the initial velocities)"},
+    {"t_start", KIND_P_NUMBER, NULL, 0, 1e5, 0, NULL, "K",
+     "target temperature at step 0; default: temperature"},
+    {"t_stop", KIND_P_NUMBER, NULL, 0, 1e5, 0, NULL, "K",
+     "target temperature at the last step (linear ramp); default: t_start"},
+    {"t_damp", KIND_P_NUMBER, NULL, 0, 1e6, 1, NULL, "ps",
+     "thermostat relaxation time; default: 100*dt"},
+    {"chain", KIND_P_INT, NULL, 1, 10, 0, "3", "",
+     "Nose-Hoover chain length"},
+    {"pressure", KIND_P_NUMBER, NULL, -1e7, 1e7, 0, "0", "bar",
+     "target pressure (npt)"},
+    {"p_damp", KIND_P_NUMBER, NULL, 0, 1e6, 1, NULL, "ps",
+     "barostat relaxation time; default: 1000*dt"},
+    {"barostat", KIND_P_STRING, "iso|aniso", 0, 0, 0, "\"iso\"", "",
+     "npt: isotropic, or each diagonal component independently"},
+    {"velocities", KIND_P_STRING, "create|input", 0, 0, 0, "\"create\"", "",
+     "create: Maxwell-Boltzmann at t_start from seed (zero momentum); "
+     "input: the structure file's velocities (zero if it has none)"},
+    {"seed", KIND_P_SEED, NULL, 0, 9007199254740991.0, 0, NULL, "",
+     "random seed for the velocities; default: drawn at submission and "
+     "recorded"},
+};
+
+static const kind_param quench_params[] = {
+    {"t_high", KIND_P_NUMBER, NULL, 0, 1e5, 1, "2500", "K",
+     "melt temperature"},
+    {"t_melt", KIND_P_NUMBER, NULL, 0, 1e5, 0, "30", "ps", "time at t_high"},
+    {"t_liquid", KIND_P_NUMBER, NULL, 0, 1e5, 1, "2000", "K",
+     "temperature where the cooling ramp starts"},
+    {"t_low", KIND_P_NUMBER, NULL, 0, 1e5, 1, "300", "K",
+     "temperature where the ramp ends"},
+    {"rate", KIND_P_NUMBER, NULL, 0, 1e6, 1, "10", "K/ps",
+     "cooling rate (10 K/ps = 1e13 K/s)"},
+    {"t_hold", KIND_P_NUMBER, NULL, 0, 1e5, 0, "20", "ps", "time at t_low"},
+    {"pressure", KIND_P_NUMBER, NULL, -1e7, 1e7, 0, "0", "bar",
+     "barostat target pressure"},
+    {"dt", KIND_P_NUMBER, NULL, 0, 0.1, 1, "0.002", "ps", "time step"},
+    {"seed", KIND_P_SEED, NULL, 0, 9007199254740991.0, 0, NULL, "",
+     "random seed for the initial velocities; default: drawn at submission "
+     "and recorded"},
+};
+
+static const kind_param noop_params[] = {
+    {"seconds", KIND_P_NUMBER, NULL, 0, 86400, 0, "0", "s",
+     "how long to sleep (reporting progress; cancellable)"},
+    {"fail", KIND_P_BOOL, NULL, 0, 0, 0, "false", "",
+     "fail with an error after sleeping (for tests)"},
+};
+
+/* ------------------------------------------------------------------ */
+/* Kind-specific cross-field rules and derived defaults                */
+/* ------------------------------------------------------------------ */
+
+static double num(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  assert(cJSON_IsNumber(v));
+  return v->valuedouble;
+}
+
+/* Set o.k = x unless the user gave it. */
+static int derive(cJSON *o, const char *k, double x) {
+  if (cJSON_GetObjectItemCaseSensitive(o, k)) return 0;
+  return cJSON_AddNumberToObject(o, k, x) ? 0 : KIND_ENOMEM;
+}
+
+static int md_fix(cJSON *o, char *err, size_t errlen) {
+  double dt = num(o, "dt");
+  int rc;
+  rc = derive(o, "t_start", num(o, "temperature"));
+  if (!rc) rc = derive(o, "t_stop", num(o, "t_start"));
+  if (!rc) rc = derive(o, "t_damp", 100 * dt);
+  if (!rc) rc = derive(o, "p_damp", 1000 * dt);
+  if (rc) return rc;
+  if (num(o, "t_damp") < dt) {
+    snprintf(err, errlen, "t_damp: must be >= dt (%g ps)", dt);
+    return KIND_EINVAL;
+  }
+  if (num(o, "p_damp") < dt) {
+    snprintf(err, errlen, "p_damp: must be >= dt (%g ps)", dt);
+    return KIND_EINVAL;
+  }
+  return 0;
+}
+
+static int quench_fix(cJSON *o, char *err, size_t errlen) {
+  if (num(o, "t_liquid") < num(o, "t_low")) {
+    snprintf(err, errlen, "t_liquid: must be >= t_low (%g K)",
+             num(o, "t_low"));
+    return KIND_EINVAL;
+  }
+  if (num(o, "t_high") < num(o, "t_liquid")) {
+    snprintf(err, errlen, "t_high: must be >= t_liquid (%g K)",
+             num(o, "t_liquid"));
+    return KIND_EINVAL;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The generic validator                                               */
+/* ------------------------------------------------------------------ */
+
+/* A random seed in 1 .. 2^31-1 (printed as a plain integer by cJSON). */
+static double random_seed(void) {
+  uint64_t x = 0;
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    if (read(fd, &x, sizeof x) != (ssize_t)sizeof x) x = 0;
+    close(fd);
+  }
+  if (!x) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    x = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
+  }
+  return (double)(x % 2147483646u + 1);
+}
+
+/* "must be a number > 0" etc. for p. */
+static void rule_text(const kind_param *p, char *buf, size_t n) {
+  const char *what = p->type == KIND_P_NUMBER ? "a number" : "an integer";
+  if (p->type == KIND_P_STRING) {
+    size_t k = (size_t)snprintf(buf, n, "must be one of ");
+    const char *c = p->choices;
+    while (*c && k + 8 < n) {
+      const char *bar = strchr(c, '|');
+      size_t len = bar ? (size_t)(bar - c) : strlen(c);
+      k += (size_t)snprintf(buf + k, n - k, "\"%.*s\"%s", (int)len, c,
+                            bar ? ", " : "");
+      c = bar ? bar + 1 : c + len;
+    }
+  } else if (p->type == KIND_P_BOOL) {
+    snprintf(buf, n, "must be true or false");
+  } else if (p->max >= NOMAX) {
+    snprintf(buf, n, "must be %s %s %g", what, p->min_excl ? ">" : ">=",
+             p->min);
+  } else if (p->min_excl) {
+    snprintf(buf, n, "must be %s > %g and <= %g", what, p->min, p->max);
+  } else {
+    snprintf(buf, n, "must be %s between %g and %.17g", what, p->min,
+             p->max);
+  }
+}
+
+/* Check one given value against p; 1 if fine. */
+static int value_ok(const kind_param *p, const cJSON *v) {
+  double x;
+  if (p->type == KIND_P_BOOL) return cJSON_IsBool(v);
+  if (p->type == KIND_P_STRING) {
+    const char *c;
+    size_t len;
+    if (!cJSON_IsString(v) || !v->valuestring) return 0;
+    len = strlen(v->valuestring);
+    if (len == 0) return 0;
+    for (c = p->choices; c && *c;) {
+      const char *bar = strchr(c, '|');
+      size_t cl = bar ? (size_t)(bar - c) : strlen(c);
+      if (cl == len && !strncmp(c, v->valuestring, len)) return 1;
+      c = bar ? bar + 1 : NULL;
+    }
+    return 0;
+  }
+  if (!cJSON_IsNumber(v)) return 0;
+  x = v->valuedouble;
+  if (!isfinite(x)) return 0;
+  if ((p->type == KIND_P_INT || p->type == KIND_P_SEED) && x != floor(x))
+    return 0;
+  if (p->min_excl ? !(x > p->min) : !(x >= p->min)) return 0;
+  if (x > p->max) return 0;
+  return 1;
+}
+
+int kind__validate(const kind_def *k, const cJSON *params, cJSON **normalized,
+                   char *err, size_t errlen,
+                   int (*fix)(cJSON *o, char *err, size_t errlen)) {
+  cJSON *o = NULL;
+  const cJSON *it;
+  int i, rc = KIND_EINVAL;
+  char rule[160];
+
+  assert(k && normalized);
+  *normalized = NULL;
+  if (err && errlen) err[0] = 0;
+  if (params && cJSON_IsNull(params)) params = NULL;
+  if (params && !cJSON_IsObject(params)) {
+    snprintf(err, errlen, "params: must be a JSON object");
+    goto fail;
+  }
+  if (params) {
+    for (it = params->child; it; it = it->next) {
+      const cJSON *jt;
+      if (!it->string || !kind_param_find(k, it->string)) {
+        snprintf(err, errlen, "unknown field '%.64s' (kind %s accepts: %s)",
+                 it->string ? it->string : "", k->name,
+                 k->nparams ? "see kinds.md" : "no params");
+        if (k->nparams) {
+          /* list the accepted names, short enough for one line */
+          size_t n = strlen(err);
+          n -= strlen("see kinds.md)");
+          for (i = 0; i < k->nparams && n + 2 < errlen; i++)
+            n += (size_t)snprintf(err + n, errlen - n, "%s%s",
+                                  k->params[i].name,
+                                  i + 1 < k->nparams ? ", " : ")");
+        }
+        goto fail;
+      }
+      for (jt = params->child; jt != it; jt = jt->next)
+        if (!strcmp(jt->string, it->string)) {
+          snprintf(err, errlen, "%s: given twice", it->string);
+          goto fail;
+        }
+    }
+  }
+  o = cJSON_CreateObject();
+  if (!o) goto nomem;
+  for (i = 0; i < k->nparams; i++) {
+    const kind_param *p = &k->params[i];
+    const cJSON *v = params ? cJSON_GetObjectItemCaseSensitive(params, p->name)
+                            : NULL;
+    cJSON *c = NULL;
+    if (v && !(p->type == KIND_P_SEED && cJSON_IsNull(v))) {
+      if (!value_ok(p, v)) {
+        rule_text(p, rule, sizeof rule);
+        snprintf(err, errlen, "%s: %s", p->name, rule);
+        goto fail;
+      }
+      c = cJSON_Duplicate(v, 1);
+    } else if (p->type == KIND_P_SEED) {
+      c = cJSON_CreateNumber(random_seed());
+    } else if (p->def) {
+      c = cJSON_Parse(p->def);
+    } else {
+      continue; /* derived by fix() */
+    }
+    if (!c) goto nomem;
+    cJSON_AddItemToObject(o, p->name, c);
+  }
+  if (fix) {
+    rc = fix(o, err, errlen);
+    if (rc) goto fail;
+  }
+  *normalized = o;
+  return KIND_OK;
+nomem:
+  rc = KIND_ENOMEM;
+  snprintf(err, errlen, "params: out of memory");
+fail:
+  cJSON_Delete(o);
+  return rc;
+}
+
+static int energy_validate(const cJSON *p, cJSON **o, char *e, size_t n) {
+  return kind__validate(kind_find("energy"), p, o, e, n, NULL);
+}
+static int minimize_validate(const cJSON *p, cJSON **o, char *e, size_t n) {
+  return kind__validate(kind_find("minimize"), p, o, e, n, NULL);
+}
+static int md_validate(const cJSON *p, cJSON **o, char *e, size_t n) {
+  return kind__validate(kind_find("md"), p, o, e, n, md_fix);
+}
+static int quench_validate(const cJSON *p, cJSON **o, char *e, size_t n) {
+  return kind__validate(kind_find("quench"), p, o, e, n, quench_fix);
+}
+static int noop_validate(const cJSON *p, cJSON **o, char *e, size_t n) {
+  return kind__validate(kind_find("noop"), p, o, e, n, NULL);
+}
+
+#define NPARAMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static kind_def kinds[] = {
+    {"energy",
+     "energy, per-atom energies, forces and virial/pressure of a structure",
+     energy_validate, kind__run_energy, NULL, energy_params, 0,
+     KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL},
+    {"minimize",
+     "minimise the potential energy (positions, fixed box) with CG or FIRE",
+     minimize_validate, kind__run_minimize, NULL, minimize_params,
+     NPARAMS(minimize_params), KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL},
+    {"md", "molecular dynamics: NVE, Nose-Hoover NVT, or NPT",
+     md_validate, kind__run_md, NULL, md_params, NPARAMS(md_params),
+     KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL},
+    {"quench",
+     "melt at t_high, cool at rate to t_low under the barostat, hold, "
+     "minimise (makes a glass)",
+     quench_validate, kind__run_quench, NULL, quench_params,
+     NPARAMS(quench_params), KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL},
+    {"noop",
+     "sleep for `seconds` reporting progress (service tests, benchmarks)",
+     noop_validate, kind__run_noop, NULL, noop_params, NPARAMS(noop_params),
+     0},
+};
+
+#define NKINDS NPARAMS(kinds)
+
+/* ------------------------------------------------------------------ */
+/* Schemas (built once from the tables)                                */
+/* ------------------------------------------------------------------ */
+
+static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
+static char *schema_text[NKINDS];
+
+static cJSON *param_schema(const kind_param *p) {
+  cJSON *s = cJSON_CreateObject();
+  if (!s) return NULL;
+  switch (p->type) {
+  case KIND_P_NUMBER:
+    cJSON_AddStringToObject(s, "type", "number");
+    break;
+  case KIND_P_INT:
+  case KIND_P_SEED:
+    cJSON_AddStringToObject(s, "type", "integer");
+    break;
+  case KIND_P_BOOL:
+    cJSON_AddStringToObject(s, "type", "boolean");
+    break;
+  default: {
+    cJSON *e = cJSON_AddArrayToObject(s, "enum");
+    const char *c = p->choices;
+    cJSON_AddStringToObject(s, "type", "string");
+    while (e && c && *c) {
+      const char *bar = strchr(c, '|');
+      size_t len = bar ? (size_t)(bar - c) : strlen(c);
+      char buf[32];
+      snprintf(buf, sizeof buf, "%.*s", (int)len, c);
+      cJSON_AddItemToArray(e, cJSON_CreateString(buf));
+      c = bar ? bar + 1 : NULL;
+    }
+  } break;
+  }
+  if (p->type == KIND_P_NUMBER || p->type == KIND_P_INT ||
+      p->type == KIND_P_SEED) {
+    cJSON_AddNumberToObject(s, p->min_excl ? "exclusiveMinimum" : "minimum",
+                            p->min);
+    if (p->max < NOMAX) cJSON_AddNumberToObject(s, "maximum", p->max);
+  }
+  if (p->def) {
+    cJSON *d = cJSON_Parse(p->def);
+    if (d) cJSON_AddItemToObject(s, "default", d);
+  }
+  if (p->unit && p->unit[0]) cJSON_AddStringToObject(s, "unit", p->unit);
+  cJSON_AddStringToObject(s, "description", p->help);
+  return s;
+}
+
+static void build_schemas(void) {
+  int i, j;
+  for (i = 0; i < NKINDS; i++) {
+    cJSON *s = cJSON_CreateObject(), *props;
+    if (!s) continue;
+    cJSON_AddStringToObject(s, "title", kinds[i].name);
+    cJSON_AddStringToObject(s, "description", kinds[i].summary);
+    cJSON_AddStringToObject(s, "type", "object");
+    props = cJSON_AddObjectToObject(s, "properties");
+    for (j = 0; props && j < kinds[i].nparams; j++) {
+      cJSON *p = param_schema(&kinds[i].params[j]);
+      if (p) cJSON_AddItemToObject(props, kinds[i].params[j].name, p);
+    }
+    cJSON_AddFalseToObject(s, "additionalProperties");
+    schema_text[i] = cJSON_PrintUnformatted(s);
+    cJSON_Delete(s);
+    kinds[i].params_schema_json = schema_text[i] ? schema_text[i] : "{}";
+  }
+}
+
+const kind_def *kind_at(int i) {
+  pthread_once(&schema_once, build_schemas);
+  if (i < 0 || i >= NKINDS) return NULL;
+  return &kinds[i];
+}
+
+const kind_def *kind_find(const char *name) {
+  int i;
+  pthread_once(&schema_once, build_schemas);
+  if (!name) return NULL;
+  for (i = 0; i < NKINDS; i++)
+    if (!strcmp(kinds[i].name, name)) return &kinds[i];
+  return NULL;
+}
+
+const kind_param *kind_param_find(const kind_def *k, const char *name) {
+  int i;
+  if (!k || !name) return NULL;
+  for (i = 0; i < k->nparams; i++)
+    if (!strcmp(k->params[i].name, name)) return &k->params[i];
+  return NULL;
+}
+
+const char *kind_errname(int code) {
+  switch (code) {
+  case KIND_OK: return "KIND_OK";
+  case KIND_EINVAL: return "KIND_EINVAL";
+  case KIND_EFAIL: return "KIND_EFAIL";
+  case KIND_ECANCEL: return "KIND_ECANCEL";
+  case KIND_ENOMEM: return "KIND_ENOMEM";
+  default: return "KIND_EUNKNOWN";
+  }
+}
+
+const char *kind_program(void) { return PACKAGE_NAME " " PACKAGE_VERSION; }
+
+/* ------------------------------------------------------------------ */
+/* Applying a result to its structure                                  */
+/* ------------------------------------------------------------------ */
+
+/* Fill b from result "box" {"lo":[3],"len":[3],"tilt":[3]}; 0 if absent. */
+static int box_from_json(const cJSON *box, eng_box *b) {
+  const char *keys[3] = {"lo", "len", "tilt"};
+  double v[3][3];
+  int i, j;
+  for (i = 0; i < 3; i++) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(box, keys[i]);
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 3) return KIND_EINVAL;
+    for (j = 0; j < 3; j++) {
+      const cJSON *x = cJSON_GetArrayItem(a, j);
+      if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) return KIND_EINVAL;
+      v[i][j] = x->valuedouble;
+    }
+  }
+  for (j = 0; j < 3; j++) {
+    if (!(v[1][j] > 0)) return KIND_EINVAL;
+    b->lo[j] = v[0][j];
+    b->len[j] = v[1][j];
+  }
+  b->xy = v[2][0];
+  b->xz = v[2][1];
+  b->yz = v[2][2];
+  return 0;
+}
+
+int kind_apply_result(eng_system *sys, const cJSON *result, char *err,
+                      size_t errlen) {
+  const cJSON *pa, *ids, *box, *col;
+  int *map = NULL; /* result row -> system atom */
+  int i, n, rc = KIND_EINVAL;
+
+  assert(sys && result);
+  box = cJSON_GetObjectItemCaseSensitive(result, "box");
+  if (box) {
+    eng_box b = sys->box;
+    if (box_from_json(box, &b)) {
+      snprintf(err, errlen, "result: malformed \"box\"");
+      goto out;
+    }
+    sys->box = b;
+  }
+  pa = cJSON_GetObjectItemCaseSensitive(result, "per_atom");
+  if (!pa) {
+    rc = 0;
+    goto out;
+  }
+  ids = cJSON_GetObjectItemCaseSensitive(pa, "id");
+  n = cJSON_GetArraySize(ids);
+  if (!cJSON_IsArray(ids) || n != sys->natoms) {
+    snprintf(err, errlen,
+             "result: per_atom.id has %d entries, the structure %d atoms", n,
+             sys->natoms);
+    goto out;
+  }
+  map = malloc(sizeof *map * (size_t)(n ? n : 1));
+  if (!map) {
+    rc = KIND_ENOMEM;
+    snprintf(err, errlen, "out of memory");
+    goto out;
+  }
+  /* Match ids (results keep the structure's order, so try i -> i first). */
+  i = 0;
+  for (col = ids->child; col; col = col->next, i++) {
+    int j;
+    if (!cJSON_IsNumber(col)) {
+      snprintf(err, errlen, "result: per_atom.id[%d] is not a number", i);
+      goto out;
+    }
+    if ((double)sys->id[i] == col->valuedouble) {
+      map[i] = i;
+      continue;
+    }
+    for (j = 0; j < sys->natoms; j++)
+      if ((double)sys->id[j] == col->valuedouble) break;
+    if (j == sys->natoms) {
+      snprintf(err, errlen, "result: atom id %.0f is not in the structure",
+               col->valuedouble);
+      goto out;
+    }
+    map[i] = j;
+  }
+  for (col = pa->child; col; col = col->next) {
+    const cJSON *x;
+    int comp = -1;
+    eng_prop *prop = NULL;
+    if (!col->string || !strcmp(col->string, "id") ||
+        !strcmp(col->string, "type") || !strcmp(col->string, "species"))
+      continue;
+    if (!cJSON_IsArray(col) || cJSON_GetArraySize(col) != n ||
+        !cJSON_IsNumber(col->child))
+      continue; /* not a numeric column: not exported */
+    if (!strcmp(col->string, "x")) comp = 0;
+    if (!strcmp(col->string, "y")) comp = 1;
+    if (!strcmp(col->string, "z")) comp = 2;
+    if (comp < 0) {
+      int prc = eng_system_add_prop(sys, col->string, ENG_PROP_REAL, 1, &prop);
+      if (prc) {
+        rc = prc == ENG_ENOMEM ? KIND_ENOMEM : KIND_EINVAL;
+        snprintf(err, errlen, "result: %s", eng_last_error());
+        goto out;
+      }
+    }
+    i = 0;
+    for (x = col->child; x; x = x->next, i++) {
+      double v = cJSON_IsNumber(x) ? x->valuedouble : NAN;
+      if (comp >= 0)
+        sys->x[3 * map[i] + comp] = v;
+      else
+        prop->val[map[i]] = v;
+    }
+  }
+  rc = 0;
+out:
+  free(map);
+  return rc;
+}
