@@ -6,3 +6,7 @@ libpelengine_a_SOURCES = \
   common/engine/err.c \
   common/engine/rng.c \
   common/engine/system.c
+libpelengine_a_SOURCES += \
+  common/engine/neigh.h \
+  common/engine/neigh.c \
+  common/engine/eam.c

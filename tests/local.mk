@@ -7,3 +7,12 @@ tests_engine_test_system_SOURCES = tests/engine/test_system.c
 tests_engine_test_system_LDADD = libpelengine.a -lm
 
 TESTS += tests/engine/test_system
+
+check_LIBRARIES = tests/engine/libtestutil.a
+tests_engine_libtestutil_a_SOURCES = tests/engine/testutil.c tests/engine/testutil.h
+TESTUTIL_LDADD = tests/engine/libtestutil.a libpelengine.a -lm
+
+check_PROGRAMS += tests/engine/test_eam
+tests_engine_test_eam_SOURCES = tests/engine/test_eam.c
+tests_engine_test_eam_LDADD = $(TESTUTIL_LDADD)
+TESTS += tests/engine/test_eam

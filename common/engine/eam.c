@@ -1,0 +1,715 @@
+/*
+ * eam.c -- embedded-atom-method potentials: LAMMPS setfl files (eam/alloy,
+ * eam/fs), their cubic interpolation, and the force calculator.
+ *
+ * Energy of atom i:  E_i = F_a(rho_i) + 1/2 sum_j phi_ab(r_ij),
+ *   rho_i = sum_j rho_ba(r_ij)   (eam/fs: density at an a-atom due to a
+ *                                  b-neighbour; eam/alloy: rho_b(r_ij)).
+ * The tabulated functions are interpolated exactly as LAMMPS' pair_style eam
+ * does, so that energies and forces agree with it to round-off: for each
+ * table f_1..f_n on a uniform grid of spacing delta, slopes are estimated as
+ *   s_1 = f_2 - f_1,  s_2 = (f_3 - f_1)/2,  s_{n-1} = (f_n - f_{n-2})/2,
+ *   s_n = f_n - f_{n-1},  s_m = ((f_{m-2} - f_{m+2}) + 8 (f_{m+1} - f_{m-1}))/12,
+ * and on [m, m+1] with p in [0,1] the cubic Hermite form
+ *   f(p) = ((c3 p + c4) p + c5) p + c6,  f'(p)/delta = (c0 p + c1) p + c2,
+ *   c6 = f_m, c5 = s_m, c4 = 3 (f_{m+1} - f_m) - 2 s_m - s_{m+1},
+ *   c3 = s_m + s_{m+1} - 2 (f_{m+1} - f_m),
+ *   c2 = c5/delta, c1 = 2 c4/delta, c0 = 3 c3/delta.
+ * The argument maps to p = x/delta + 1, m = floor(p) clamped to [1, n-1],
+ * p -= m, p = min(p, 1).  F(rho) above the table's last point is continued
+ * linearly.  The pair table holds r*phi(r).
+ */
+#include "internal.h"
+#include "neigh.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Tables                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef double eng__coef[7];
+
+/* Cubic coefficients of table f[0..n-1] (spacing delta) into s[0..n-1]. */
+static void spline_build(int n, double delta, const double *f, eng__coef *s) {
+  assert(n >= 5);
+  for (int m = 0; m < n; m++) s[m][6] = f[m];
+  s[0][5] = s[1][6] - s[0][6];
+  s[1][5] = 0.5 * (s[2][6] - s[0][6]);
+  s[n - 2][5] = 0.5 * (s[n - 1][6] - s[n - 3][6]);
+  s[n - 1][5] = s[n - 1][6] - s[n - 2][6];
+  for (int m = 2; m <= n - 3; m++)
+    s[m][5] = ((s[m - 2][6] - s[m + 2][6]) + 8.0 * (s[m + 1][6] - s[m - 1][6])) / 12.0;
+  for (int m = 0; m < n - 1; m++) {
+    s[m][4] = 3.0 * (s[m + 1][6] - s[m][6]) - 2.0 * s[m][5] - s[m + 1][5];
+    s[m][3] = s[m][5] + s[m + 1][5] - 2.0 * (s[m + 1][6] - s[m][6]);
+  }
+  s[n - 1][4] = 0.0;
+  s[n - 1][3] = 0.0;
+  for (int m = 0; m < n; m++) {
+    s[m][2] = s[m][5] / delta;
+    s[m][1] = 2.0 * s[m][4] / delta;
+    s[m][0] = 3.0 * s[m][3] / delta;
+  }
+}
+
+struct eng_potential {
+  eng_pot_style style;
+  int nel;
+  char (*name)[ENG_NAME_MAX];
+  double *mass;
+  int nrho, nr;
+  double drho, dr, cut, rhomax;
+  eng__coef *frho; /* nel tables of nrho */
+  eng__coef *rhor; /* fs: nel*nel tables (block a, function b); alloy: nel */
+  eng__coef *z2r;  /* nel*(nel+1)/2 tables of nr, index a*(a+1)/2 + b, b <= a */
+};
+
+static int zidx(int a, int b) {
+  if (a < b) {
+    int t = a;
+    a = b;
+    b = t;
+  }
+  return a * (a + 1) / 2 + b;
+}
+
+/* Table giving the density at an atom of element a due to a neighbour of
+ * element b. */
+static const eng__coef *rho_table(const eng_potential *p, int a, int b) {
+  if (p->style == ENG_POT_EAM_FS) return p->rhor + ((size_t)b * p->nel + a) * p->nr;
+  return p->rhor + (size_t)b * p->nr;
+}
+
+/* ------------------------------------------------------------------ */
+/* setfl parsing                                                       */
+/* ------------------------------------------------------------------ */
+
+typedef struct scan {
+  const char *p, *end, *name;
+  int line; /* 1-based line number of the last line or token read */
+  int nl;   /* newlines consumed so far */
+} scan;
+
+/* Copy the next line (without newline) into buf; -1 at end of input,
+ * ENG_EPARSE if longer than cap-1. */
+static int scan_line(scan *s, char *buf, size_t cap) {
+  size_t n = 0;
+  if (s->p >= s->end) return -1;
+  s->line = s->nl + 1;
+  while (s->p < s->end && *s->p != '\n') {
+    if (n + 1 >= cap)
+      return eng_set_error(ENG_EPARSE, "%s:%d: line too long", s->name, s->line);
+    buf[n++] = *s->p++;
+  }
+  if (s->p < s->end) {
+    s->p++;
+    s->nl++;
+  }
+  if (n && buf[n - 1] == '\r') n--;
+  buf[n] = 0;
+  return (int)n;
+}
+
+/* Next whitespace-separated token into buf (NUL-terminated); -1 at end. */
+static int scan_token(scan *s, char *buf, size_t cap) {
+  size_t n = 0;
+  while (s->p < s->end && isspace((unsigned char)*s->p)) {
+    if (*s->p == '\n') s->nl++;
+    s->p++;
+  }
+  s->line = s->nl + 1;
+  if (s->p >= s->end) return -1;
+  while (s->p < s->end && !isspace((unsigned char)*s->p)) {
+    if (n + 1 >= cap)
+      return eng_set_error(ENG_EPARSE, "%s:%d: token too long", s->name, s->line);
+    buf[n++] = *s->p++;
+  }
+  buf[n] = 0;
+  return (int)n;
+}
+
+static int parse_double(const char *t, double *v) {
+  char *e;
+  errno = 0;
+  *v = strtod(t, &e);
+  /* Fortran-style exponents (1.0D+00) appear in old files. */
+  if (*e == 'D' || *e == 'd') return -1;
+  return (e == t || *e || errno == ERANGE || !isfinite(*v)) ? -1 : 0;
+}
+
+static int scan_double(scan *s, double *v, const char *what) {
+  char t[128];
+  int n = scan_token(s, t, sizeof t);
+  if (n == ENG_EPARSE) return n;
+  if (n < 0)
+    return eng_set_error(ENG_EPARSE, "%s:%d: file ends early: expected %s", s->name,
+                         s->line, what);
+  if (parse_double(t, v))
+    return eng_set_error(ENG_EPARSE, "%s:%d: expected a finite number (%s), got '%s'",
+                         s->name, s->line, what, t);
+  return ENG_OK;
+}
+
+static int scan_table(scan *s, double *f, int n, const char *what, int el) {
+  for (int m = 0; m < n; m++) {
+    int rc = scan_double(s, &f[m], what);
+    if (rc) {
+      if (strstr(eng_last_error(), "ends early"))
+        eng_set_error(ENG_EPARSE,
+                      "%s:%d: file ends early: %s of element %d has %d of %d values",
+                      s->name, s->line, what, el + 1, m, n);
+      return rc;
+    }
+  }
+  return ENG_OK;
+}
+
+static int parse_int_tok(const char *t, long lo, long hi, long *v) {
+  char *e;
+  errno = 0;
+  *v = strtol(t, &e, 10);
+  return (e == t || *e || errno || *v < lo || *v > hi) ? -1 : 0;
+}
+
+void eng_potential_free(eng_potential *p) {
+  if (!p) return;
+  free(p->name);
+  free(p->mass);
+  free(p->frho);
+  free(p->rhor);
+  free(p->z2r);
+  free(p);
+}
+
+static eng_pot_style style_from_name(const char *name) {
+  size_t n = name ? strlen(name) : 0;
+  if (n >= 3 && strcmp(name + n - 3, ".fs") == 0) return ENG_POT_EAM_FS;
+  if (n >= 4 && strcmp(name + n - 4, ".eam") == 0) return ENG_POT_EAM_FUNCFL;
+  return ENG_POT_EAM_ALLOY;
+}
+
+int eng_potential_read_buffer(const char *buf, size_t len, const char *name,
+                              eng_pot_style style, eng_potential **out) {
+  scan s = {buf, buf + len, name ? name : "potential", 0, 0};
+  char line[4096], tok[128];
+  eng_potential *p = NULL;
+  double *tmp = NULL;
+  int rc, nel;
+  long v;
+
+  *out = NULL;
+  if (style == ENG_POT_AUTO) style = style_from_name(name);
+  if (style == ENG_POT_EAM_FUNCFL)
+    return eng_set_error(ENG_EUNSUPP,
+                         "%s: funcfl (pair_style eam) files are not supported yet; "
+                         "use a setfl file (eam/alloy or eam/fs)",
+                         s.name);
+  for (int k = 0; k < 3; k++) {
+    rc = scan_line(&s, line, sizeof line);
+    if (rc == ENG_EPARSE) return rc;
+    if (rc < 0)
+      return eng_set_error(ENG_EPARSE, "%s:%d: file ends in the 3 comment lines", s.name,
+                           s.line);
+  }
+  /* Line 4: Nelements Element1 ... */
+  rc = scan_line(&s, line, sizeof line);
+  if (rc < 0)
+    return eng_set_error(ENG_EPARSE, "%s:%d: expected 'Nelements Element1 ...'", s.name,
+                         s.nl + 1);
+  {
+    char *save = NULL, *t = strtok_r(line, " \t", &save);
+    if (!t || parse_int_tok(t, 1, 64, &v))
+      return eng_set_error(ENG_EPARSE,
+                           "%s:%d: expected the number of elements (1-64) first, got '%s'",
+                           s.name, s.line, t ? t : "");
+    nel = (int)v;
+    p = eng__calloc(1, sizeof *p);
+    if (!p) return ENG_ENOMEM;
+    p->style = style;
+    p->nel = nel;
+    p->name = eng__calloc((size_t)nel, sizeof *p->name);
+    p->mass = eng__calloc((size_t)nel, sizeof *p->mass);
+    if (!p->name || !p->mass) {
+      rc = ENG_ENOMEM;
+      goto fail;
+    }
+    for (int k = 0; k < nel; k++) {
+      t = strtok_r(NULL, " \t", &save);
+      if (!t || strlen(t) >= ENG_NAME_MAX) {
+        rc = eng_set_error(ENG_EPARSE, "%s:%d: expected %d element names, got %d", s.name,
+                           s.line, nel, k);
+        goto fail;
+      }
+      snprintf(p->name[k], ENG_NAME_MAX, "%s", t);
+    }
+  }
+  /* Line 5: Nrho drho Nr dr cutoff */
+  {
+    double d;
+    int l5 = s.nl + 1;
+    if (scan_token(&s, tok, sizeof tok) < 0 || parse_int_tok(tok, 5, 10000000, &v)) {
+      rc = eng_set_error(ENG_EPARSE, "%s:%d: expected Nrho (integer >= 5)", s.name, l5);
+      goto fail;
+    }
+    p->nrho = (int)v;
+    if ((rc = scan_double(&s, &p->drho, "drho"))) goto fail;
+    if (scan_token(&s, tok, sizeof tok) < 0 || parse_int_tok(tok, 5, 10000000, &v)) {
+      rc = eng_set_error(ENG_EPARSE, "%s:%d: expected Nr (integer >= 5)", s.name, s.line);
+      goto fail;
+    }
+    p->nr = (int)v;
+    if ((rc = scan_double(&s, &p->dr, "dr"))) goto fail;
+    if ((rc = scan_double(&s, &d, "cutoff"))) goto fail;
+    p->cut = d;
+    if (!(p->drho > 0) || !(p->dr > 0) || !(p->cut > 0)) {
+      rc = eng_set_error(ENG_EPARSE, "%s:%d: drho, dr and cutoff must be > 0", s.name,
+                         s.line);
+      goto fail;
+    }
+    /* Data must be present: refuse absurd sizes before allocating. */
+    size_t need = (size_t)nel * ((size_t)p->nrho + (size_t)p->nr * (style == ENG_POT_EAM_FS ? nel : 1)) +
+                  (size_t)nel * (nel + 1) / 2 * p->nr;
+    if (need > len / 2 + 1) {
+      rc = eng_set_error(ENG_EPARSE,
+                         "%s:%d: header declares %zu tabulated values but the file has "
+                         "only %zu bytes",
+                         s.name, s.line, need, len);
+      goto fail;
+    }
+  }
+  p->rhomax = (p->nrho - 1) * p->drho;
+  {
+    int ntab_rho = style == ENG_POT_EAM_FS ? nel * nel : nel;
+    int ntab_z = nel * (nel + 1) / 2;
+    int nmax = p->nrho > p->nr ? p->nrho : p->nr;
+    p->frho = eng__malloc((size_t)nel * p->nrho, sizeof *p->frho);
+    p->rhor = eng__malloc((size_t)ntab_rho * p->nr, sizeof *p->rhor);
+    p->z2r = eng__malloc((size_t)ntab_z * p->nr, sizeof *p->z2r);
+    tmp = eng__malloc((size_t)nmax, sizeof *tmp);
+    if (!p->frho || !p->rhor || !p->z2r || !tmp) {
+      rc = ENG_ENOMEM;
+      goto fail;
+    }
+  }
+  for (int a = 0; a < nel; a++) {
+    double z, a0;
+    if ((rc = scan_double(&s, &z, "atomic number"))) goto fail;
+    if ((rc = scan_double(&s, &p->mass[a], "mass"))) goto fail;
+    if ((rc = scan_double(&s, &a0, "lattice constant"))) goto fail;
+    if (scan_token(&s, tok, sizeof tok) < 0) {
+      rc = eng_set_error(ENG_EPARSE, "%s:%d: file ends early: expected lattice type",
+                         s.name, s.line);
+      goto fail;
+    }
+    if (!(p->mass[a] > 0)) {
+      rc = eng_set_error(ENG_EPARSE, "%s:%d: mass of %s must be > 0", s.name, s.line,
+                         p->name[a]);
+      goto fail;
+    }
+    if ((rc = scan_table(&s, tmp, p->nrho, "F(rho)", a))) goto fail;
+    spline_build(p->nrho, p->drho, tmp, p->frho + (size_t)a * p->nrho);
+    int nsub = style == ENG_POT_EAM_FS ? nel : 1;
+    for (int b = 0; b < nsub; b++) {
+      if ((rc = scan_table(&s, tmp, p->nr, "rho(r)", a))) goto fail;
+      spline_build(p->nr, p->dr, tmp, p->rhor + ((size_t)a * nsub + b) * p->nr);
+    }
+  }
+  for (int a = 0; a < nel; a++)
+    for (int b = 0; b <= a; b++) {
+      if ((rc = scan_table(&s, tmp, p->nr, "r*phi(r)", a))) goto fail;
+      spline_build(p->nr, p->dr, tmp, p->z2r + (size_t)zidx(a, b) * p->nr);
+    }
+  if (scan_token(&s, tok, sizeof tok) >= 0) {
+    rc = eng_set_error(ENG_EPARSE,
+                       "%s:%d: unexpected data after the last pair table ('%s'): wrong "
+                       "style (eam/fs vs eam/alloy) or counts?",
+                       s.name, s.line, tok);
+    goto fail;
+  }
+  free(tmp);
+  *out = p;
+  return ENG_OK;
+fail:
+  free(tmp);
+  eng_potential_free(p);
+  return rc;
+}
+
+int eng_potential_read(const char *path, eng_pot_style style, eng_potential **out) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  long n;
+  int rc;
+  *out = NULL;
+  if (!f) return eng_set_error(ENG_EIO, "%s: cannot open: %s", path, strerror(errno));
+  if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+    rc = eng_set_error(ENG_EIO, "%s: cannot read: %s", path, strerror(errno));
+    goto out;
+  }
+  buf = eng__malloc((size_t)n + 1, 1);
+  if (!buf) {
+    rc = ENG_ENOMEM;
+    goto out;
+  }
+  if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+    rc = eng_set_error(ENG_EIO, "%s: short read", path);
+    goto out;
+  }
+  rc = eng_potential_read_buffer(buf, (size_t)n, path, style, out);
+out:
+  free(buf);
+  fclose(f);
+  return rc;
+}
+
+double eng_potential_cutoff(const eng_potential *p) { return p->cut; }
+int eng_potential_nelements(const eng_potential *p) { return p->nel; }
+const char *eng_potential_element(const eng_potential *p, int k) {
+  return (k >= 0 && k < p->nel) ? p->name[k] : NULL;
+}
+double eng_potential_mass(const eng_potential *p, int k) {
+  return (k >= 0 && k < p->nel) ? p->mass[k] : 0.0;
+}
+eng_pot_style eng_potential_style(const eng_potential *p) { return p->style; }
+const char *eng_pot_style_name(eng_pot_style s) {
+  switch (s) {
+  case ENG_POT_EAM_ALLOY: return "eam/alloy";
+  case ENG_POT_EAM_FS: return "eam/fs";
+  case ENG_POT_EAM_FUNCFL: return "eam";
+  default: return "auto";
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Calculator                                                          */
+/* ------------------------------------------------------------------ */
+
+struct eng_calc {
+  const eng_potential *pot;
+  int natoms, ntypes;
+  int *elem;        /* type -> potential element */
+  int *aelem;       /* atom -> element (extended arrays: nall) */
+  double skin, range, cutsq;
+  eng__ghosts g;
+  eng__list l;
+  double *xbuild;   /* 3*natoms positions at the last build */
+  eng_box boxbuild;
+  int built;
+  int nmaxshift;    /* largest |image shift| component */
+  double *rho, *fp, *fx; /* nall, nall, 3*nall */
+  int nallocated;
+  /* Packed pair tables: for element pair (a, b) = a*nel + b, the density
+   * at a due to b, the density at b due to a, and r*phi. */
+  const eng__coef **rho_ab;
+  const eng__coef **z2_ab;
+  long ncompute, nbuild;
+};
+
+int eng_calc_create(const eng_potential *pot, const eng_system *sys,
+                    const eng_calc_opts *opts, eng_calc **out) {
+  eng_calc *c = NULL;
+  int rc, nel = pot->nel;
+  *out = NULL;
+  c = eng__calloc(1, sizeof *c);
+  if (!c) return ENG_ENOMEM;
+  c->pot = pot;
+  c->natoms = sys->natoms;
+  c->ntypes = sys->ntypes;
+  c->skin = (opts && opts->skin > 0) ? opts->skin : 1.0;
+  c->range = pot->cut + c->skin;
+  c->cutsq = pot->cut * pot->cut;
+  c->elem = eng__malloc((size_t)sys->ntypes, sizeof *c->elem);
+  c->xbuild = eng__malloc((size_t)sys->natoms * 3, sizeof *c->xbuild);
+  c->rho_ab = eng__malloc((size_t)nel * nel, sizeof *c->rho_ab);
+  c->z2_ab = eng__malloc((size_t)nel * nel, sizeof *c->z2_ab);
+  if (!c->elem || !c->xbuild || !c->rho_ab || !c->z2_ab) {
+    rc = ENG_ENOMEM;
+    goto fail;
+  }
+  for (int t = 0; t < sys->ntypes; t++) {
+    c->elem[t] = -1;
+    for (int k = 0; k < nel; k++)
+      if (strcmp(sys->type_name[t], pot->name[k]) == 0) c->elem[t] = k;
+    if (c->elem[t] < 0) {
+      int cnt = 0;
+      for (int i = 0; i < sys->natoms; i++) cnt += sys->type[i] == t;
+      if (cnt == 0) {
+        c->elem[t] = 0; /* unused type: harmless */
+        continue;
+      }
+      rc = eng_set_error(ENG_EINVAL,
+                         "species '%s' (type %d) is not in the potential (elements:%s%s%s%s)",
+                         sys->type_name[t][0] ? sys->type_name[t] : "<unnamed>", t + 1,
+                         nel > 0 ? " " : "", nel > 0 ? pot->name[0] : "",
+                         nel > 1 ? " " : "", nel > 1 ? pot->name[1] : "");
+      goto fail;
+    }
+  }
+  for (int a = 0; a < nel; a++)
+    for (int b = 0; b < nel; b++) {
+      c->rho_ab[a * nel + b] = rho_table(pot, a, b);
+      c->z2_ab[a * nel + b] = pot->z2r + (size_t)zidx(a, b) * pot->nr;
+    }
+  for (int i = 0; i < sys->natoms; i++)
+    if (sys->type[i] < 0 || sys->type[i] >= sys->ntypes) {
+      rc = eng_set_error(ENG_EINVAL, "atom %d has type %d outside 1..%d", i, sys->type[i] + 1,
+                         sys->ntypes);
+      goto fail;
+    }
+  *out = c;
+  return ENG_OK;
+fail:
+  eng_calc_free(c);
+  return rc;
+}
+
+void eng_calc_free(eng_calc *c) {
+  if (!c) return;
+  eng__ghosts_free(&c->g);
+  eng__list_free(&c->l);
+  free(c->elem);
+  free(c->aelem);
+  free(c->xbuild);
+  free(c->rho);
+  free(c->fp);
+  free(c->fx);
+  free(c->rho_ab);
+  free(c->z2_ab);
+  free(c);
+}
+
+void eng_calc_fill_masses(const eng_calc *c, eng_system *sys) {
+  for (int t = 0; t < sys->ntypes && t < c->ntypes; t++)
+    if (!(sys->type_mass[t] > 0)) sys->type_mass[t] = c->pot->mass[c->elem[t]];
+}
+
+long eng_calc_ncompute(const eng_calc *c) { return c->ncompute; }
+long eng_calc_nbuild(const eng_calc *c) { return c->nbuild; }
+void eng_calc_invalidate(eng_calc *c) { c->built = 0; }
+double eng_calc_cutoff(const eng_calc *c) { return c->pot->cut; }
+
+static int box_valid(const eng_box *b) {
+  for (int k = 0; k < 3; k++)
+    if (!(b->len[k] > 0) || !isfinite(b->len[k]) || !isfinite(b->lo[k])) return 0;
+  return isfinite(b->xy) && isfinite(b->xz) && isfinite(b->yz);
+}
+
+/* Does the list built at c->boxbuild / c->xbuild still hold every pair
+ * within the cutoff? */
+static int need_rebuild(const eng_calc *c, const eng_system *sys) {
+  const eng_box *a = &c->boxbuild, *b = &sys->box;
+  double dbox, maxd2 = 0.0;
+  if (!c->built || c->natoms != sys->natoms) return 1;
+  for (int k = 0; k < 3; k++)
+    if (a->periodic[k] != b->periodic[k]) return 1;
+  dbox = fabs(a->len[0] - b->len[0]) + fabs(a->len[1] - b->len[1]) +
+         fabs(a->len[2] - b->len[2]) + fabs(a->xy - b->xy) + fabs(a->xz - b->xz) +
+         fabs(a->yz - b->yz);
+  dbox *= c->nmaxshift;
+  for (int i = 0; i < 3 * sys->natoms; i += 3) {
+    double d0 = sys->x[i] - c->xbuild[i], d1 = sys->x[i + 1] - c->xbuild[i + 1],
+           d2 = sys->x[i + 2] - c->xbuild[i + 2];
+    double d = d0 * d0 + d1 * d1 + d2 * d2;
+    if (d > maxd2) maxd2 = d;
+  }
+  return 2.0 * sqrt(maxd2) + dbox > c->skin;
+}
+
+static int rebuild(eng_calc *c, const eng_system *sys) {
+  double w[3];
+  int rc;
+  eng_box_widths(&sys->box, w);
+  for (int k = 0; k < 3; k++)
+    if (sys->box.periodic[k] && w[k] < c->pot->cut)
+      return eng_set_error(ENG_EINVAL,
+                           "box width %.4g A along cell vector %d is smaller than the "
+                           "potential cutoff %.4g A",
+                           w[k], k + 1, c->pot->cut);
+  rc = eng__ghosts_build(&sys->box, sys->x, sys->natoms, c->range, &c->g);
+  if (rc) return rc;
+  rc = eng__list_build(&c->g, c->range, 1, &c->l);
+  if (rc) return rc;
+  if (c->g.nall > c->nallocated) {
+    int n = c->g.nall + c->g.nall / 8 + 16;
+    free(c->rho);
+    free(c->fp);
+    free(c->fx);
+    free(c->aelem);
+    c->rho = eng__malloc((size_t)n, sizeof *c->rho);
+    c->fp = eng__malloc((size_t)n, sizeof *c->fp);
+    c->fx = eng__malloc((size_t)n * 3, sizeof *c->fx);
+    c->aelem = eng__malloc((size_t)n, sizeof *c->aelem);
+    c->nallocated = 0;
+    if (!c->rho || !c->fp || !c->fx || !c->aelem) return ENG_ENOMEM;
+    c->nallocated = n;
+  }
+  c->nmaxshift = 0;
+  for (int j = 0; j < c->g.nall; j++) {
+    c->aelem[j] = c->elem[sys->type[c->g.owner[j]]];
+    for (int k = 0; k < 3; k++) {
+      int s = abs(c->g.shift[3 * j + k]);
+      if (s > c->nmaxshift) c->nmaxshift = s;
+    }
+  }
+  memcpy(c->xbuild, sys->x, (size_t)sys->natoms * 3 * sizeof *c->xbuild);
+  c->boxbuild = sys->box;
+  c->built = 1;
+  c->nbuild++;
+  return ENG_OK;
+}
+
+int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double *f,
+                     double *eatom, double virial[6]) {
+  const eng_potential *pot = c->pot;
+  const int nel = pot->nel, nlocal = sys->natoms;
+  const double rdr = 1.0 / pot->dr, rdrho = 1.0 / pot->drho;
+  const int nr = pot->nr, nrho = pot->nrho;
+  double etot = 0.0, v[6] = {0, 0, 0, 0, 0, 0};
+  int rc, nall;
+  const double *x;
+  const long *start;
+  const int *nbr, *ae;
+  double *rho, *fp, *fx;
+
+  if (sys->natoms != c->natoms)
+    return eng_set_error(ENG_EINVAL, "calculator made for %d atoms, system has %d",
+                         c->natoms, sys->natoms);
+  if (!box_valid(&sys->box))
+    return eng_set_error(ENG_EINVAL, "box has a non-positive or non-finite length");
+  if (need_rebuild(c, sys)) {
+    rc = rebuild(c, sys);
+    if (rc) {
+      c->built = 0;
+      return rc;
+    }
+  } else {
+    eng__ghosts_update(&c->g, &sys->box, sys->x);
+  }
+  c->ncompute++;
+  nall = c->g.nall;
+  x = c->g.x;
+  start = c->l.start;
+  nbr = c->l.nbr;
+  ae = c->aelem;
+  rho = c->rho;
+  fp = c->fp;
+  fx = c->fx;
+
+  /* Pass 1: densities. */
+  memset(rho, 0, (size_t)nall * sizeof *rho);
+  for (int i = 0; i < nlocal; i++) {
+    const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
+    const int ei = ae[i];
+    double rhoi = 0.0;
+    for (long q = start[i]; q < start[i + 1]; q++) {
+      const int j = nbr[q];
+      const double dx = xi - x[3 * j], dy = yi - x[3 * j + 1], dz = zi - x[3 * j + 2];
+      const double rsq = dx * dx + dy * dy + dz * dz;
+      if (rsq >= c->cutsq) continue;
+      const int ej = ae[j];
+      double p = sqrt(rsq) * rdr + 1.0;
+      int m = (int)p;
+      if (m > nr - 1) m = nr - 1;
+      p -= m;
+      if (p > 1.0) p = 1.0;
+      const double *ci = c->rho_ab[ei * nel + ej][m - 1];
+      const double *cj = c->rho_ab[ej * nel + ei][m - 1];
+      rhoi += ((ci[3] * p + ci[4]) * p + ci[5]) * p + ci[6];
+      rho[j] += ((cj[3] * p + cj[4]) * p + cj[5]) * p + cj[6];
+    }
+    rho[i] += rhoi;
+  }
+  for (int j = nlocal; j < nall; j++) rho[c->g.owner[j]] += rho[j];
+
+  /* Embedding energies and F'(rho). */
+  for (int i = 0; i < nlocal; i++) {
+    const eng__coef *tab = pot->frho + (size_t)ae[i] * nrho;
+    double p = rho[i] * rdrho + 1.0;
+    int m = (int)p;
+    if (m < 1) m = 1;
+    if (m > nrho - 1) m = nrho - 1;
+    p -= m;
+    if (p > 1.0) p = 1.0;
+    const double *co = tab[m - 1];
+    fp[i] = (co[0] * p + co[1]) * p + co[2];
+    double phi = ((co[3] * p + co[4]) * p + co[5]) * p + co[6];
+    if (rho[i] > pot->rhomax) phi += fp[i] * (rho[i] - pot->rhomax);
+    etot += phi;
+    if (eatom) eatom[i] = phi;
+  }
+  for (int j = nlocal; j < nall; j++) fp[j] = fp[c->g.owner[j]];
+
+  /* Pass 2: forces. */
+  memset(fx, 0, (size_t)nall * 3 * sizeof *fx);
+  for (int i = 0; i < nlocal; i++) {
+    const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
+    const int ei = ae[i];
+    const double fpi = fp[i];
+    double fxi = 0, fyi = 0, fzi = 0;
+    for (long q = start[i]; q < start[i + 1]; q++) {
+      const int j = nbr[q];
+      const double dx = xi - x[3 * j], dy = yi - x[3 * j + 1], dz = zi - x[3 * j + 2];
+      const double rsq = dx * dx + dy * dy + dz * dz;
+      if (rsq >= c->cutsq) continue;
+      const int ej = ae[j];
+      const double r = sqrt(rsq);
+      double p = r * rdr + 1.0;
+      int m = (int)p;
+      if (m > nr - 1) m = nr - 1;
+      p -= m;
+      if (p > 1.0) p = 1.0;
+      const double *ci = c->rho_ab[ei * nel + ej][m - 1]; /* at i due to j */
+      const double *cj = c->rho_ab[ej * nel + ei][m - 1]; /* at j due to i */
+      const double *cz = c->z2_ab[ei * nel + ej][m - 1];
+      const double drhoi = (ci[0] * p + ci[1]) * p + ci[2]; /* d rho_i / dr */
+      const double drhoj = (cj[0] * p + cj[1]) * p + cj[2]; /* d rho_j / dr */
+      const double z2p = (cz[0] * p + cz[1]) * p + cz[2];
+      const double z2 = ((cz[3] * p + cz[4]) * p + cz[5]) * p + cz[6];
+      const double recip = 1.0 / r;
+      const double phi = z2 * recip;
+      const double phip = z2p * recip - phi * recip;
+      const double psip = fpi * drhoi + fp[j] * drhoj + phip;
+      const double fpair = -psip * recip;
+      fxi += dx * fpair;
+      fyi += dy * fpair;
+      fzi += dz * fpair;
+      fx[3 * j] -= dx * fpair;
+      fx[3 * j + 1] -= dy * fpair;
+      fx[3 * j + 2] -= dz * fpair;
+      etot += phi;
+      if (eatom) {
+        eatom[i] += 0.5 * phi;
+        if (j < nlocal)
+          eatom[j] += 0.5 * phi;
+        else
+          eatom[c->g.owner[j]] += 0.5 * phi;
+      }
+      if (virial) {
+        v[0] += dx * dx * fpair;
+        v[1] += dy * dy * fpair;
+        v[2] += dz * dz * fpair;
+        v[3] += dx * dy * fpair;
+        v[4] += dx * dz * fpair;
+        v[5] += dy * dz * fpair;
+      }
+    }
+    fx[3 * i] += fxi;
+    fx[3 * i + 1] += fyi;
+    fx[3 * i + 2] += fzi;
+  }
+  for (int j = nlocal; j < nall; j++) {
+    const int o = c->g.owner[j];
+    fx[3 * o] += fx[3 * j];
+    fx[3 * o + 1] += fx[3 * j + 1];
+    fx[3 * o + 2] += fx[3 * j + 2];
+  }
+  if (f) memcpy(f, fx, (size_t)nlocal * 3 * sizeof *f);
+  if (energy) *energy = etot;
+  if (virial)
+    for (int k = 0; k < 6; k++) virial[k] = v[k];
+  return ENG_OK;
+}

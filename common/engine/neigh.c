@@ -1,0 +1,333 @@
+/*
+ * neigh.c -- periodic images ("ghost" atoms), cell binning and neighbour
+ * lists.
+ *
+ * Owned atoms are wrapped into the cell; every periodic image of an owned
+ * atom that lies within the interaction range (cutoff + skin) of the cell is
+ * added as a ghost atom that remembers its owner and its integer image
+ * shift.  Because ghosts are generated in fractional coordinates, triclinic
+ * cells and cells narrower than twice the range (several images of the same
+ * atom) need no special case.  Pairs are found by binning owned and ghost
+ * atoms into Cartesian cells no smaller than the range and scanning the 27
+ * neighbouring cells.
+ *
+ * Half lists keep each physical pair once: the pair (i, ghost of k shifted
+ * by n) is kept when (k, n) > (i, 0) in lexicographic order, which keeps
+ * exactly one of it and its mirror (k, ghost of i shifted by -n).
+ */
+#include "internal.h"
+#include "neigh.h"
+
+#include <math.h>
+#include <string.h>
+
+void eng__ghosts_free(eng__ghosts *g) {
+  free(g->owner);
+  free(g->shift);
+  free(g->x);
+  free(g->wrap);
+  memset(g, 0, sizeof *g);
+}
+
+static int ghosts_reserve(eng__ghosts *g, int n) {
+  void *p;
+  if (n <= g->cap) return ENG_OK;
+  int cap = g->cap ? g->cap : 1024;
+  while (cap < n) cap = cap > (1 << 29) ? n : cap * 2;
+  p = eng__realloc(g->owner, (size_t)cap, sizeof *g->owner);
+  if (!p) return ENG_ENOMEM;
+  g->owner = p;
+  p = eng__realloc(g->shift, (size_t)cap * 3, sizeof *g->shift);
+  if (!p) return ENG_ENOMEM;
+  g->shift = p;
+  p = eng__realloc(g->x, (size_t)cap * 3, sizeof *g->x);
+  if (!p) return ENG_ENOMEM;
+  g->x = p;
+  g->cap = cap;
+  return ENG_OK;
+}
+
+int eng__ghosts_build(const eng_box *box, const double *x, int nlocal,
+                      double range, eng__ghosts *g) {
+  double w[3], rf[3];
+  int nmax[3], rc;
+  void *p;
+
+  g->nlocal = nlocal;
+  g->box = *box;
+  p = eng__realloc(g->wrap, (size_t)nlocal * 3 + 1, sizeof *g->wrap);
+  if (!p) return ENG_ENOMEM;
+  g->wrap = p;
+  rc = ghosts_reserve(g, nlocal + 16);
+  if (rc) return rc;
+
+  eng_box_widths(box, w);
+  for (int k = 0; k < 3; k++) {
+    rf[k] = box->periodic[k] ? range / w[k] : 0.0;
+    nmax[k] = box->periodic[k] ? (int)ceil(rf[k]) + 1 : 0;
+  }
+
+  /* Owned atoms, wrapped into [0,1) along periodic directions. */
+  for (int i = 0; i < nlocal; i++) {
+    double s[3], xi[3];
+    eng_box_to_frac(box, &x[3 * i], s);
+    for (int k = 0; k < 3; k++) {
+      if (!isfinite(s[k]))
+        return eng_set_error(ENG_ERANGE, "atom %d has a non-finite coordinate", i);
+      if (box->periodic[k]) {
+        double f = floor(s[k]);
+        s[k] -= f;
+        if (s[k] >= 1.0) s[k] = 0.0;
+      }
+    }
+    eng_box_from_frac(box, s, xi);
+    for (int k = 0; k < 3; k++) {
+      g->x[3 * i + k] = xi[k];
+      g->wrap[3 * i + k] = xi[k] - x[3 * i + k];
+      g->shift[3 * i + k] = 0;
+    }
+    g->owner[i] = i;
+  }
+
+  /* Images within range of the cell. */
+  int n = nlocal;
+  for (int i = 0; i < nlocal; i++) {
+    double s[3];
+    eng_box_to_frac(box, &g->x[3 * i], s);
+    for (int a = -nmax[0]; a <= nmax[0]; a++) {
+      double sa = s[0] + a;
+      if (sa < -rf[0] || sa >= 1.0 + rf[0]) continue;
+      for (int b = -nmax[1]; b <= nmax[1]; b++) {
+        double sb = s[1] + b;
+        if (sb < -rf[1] || sb >= 1.0 + rf[1]) continue;
+        for (int c = -nmax[2]; c <= nmax[2]; c++) {
+          double sc = s[2] + c;
+          if (a == 0 && b == 0 && c == 0) continue;
+          if (sc < -rf[2] || sc >= 1.0 + rf[2]) continue;
+          if (n >= g->cap) {
+            rc = ghosts_reserve(g, n + 1);
+            if (rc) return rc;
+          }
+          g->owner[n] = i;
+          g->shift[3 * n] = a;
+          g->shift[3 * n + 1] = b;
+          g->shift[3 * n + 2] = c;
+          n++;
+        }
+      }
+    }
+  }
+  g->nall = n;
+  eng__ghosts_update(g, box, x);
+  return ENG_OK;
+}
+
+void eng__ghosts_update(eng__ghosts *g, const eng_box *box, const double *x) {
+  const double ax = box->len[0];
+  const double bx = box->xy, by = box->len[1];
+  const double cx = box->xz, cy = box->yz, cz = box->len[2];
+  for (int i = 0; i < g->nlocal; i++)
+    for (int k = 0; k < 3; k++) g->x[3 * i + k] = x[3 * i + k] + g->wrap[3 * i + k];
+  for (int j = g->nlocal; j < g->nall; j++) {
+    const int o = g->owner[j];
+    const int *s = &g->shift[3 * j];
+    g->x[3 * j] = g->x[3 * o] + s[0] * ax + s[1] * bx + s[2] * cx;
+    g->x[3 * j + 1] = g->x[3 * o + 1] + s[1] * by + s[2] * cy;
+    g->x[3 * j + 2] = g->x[3 * o + 2] + s[2] * cz;
+  }
+}
+
+/* Bin the nall extended atoms into Cartesian cells of side >= range.
+ * head[cell] / next[atom] linked lists. */
+typedef struct bins {
+  int n[3];
+  double lo[3], inv[3];
+  int *head, *next;
+} bins;
+
+static void bins_free(bins *b) {
+  free(b->head);
+  free(b->next);
+}
+
+static int bins_build(const eng__ghosts *g, double range, bins *b) {
+  double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+  long ncell = 1;
+  memset(b, 0, sizeof *b);
+  for (int i = 0; i < g->nall; i++)
+    for (int k = 0; k < 3; k++) {
+      double v = g->x[3 * i + k];
+      if (v < lo[k]) lo[k] = v;
+      if (v > hi[k]) hi[k] = v;
+    }
+  if (g->nall == 0)
+    for (int k = 0; k < 3; k++) lo[k] = hi[k] = 0.0;
+  for (int k = 0; k < 3; k++) {
+    double span = hi[k] - lo[k];
+    int nb = (int)floor(span / range);
+    if (nb < 1) nb = 1;
+    if (nb > 1024) nb = 1024;
+    b->n[k] = nb;
+    b->lo[k] = lo[k];
+    b->inv[k] = span > 0 ? nb / span * (1.0 - 1e-12) : 0.0;
+    ncell *= nb;
+  }
+  b->head = eng__malloc((size_t)ncell, sizeof *b->head);
+  b->next = eng__malloc((size_t)g->nall + 1, sizeof *b->next);
+  if (!b->head || !b->next) {
+    bins_free(b);
+    return ENG_ENOMEM;
+  }
+  for (long c = 0; c < ncell; c++) b->head[c] = -1;
+  /* Insert in reverse so lists come out in increasing atom order. */
+  for (int i = g->nall - 1; i >= 0; i--) {
+    int c[3];
+    for (int k = 0; k < 3; k++) {
+      c[k] = (int)((g->x[3 * i + k] - b->lo[k]) * b->inv[k]);
+      if (c[k] >= b->n[k]) c[k] = b->n[k] - 1;
+      if (c[k] < 0) c[k] = 0;
+    }
+    long cell = ((long)c[2] * b->n[1] + c[1]) * b->n[0] + c[0];
+    b->next[i] = b->head[cell];
+    b->head[cell] = i;
+  }
+  return ENG_OK;
+}
+
+static int cell_of(const bins *b, const double *x, int c[3]) {
+  for (int k = 0; k < 3; k++) {
+    c[k] = (int)((x[k] - b->lo[k]) * b->inv[k]);
+    if (c[k] >= b->n[k]) c[k] = b->n[k] - 1;
+    if (c[k] < 0) c[k] = 0;
+  }
+  return 0;
+}
+
+/* Is (owner k, shift s) lexicographically greater than (i, 0)? */
+static inline int keep_half(int i, int k, const int *s) {
+  if (k != i) return k > i;
+  if (s[0] != 0) return s[0] > 0;
+  if (s[1] != 0) return s[1] > 0;
+  return s[2] > 0;
+}
+
+int eng__list_build(const eng__ghosts *g, double range, int half, eng__list *l) {
+  bins b;
+  int rc;
+  long np = 0;
+  const double r2 = range * range;
+
+  rc = bins_build(g, range, &b);
+  if (rc) return rc;
+  if (!l->start || l->nlocal != g->nlocal) {
+    free(l->start);
+    l->start = eng__malloc((size_t)g->nlocal + 1, sizeof *l->start);
+    if (!l->start) {
+      rc = ENG_ENOMEM;
+      goto out;
+    }
+    l->nlocal = g->nlocal;
+  }
+  for (int i = 0; i < g->nlocal; i++) {
+    const double *xi = &g->x[3 * i];
+    int c[3];
+    l->start[i] = np;
+    cell_of(&b, xi, c);
+    for (int dz = -1; dz <= 1; dz++) {
+      int cz = c[2] + dz;
+      if (cz < 0 || cz >= b.n[2]) continue;
+      for (int dy = -1; dy <= 1; dy++) {
+        int cy = c[1] + dy;
+        if (cy < 0 || cy >= b.n[1]) continue;
+        for (int dx = -1; dx <= 1; dx++) {
+          int cx = c[0] + dx;
+          if (cx < 0 || cx >= b.n[0]) continue;
+          for (int j = b.head[((long)cz * b.n[1] + cy) * b.n[0] + cx]; j >= 0; j = b.next[j]) {
+            if (j == i) continue;
+            if (half && !keep_half(i, g->owner[j], &g->shift[3 * j])) continue;
+            double d0 = g->x[3 * j] - xi[0], d1 = g->x[3 * j + 1] - xi[1],
+                   d2 = g->x[3 * j + 2] - xi[2];
+            if (d0 * d0 + d1 * d1 + d2 * d2 >= r2) continue;
+            if (np >= l->cap) {
+              long cap = l->cap ? 2 * l->cap : 4096;
+              int *p = eng__realloc(l->nbr, (size_t)cap, sizeof *l->nbr);
+              if (!p) {
+                rc = ENG_ENOMEM;
+                goto out;
+              }
+              l->nbr = p;
+              l->cap = cap;
+            }
+            l->nbr[np++] = j;
+          }
+        }
+      }
+    }
+  }
+  l->start[g->nlocal] = np;
+  rc = ENG_OK;
+out:
+  bins_free(&b);
+  return rc;
+}
+
+void eng__list_free(eng__list *l) {
+  free(l->start);
+  free(l->nbr);
+  memset(l, 0, sizeof *l);
+}
+
+/* Public full neighbour list (descriptors). */
+int eng_nlist_build(const eng_system *sys, double rcut, eng_nlist **out) {
+  eng__ghosts g;
+  eng__list l;
+  eng_nlist *nl = NULL;
+  int rc;
+
+  memset(&g, 0, sizeof g);
+  memset(&l, 0, sizeof l);
+  *out = NULL;
+  if (!(rcut > 0.0) || !isfinite(rcut))
+    return eng_set_error(ENG_EINVAL, "neighbour cutoff must be > 0 (got %g)", rcut);
+  rc = eng__ghosts_build(&sys->box, sys->x, sys->natoms, rcut, &g);
+  if (rc) goto out;
+  rc = eng__list_build(&g, rcut, 0, &l);
+  if (rc) goto out;
+  nl = eng__calloc(1, sizeof *nl);
+  if (!nl) {
+    rc = ENG_ENOMEM;
+    goto out;
+  }
+  nl->natoms = sys->natoms;
+  long np = l.start[sys->natoms];
+  nl->start = eng__malloc((size_t)sys->natoms + 1, sizeof *nl->start);
+  nl->nbr = eng__malloc((size_t)np, sizeof *nl->nbr);
+  nl->d = eng__malloc((size_t)np * 3, sizeof *nl->d);
+  if (!nl->start || !nl->nbr || !nl->d) {
+    rc = ENG_ENOMEM;
+    goto out;
+  }
+  memcpy(nl->start, l.start, ((size_t)sys->natoms + 1) * sizeof *nl->start);
+  for (int i = 0; i < sys->natoms; i++)
+    for (long p = l.start[i]; p < l.start[i + 1]; p++) {
+      int j = l.nbr[p];
+      nl->nbr[p] = g.owner[j];
+      for (int k = 0; k < 3; k++) nl->d[3 * p + k] = g.x[3 * j + k] - g.x[3 * i + k];
+    }
+  *out = nl;
+  nl = NULL;
+  rc = ENG_OK;
+out:
+  eng_nlist_free(nl);
+  eng__list_free(&l);
+  eng__ghosts_free(&g);
+  return rc;
+}
+
+void eng_nlist_free(eng_nlist *nl) {
+  if (!nl) return;
+  free(nl->start);
+  free(nl->nbr);
+  free(nl->d);
+  free(nl);
+}

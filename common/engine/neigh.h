@@ -1,0 +1,43 @@
+/*
+ * neigh.h -- internal: periodic images and neighbour lists (neigh.c).
+ * Owned by the engine; structures are zero-initialised by the caller and
+ * released with the matching _free.
+ */
+#ifndef PELMAP_ENGINE_NEIGH_H
+#define PELMAP_ENGINE_NEIGH_H
+
+#include "engine.h"
+
+/* Owned atoms (0..nlocal-1, wrapped into the cell) followed by their
+ * periodic images (nlocal..nall-1).  x holds 3*nall extended positions. */
+typedef struct eng__ghosts {
+  int nlocal, nall, cap;
+  int *owner;    /* nall: owning atom */
+  int *shift;    /* 3*nall: image shift in cell vectors */
+  double *x;     /* 3*nall: positions, Angstrom */
+  double *wrap;  /* 3*nlocal: wrapped - original position at build time */
+  eng_box box;   /* box at build time */
+} eng__ghosts;
+
+/* Build images of the nlocal atoms at x within range (Angstrom) of the
+ * cell.  ENG_ERANGE on a non-finite coordinate, ENG_ENOMEM. */
+int eng__ghosts_build(const eng_box *box, const double *x, int nlocal,
+                      double range, eng__ghosts *g);
+/* Recompute extended positions from new owned positions x (same wrap and
+ * shifts as at build) in the (possibly changed) box. */
+void eng__ghosts_update(eng__ghosts *g, const eng_box *box, const double *x);
+void eng__ghosts_free(eng__ghosts *g);
+
+/* Neighbour list of owned atoms: indices into the extended arrays. */
+typedef struct eng__list {
+  int nlocal;
+  long *start; /* nlocal+1 */
+  int *nbr;
+  long cap;
+} eng__list;
+
+/* Pairs closer than range.  half=1 keeps each physical pair once. */
+int eng__list_build(const eng__ghosts *g, double range, int half, eng__list *l);
+void eng__list_free(eng__list *l);
+
+#endif

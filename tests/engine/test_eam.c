@@ -1,0 +1,216 @@
+/*
+ * test_eam.c -- EAM energies, forces and virials: finite differences, the
+ * per-atom energy sum, neighbour-list reuse, and LAMMPS (run 0) as the
+ * reference on orthogonal, triclinic and small cells, eam/fs and eam/alloy.
+ */
+#include "engine.h"
+#include "testutil.h"
+#include "../tap.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static eng_potential *load(const char *path) {
+  eng_potential *p = NULL;
+  if (eng_potential_read(path, ENG_POT_AUTO, &p)) bail("cannot read %s: %s", path, eng_last_error());
+  return p;
+}
+
+/* Compare pelmap with LAMMPS on sample s. */
+static void vs_lammps(const char *tag, const eng_potential *pot, const char *potpath,
+                      const char *style, eng_system *s) {
+  char script[4096], path[4300];
+  const char *dir = tu_tmpdir(tag);
+  eng_calc *c = NULL;
+  int n = s->natoms;
+  double e, vir[6], *f = malloc(sizeof(double) * 3 * n), *ea = malloc(sizeof(double) * n);
+  double *ref = malloc(sizeof(double) * 4 * n);
+  double le, lv[6], vol = eng_box_volume(&s->box);
+
+  if (!tu_lmp()) {
+    skip("%s: LAMMPS not available", tag);
+    goto out;
+  }
+  snprintf(path, sizeof path, "%s/t.data", dir);
+  if (tu_write_data(path, s)) bail("write %s", path);
+  snprintf(script, sizeof script,
+           "units metal\natom_style atomic\nboundary p p p\nread_data t.data\n"
+           "pair_style %s\npair_coeff * * %s %s %s\n"
+           "compute pea all pe/atom\ncompute vir all pressure NULL virial\n"
+           "thermo_style custom step pe c_vir[1]\n"
+           "dump d all custom 1 f.dump id fx fy fz c_pea\n"
+           "dump_modify d format float %%.17g sort id\nrun 0\n"
+           "print \"PE $(pe:%%.17g)\"\n"
+           "print \"V1 $(c_vir[1]:%%.17g)\"\nprint \"V2 $(c_vir[2]:%%.17g)\"\n"
+           "print \"V3 $(c_vir[3]:%%.17g)\"\nprint \"V4 $(c_vir[4]:%%.17g)\"\n"
+           "print \"V5 $(c_vir[5]:%%.17g)\"\nprint \"V6 $(c_vir[6]:%%.17g)\"\n",
+           style, potpath, s->type_name[0], s->type_name[1]);
+  if (tu_run_lmp(dir, script)) {
+    ok(0, "%s: LAMMPS ran", tag);
+    goto out;
+  }
+  snprintf(path, sizeof path, "%s/f.dump", dir);
+  if (tu_read_dump(path, n, 4, ref) || tu_log_value(dir, "PE", &le)) {
+    ok(0, "%s: LAMMPS output read", tag);
+    goto out;
+  }
+  for (int k = 0; k < 6; k++) {
+    char key[4];
+    snprintf(key, sizeof key, "V%d", k + 1);
+    if (tu_log_value(dir, key, &lv[k])) bail("no %s in log", key);
+    lv[k] *= vol / ENG_NKTV2P; /* bar -> eV */
+  }
+  if (eng_calc_create(pot, s, NULL, &c)) bail("calc: %s", eng_last_error());
+  if (eng_calc_compute(c, s, &e, f, ea, vir)) bail("compute: %s", eng_last_error());
+  near(e / n, le / n, 1e-8, "%s: energy per atom equals LAMMPS within 1e-8 eV", tag);
+  {
+    double maxdf = 0, maxde = 0;
+    for (int i = 0; i < n; i++) {
+      for (int k = 0; k < 3; k++) maxdf = fmax(maxdf, fabs(f[3 * i + k] - ref[4 * i + k]));
+      maxde = fmax(maxde, fabs(ea[i] - ref[4 * i + 3]));
+    }
+    ok(maxdf <= 1e-6, "%s: every force component within 1e-6 eV/A of LAMMPS (max diff %.3g)", tag, maxdf);
+    ok(maxde <= 1e-8, "%s: per-atom energies within 1e-8 eV of LAMMPS (max diff %.3g)", tag, maxde);
+  }
+  {
+    double vmax = 0, maxrel = 0;
+    for (int k = 0; k < 6; k++) vmax = fmax(vmax, fabs(lv[k]));
+    for (int k = 0; k < 6; k++) maxrel = fmax(maxrel, fabs(vir[k] - lv[k]) / vmax);
+    ok(maxrel <= 1e-6, "%s: virial tensor within 1e-6 relative of LAMMPS (max %.3g)", tag, maxrel);
+  }
+out:
+  eng_calc_free(c);
+  free(f);
+  free(ea);
+  free(ref);
+}
+
+/* Central finite differences of the energy against the forces. */
+static void fd_check(const char *tag, const eng_potential *pot, eng_system *s) {
+  eng_calc *c = NULL;
+  int n = s->natoms;
+  double *f = malloc(sizeof(double) * 3 * n), e0, maxerr = 0, fscale = 0;
+  const double h = 1e-4;
+  if (eng_calc_create(pot, s, NULL, &c)) bail("calc: %s", eng_last_error());
+  eng_calc_compute(c, s, &e0, f, NULL, NULL);
+  for (int i = 0; i < n; i += n / 7 + 1)
+    for (int k = 0; k < 3; k++) {
+      double x0 = s->x[3 * i + k], ep, em;
+      s->x[3 * i + k] = x0 + h;
+      eng_calc_compute(c, s, &ep, NULL, NULL, NULL);
+      s->x[3 * i + k] = x0 - h;
+      eng_calc_compute(c, s, &em, NULL, NULL, NULL);
+      s->x[3 * i + k] = x0;
+      double fd = -(ep - em) / (2 * h);
+      maxerr = fmax(maxerr, fabs(fd - f[3 * i + k]));
+      fscale = fmax(fscale, fabs(f[3 * i + k]));
+    }
+  ok(maxerr < 1e-6 * fmax(1.0, fscale), "%s: forces = -dE/dx by central differences (max err %.3g, |F| up to %.3g)", tag, maxerr, fscale);
+  eng_calc_free(c);
+  free(f);
+}
+
+int main(void) {
+  const char *cuni = "/usr/share/lammps/potentials/CuNi.eam.alloy";
+  eng_potential *cuzr = load(TU_CUZR), *alloy = load(cuni);
+  eng_system *s;
+
+  ok(eng_potential_nelements(cuzr) == 2 && strcmp(eng_potential_element(cuzr, 0), "Cu") == 0 &&
+         strcmp(eng_potential_element(cuzr, 1), "Zr") == 0,
+     "CuZr_mm.eam.fs has elements Cu Zr");
+  near(eng_potential_cutoff(cuzr), 7.6, 1e-12, "cutoff 7.6 A");
+  near(eng_potential_mass(cuzr, 1), 91.224, 1e-3, "Zr mass from the file");
+  ok(eng_potential_style(alloy) == ENG_POT_EAM_ALLOY, "*.eam.alloy read as eam/alloy");
+
+  /* Orthogonal Cu50Zr50 at glass density. */
+  s = tu_random_sample(500, 0.0556, 0, 0, 0, "Cu", "Zr", 0.5, 2.3, 1);
+  if (!s) bail("sample");
+  fd_check("ortho", cuzr, s);
+  vs_lammps("ortho-fs", cuzr, TU_CUZR, "eam/fs", s);
+  {
+    eng_calc *c;
+    double e, *ea = calloc(500, sizeof(double)), sum = 0;
+    eng_calc_create(cuzr, s, NULL, &c);
+    eng_calc_compute(c, s, &e, NULL, ea, NULL);
+    for (int i = 0; i < 500; i++) sum += ea[i];
+    near(sum, e, 1e-9 * fabs(e), "per-atom energies sum to the total");
+    /* Move atoms a little (below skin/2): list reused, same result as a fresh calc. */
+    eng_rng r;
+    eng_rng_seed(&r, 5);
+    for (int i = 0; i < 1500; i++) s->x[i] += 0.2 * (eng_rng_uniform(&r) - 0.5);
+    long nb = eng_calc_nbuild(c);
+    double e1, e2;
+    eng_calc_compute(c, s, &e1, NULL, NULL, NULL);
+    ok(eng_calc_nbuild(c) == nb, "small moves reuse the neighbour list");
+    eng_calc *c2;
+    eng_calc_create(cuzr, s, NULL, &c2);
+    eng_calc_compute(c2, s, &e2, NULL, NULL, NULL);
+    near(e1, e2, 1e-10 * fabs(e2), "reused list gives the fresh-list energy");
+    /* Shift an atom by a lattice vector: same energy (periodicity, rewrap). */
+    s->x[0] += s->box.len[0];
+    s->x[4] -= 2 * s->box.len[1];
+    eng_calc_compute(c, s, &e1, NULL, NULL, NULL);
+    near(e1, e2, 1e-9 * fabs(e2), "translating atoms by cell vectors changes nothing");
+    eng_calc_free(c);
+    eng_calc_free(c2);
+    free(ea);
+  }
+  eng_system_free(s);
+
+  /* Triclinic. */
+  s = tu_random_sample(500, 0.0556, 0.2, -0.15, 0.1, "Cu", "Zr", 0.5, 2.3, 2);
+  if (!s) bail("sample");
+  fd_check("triclinic", cuzr, s);
+  vs_lammps("triclinic-fs", cuzr, TU_CUZR, "eam/fs", s);
+  eng_system_free(s);
+
+  /* Small cell: narrower than twice the cutoff (several images). */
+  s = tu_random_sample(160, 0.0556, 0.1, 0, 0, "Cu", "Zr", 0.64, 2.3, 3);
+  if (!s) bail("sample");
+  vs_lammps("small-fs", cuzr, TU_CUZR, "eam/fs", s);
+  eng_system_free(s);
+
+  /* eam/alloy: Cu-Ni. */
+  s = tu_random_sample(400, 0.085, 0.1, 0.05, 0, "Cu", "Ni", 0.3, 2.0, 4);
+  if (!s) bail("sample");
+  fd_check("alloy", alloy, s);
+  vs_lammps("triclinic-alloy", alloy, cuni, "eam/alloy", s);
+  eng_system_free(s);
+
+  /* Error paths. */
+  {
+    eng_potential *p = NULL;
+    const char bad[] = "c1\nc2\nc3\n2 Cu Zr\n100 0.01 100 0.01 5.0\n29 63.5 3.6 fcc\n1 2 3\n";
+    int rc = eng_potential_read_buffer(bad, sizeof bad - 1, "bad.eam.fs", ENG_POT_AUTO, &p);
+    ok(rc == ENG_EPARSE && p == NULL, "truncated potential is a parse error");
+    diag("message: %s", eng_last_error());
+    const char bad2[] = "c1\nc2\nc3\n2 Cu Zr\n5 0.01 5 0.01 5.0\n29 63.5 3.6 fcc\n1 x 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21\n";
+    rc = eng_potential_read_buffer(bad2, sizeof bad2 - 1, "bad2.eam.fs", ENG_POT_AUTO, &p);
+    ok(rc == ENG_EPARSE && strstr(eng_last_error(), "bad2.eam.fs:7:"), "bad number names line 7 (%s)", eng_last_error());
+    const char huge[] = "c1\nc2\nc3\n1 Cu\n9000000 0.01 9000000 0.01 5.0\n";
+    rc = eng_potential_read_buffer(huge, sizeof huge - 1, "huge.eam.alloy", ENG_POT_AUTO, &p);
+    ok(rc == ENG_EPARSE, "huge declared table sizes rejected before allocation");
+    s = tu_random_sample(10, 0.05, 0, 0, 0, "Cu", "Al", 0.5, 1.0, 9);
+    eng_calc *c = NULL;
+    rc = eng_calc_create(cuzr, s, NULL, &c);
+    ok(rc == ENG_EINVAL && strstr(eng_last_error(), "'Al'"), "species missing from the potential named (%s)", eng_last_error());
+    eng_system_free(s);
+    s = tu_random_sample(20, 0.0556, 0, 0, 0, "Cu", "Zr", 0.5, 1.0, 9);
+    eng_calc_create(cuzr, s, NULL, &c);
+    rc = eng_calc_compute(c, s, NULL, NULL, NULL, NULL);
+    ok(rc == ENG_EINVAL && strstr(eng_last_error(), "smaller than the potential cutoff"), "box narrower than the cutoff rejected (%s)", eng_last_error());
+    s->x[3] = NAN;
+    s->box.len[0] = 100;
+    s->box.len[1] = 100;
+    s->box.len[2] = 100;
+    rc = eng_calc_compute(c, s, NULL, NULL, NULL, NULL);
+    ok(rc == ENG_ERANGE, "non-finite coordinate rejected");
+    eng_calc_free(c);
+    eng_system_free(s);
+  }
+  eng_potential_free(cuzr);
+  eng_potential_free(alloy);
+  return tap_done();
+}
