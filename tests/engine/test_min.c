@@ -1,0 +1,290 @@
+/*
+ * test_min.c -- FIRE and CG minimisers: options and errors, stop criteria,
+ * a perturbed fcc crystal returning to its lattice energy, cancellation,
+ * the round-off floor, and a quenched Cu-Zr glass minimised to 1e-6 eV/A
+ * compared with LAMMPS (min_style cg) from the same start ($LMP).
+ */
+#include "engine.h"
+#include "../tap.h"
+#include "test_md_util.h"
+
+#include <unistd.h>
+
+/* Progress callback: counts calls, checks frac, cancels after `stop` calls
+ * (never when stop < 0). */
+typedef struct pcount {
+  int calls, stop, bad_frac;
+} pcount;
+
+static int count_progress(void *ud, double frac, const char *msg) {
+  pcount *p = ud;
+  (void)msg;
+  p->calls++;
+  if (!(frac >= 0.0 && frac <= 1.0)) p->bad_frac++;
+  return p->stop >= 0 && p->calls >= p->stop;
+}
+
+/* fcc Cu, nc^3 conventional cells of edge a, all type 0. */
+static eng_system *fcc_cu(int nc, double a) {
+  static const double basis[4][3] = {{0, 0, 0}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
+  eng_system *s = tmd_cuzr_system(4 * nc * nc * nc);
+  int n = 0;
+  if (!s) return NULL;
+  for (int k = 0; k < 3; k++) s->box.len[k] = nc * a;
+  for (int i = 0; i < nc; i++)
+    for (int j = 0; j < nc; j++)
+      for (int l = 0; l < nc; l++)
+        for (int b = 0; b < 4; b++) {
+          s->x[3 * n] = (i + basis[b][0]) * a;
+          s->x[3 * n + 1] = (j + basis[b][1]) * a;
+          s->x[3 * n + 2] = (l + basis[b][2]) * a;
+          s->type[n] = 0;
+          n++;
+        }
+  return s;
+}
+
+/* Run LAMMPS CG from data file `data`; returns the minimised energy in *e.
+ * 0 = ok. */
+static int lammps_minimize(const char *lmp, const char *dir, const char *pot, double *e) {
+  char path[4200], cmd[8600], line[1024];
+  FILE *f;
+  int found = 0;
+  snprintf(path, sizeof path, "%s/in.min", dir);
+  f = fopen(path, "w");
+  if (!f) return -1;
+  fprintf(f,
+          "units metal\natom_style atomic\nboundary p p p\nread_data %s/start.data\n"
+          "pair_style eam/fs\npair_coeff * * %s Cu Zr\n"
+          "thermo_style custom step pe fmax fnorm\nthermo 1000\n"
+          "min_style cg\nminimize 0 1e-8 100000 1000000\n"
+          "variable e equal pe\nvariable fm equal fmax\n"
+          "print \"PELMAP_E $(pe:%%.17g) $(fmax:%%.6g)\"\n",
+          dir, pot);
+  fclose(f);
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' -in in.min -log none -echo none 2>&1", dir, lmp);
+  f = popen(cmd, "r");
+  if (!f) return -1;
+  while (fgets(line, sizeof line, f)) {
+    double fm;
+    if (strncmp(line, "PELMAP_E ", 9) == 0 && sscanf(line + 9, "%lf %lf", e, &fm) == 2) {
+      found = 1;
+      diag("LAMMPS minimised: E = %.10f eV, fmax = %.3g eV/A", *e, fm);
+    }
+  }
+  return pclose(f) == 0 && found ? 0 : -1;
+}
+
+int main(void) {
+  const char *potpath = tmd_potential_path();
+  eng_min_opts o;
+  eng_min_result res;
+  eng_potential *pot = NULL;
+  eng_calc *calc = NULL;
+
+  eng_min_opts_default(&o);
+  ok(o.ftol == 1e-6 && o.max_iter == 100000 && o.max_eval == 1000000 && o.dmax == 0.1,
+     "defaults: ftol 1e-6, max_iter 1e5, max_eval 1e6, dmax 0.1");
+  ok(strcmp(eng_min_stop_name(ENG_STOP_FTOL), "ftol") == 0 &&
+         strcmp(eng_min_stop_name(ENG_STOP_LINESEARCH), "linesearch") == 0,
+     "stop names");
+  ok(strcmp(eng_min_algo_name(ENG_MIN_FIRE), "fire") == 0 && strcmp(eng_min_algo_name(ENG_MIN_CG), "cg") == 0,
+     "algorithm names");
+  ok(eng_minimize(NULL, NULL, &o, NULL, NULL, &res) == ENG_EINVAL, "NULL calculator is EINVAL");
+
+  if (!potpath) {
+    skip("CuZr_mm.eam.fs not found (install lammps-data)");
+    return tap_done();
+  }
+
+  /* ---- perturbed fcc Cu returns to the lattice energy ---- */
+  {
+    eng_system *s = fcc_cu(5, 3.639), *ideal;
+    double e0, e;
+    eng_rng r;
+    if (!s || tmd_setup(potpath, s, &pot, &calc) != ENG_OK) bail("setup: %s", eng_last_error());
+    ideal = eng_system_copy(s);
+    ok(eng_calc_compute(calc, s, &e0, NULL, NULL, NULL) == ENG_OK, "fcc energy");
+
+    o.ftol = -1;
+    ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_EINVAL, "negative ftol is EINVAL");
+    eng_min_opts_default(&o);
+    o.dmax = 0;
+    ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_EINVAL, "dmax 0 is EINVAL");
+    eng_min_opts_default(&o);
+    o.algo = (eng_min_algo)7;
+    ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_EINVAL, "unknown algorithm is EINVAL");
+
+    for (int algo = 0; algo < 2; algo++) {
+      eng_rng_seed(&r, 11);
+      memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
+      for (int i = 0; i < 3 * s->natoms; i++) s->x[i] += 0.2 * (eng_rng_uniform(&r) - 0.5);
+      eng_min_opts_default(&o);
+      o.algo = algo;
+      double t0 = tmd_now();
+      ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_OK, "%s on perturbed fcc", eng_min_algo_name(algo));
+      diag("%s fcc: stop %s, %d iterations, %d force calls, fmax %.2e, %.2f s", eng_min_algo_name(algo),
+           eng_min_stop_name(res.stop), res.iterations, res.force_calls, res.fmax, tmd_now() - t0);
+      ok(res.stop == ENG_STOP_FTOL && res.fmax < 1e-6, "%s stops on ftol with fmax < 1e-6",
+         eng_min_algo_name(algo));
+      ok(eng_calc_compute(calc, s, &e, NULL, NULL, NULL) == ENG_OK, "energy after");
+      near(res.e_final, e, 1e-9, "%s reports the final energy", eng_min_algo_name(algo));
+      ok(res.e_initial > res.e_final, "%s lowered the energy", eng_min_algo_name(algo));
+      near(e / s->natoms, e0 / s->natoms, 1e-9, "%s returns to the fcc lattice energy per atom",
+           eng_min_algo_name(algo));
+      ok(res.force_calls >= res.iterations, "force calls >= iterations");
+    }
+
+    /* Already minimised: stops at once. */
+    eng_min_opts_default(&o);
+    ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_OK && res.stop == ENG_STOP_FTOL &&
+           res.iterations == 0 && res.force_calls == 1,
+       "a minimum stops on ftol with 0 iterations and 1 force call");
+
+    /* Limits and energy criterion. */
+    for (int algo = 0; algo < 2; algo++) {
+      eng_rng_seed(&r, 12);
+      memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
+      for (int i = 0; i < 3 * s->natoms; i++) s->x[i] += 0.2 * (eng_rng_uniform(&r) - 0.5);
+      eng_system *start = eng_system_copy(s);
+      eng_min_opts_default(&o);
+      o.algo = algo;
+      o.max_iter = 5;
+      int rc = eng_minimize(calc, s, &o, NULL, NULL, &res);
+      ok(rc == ENG_OK && res.stop == ENG_STOP_MAXITER &&
+             res.iterations == 5,
+         "%s: max_iter 5 stops with max_iter after 5 iterations", eng_min_algo_name(algo));
+      memcpy(s->x, start->x, 3 * sizeof(double) * s->natoms);
+      o.max_iter = 100000;
+      o.max_eval = 12;
+      rc = eng_minimize(calc, s, &o, NULL, NULL, &res);
+      ok(rc == ENG_OK && res.stop == ENG_STOP_MAXEVAL &&
+             res.force_calls <= 12 && res.force_calls >= 10,
+         "%s: max_eval 12 stops with max_eval (%d calls)", eng_min_algo_name(algo), res.force_calls);
+      memcpy(s->x, start->x, 3 * sizeof(double) * s->natoms);
+      o.max_eval = 1000000;
+      o.etol = 1e-6;
+      rc = eng_minimize(calc, s, &o, NULL, NULL, &res);
+      ok(rc == ENG_OK && res.stop == ENG_STOP_ETOL &&
+             res.fmax > 1e-6,
+         "%s: etol 1e-6 stops on etol before ftol (fmax %.2e, %d iterations)", eng_min_algo_name(algo),
+         res.fmax, res.iterations);
+      /* Cancellation through progress (called every 100 iterations). */
+      memcpy(s->x, start->x, 3 * sizeof(double) * s->natoms);
+      o.etol = 0;
+      o.ftol = 0;
+      o.max_iter = 250;
+      {
+        pcount pc = {0, 1, 0};
+        rc = eng_minimize(calc, s, &o, count_progress, &pc, &res);
+        ok(rc == ENG_ECANCEL && pc.calls == 1 &&
+               res.iterations == 100,
+           "%s: progress returning non-zero cancels (ENG_ECANCEL) at iteration %d", eng_min_algo_name(algo),
+           res.iterations);
+      }
+      eng_system_free(start);
+    }
+
+    /* The round-off floor: ftol 0 can only end on the line search. */
+    eng_rng_seed(&r, 13);
+    memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
+    for (int i = 0; i < 3 * s->natoms; i++) s->x[i] += 0.1 * (eng_rng_uniform(&r) - 0.5);
+    eng_min_opts_default(&o);
+    o.ftol = 0;
+    {
+      int rc = eng_minimize(calc, s, &o, NULL, NULL, &res);
+      ok(rc == ENG_OK && res.stop == ENG_STOP_LINESEARCH && res.fmax < 1e-8,
+       "CG with ftol 0 ends on the line search at the round-off floor (fmax %.2e, %d iterations)", res.fmax,
+         res.iterations);
+    }
+    eng_system_free(ideal);
+    eng_system_free(s);
+    eng_calc_free(calc);
+    calc = NULL;
+  }
+
+  /* ---- a quenched Cu-Zr glass against LAMMPS ---- */
+  {
+    eng_system *s = tmd_random_cuzr(256, 0.0556, 2.2, 5), *start, *cg;
+    eng_md_opts md;
+    const char *lmp = getenv("LMP");
+    char dir[] = "/tmp/pelmap_test_min_XXXXXX";
+    double elmp = 0.0;
+    int have_dir;
+    eng_potential_free(pot);
+    pot = NULL;
+    if (!s || tmd_setup(potpath, s, &pot, &calc) != ENG_OK)
+      bail("glass setup: %s", eng_last_error());
+    /* Quick liquid + fast cooling (NPT), then a coarse pre-minimisation. */
+    eng_min_opts_default(&o);
+    o.ftol = 0.05;
+    ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_OK, "relax the random start");
+    eng_md_opts_default(&md);
+    md.ensemble = ENG_NPT;
+    md.nsteps = 1500;
+    md.t_start = 2000;
+    md.t_stop = 600;
+    md.init_velocities = 1;
+    md.seed = 3;
+    {
+      int rc = eng_md_run(calc, s, &md, NULL, NULL, NULL, NULL, NULL);
+      ok(rc == ENG_OK, "fast NPT cooling (%s)", rc == ENG_OK ? "ok" : eng_last_error());
+    }
+    eng_min_opts_default(&o);
+    o.ftol = 1e-2;
+    ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_OK && res.fmax < 1e-2, "pre-minimise to 1e-2 eV/A");
+    start = eng_system_copy(s);
+
+    eng_min_opts_default(&o);
+    double t0 = tmd_now();
+    int rcm = eng_minimize(calc, s, &o, NULL, NULL, &res);
+    ok(rcm == ENG_OK &&
+           (res.stop == ENG_STOP_FTOL || (res.stop == ENG_STOP_LINESEARCH && res.fmax < 1e-5)),
+       "CG to 1e-6 eV/A on the glass (stop %s, fmax %.2e)", eng_min_stop_name(res.stop), res.fmax);
+    diag("CG glass: %d iterations, %d force calls, E %.10f -> %.10f eV, %.2f s", res.iterations,
+         res.force_calls, res.e_initial, res.e_final, tmd_now() - t0);
+    cg = eng_system_copy(s);
+    double ecg = res.e_final;
+
+    memcpy(s->x, start->x, 3 * sizeof(double) * s->natoms);
+    o.algo = ENG_MIN_FIRE;
+    t0 = tmd_now();
+    rcm = eng_minimize(calc, s, &o, NULL, NULL, &res);
+    ok(rcm == ENG_OK && res.stop == ENG_STOP_FTOL,
+       "FIRE to 1e-6 eV/A on the glass (stop %s, fmax %.2e)", eng_min_stop_name(res.stop), res.fmax);
+    diag("FIRE glass: %d iterations, %d force calls, E %.10f eV, %.2f s", res.iterations, res.force_calls,
+         res.e_final, tmd_now() - t0);
+    near(res.e_final / s->natoms, ecg / s->natoms, 1e-6, "FIRE and CG agree per atom");
+
+    have_dir = mkdtemp(dir) != NULL;
+    if (!lmp || !*lmp || access(lmp, X_OK) != 0) {
+      skip("LMP not set: no LAMMPS comparison");
+      skip("LMP not set");
+    } else if (!have_dir) {
+      bail("mkdtemp failed");
+    } else {
+      char path[4200];
+      snprintf(path, sizeof path, "%s/start.data", dir);
+      ok(tmd_write_data(path, start) == 0, "write the pre-minimised glass as LAMMPS data");
+      if (lammps_minimize(lmp, dir, potpath, &elmp) != 0) {
+        ok(0, "LAMMPS minimisation ran");
+      } else {
+        diag("pelmap CG %.10f, FIRE %.10f, LAMMPS %.10f eV (%d atoms)", ecg, res.e_final, elmp, s->natoms);
+        near(ecg / s->natoms, elmp / s->natoms, 1e-6, "CG reaches LAMMPS's minimised energy per atom");
+        near(res.e_final / s->natoms, elmp / s->natoms, 1e-6,
+             "FIRE reaches LAMMPS's minimised energy per atom");
+      }
+      unlink(path);
+      snprintf(path, sizeof path, "%s/in.min", dir);
+      unlink(path);
+    }
+    if (have_dir) rmdir(dir);
+    eng_system_free(cg);
+    eng_system_free(start);
+    eng_system_free(s);
+    eng_calc_free(calc);
+    calc = NULL;
+  }
+  eng_potential_free(pot);
+  return tap_done();
+}
