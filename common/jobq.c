@@ -13,6 +13,7 @@
 #include <assert.h>
 #include <math.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <openssl/sha.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -32,6 +33,7 @@ struct jobq {
   sqlite3 *db;
   char err[512];
   double backoff_base, backoff_max;
+  int locked; /* holds jobq__write_lock (inside a write transaction) */
   int ncache;
   struct {
     const char *sql;
@@ -40,6 +42,10 @@ struct jobq {
 };
 
 static _Thread_local char jobq__open_err[1024];
+/* Write transactions of the handles of one process take this lock first, so
+ * that threads queue on a mutex instead of sleeping in SQLite's busy handler
+ * (other processes still serialise through the database lock). */
+static pthread_mutex_t jobq__write_lock = PTHREAD_MUTEX_INITIALIZER;
 
 const char *jobq_strerror(int code) {
   switch (code) {
@@ -135,16 +141,28 @@ static int exec_done(jobq *q, sqlite3_stmt *st, const char *what) {
   return JOBQ_OK;
 }
 
+static void unlock(jobq *q) {
+  if (q->locked) {
+    q->locked = 0;
+    pthread_mutex_unlock(&jobq__write_lock);
+  }
+}
+
 static int begin(jobq *q) {
+  assert(!q->locked);
+  pthread_mutex_lock(&jobq__write_lock);
+  q->locked = 1;
   sqlite3_stmt *st = stmt(q, "BEGIN IMMEDIATE");
-  if (!st) return JOBQ_EDB;
-  return exec_done(q, st, "begin");
+  int rc = st ? exec_done(q, st, "begin") : JOBQ_EDB;
+  if (rc < 0) unlock(q);
+  return rc;
 }
 
 static int commit(jobq *q) {
   sqlite3_stmt *st = stmt(q, "COMMIT");
-  if (!st) return JOBQ_EDB;
-  return exec_done(q, st, "commit");
+  int rc = st ? exec_done(q, st, "commit") : JOBQ_EDB;
+  if (rc == JOBQ_OK) unlock(q);
+  return rc;
 }
 
 static void rollback(jobq *q) {
@@ -154,6 +172,7 @@ static void rollback(jobq *q) {
     sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     memcpy(q->err, saved, sizeof saved);
   }
+  unlock(q);
 }
 
 /* Finish a write transaction: commit when rc is OK (or positive), else roll back. */

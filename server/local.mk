@@ -1,1 +1,13 @@
-# server/: pelmapd (libmicrohttpd + SQLite + cJSON).  Filled by the job-service work.
+# server/: pelmapd (libmicrohttpd + SQLite + cJSON) and the job-service tests
+# of tests/service/ (engineer S; tests/service/worker_* are engineer K's and
+# registered in worker/local.mk).
+
+# --- queue tests (jobq called directly) ---
+check_PROGRAMS += tests/service/test_jobq tests/service/test_jobq_race
+tests_service_test_jobq_SOURCES = tests/service/test_jobq.c
+tests_service_test_jobq_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
+tests_service_test_jobq_LDADD = $(PEL_SERVICE_LIBS)
+tests_service_test_jobq_race_SOURCES = tests/service/test_jobq_race.c
+tests_service_test_jobq_race_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
+tests_service_test_jobq_race_LDADD = $(PEL_SERVICE_LIBS)
+TESTS += tests/service/test_jobq tests/service/test_jobq_race
