@@ -402,10 +402,21 @@ struct eng_calc {
   int nmaxshift;    /* largest |image shift| component */
   double *rho, *fp, *fx; /* nall, nall, 3*nall */
   int nallocated;
-  /* Packed pair tables: for element pair (a, b) = a*nel + b, the density
-   * at a due to b, the density at b due to a, and r*phi. */
-  const eng__coef **rho_ab;
-  const eng__coef **z2_ab;
+  /* Packed pair tables, one per ordered element pair (a, b) = a*nel + b,
+   * nr knots each, so that a pair needs one table row per pass:
+   * pass 1 the value coefficients of the density at a due to b (ri) and at
+   * b due to a (rj); pass 2 their derivative coefficients and r*phi. */
+  struct knot1 {
+    double ri[4], rj[4];
+  } *k1;
+  struct knot2 {
+    double dri[3], drj[3], dz[3], z[4];
+  } *k2;
+  /* In-range pairs of the current step (filled by pass 1). */
+  int *pj;
+  double *pr;
+  long *pend;
+  long pcap;
   long ncompute, nbuild;
 };
 
@@ -424,9 +435,10 @@ int eng_calc_create(const eng_potential *pot, const eng_system *sys,
   c->cutsq = pot->cut * pot->cut;
   c->elem = eng__malloc((size_t)sys->ntypes, sizeof *c->elem);
   c->xbuild = eng__malloc((size_t)sys->natoms * 3, sizeof *c->xbuild);
-  c->rho_ab = eng__malloc((size_t)nel * nel, sizeof *c->rho_ab);
-  c->z2_ab = eng__malloc((size_t)nel * nel, sizeof *c->z2_ab);
-  if (!c->elem || !c->xbuild || !c->rho_ab || !c->z2_ab) {
+  c->k1 = eng__malloc((size_t)nel * nel * pot->nr, sizeof *c->k1);
+  c->k2 = eng__malloc((size_t)nel * nel * pot->nr, sizeof *c->k2);
+  c->pend = eng__malloc((size_t)sys->natoms + 1, sizeof *c->pend);
+  if (!c->elem || !c->xbuild || !c->k1 || !c->k2 || !c->pend) {
     rc = ENG_ENOMEM;
     goto fail;
   }
@@ -451,8 +463,22 @@ int eng_calc_create(const eng_potential *pot, const eng_system *sys,
   }
   for (int a = 0; a < nel; a++)
     for (int b = 0; b < nel; b++) {
-      c->rho_ab[a * nel + b] = rho_table(pot, a, b);
-      c->z2_ab[a * nel + b] = pot->z2r + (size_t)zidx(a, b) * pot->nr;
+      const eng__coef *ti = rho_table(pot, a, b), *tj = rho_table(pot, b, a);
+      const eng__coef *tz = pot->z2r + (size_t)zidx(a, b) * pot->nr;
+      struct knot1 *k1 = c->k1 + (size_t)(a * nel + b) * pot->nr;
+      struct knot2 *k2 = c->k2 + (size_t)(a * nel + b) * pot->nr;
+      for (int m = 0; m < pot->nr; m++) {
+        for (int q = 0; q < 4; q++) {
+          k1[m].ri[q] = ti[m][3 + q];
+          k1[m].rj[q] = tj[m][3 + q];
+          k2[m].z[q] = tz[m][3 + q];
+        }
+        for (int q = 0; q < 3; q++) {
+          k2[m].dri[q] = ti[m][q];
+          k2[m].drj[q] = tj[m][q];
+          k2[m].dz[q] = tz[m][q];
+        }
+      }
     }
   for (int i = 0; i < sys->natoms; i++)
     if (sys->type[i] < 0 || sys->type[i] >= sys->ntypes) {
@@ -477,8 +503,11 @@ void eng_calc_free(eng_calc *c) {
   free(c->rho);
   free(c->fp);
   free(c->fx);
-  free(c->rho_ab);
-  free(c->z2_ab);
+  free(c->k1);
+  free(c->k2);
+  free(c->pj);
+  free(c->pr);
+  free(c->pend);
   free(c);
 }
 
@@ -573,6 +602,7 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
   const double *x;
   const long *start;
   const int *nbr, *ae;
+  (void)nel;
   double *rho, *fp, *fx;
 
   if (sys->natoms != c->natoms)
@@ -599,29 +629,48 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
   fp = c->fp;
   fx = c->fx;
 
-  /* Pass 1: densities. */
+  /* Pass 1: densities; remember the pairs within the cutoff and their r. */
+  if (c->pcap < c->l.start[nlocal]) {
+    long cap = c->l.start[nlocal] + c->l.start[nlocal] / 8 + 64;
+    free(c->pj);
+    free(c->pr);
+    c->pj = eng__malloc((size_t)cap, sizeof *c->pj);
+    c->pr = eng__malloc((size_t)cap, sizeof *c->pr);
+    c->pcap = 0;
+    if (!c->pj || !c->pr) return ENG_ENOMEM;
+    c->pcap = cap;
+  }
   memset(rho, 0, (size_t)nall * sizeof *rho);
-  for (int i = 0; i < nlocal; i++) {
-    const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
-    const int ei = ae[i];
-    double rhoi = 0.0;
-    for (long q = start[i]; q < start[i + 1]; q++) {
-      const int j = nbr[q];
-      const double dx = xi - x[3 * j], dy = yi - x[3 * j + 1], dz = zi - x[3 * j + 2];
-      const double rsq = dx * dx + dy * dy + dz * dz;
-      if (rsq >= c->cutsq) continue;
-      const int ej = ae[j];
-      double p = sqrt(rsq) * rdr + 1.0;
-      int m = (int)p;
-      if (m > nr - 1) m = nr - 1;
-      p -= m;
-      if (p > 1.0) p = 1.0;
-      const double *ci = c->rho_ab[ei * nel + ej][m - 1];
-      const double *cj = c->rho_ab[ej * nel + ei][m - 1];
-      rhoi += ((ci[3] * p + ci[4]) * p + ci[5]) * p + ci[6];
-      rho[j] += ((cj[3] * p + cj[4]) * p + cj[5]) * p + cj[6];
+  {
+    int *pj = c->pj;
+    double *pr = c->pr;
+    long np = 0;
+    const double cutsq = c->cutsq;
+    for (int i = 0; i < nlocal; i++) {
+      const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
+      const struct knot1 *k1i = c->k1 + (size_t)ae[i] * nel * nr;
+      double rhoi = 0.0;
+      for (long q = start[i]; q < start[i + 1]; q++) {
+        const int j = nbr[q];
+        const double dx = xi - x[3 * j], dy = yi - x[3 * j + 1], dz = zi - x[3 * j + 2];
+        const double rsq = dx * dx + dy * dy + dz * dz;
+        if (rsq >= cutsq) continue;
+        const double r = sqrt(rsq);
+        double p = r * rdr + 1.0;
+        int m = (int)p;
+        if (m > nr - 1) m = nr - 1;
+        p -= m;
+        if (p > 1.0) p = 1.0;
+        const struct knot1 *k = k1i + (size_t)ae[j] * nr + (m - 1);
+        rhoi += ((k->ri[0] * p + k->ri[1]) * p + k->ri[2]) * p + k->ri[3];
+        rho[j] += ((k->rj[0] * p + k->rj[1]) * p + k->rj[2]) * p + k->rj[3];
+        pj[np] = j;
+        pr[np] = r;
+        np++;
+      }
+      rho[i] += rhoi;
+      c->pend[i] = np;
     }
-    rho[i] += rhoi;
   }
   for (int j = nlocal; j < nall; j++) rho[c->g.owner[j]] += rho[j];
 
@@ -643,63 +692,60 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
   }
   for (int j = nlocal; j < nall; j++) fp[j] = fp[c->g.owner[j]];
 
-  /* Pass 2: forces. */
+  /* Pass 2: forces over the pairs found in pass 1. */
   memset(fx, 0, (size_t)nall * 3 * sizeof *fx);
-  for (int i = 0; i < nlocal; i++) {
-    const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
-    const int ei = ae[i];
-    const double fpi = fp[i];
-    double fxi = 0, fyi = 0, fzi = 0;
-    for (long q = start[i]; q < start[i + 1]; q++) {
-      const int j = nbr[q];
-      const double dx = xi - x[3 * j], dy = yi - x[3 * j + 1], dz = zi - x[3 * j + 2];
-      const double rsq = dx * dx + dy * dy + dz * dz;
-      if (rsq >= c->cutsq) continue;
-      const int ej = ae[j];
-      const double r = sqrt(rsq);
-      double p = r * rdr + 1.0;
-      int m = (int)p;
-      if (m > nr - 1) m = nr - 1;
-      p -= m;
-      if (p > 1.0) p = 1.0;
-      const double *ci = c->rho_ab[ei * nel + ej][m - 1]; /* at i due to j */
-      const double *cj = c->rho_ab[ej * nel + ei][m - 1]; /* at j due to i */
-      const double *cz = c->z2_ab[ei * nel + ej][m - 1];
-      const double drhoi = (ci[0] * p + ci[1]) * p + ci[2]; /* d rho_i / dr */
-      const double drhoj = (cj[0] * p + cj[1]) * p + cj[2]; /* d rho_j / dr */
-      const double z2p = (cz[0] * p + cz[1]) * p + cz[2];
-      const double z2 = ((cz[3] * p + cz[4]) * p + cz[5]) * p + cz[6];
-      const double recip = 1.0 / r;
-      const double phi = z2 * recip;
-      const double phip = z2p * recip - phi * recip;
-      const double psip = fpi * drhoi + fp[j] * drhoj + phip;
-      const double fpair = -psip * recip;
-      fxi += dx * fpair;
-      fyi += dy * fpair;
-      fzi += dz * fpair;
-      fx[3 * j] -= dx * fpair;
-      fx[3 * j + 1] -= dy * fpair;
-      fx[3 * j + 2] -= dz * fpair;
-      etot += phi;
-      if (eatom) {
-        eatom[i] += 0.5 * phi;
-        if (j < nlocal)
-          eatom[j] += 0.5 * phi;
-        else
-          eatom[c->g.owner[j]] += 0.5 * phi;
+  {
+    const int *pj = c->pj;
+    const double *pr = c->pr;
+    long q = 0;
+    for (int i = 0; i < nlocal; i++) {
+      const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
+      const struct knot2 *k2i = c->k2 + (size_t)ae[i] * nel * nr;
+      const double fpi = fp[i];
+      double fxi = 0, fyi = 0, fzi = 0;
+      for (; q < c->pend[i]; q++) {
+        const int j = pj[q];
+        const double r = pr[q];
+        const double dx = xi - x[3 * j], dy = yi - x[3 * j + 1], dz = zi - x[3 * j + 2];
+        double p = r * rdr + 1.0;
+        int m = (int)p;
+        if (m > nr - 1) m = nr - 1;
+        p -= m;
+        if (p > 1.0) p = 1.0;
+        const struct knot2 *k = k2i + (size_t)ae[j] * nr + (m - 1);
+        const double drhoi = (k->dri[0] * p + k->dri[1]) * p + k->dri[2]; /* d rho_i/dr */
+        const double drhoj = (k->drj[0] * p + k->drj[1]) * p + k->drj[2]; /* d rho_j/dr */
+        const double z2p = (k->dz[0] * p + k->dz[1]) * p + k->dz[2];
+        const double z2 = ((k->z[0] * p + k->z[1]) * p + k->z[2]) * p + k->z[3];
+        const double recip = 1.0 / r;
+        const double phi = z2 * recip;
+        const double phip = z2p * recip - phi * recip;
+        const double psip = fpi * drhoi + fp[j] * drhoj + phip;
+        const double fpair = -psip * recip;
+        fxi += dx * fpair;
+        fyi += dy * fpair;
+        fzi += dz * fpair;
+        fx[3 * j] -= dx * fpair;
+        fx[3 * j + 1] -= dy * fpair;
+        fx[3 * j + 2] -= dz * fpair;
+        etot += phi;
+        if (eatom) {
+          eatom[i] += 0.5 * phi;
+          eatom[j < nlocal ? j : c->g.owner[j]] += 0.5 * phi;
+        }
+        if (virial) {
+          v[0] += dx * dx * fpair;
+          v[1] += dy * dy * fpair;
+          v[2] += dz * dz * fpair;
+          v[3] += dx * dy * fpair;
+          v[4] += dx * dz * fpair;
+          v[5] += dy * dz * fpair;
+        }
       }
-      if (virial) {
-        v[0] += dx * dx * fpair;
-        v[1] += dy * dy * fpair;
-        v[2] += dz * dz * fpair;
-        v[3] += dx * dy * fpair;
-        v[4] += dx * dz * fpair;
-        v[5] += dy * dz * fpair;
-      }
+      fx[3 * i] += fxi;
+      fx[3 * i + 1] += fyi;
+      fx[3 * i + 2] += fzi;
     }
-    fx[3 * i] += fxi;
-    fx[3 * i + 1] += fyi;
-    fx[3 * i + 2] += fzi;
   }
   for (int j = nlocal; j < nall; j++) {
     const int o = c->g.owner[j];
