@@ -1,1 +1,12 @@
-# common/engine/io.mk: fragment owned by one piece of work; see Makefile.am.
+# common/engine/io.mk: structure-file I/O (LAMMPS data/dump, extended XYZ),
+# its tests and fuzz driver.  See docs/formats.md.
+libpelengine_a_SOURCES += \
+  common/engine/io_common.h \
+  common/engine/io_common.c \
+  common/engine/io_lammps.c \
+  common/engine/io_xyz.c
+
+check_PROGRAMS += tests/engine/test_io
+tests_engine_test_io_SOURCES = tests/engine/test_io.c
+tests_engine_test_io_LDADD = libpelengine.a -lm
+TESTS += tests/engine/test_io
