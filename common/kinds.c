@@ -548,6 +548,9 @@ int kind_apply_result(eng_system *sys, const cJSON *result, char *err,
     if (!cJSON_IsArray(col) || cJSON_GetArraySize(col) != n ||
         !cJSON_IsNumber(col->child))
       continue; /* not a numeric column: not exported */
+    if (sys->v && col->string[0] == 'v' && strchr("xyz", col->string[1]) &&
+        col->string[1] && !col->string[2])
+      continue; /* velocities are the system's own (written as velo) */
     if (!strcmp(col->string, "x")) comp = 0;
     if (!strcmp(col->string, "y")) comp = 1;
     if (!strcmp(col->string, "z")) comp = 2;

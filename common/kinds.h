@@ -135,7 +135,8 @@ const char *kind_program(void);
 /* Apply a result to the system it was computed on (for the extxyz export
  * and `pelmap -o`): positions from per_atom x,y,z (if present), the box
  * from result "box" (if present), and every other numeric per_atom array
- * (except id/type/species) added as a REAL property column, matched to the
+ * (except id/type/species, and vx/vy/vz when sys has velocities) added as
+ * a REAL property column, matched to the
  * system's atoms through per_atom "id".  Returns 0, or KIND_EINVAL with a
  * message in err when the result does not fit the system (atom count or
  * ids), KIND_ENOMEM. */
