@@ -1,0 +1,392 @@
+/*
+ * src_http.c -- the remote job source of pelmap-worker: talks to pelmapd
+ * over HTTP with libcurl (routes in docs/api.md, "worker" section):
+ *
+ *   POST /api/v1/worker/claim           -> 200 {"job":{...}} | 204
+ *   POST /api/v1/jobs/{id}/heartbeat    -> 200 {"cancel":bool} | 409
+ *   POST /api/v1/jobs/{id}/complete     -> 200 | 409
+ *   POST /api/v1/jobs/{id}/fail         -> 200 | 409
+ *   GET  /api/v1/structures/{id}/file   (X-Pelmap-Name, X-Pelmap-Format)
+ *   GET  /api/v1/potentials/{id}/file
+ *
+ * One curl easy handle (keep-alive connection) per worker, guarded by a
+ * mutex; the calls block and are made off the event-loop thread.
+ */
+#include "config.h"
+
+#include "worker.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Largest reply accepted (structure files included). */
+#define HTTP_MAX_BODY ((size_t)1 << 30)
+
+typedef struct wrk_http {
+  wrk_source base;
+  CURL *curl;
+  struct curl_slist *headers;
+  char *base_url;
+  pthread_mutex_t mu;
+} wrk_http;
+
+/* A reply being received. */
+typedef struct http_reply {
+  char *body;
+  size_t len, cap;
+  int too_big;
+  char name[64], fmt[32]; /* X-Pelmap-Name / X-Pelmap-Format */
+} http_reply;
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+  http_reply *r = ud;
+  size_t k = size * n;
+  if (r->len + k + 1 > r->cap) {
+    size_t cap = r->cap ? r->cap : 4096;
+    char *nb;
+    while (cap < r->len + k + 1) cap *= 2;
+    if (cap > HTTP_MAX_BODY) {
+      r->too_big = 1;
+      return 0;
+    }
+    nb = realloc(r->body, cap);
+    if (!nb) return 0;
+    r->body = nb;
+    r->cap = cap;
+  }
+  memcpy(r->body + r->len, p, k);
+  r->len += k;
+  r->body[r->len] = 0;
+  return k;
+}
+
+/* Copy the value of header line h (without CRLF) into dst if it is name. */
+static void header_value(const char *h, size_t n, const char *name, char *dst,
+                         size_t dstlen) {
+  size_t nl = strlen(name), e;
+  if (n <= nl + 1 || strncasecmp(h, name, nl) || h[nl] != ':') return;
+  h += nl + 1;
+  n -= nl + 1;
+  while (n && (*h == ' ' || *h == '\t')) h++, n--;
+  e = n;
+  while (e && (h[e - 1] == '\r' || h[e - 1] == '\n' || h[e - 1] == ' ')) e--;
+  snprintf(dst, dstlen, "%.*s", (int)e, h);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  http_reply *r = ud;
+  header_value(p, size * n, "X-Pelmap-Name", r->name, sizeof r->name);
+  header_value(p, size * n, "X-Pelmap-Format", r->fmt, sizeof r->fmt);
+  return size * n;
+}
+
+/* One request; body may be NULL (GET).  *status gets the HTTP status.
+ * Returns WRK_OK when a reply arrived (any status), WRK_ENET otherwise.
+ * Caller holds h->mu and frees r->body. */
+static int http_do(wrk_http *h, const char *method, const char *path,
+                   const char *body, long *status, http_reply *r, char *err,
+                   size_t errlen) {
+  char url[1024];
+  CURLcode cc;
+  memset(r, 0, sizeof *r);
+  *status = 0;
+  snprintf(url, sizeof url, "%s%s", h->base_url, path);
+  curl_easy_setopt(h->curl, CURLOPT_URL, url);
+  curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, r);
+  if (body) {
+    curl_easy_setopt(h->curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t)strlen(body));
+  } else {
+    curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
+  }
+  curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST,
+                   strcmp(method, body ? "POST" : "GET") ? method : NULL);
+  cc = curl_easy_perform(h->curl);
+  if (cc != CURLE_OK) {
+    snprintf(err, errlen, "%s %s: %s", method, path,
+             r->too_big ? "reply too large" : curl_easy_strerror(cc));
+    free(r->body);
+    r->body = NULL;
+    return WRK_ENET;
+  }
+  curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, status);
+  return WRK_OK;
+}
+
+/* Map a non-2xx status to a code, with the server's error message. */
+static int http_status_code(long st, const char *what, const http_reply *r,
+                            char *err, size_t errlen) {
+  cJSON *j = r->body ? cJSON_Parse(r->body) : NULL;
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+  snprintf(err, errlen, "%s: HTTP %ld%s%s", what, st,
+           cJSON_IsString(m) ? ": " : "",
+           cJSON_IsString(m) ? m->valuestring : "");
+  cJSON_Delete(j);
+  if (st == 409) return WRK_ESTALE;
+  if (st == 404) return WRK_ENOTFOUND;
+  if (st == 401 || st == 403) return WRK_EAUTH;
+  if (st >= 500 || st == 429 || st == 408) return WRK_ENET;
+  return WRK_EFAIL;
+}
+
+static int64_t json_id(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+static int http_claim(wrk_source *s, const char *worker,
+                      const char *const *kinds, int nkinds, double lease_s,
+                      wrk_job *out, char *err, size_t errlen) {
+  wrk_http *h = (wrk_http *)s;
+  cJSON *req = cJSON_CreateObject(), *ks, *rep = NULL;
+  const cJSON *job, *kind, *params, *att;
+  char *body = NULL;
+  http_reply r = {0};
+  long st;
+  int i, rc = WRK_ENOMEM;
+
+  memset(out, 0, sizeof *out);
+  if (errlen) err[0] = 0;
+  if (!req) goto out;
+  cJSON_AddStringToObject(req, "worker", worker);
+  ks = cJSON_AddArrayToObject(req, "kinds");
+  for (i = 0; ks && i < nkinds; i++)
+    cJSON_AddItemToArray(ks, cJSON_CreateString(kinds[i]));
+  cJSON_AddNumberToObject(req, "lease", lease_s);
+  body = cJSON_PrintUnformatted(req);
+  if (!body) goto out;
+  pthread_mutex_lock(&h->mu);
+  rc = http_do(h, "POST", "/api/v1/worker/claim", body, &st, &r, err, errlen);
+  pthread_mutex_unlock(&h->mu);
+  if (rc) goto out;
+  if (st == 204) {
+    rc = 0;
+    goto out;
+  }
+  if (st != 200) {
+    rc = http_status_code(st, "claim", &r, err, errlen);
+    if (rc == WRK_ESTALE) rc = WRK_EFAIL;
+    goto out;
+  }
+  rc = WRK_EFAIL;
+  rep = r.body ? cJSON_Parse(r.body) : NULL;
+  job = cJSON_GetObjectItemCaseSensitive(rep, "job");
+  kind = cJSON_GetObjectItemCaseSensitive(job, "kind");
+  att = cJSON_GetObjectItemCaseSensitive(job, "attempt");
+  if (!cJSON_IsObject(job) || !cJSON_IsString(kind) || !cJSON_IsNumber(att) ||
+      json_id(job, "id") <= 0) {
+    snprintf(err, errlen, "claim: malformed reply: %.120s",
+             r.body ? r.body : "(empty)");
+    goto out;
+  }
+  out->id = json_id(job, "id");
+  out->attempt = (int)att->valuedouble;
+  out->structure_id = json_id(job, "structure");
+  out->potential_id = json_id(job, "potential");
+  snprintf(out->kind, sizeof out->kind, "%s", kind->valuestring);
+  {
+    const cJSON *le = cJSON_GetObjectItemCaseSensitive(job, "lease_expires");
+    out->lease_expires = cJSON_IsNumber(le) ? le->valuedouble : 0;
+  }
+  params = cJSON_GetObjectItemCaseSensitive(job, "params");
+  out->params = params ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
+  rc = out->params ? 1 : WRK_ENOMEM;
+out:
+  if (rc < 0 && rc != WRK_ENET && !err[0]) snprintf(err, errlen, "claim: error");
+  if (rc == WRK_ENOMEM) snprintf(err, errlen, "claim: out of memory");
+  cJSON_Delete(req);
+  cJSON_Delete(rep);
+  free(body);
+  free(r.body);
+  return rc;
+}
+
+/* POST body to /api/v1/jobs/{id}/{verb}; *reply (may be NULL) gets the
+ * parsed 200 reply. */
+static int http_job_post(wrk_http *h, const wrk_job *j, const char *verb,
+                         const char *body, cJSON **reply, char *err,
+                         size_t errlen) {
+  char path[128];
+  http_reply r;
+  long st;
+  int rc;
+  if (reply) *reply = NULL;
+  snprintf(path, sizeof path, "/api/v1/jobs/%lld/%s", (long long)j->id, verb);
+  pthread_mutex_lock(&h->mu);
+  rc = http_do(h, "POST", path, body, &st, &r, err, errlen);
+  pthread_mutex_unlock(&h->mu);
+  if (rc) return rc;
+  if (st / 100 != 2) {
+    rc = http_status_code(st, verb, &r, err, errlen);
+  } else if (reply) {
+    *reply = r.body ? cJSON_Parse(r.body) : NULL;
+  }
+  free(r.body);
+  return rc;
+}
+
+static int http_heartbeat(wrk_source *s, const wrk_job *j, double progress,
+                          const char *msg, double lease_s, int *cancel,
+                          char *err, size_t errlen) {
+  wrk_http *h = (wrk_http *)s;
+  cJSON *req = cJSON_CreateObject(), *rep = NULL;
+  char *body = NULL;
+  int rc = WRK_ENOMEM;
+  *cancel = 0;
+  if (!req) goto out;
+  cJSON_AddNumberToObject(req, "attempt", j->attempt);
+  cJSON_AddNumberToObject(req, "progress", progress);
+  cJSON_AddStringToObject(req, "message", msg ? msg : "");
+  cJSON_AddNumberToObject(req, "lease", lease_s);
+  body = cJSON_PrintUnformatted(req);
+  if (!body) goto out;
+  rc = http_job_post(h, j, "heartbeat", body, &rep, err, errlen);
+  if (rc == WRK_OK)
+    *cancel = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rep, "cancel"));
+out:
+  cJSON_Delete(req);
+  cJSON_Delete(rep);
+  free(body);
+  return rc;
+}
+
+static int http_complete(wrk_source *s, const wrk_job *j, const char *result,
+                         char *err, size_t errlen) {
+  wrk_http *h = (wrk_http *)s;
+  size_t n = strlen(result) + 64;
+  char *body = malloc(n);
+  int rc;
+  if (!body) {
+    snprintf(err, errlen, "complete: out of memory");
+    return WRK_ENOMEM;
+  }
+  /* the result is already JSON text: splice it in rather than re-parse */
+  snprintf(body, n, "{\"attempt\":%d,\"result\":%s}", j->attempt, result);
+  rc = http_job_post(h, j, "complete", body, NULL, err, errlen);
+  free(body);
+  return rc;
+}
+
+static int http_fail(wrk_source *s, const wrk_job *j, const char *reason,
+                     int retryable, char *err, size_t errlen) {
+  wrk_http *h = (wrk_http *)s;
+  cJSON *req = cJSON_CreateObject();
+  char *body = NULL;
+  int rc = WRK_ENOMEM;
+  if (!req) goto out;
+  cJSON_AddNumberToObject(req, "attempt", j->attempt);
+  cJSON_AddStringToObject(req, "error", reason ? reason : "");
+  cJSON_AddBoolToObject(req, "retryable", retryable);
+  body = cJSON_PrintUnformatted(req);
+  if (!body) goto out;
+  rc = http_job_post(h, j, "fail", body, NULL, err, errlen);
+out:
+  cJSON_Delete(req);
+  free(body);
+  return rc;
+}
+
+static int http_fetch(wrk_source *s, int what, int64_t id, char **data,
+                      size_t *len, char name[64], char fmt[32], char *err,
+                      size_t errlen) {
+  wrk_http *h = (wrk_http *)s;
+  char path[128];
+  http_reply r;
+  long st;
+  int rc;
+  *data = NULL;
+  *len = 0;
+  snprintf(path, sizeof path, "/api/v1/%s/%lld/file",
+           what ? "potentials" : "structures", (long long)id);
+  pthread_mutex_lock(&h->mu);
+  rc = http_do(h, "GET", path, NULL, &st, &r, err, errlen);
+  pthread_mutex_unlock(&h->mu);
+  if (rc) return rc;
+  if (st != 200) {
+    rc = http_status_code(st, path, &r, err, errlen);
+    free(r.body);
+    return rc;
+  }
+  if (!r.body) {
+    r.body = calloc(1, 1);
+    if (!r.body) return WRK_ENOMEM;
+  }
+  *data = r.body;
+  *len = r.len;
+  if (r.name[0])
+    snprintf(name, 64, "%s", r.name);
+  else
+    snprintf(name, 64, "%s-%lld", what ? "potential" : "structure", (long long)id);
+  snprintf(fmt, 32, "%s", r.fmt);
+  return WRK_OK;
+}
+
+static void http_close(wrk_source *s) {
+  wrk_http *h = (wrk_http *)s;
+  if (!h) return;
+  if (h->curl) curl_easy_cleanup(h->curl);
+  curl_slist_free_all(h->headers);
+  free(h->base_url);
+  pthread_mutex_destroy(&h->mu);
+  free(h);
+  curl_global_cleanup();
+}
+
+static const wrk_source_ops http_ops = {http_claim, http_heartbeat,
+                                        http_complete, http_fail,
+                                        http_fetch, http_close};
+
+wrk_source *wrk_source_http(const char *base_url, const char *token,
+                            char *err, size_t errlen) {
+  wrk_http *h;
+  char auth[512];
+  size_t n;
+  if (strncmp(base_url, "http://", 7) && strncmp(base_url, "https://", 8)) {
+    snprintf(err, errlen, "--server: expected http://HOST:PORT or https://..., got '%s'",
+             base_url);
+    return NULL;
+  }
+  if (!token || !token[0] || strlen(token) > 400 || strpbrk(token, "\r\n")) {
+    snprintf(err, errlen, "--token: missing or malformed token");
+    return NULL;
+  }
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    snprintf(err, errlen, "curl_global_init failed");
+    return NULL;
+  }
+  h = calloc(1, sizeof *h);
+  if (!h) goto nomem;
+  pthread_mutex_init(&h->mu, NULL);
+  h->base.ops = &http_ops;
+  h->base_url = strdup(base_url);
+  if (!h->base_url) goto nomem;
+  n = strlen(h->base_url);
+  while (n && h->base_url[n - 1] == '/') h->base_url[--n] = 0;
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+  h->headers = curl_slist_append(NULL, auth);
+  if (h->headers)
+    h->headers = curl_slist_append(h->headers, "Content-Type: application/json");
+  h->curl = curl_easy_init();
+  if (!h->headers || !h->curl) goto nomem;
+  curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
+  curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT, 5L);
+  curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, 120L);
+  curl_easy_setopt(h->curl, CURLOPT_USERAGENT, PACKAGE_NAME "-worker/" PACKAGE_VERSION);
+  return &h->base;
+nomem:
+  snprintf(err, errlen, "out of memory");
+  http_close(h ? &h->base : NULL);
+  if (!h) curl_global_cleanup();
+  return NULL;
+}
