@@ -11,3 +11,12 @@ tests_service_test_jobq_race_SOURCES = tests/service/test_jobq_race.c
 tests_service_test_jobq_race_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
 tests_service_test_jobq_race_LDADD = $(PEL_SERVICE_LIBS)
 TESTS += tests/service/test_jobq tests/service/test_jobq_race
+
+# --- pelmapd ---
+bin_PROGRAMS += server/pelmapd
+noinst_LIBRARIES += libpelhttp.a
+libpelhttp_a_SOURCES = server/http_util.h server/http_util.c
+libpelhttp_a_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
+server_pelmapd_SOURCES = server/server.h server/pelmapd.c server/api.c server/openapi.c
+server_pelmapd_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(CJSON_CFLAGS) $(SQLITE_CFLAGS)
+server_pelmapd_LDADD = libpelhttp.a $(PEL_SERVICE_LIBS) $(PEL_KINDS_LIBS) $(MHD_LIBS)
