@@ -399,10 +399,28 @@ int eng__check_box(const eng_box *b, const char *name, long line) {
                       b->len[2], b->xy, b->xz, b->yz};
   for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
     if (!isfinite(v[k])) return eng__fail_at(name, line, "expected finite box bounds");
-  for (int k = 0; k < 3; k++)
+  for (int k = 0; k < 3; k++) {
     if (!(b->len[k] > 0.0))
       return eng__fail_at(name, line, "expected a positive box length along %c, got %.17g",
                           "xyz"[k], b->len[k]);
+    if (!(b->lo[k] + b->len[k] > b->lo[k]) || !isfinite(b->lo[k] + b->len[k]))
+      return eng__fail_at(name, line,
+                          "expected a box length along %c resolvable at its origin, got length "
+                          "%.17g at %.17g",
+                          "xyz"[k], b->len[k], b->lo[k]);
+  }
+  {
+    /* volume / product of the cell vector lengths: 0 for a flat cell */
+    double lb = sqrt(b->xy * b->xy + b->len[1] * b->len[1]);
+    double lc = sqrt(b->xz * b->xz + b->yz * b->yz + b->len[2] * b->len[2]);
+    if (!(b->len[1] * b->len[2] > 1e-12 * lb * lc))
+      return eng__fail_at(name, line, "expected a non-degenerate cell, got tilts %.6g %.6g %.6g "
+                                      "too large for lengths %.6g %.6g %.6g",
+                          b->xy, b->xz, b->yz, b->len[0], b->len[1], b->len[2]);
+  }
+  if (!isfinite(b->len[0] * b->len[1] * b->len[2]))
+    return eng__fail_at(name, line, "expected a box of finite volume, got %.3g x %.3g x %.3g A",
+                        b->len[0], b->len[1], b->len[2]);
   return ENG_OK;
 }
 

@@ -861,6 +861,7 @@ static int dump_atoms(dump_reader *r, char *rest, eng_system **out) {
                         (long long)r->natoms, i);
       goto out;
     }
+    rc = ENG_OK;
     n = eng__split(r->sc.line, tok, MAXTOK, NULL);
     if (n != ncol) {
       if (n > 0 && strncmp(tok[0], "ITEM:", 5) == 0)
@@ -944,6 +945,11 @@ static int dump_atoms(dump_reader *r, char *rest, eng_system **out) {
     }
     if (chosen >= 2) {
       eng_box_from_frac(&sys->box, pos, &sys->x[3 * i]);
+      for (int k = 0; k < 3; k++)
+        if (!isfinite(sys->x[3 * i + k])) {
+          rc = eng__scan_fail(&r->sc, "expected scaled coordinates giving a finite position");
+          goto out;
+        }
     } else {
       memcpy(&sys->x[3 * i], pos, sizeof pos);
     }

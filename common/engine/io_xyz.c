@@ -245,7 +245,7 @@ static int lattice_box(const double *L, eng_box *b, double inv[9], int *restrict
         a[2] * (bb[0] * c[1] - bb[1] * c[0]);
   lb2 = bb[0] * bb[0] + bb[1] * bb[1] + bb[2] * bb[2];
   lc2 = c[0] * c[0] + c[1] * c[1] + c[2] * c[2];
-  if (!(la > 0.0) || !(fabs(det) > 1e-12 * la * sqrt(lb2 * lc2))) return -1;
+  if (!(la > 0.0) || !(fabs(det) > 1e-14 * la * sqrt(lb2 * lc2))) return -1;
   *restricted = a[1] == 0.0 && a[2] == 0.0 && bb[2] == 0.0 && a[0] > 0.0 && bb[1] > 0.0 &&
                 c[2] > 0.0;
   if (*restricted) {
@@ -399,6 +399,7 @@ static int xyz_atoms(eng__scan *sc, const eng_read_opts *opts, int64_t n, xyz_in
                         (long long)n, i);
       goto out;
     }
+    rc = ENG_OK;
     nt = eng__split(sc->line, tok, MAXCOLS, NULL);
     if (nt != info->ntok) {
       rc = eng__scan_fail(sc, "expected %d columns (from Properties), got %s%d", info->ntok,
@@ -477,6 +478,11 @@ static int xyz_atoms(eng__scan *sc, const eng_read_opts *opts, int64_t n, xyz_in
         for (int k = 0; k < 3; k++) d[k] = x[k] - sys->box.lo[k];
         for (int k = 0; k < 3; k++) s[k] = d[0] * inv[k] + d[1] * inv[3 + k] + d[2] * inv[6 + k];
         eng_box_from_frac(&sys->box, s, x);
+        for (int k = 0; k < 3; k++)
+          if (!isfinite(x[k])) {
+            rc = eng__scan_fail(sc, "expected a position giving a finite rotated position");
+            goto out;
+          }
       }
       if (!eng__inside_nonperiodic(&sys->box, x)) {
         rc = eng__scan_fail(sc, "expected the atom inside the non-periodic box, got %.9g %.9g %.9g",
