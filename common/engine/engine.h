@@ -179,6 +179,16 @@ double eng_system_mass(const eng_system *s, int i);
 void eng_system_type_counts(const eng_system *s, int *counts);
 /* Index of the type whose species name is name, or -1. */
 int eng_system_type_by_name(const eng_system *s, const char *name);
+/* A random starting configuration (for melting): natoms atoms in a cubic
+ * periodic box at number density rho (1/Angstrom^3), no two closer than
+ * dmin (Angstrom), species names[k] in proportions frac[k] (normalised;
+ * counts rounded, the remainder going to the last species), types assigned
+ * in a random order.  Masses from eng_element_mass.  Reproducible from seed.
+ * NULL on failure (ENG_EINVAL for bad arguments, ENG_ENOCONV when dmin is
+ * too large for the density), with eng_last_error() set. */
+eng_system *eng_system_random(int natoms, int nspecies, const char *const *names,
+                              const double *frac, double rho, double dmin,
+                              uint64_t seed);
 /* Standard atomic mass (amu) of an element symbol, or 0 if unknown. */
 double eng_element_mass(const char *symbol);
 

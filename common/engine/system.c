@@ -259,3 +259,104 @@ double eng_element_mass(const char *symbol) {
     if (strcmp(element_masses[k].sym, symbol) == 0) return element_masses[k].mass;
   return 0.0;
 }
+
+eng_system *eng_system_random(int natoms, int nspecies, const char *const *names,
+                              const double *frac, double rho, double dmin,
+                              uint64_t seed) {
+  eng_system *s = NULL;
+  eng_rng r;
+  int *head = NULL, *next = NULL, nc;
+  double l, fsum = 0.0, cs;
+
+  if (natoms < 1 || nspecies < 1 || !(rho > 0) || !(dmin >= 0) || !isfinite(rho) ||
+      !isfinite(dmin)) {
+    eng_set_error(ENG_EINVAL, "random sample needs natoms >= 1, species, density > 0, dmin >= 0");
+    return NULL;
+  }
+  for (int k = 0; k < nspecies; k++) {
+    if (!(frac[k] >= 0) || !names[k] || !*names[k] || strlen(names[k]) >= ENG_NAME_MAX) {
+      eng_set_error(ENG_EINVAL, "random sample: bad species %d", k + 1);
+      return NULL;
+    }
+    fsum += frac[k];
+  }
+  if (!(fsum > 0)) {
+    eng_set_error(ENG_EINVAL, "random sample: fractions sum to zero");
+    return NULL;
+  }
+  s = eng_system_create(natoms, nspecies);
+  if (!s) return NULL;
+  l = cbrt(natoms / rho);
+  for (int k = 0; k < 3; k++) s->box.len[k] = l;
+  for (int k = 0; k < nspecies; k++) {
+    snprintf(s->type_name[k], ENG_NAME_MAX, "%s", names[k]);
+    s->type_mass[k] = eng_element_mass(names[k]);
+  }
+  eng_rng_seed(&r, seed);
+  /* Types: counts by fraction, then a Fisher-Yates shuffle. */
+  {
+    int i = 0;
+    for (int k = 0; k < nspecies; k++) {
+      int cnt = k == nspecies - 1 ? natoms - i : (int)lround(natoms * frac[k] / fsum);
+      for (int q = 0; q < cnt && i < natoms; q++) s->type[i++] = k;
+    }
+    for (int q = natoms - 1; q > 0; q--) {
+      int j = (int)(eng_rng_uniform(&r) * (q + 1));
+      int t = s->type[q];
+      s->type[q] = s->type[j];
+      s->type[j] = t;
+    }
+  }
+  /* Positions: rejection sampling against a cell grid of side >= dmin. */
+  nc = dmin > 0 ? (int)floor(l / dmin) : 1;
+  if (nc < 1) nc = 1;
+  if (nc > 256) nc = 256;
+  cs = l / nc;
+  head = eng__malloc((size_t)nc * nc * nc, sizeof *head);
+  next = eng__malloc((size_t)natoms, sizeof *next);
+  if (!head || !next) goto fail;
+  for (long c = 0; c < (long)nc * nc * nc; c++) head[c] = -1;
+  for (int i = 0; i < natoms; i++) {
+    double *xi = &s->x[3 * i];
+    int placed = 0;
+    for (int tries = 0; tries < 100000 && !placed; tries++) {
+      int c[3], ok = 1;
+      for (int k = 0; k < 3; k++) {
+        xi[k] = eng_rng_uniform(&r) * l;
+        c[k] = (int)(xi[k] / cs);
+        if (c[k] >= nc) c[k] = nc - 1;
+      }
+      for (int a = -1; a <= 1 && ok; a++)
+        for (int b = -1; b <= 1 && ok; b++)
+          for (int e = -1; e <= 1 && ok; e++) {
+            int cc = (((c[2] + e + nc) % nc) * nc + (c[1] + b + nc) % nc) * nc + (c[0] + a + nc) % nc;
+            for (int j = head[cc]; j >= 0 && ok; j = next[j]) {
+              double d[3] = {xi[0] - s->x[3 * j], xi[1] - s->x[3 * j + 1], xi[2] - s->x[3 * j + 2]};
+              eng_box_minimum_image(&s->box, d);
+              if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < dmin * dmin) ok = 0;
+            }
+          }
+      if (ok) {
+        int cc = (c[2] * nc + c[1]) * nc + c[0];
+        next[i] = head[cc];
+        head[cc] = i;
+        placed = 1;
+      }
+    }
+    if (!placed) {
+      eng_set_error(ENG_ENOCONV,
+                    "random sample: could not place atom %d of %d with dmin %.3g A at "
+                    "density %.4g /A^3 (lower dmin)",
+                    i + 1, natoms, dmin, rho);
+      goto fail;
+    }
+  }
+  free(head);
+  free(next);
+  return s;
+fail:
+  free(head);
+  free(next);
+  eng_system_free(s);
+  return NULL;
+}
