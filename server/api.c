@@ -69,7 +69,13 @@ static enum MHD_Result send_h(api_server *s, struct MHD_Connection *c, unsigned 
   return ret;
 }
 
-static char *error_body(const char *code, const char *msg) {
+static char *error_body(const char *code, const char *msg_in) {
+  /* Messages may quote client bytes: keep the JSON valid UTF-8 (ASCII). */
+  char msg[1024];
+  size_t k = 0;
+  for (const unsigned char *p = (const unsigned char *)msg_in; *p && k + 1 < sizeof msg; p++)
+    msg[k++] = (*p >= 0x20 && *p < 0x7f) ? (char)*p : '?';
+  msg[k] = '\0';
   cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
   char *txt = NULL;
   if (e && cJSON_AddStringToObject(e, "code", code) && cJSON_AddStringToObject(e, "message", msg))
@@ -579,7 +585,6 @@ static enum MHD_Result job_submit(api_server *s, api_req *r, struct MHD_Connecti
   int existed = 0;
   int rc = jobq_submit(q, &in, &id, &existed);
   api_submit_clear(&sub);
-  if (rc == JOBQ_ENOTFOUND) return api_error(s, c, 400, "bad_request", "%s", jobq_errmsg(q));
   if (rc < 0) return qerror(s, c, q, rc);
   char *json = NULL;
   rc = jobq_job_json(q, id, 0, &json);

@@ -20,3 +20,7 @@ libpelhttp_a_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 server_pelmapd_SOURCES = server/server.h server/pelmapd.c server/api.c server/openapi.c
 server_pelmapd_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(CJSON_CFLAGS) $(SQLITE_CFLAGS)
 server_pelmapd_LDADD = libpelhttp.a $(PEL_SERVICE_LIBS) $(PEL_KINDS_LIBS) $(MHD_LIBS)
+
+# --- HTTP tests (real pelmapd on loopback) ---
+dist_noinst_SCRIPTS += tests/service/api_http.sh
+TESTS += tests/service/api_http.sh
