@@ -13,3 +13,7 @@ tests_engine_test_min_LDADD = libpelengine.a -lm
 tests_engine_test_md_SOURCES = tests/engine/test_md.c
 tests_engine_test_md_LDADD = libpelengine.a -lm
 TESTS += tests/engine/test_min tests/engine/test_md
+check_PROGRAMS += tests/engine/test_md_ens
+tests_engine_test_md_ens_SOURCES = tests/engine/test_md_ens.c
+tests_engine_test_md_ens_LDADD = libpelengine.a -lm
+TESTS += tests/engine/test_md_ens

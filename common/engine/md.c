@@ -117,29 +117,29 @@ static void nhc_masses(nhc *c, double kt, double tau) {
  * thermostat velocities, an exact scaling in the middle). */
 static double nhc_step(nhc *c, double ke2, double kt, double h) {
   int m = c->m;
-  double g, s, h2 = 0.5 * h, h4 = 0.25 * h;
+  double g, s, h2 = 0.5 * h, h4 = 0.25 * h; /* kicks by h/2, inner scalings by h/4 */
   /* Forces on the chain, top down. */
   g = (m > 1 ? c->q[m - 2] * c->veta[m - 2] * c->veta[m - 2] - kt : ke2 - c->ndof * kt) / c->q[m - 1];
-  c->veta[m - 1] += g * h4;
+  c->veta[m - 1] += g * h2;
   for (int j = m - 2; j >= 0; j--) {
-    double e = exp(-c->veta[j + 1] * h4 * 0.5);
+    double e = exp(-c->veta[j + 1] * h4);
     c->veta[j] *= e;
     g = (j > 0 ? c->q[j - 1] * c->veta[j - 1] * c->veta[j - 1] - kt : ke2 - c->ndof * kt) / c->q[j];
-    c->veta[j] += g * h4;
+    c->veta[j] += g * h2;
     c->veta[j] *= e;
   }
-  s = exp(-c->veta[0] * h2);
+  s = exp(-c->veta[0] * h);
   ke2 *= s * s;
-  for (int j = 0; j < m; j++) c->eta[j] += c->veta[j] * h2;
+  for (int j = 0; j < m; j++) c->eta[j] += c->veta[j] * h;
   for (int j = 0; j < m - 1; j++) {
-    double e = exp(-c->veta[j + 1] * h4 * 0.5);
+    double e = exp(-c->veta[j + 1] * h4);
     c->veta[j] *= e;
     g = (j > 0 ? c->q[j - 1] * c->veta[j - 1] * c->veta[j - 1] - kt : ke2 - c->ndof * kt) / c->q[j];
-    c->veta[j] += g * h4;
+    c->veta[j] += g * h2;
     c->veta[j] *= e;
   }
   g = (m > 1 ? c->q[m - 2] * c->veta[m - 2] * c->veta[m - 2] - kt : ke2 - c->ndof * kt) / c->q[m - 1];
-  c->veta[m - 1] += g * h4;
+  c->veta[m - 1] += g * h2;
   return s;
 }
 

@@ -28,9 +28,9 @@
 #define LS_MAXEVAL 20
 /* Curvature condition |slope| <= LS_CURV * |slope0| ends the search. */
 #define LS_CURV 0.1
-/* Consecutive CG iterations without a strict energy decrease (round-off
- * floor) after which the minimiser gives up with ENG_STOP_LINESEARCH. */
-#define CG_MAX_FLAT 20
+/* Consecutive CG iterations whose energy change is below the round-off
+ * scale (e_noise) after which the minimiser gives up with ENG_STOP_LINESEARCH. */
+#define CG_MAX_FLAT 50
 /* Progress callback period, iterations. */
 #define PROGRESS_EVERY 100
 
@@ -78,6 +78,10 @@ typedef struct mstate {
   int ncalls;
   int iter;
 } mstate;
+
+/* Round-off scale of a total energy e (eV): differences below it are
+ * noise.  256 ulps of |e| (~6e-11 eV for 1000 eV). */
+static double e_noise(double e) { return 256.0 * DBL_EPSILON * fabs(e); }
 
 /* Energy and forces at sys->x into *e, f; counts the call. */
 static int eval(mstate *m, double *e, double *f) {
@@ -205,9 +209,8 @@ static int line_search(mstate *m, const double *h, const double *x0, double *ft,
                        double s0, double amax, double a_try, double *a_out,
                        int *decreased) {
   int n3 = m->n3, rc = ENG_OK, have_hi = 0;
-  double e0 = m->e, eps = 16.0 * DBL_EPSILON * fabs(e0);
+  double e0 = m->e, eps = e_noise(e0);
   lspt lo = {0.0, e0, s0}, hi = {0.0, 0.0, 0.0}, best = {0.0, e0, s0};
-  double *fbest = m->f; /* forces of the best point: m->f holds them */
   double a = fmin(a_try, amax);
 
   *a_out = 0.0;
@@ -221,29 +224,28 @@ static int line_search(mstate *m, const double *h, const double *x0, double *ft,
     cur.a = a;
     cur.e = e;
     cur.s = -eng__dot(ft, h, n3);
-    /* Accept as the new lower end if downhill from lo within round-off. */
-    if (cur.s < 0.0 ? e <= lo.e + eps : e < lo.e - eps) {
-      lo = cur;
-      if (e < best.e || (best.a == 0.0 && e <= e0 + eps) ||
-          (e <= best.e + eps && fabs(cur.s) < fabs(best.s))) {
+    /* Energies closer than eps are indistinguishable (round-off): then the
+     * slope alone decides, as forces stay accurate far below that. */
+    if (cur.s < 0.0 && e <= lo.e + eps) {
+      lo = cur; /* still downhill: the minimum lies beyond */
+      if (e < best.e - eps || (e <= best.e + eps && fabs(cur.s) < fabs(best.s))) {
         best = cur;
-        /* Keep these forces: swap ft into m->f's role via copy. */
-        memcpy(fbest, ft, (size_t)n3 * sizeof *ft);
+        memcpy(m->f, ft, (size_t)n3 * sizeof *ft);
       }
-      if (fabs(cur.s) <= LS_CURV * fabs(s0) || (cur.s < 0.0 && a >= amax)) break;
+      if (fabs(cur.s) <= LS_CURV * fabs(s0) || a >= amax) break;
     } else {
-      /* Past the minimum along h (uphill slope) or energy went up. */
-      hi = cur;
+      hi = cur; /* past the minimum along h, or the energy rose */
       have_hi = 1;
-      if (cur.s >= 0.0 && cur.e <= e0 + eps &&
-          (best.a == 0.0 || cur.e < best.e - eps)) {
-        /* A point beyond the minimum that is still lower than where we
-         * started: keep it as a fallback. */
+      if (e < best.e - eps || (e <= best.e + eps && fabs(cur.s) < fabs(best.s))) {
         best = cur;
-        memcpy(fbest, ft, (size_t)n3 * sizeof *ft);
+        memcpy(m->f, ft, (size_t)n3 * sizeof *ft);
         if (fabs(cur.s) <= LS_CURV * fabs(s0)) break;
       }
     }
+    /* After the secant refinement, a strict decrease is good enough: more
+     * evaluations buy little conjugacy (the usual CG compromise). */
+    if (k >= 1 && best.a > 0.0 && best.e < e0 - eps) break;
+    if (!(best.a > 0.0) && k >= 1 && have_hi && hi.a - lo.a <= 1e-12 * hi.a) break;
     /* Next trial step. */
     if (have_hi) {
       double d = hi.a - lo.a, anew;
@@ -271,6 +273,9 @@ static int line_search(mstate *m, const double *h, const double *x0, double *ft,
       a = anew;
     }
   }
+#ifdef MIN_DEBUG
+  fprintf(stderr, "ls: ncalls %d a_try %.3e amax %.3e best.a %.3e s0 %.3e best.s %.3e dE %.3e have_hi %d lo.a %.3e hi.a %.3e\n", m->ncalls, a_try, amax, best.a, s0, best.s, best.e - e0, have_hi, lo.a, hi.a);
+#endif
   for (int i = 0; i < n3; i++) m->sys->x[i] = x0[i] + best.a * h[i];
   if (best.a == 0.0) {
     /* m->f still holds the forces at x0 (never overwritten). */
@@ -339,7 +344,7 @@ static int run_cg(mstate *m, eng_min_stop *stop) {
     }
     m->iter++;
     a_prev = a_acc;
-    flat = decreased ? 0 : flat + 1;
+    flat = fabs(m->e - e_prev) <= e_noise(e_prev) ? flat + 1 : 0;
     fmax = eng__max_abs(m->f, n3);
     *stop = stop_test(m, fmax, e_prev, 1);
     if (*stop == ENG_STOP_NONE && flat >= CG_MAX_FLAT) *stop = ENG_STOP_LINESEARCH;

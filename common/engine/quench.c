@@ -32,13 +32,18 @@ typedef struct qprog {
   void *ud;
   double base, width; /* fraction of the protocol before / of this stage */
   const char *stage;
+  double last; /* last fraction reported: the protocol's progress never goes back */
 } qprog;
 
 static int qprog_cb(void *ud, double frac, const char *msg) {
   qprog *q = ud;
   char buf[200];
+  double f = q->base + q->width * frac;
   snprintf(buf, sizeof buf, "quench %s: %s", q->stage, msg);
-  return q->fn(q->ud, q->base + q->width * frac, buf);
+  if (f < q->last) f = q->last;
+  if (f > 1.0) f = 1.0;
+  q->last = f;
+  return q->fn(q->ud, f, buf);
 }
 
 int eng_quench(eng_calc *c, eng_system *sys, const eng_quench_opts *o,
@@ -85,6 +90,7 @@ int eng_quench(eng_calc *c, eng_system *sys, const eng_quench_opts *o,
   md.progress_every = 1000;
   q.fn = progress;
   q.ud = ud;
+  q.last = 0.0;
 
   for (int stage = 0; stage < 3; stage++) {
     static const char *names[3] = {"melt", "cool", "hold"};

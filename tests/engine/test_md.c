@@ -9,87 +9,6 @@
 #include "../tap.h"
 #include "test_md_util.h"
 
-/* Step observer: statistics and checks of what the callback sees. */
-typedef struct obs {
-  long calls, first_step, last_step;
-  long skip;            /* steps ignored before accumulating */
-  double sum_t, sum_p, sum2_p, sum_v, n;
-  double c0, cmin, cmax; /* conserved quantity */
-  double e0, emin, emax;
-  int bad_order;
-  double *prev_u;       /* previous unwrapped positions */
-  double max_jump;      /* largest unwrapped displacement between steps */
-  double blocks[10];    /* block means of P */
-  long block_len;
-  long stop_at;         /* return 1 at this step (-1 never) */
-  /* linear fit of conserved vs time */
-  double sx, sy, sxx, sxy, nfit;
-} obs;
-
-static void obs_init(obs *b, long skip, long block_len) {
-  memset(b, 0, sizeof *b);
-  b->skip = skip;
-  b->block_len = block_len;
-  b->first_step = -1;
-  b->stop_at = -1;
-  b->cmin = b->emin = INFINITY;
-  b->cmax = b->emax = -INFINITY;
-}
-
-static int observe(void *ud, const eng_system *sys, const double *f, const eng_md_state *st) {
-  obs *b = ud;
-  (void)f;
-  if (b->calls == 0) b->first_step = st->step;
-  else if (st->step != b->last_step + 1) b->bad_order = 1;
-  b->calls++;
-  b->last_step = st->step;
-  if (sys->image) {
-    if (!b->prev_u) b->prev_u = calloc(3 * (size_t)sys->natoms, sizeof(double));
-    for (int i = 0; i < sys->natoms; i++) {
-      double s[3] = {sys->image[3 * i], sys->image[3 * i + 1], sys->image[3 * i + 2]}, t[3], u[3];
-      eng_box_from_frac(&sys->box, s, t);
-      for (int k = 0; k < 3; k++) u[k] = sys->x[3 * i + k] + t[k] - sys->box.lo[k];
-      if (st->step > b->skip || b->calls > 1) {
-        for (int k = 0; k < 3; k++) {
-          double d = fabs(u[k] - b->prev_u[3 * i + k]);
-          /* Box scaling moves far atoms a little too: allow for it. */
-          if (b->calls > 1 && d > b->max_jump) b->max_jump = d;
-        }
-      }
-      for (int k = 0; k < 3; k++) b->prev_u[3 * i + k] = u[k];
-    }
-  }
-  if (st->step >= b->skip) {
-    double t = st->time;
-    b->sum_t += st->temp;
-    b->sum_p += st->press;
-    b->sum2_p += st->press * st->press;
-    b->sum_v += st->volume;
-    b->n++;
-    if (b->block_len > 0) {
-      long k = (st->step - b->skip) / b->block_len;
-      if (k < 10) b->blocks[k] += st->press / b->block_len;
-    }
-    if (st->conserved < b->cmin) b->cmin = st->conserved;
-    if (st->conserved > b->cmax) b->cmax = st->conserved;
-    if (b->nfit == 0) b->c0 = st->conserved;
-    b->sx += t;
-    b->sy += st->conserved - b->c0;
-    b->sxx += t * t;
-    b->sxy += t * (st->conserved - b->c0);
-    b->nfit++;
-  }
-  return b->stop_at >= 0 && st->step >= b->stop_at;
-}
-
-/* Slope of the fitted conserved quantity, eV/ps. */
-static double obs_slope(const obs *b) {
-  double d = b->nfit * b->sxx - b->sx * b->sx;
-  return d > 0 ? (b->nfit * b->sxy - b->sx * b->sy) / d : 0.0;
-}
-
-static void obs_free(obs *b) { free(b->prev_u); }
-
 typedef struct prog {
   int calls, bad;
   double last;
@@ -181,9 +100,9 @@ int main(void) {
     glass = tmd_random_cuzr(256, 0.0556, 2.2, 7);
     if (!glass || tmd_setup(potpath, glass, &pot, &calc) != ENG_OK) bail("setup: %s", eng_last_error());
     eng_quench_opts_default(&q);
-    q.t_melt = 3;
-    q.rate = 500; /* 3.4 ps from 2000 to 300 K */
-    q.t_hold = 1;
+    q.t_melt = 2;
+    q.rate = 1000; /* 1.7 ps from 2000 to 300 K */
+    q.t_hold = 0.5;
     q.seed = 9;
     t0 = tmd_now();
     {
@@ -200,7 +119,7 @@ int main(void) {
     double rho = glass->natoms / eng_box_volume(&glass->box);
     diag("glass: E = %.5f eV/atom, density %.5f atoms/A^3, T after hold %.1f K", e / glass->natoms, rho,
          eng_temperature(glass));
-    ok(e / glass->natoms > -5.6 && e / glass->natoms < -4.9, "glass energy per atom plausible (%.4f eV)",
+    ok(e / glass->natoms > -5.3 && e / glass->natoms < -4.6, "glass energy per atom plausible (%.4f eV)",
        e / glass->natoms);
     ok(rho > 0.054 && rho < 0.062, "glass density plausible (%.4f atoms/A^3)", rho);
     ok(glass->image != NULL, "MD allocated image flags");
@@ -239,7 +158,7 @@ int main(void) {
     eng_system *a = eng_system_copy(glass), *c = eng_system_copy(glass);
     eng_md_opts_default(&o);
     o.ensemble = ens;
-    o.nsteps = 300;
+    o.nsteps = 200;
     o.t_start = o.t_stop = 900;
     o.init_velocities = 1;
     o.seed = 77;
@@ -255,25 +174,27 @@ int main(void) {
     eng_system_free(c);
   }
 
-  /* ---- NVT and NPT conserved quantities at constant T ---- */
-  for (int ens = 1; ens <= 2; ens++) {
+  /* ---- NVT, NPT and anisotropic NPT conserved quantities at constant T ---- */
+  for (int run = 1; run <= 3; run++) {
+    static const char *names[4] = {"", "NVT", "NPT", "NPT aniso"};
     eng_system *s = eng_system_copy(glass);
     obs b;
     obs_init(&b, 0, 0);
     eng_md_opts_default(&o);
-    o.ensemble = ens;
-    o.nsteps = 2500;
+    o.ensemble = run == 1 ? ENG_NVT : ENG_NPT;
+    o.aniso = run == 3;
+    o.nsteps = 1000;
     o.t_start = o.t_stop = 600;
     o.init_velocities = 1;
     o.seed = 5;
-    ok(eng_md_run(calc, s, &o, observe, &b, NULL, NULL, &st) == ENG_OK, "%s 5 ps",
-       ens == 1 ? "NVT" : "NPT");
-    diag("%s: conserved range %.3e eV/atom, drift %.3e eV/atom/ps, mean T %.1f K", ens == 1 ? "NVT" : "NPT",
-         (b.cmax - b.cmin) / s->natoms, obs_slope(&b) / s->natoms, b.sum_t / b.n);
-    ok((b.cmax - b.cmin) / s->natoms < 2e-4, "%s conserved quantity stays within 2e-4 eV/atom",
-       ens == 1 ? "NVT" : "NPT");
-    ok(fabs(st.conserved - st.pe - st.ke) > 0, "%s conserved includes the thermostat energy",
-       ens == 1 ? "NVT" : "NPT");
+    ok(eng_md_run(calc, s, &o, observe, &b, NULL, NULL, &st) == ENG_OK, "%s 2 ps", names[run]);
+    diag("%s: conserved range %.3e eV/atom, drift %.3e eV/atom/ps, mean T %.1f K, final box %.3f %.3f %.3f",
+         names[run], (b.cmax - b.cmin) / s->natoms, obs_slope(&b) / s->natoms, b.sum_t / b.n, s->box.len[0],
+         s->box.len[1], s->box.len[2]);
+    ok((b.cmax - b.cmin) / s->natoms < 1e-4, "%s conserved quantity stays within 1e-4 eV/atom", names[run]);
+    ok(fabs(st.conserved - st.pe - st.ke) > 1e-6, "%s conserved includes the thermostat energy", names[run]);
+    if (run == 3)
+      ok(s->box.len[0] != s->box.len[1] && s->box.len[1] != s->box.len[2], "anisotropic NPT changes axes independently");
     obs_free(&b);
     eng_system_free(s);
   }
@@ -314,73 +235,6 @@ int main(void) {
   }
   eng_calc_free(calc);
   calc = NULL;
-
-  /* ---- NVT: 500 atoms at 300 K hold the temperature within 2% ---- */
-  {
-    eng_system *s = tmd_random_cuzr(500, 0.0575, 2.2, 21);
-    eng_min_opts mo;
-    eng_min_result mr;
-    obs b;
-    double t0;
-    eng_potential_free(pot);
-    pot = NULL;
-    if (!s || tmd_setup(potpath, s, &pot, &calc) != ENG_OK) bail("setup: %s", eng_last_error());
-    eng_min_opts_default(&mo);
-    mo.ftol = 1e-3;
-    ok(eng_minimize(calc, s, &mo, NULL, NULL, &mr) == ENG_OK, "relax 500-atom random packing");
-    obs_init(&b, 1000, 0);
-    eng_md_opts_default(&o);
-    o.ensemble = ENG_NVT;
-    o.nsteps = 3500;
-    o.t_start = o.t_stop = 300;
-    o.init_velocities = 1;
-    o.seed = 8;
-    t0 = tmd_now();
-    ok(eng_md_run(calc, s, &o, observe, &b, NULL, NULL, &st) == ENG_OK, "NVT 7 ps");
-    diag("NVT 500 atoms: %.1f s, mean T over the last 5 ps %.2f K", tmd_now() - t0, b.sum_t / b.n);
-    near(b.sum_t / b.n, 300, 0.02 * 300, "NVT mean temperature within 2%% of 300 K");
-    obs_free(&b);
-    eng_system_free(s);
-    eng_calc_free(calc);
-    calc = NULL;
-  }
-
-  /* ---- NPT: a liquid at 2000 K and 0 bar ---- */
-  {
-    eng_system *s = tmd_random_cuzr(256, 0.052, 2.2, 31);
-    eng_min_opts mo;
-    eng_min_result mr;
-    obs b;
-    double t0, mean, sd, sem = 0, rho;
-    if (!s || tmd_setup(potpath, s, &pot, &calc) != ENG_OK) bail("setup: %s", eng_last_error());
-    eng_min_opts_default(&mo);
-    mo.ftol = 1e-2;
-    ok(eng_minimize(calc, s, &mo, NULL, NULL, &mr) == ENG_OK, "relax random packing");
-    obs_init(&b, 1500, 500);
-    eng_md_opts_default(&o);
-    o.ensemble = ENG_NPT;
-    o.nsteps = 1500 + 5000 - 1;
-    o.t_start = o.t_stop = 2000;
-    o.p_target = 0;
-    o.init_velocities = 1;
-    o.seed = 4;
-    t0 = tmd_now();
-    ok(eng_md_run(calc, s, &o, observe, &b, NULL, NULL, &st) == ENG_OK, "NPT 13 ps at 2000 K");
-    mean = b.sum_p / b.n;
-    sd = sqrt(fmax(0.0, b.sum2_p / b.n - mean * mean));
-    for (int k = 0; k < 10; k++) sem += (b.blocks[k] - mean) * (b.blocks[k] - mean);
-    sem = sqrt(sem / (10 * 9));
-    rho = s->natoms / (b.sum_v / b.n);
-    diag("NPT liquid: %.1f s; <P> = %.0f bar, sd %.0f bar, block s.e.m. %.0f bar; <T> = %.1f K; "
-         "density %.5f atoms/A^3", tmd_now() - t0, mean, sd, sem, b.sum_t / b.n, rho);
-    ok(fabs(mean) < 3 * sem, "NPT mean pressure is 0 within 3 standard errors (%.0f +- %.0f bar)", mean, sem);
-    ok(fabs(mean) < sd, "NPT mean pressure within one instantaneous fluctuation");
-    ok(rho > 0.048 && rho < 0.056, "liquid density plausible (%.4f atoms/A^3)", rho);
-    near(b.sum_t / b.n, 2000, 0.03 * 2000, "NPT mean temperature near 2000 K");
-    obs_free(&b);
-    eng_system_free(s);
-  }
-  eng_calc_free(calc);
   eng_potential_free(pot);
   eng_system_free(glass);
   return tap_done();

@@ -114,4 +114,85 @@ static inline double tmd_now(void) {
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
+/* Step observer: statistics and checks of what the callback sees. */
+typedef struct obs {
+  long calls, first_step, last_step;
+  long skip;            /* steps ignored before accumulating */
+  double sum_t, sum_p, sum2_p, sum_v, n;
+  double c0, cmin, cmax; /* conserved quantity */
+  double e0, emin, emax;
+  int bad_order;
+  double *prev_u;       /* previous unwrapped positions */
+  double max_jump;      /* largest unwrapped displacement between steps */
+  double blocks[10];    /* block means of P */
+  long block_len;
+  long stop_at;         /* return 1 at this step (-1 never) */
+  /* linear fit of conserved vs time */
+  double sx, sy, sxx, sxy, nfit;
+} obs;
+
+static inline void obs_init(obs *b, long skip, long block_len) {
+  memset(b, 0, sizeof *b);
+  b->skip = skip;
+  b->block_len = block_len;
+  b->first_step = -1;
+  b->stop_at = -1;
+  b->cmin = b->emin = INFINITY;
+  b->cmax = b->emax = -INFINITY;
+}
+
+static inline int observe(void *ud, const eng_system *sys, const double *f, const eng_md_state *st) {
+  obs *b = ud;
+  (void)f;
+  if (b->calls == 0) b->first_step = st->step;
+  else if (st->step != b->last_step + 1) b->bad_order = 1;
+  b->calls++;
+  b->last_step = st->step;
+  if (sys->image) {
+    if (!b->prev_u) b->prev_u = calloc(3 * (size_t)sys->natoms, sizeof(double));
+    for (int i = 0; i < sys->natoms; i++) {
+      double s[3] = {sys->image[3 * i], sys->image[3 * i + 1], sys->image[3 * i + 2]}, t[3], u[3];
+      eng_box_from_frac(&sys->box, s, t);
+      for (int k = 0; k < 3; k++) u[k] = sys->x[3 * i + k] + t[k] - sys->box.lo[k];
+      if (st->step > b->skip || b->calls > 1) {
+        for (int k = 0; k < 3; k++) {
+          double d = fabs(u[k] - b->prev_u[3 * i + k]);
+          /* Box scaling moves far atoms a little too: allow for it. */
+          if (b->calls > 1 && d > b->max_jump) b->max_jump = d;
+        }
+      }
+      for (int k = 0; k < 3; k++) b->prev_u[3 * i + k] = u[k];
+    }
+  }
+  if (st->step >= b->skip) {
+    double t = st->time;
+    b->sum_t += st->temp;
+    b->sum_p += st->press;
+    b->sum2_p += st->press * st->press;
+    b->sum_v += st->volume;
+    b->n++;
+    if (b->block_len > 0) {
+      long k = (st->step - b->skip) / b->block_len;
+      if (k < 10) b->blocks[k] += st->press / b->block_len;
+    }
+    if (st->conserved < b->cmin) b->cmin = st->conserved;
+    if (st->conserved > b->cmax) b->cmax = st->conserved;
+    if (b->nfit == 0) b->c0 = st->conserved;
+    b->sx += t;
+    b->sy += st->conserved - b->c0;
+    b->sxx += t * t;
+    b->sxy += t * (st->conserved - b->c0);
+    b->nfit++;
+  }
+  return b->stop_at >= 0 && st->step >= b->stop_at;
+}
+
+/* Slope of the fitted conserved quantity, eV/ps. */
+static inline double obs_slope(const obs *b) {
+  double d = b->nfit * b->sxx - b->sx * b->sx;
+  return d > 0 ? (b->nfit * b->sxy - b->sx * b->sy) / d : 0.0;
+}
+
+static inline void obs_free(obs *b) { free(b->prev_u); }
+
 #endif

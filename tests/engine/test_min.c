@@ -231,8 +231,8 @@ int main(void) {
       ok(rc == ENG_OK, "fast NPT cooling (%s)", rc == ENG_OK ? "ok" : eng_last_error());
     }
     eng_min_opts_default(&o);
-    o.ftol = 1e-2;
-    ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_OK && res.fmax < 1e-2, "pre-minimise to 1e-2 eV/A");
+    o.ftol = 1e-4;
+    ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_OK && res.fmax < 1e-4, "pre-minimise to 1e-4 eV/A");
     start = eng_system_copy(s);
 
     eng_min_opts_default(&o);
