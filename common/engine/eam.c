@@ -528,9 +528,12 @@ static int box_valid(const eng_box *b) {
 }
 
 /* Does the list built at c->boxbuild / c->xbuild still hold every pair
- * within the cutoff? */
-static int need_rebuild(const eng_calc *c, const eng_system *sys) {
+ * within the cutoff?  An atom that jumped by a cell vector since the build
+ * (wrapped by its caller) is not a move: its wrap image is adjusted so that
+ * its extended position is unchanged, and it does not force a rebuild. */
+static int need_rebuild(eng_calc *c, const eng_system *sys) {
   const eng_box *a = &c->boxbuild, *b = &sys->box;
+  const double half2 = 0.25 * c->skin * c->skin;
   double dbox, maxd2 = 0.0;
   if (!c->built || c->natoms != sys->natoms) return 1;
   for (int k = 0; k < 3; k++)
@@ -538,12 +541,35 @@ static int need_rebuild(const eng_calc *c, const eng_system *sys) {
   dbox = fabs(a->len[0] - b->len[0]) + fabs(a->len[1] - b->len[1]) +
          fabs(a->len[2] - b->len[2]) + fabs(a->xy - b->xy) + fabs(a->xz - b->xz) +
          fabs(a->yz - b->yz);
-  dbox *= c->nmaxshift;
-  for (int i = 0; i < 3 * sys->natoms; i += 3) {
-    double d0 = sys->x[i] - c->xbuild[i], d1 = sys->x[i + 1] - c->xbuild[i + 1],
-           d2 = sys->x[i + 2] - c->xbuild[i + 2];
-    double d = d0 * d0 + d1 * d1 + d2 * d2;
-    if (d > maxd2) maxd2 = d;
+  dbox *= c->nmaxshift > 1 ? c->nmaxshift : 1;
+  for (int i = 0; i < sys->natoms; i++) {
+    double *xb = &c->xbuild[3 * i];
+    const double *xi = &sys->x[3 * i];
+    double d[3] = {xi[0] - xb[0], xi[1] - xb[1], xi[2] - xb[2]};
+    double dd = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+    if (dd > half2) {
+      /* Jump by a cell vector?  n = the jump in cell units. */
+      double s[3], o[3] = {b->lo[0] + d[0], b->lo[1] + d[1], b->lo[2] + d[2]};
+      int n[3], any = 0;
+      eng_box_to_frac(b, o, s);
+      for (int k = 0; k < 3; k++) {
+        n[k] = b->periodic[k] ? (int)nearbyint(s[k]) : 0;
+        any |= n[k] != 0;
+      }
+      if (any) {
+        double t[3];
+        t[0] = n[0] * b->len[0] + n[1] * b->xy + n[2] * b->xz;
+        t[1] = n[1] * b->len[1] + n[2] * b->yz;
+        t[2] = n[2] * b->len[2];
+        for (int k = 0; k < 3; k++) {
+          xb[k] += t[k];
+          c->g.wimg[3 * i + k] -= n[k];
+          d[k] -= t[k];
+        }
+        dd = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+      }
+    }
+    if (dd > maxd2) maxd2 = dd;
   }
   return 2.0 * sqrt(maxd2) + dbox > c->skin;
 }

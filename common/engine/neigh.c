@@ -25,7 +25,7 @@ void eng__ghosts_free(eng__ghosts *g) {
   free(g->owner);
   free(g->shift);
   free(g->x);
-  free(g->wrap);
+  free(g->wimg);
   memset(g, 0, sizeof *g);
 }
 
@@ -55,9 +55,9 @@ int eng__ghosts_build(const eng_box *box, const double *x, int nlocal,
 
   g->nlocal = nlocal;
   g->box = *box;
-  p = eng__realloc(g->wrap, (size_t)nlocal * 3 + 1, sizeof *g->wrap);
+  p = eng__realloc(g->wimg, (size_t)nlocal * 3 + 1, sizeof *g->wimg);
   if (!p) return ENG_ENOMEM;
-  g->wrap = p;
+  g->wimg = p;
   rc = ghosts_reserve(g, nlocal + 16);
   if (rc) return rc;
 
@@ -67,27 +67,23 @@ int eng__ghosts_build(const eng_box *box, const double *x, int nlocal,
     nmax[k] = box->periodic[k] ? (int)ceil(rf[k]) + 1 : 0;
   }
 
-  /* Owned atoms, wrapped into [0,1) along periodic directions. */
+  /* Owned atoms, wrapped into the cell along periodic directions. */
   for (int i = 0; i < nlocal; i++) {
-    double s[3], xi[3];
+    double s[3];
     eng_box_to_frac(box, &x[3 * i], s);
     for (int k = 0; k < 3; k++) {
       if (!isfinite(s[k]))
         return eng_set_error(ENG_ERANGE, "atom %d has a non-finite coordinate", i);
-      if (box->periodic[k]) {
-        double f = floor(s[k]);
-        s[k] -= f;
-        if (s[k] >= 1.0) s[k] = 0.0;
-      }
-    }
-    eng_box_from_frac(box, s, xi);
-    for (int k = 0; k < 3; k++) {
-      g->x[3 * i + k] = xi[k];
-      g->wrap[3 * i + k] = xi[k] - x[3 * i + k];
+      double f = box->periodic[k] ? floor(s[k]) : 0.0;
+      if (fabs(f) > 1e9)
+        return eng_set_error(ENG_ERANGE, "atom %d is %.3g cells away from the box", i, f);
+      g->wimg[3 * i + k] = -(int)f;
       g->shift[3 * i + k] = 0;
     }
     g->owner[i] = i;
   }
+  g->nall = nlocal;
+  eng__ghosts_update(g, box, x);
 
   /* Images within range of the cell. */
   int n = nlocal;
@@ -126,8 +122,12 @@ void eng__ghosts_update(eng__ghosts *g, const eng_box *box, const double *x) {
   const double ax = box->len[0];
   const double bx = box->xy, by = box->len[1];
   const double cx = box->xz, cy = box->yz, cz = box->len[2];
-  for (int i = 0; i < g->nlocal; i++)
-    for (int k = 0; k < 3; k++) g->x[3 * i + k] = x[3 * i + k] + g->wrap[3 * i + k];
+  for (int i = 0; i < g->nlocal; i++) {
+    const int *w = &g->wimg[3 * i];
+    g->x[3 * i] = x[3 * i] + w[0] * ax + w[1] * bx + w[2] * cx;
+    g->x[3 * i + 1] = x[3 * i + 1] + w[1] * by + w[2] * cy;
+    g->x[3 * i + 2] = x[3 * i + 2] + w[2] * cz;
+  }
   for (int j = g->nlocal; j < g->nall; j++) {
     const int o = g->owner[j];
     const int *s = &g->shift[3 * j];

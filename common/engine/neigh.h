@@ -15,7 +15,7 @@ typedef struct eng__ghosts {
   int *owner;    /* nall: owning atom */
   int *shift;    /* 3*nall: image shift in cell vectors */
   double *x;     /* 3*nall: positions, Angstrom */
-  double *wrap;  /* 3*nlocal: wrapped - original position at build time */
+  int *wimg;     /* 3*nlocal: cell vectors added to the given position to wrap it */
   eng_box box;   /* box at build time */
 } eng__ghosts;
 
@@ -24,7 +24,8 @@ typedef struct eng__ghosts {
 int eng__ghosts_build(const eng_box *box, const double *x, int nlocal,
                       double range, eng__ghosts *g);
 /* Recompute extended positions from new owned positions x (same wrap and
- * shifts as at build) in the (possibly changed) box. */
+ * shifts as at build) in the (possibly changed) box: owned atom i sits at
+ * x_i + wimg_i . cell, image j at owned(owner_j) + shift_j . cell. */
 void eng__ghosts_update(eng__ghosts *g, const eng_box *box, const double *x);
 void eng__ghosts_free(eng__ghosts *g);
 
