@@ -430,6 +430,7 @@ int eng__check_box(const eng_box *b, const char *name, long line) {
 
 void eng__fmt_double(char *buf, size_t size, double v) {
   /* Shortest of 15..17 significant digits that reads back exactly. */
+  if (!buf || size < 2) return;
   for (int prec = 15; prec <= 17; prec++) {
     snprintf(buf, size, "%.*g", prec, v);
     if (prec == 17 || strtod(buf, NULL) == v) return;
