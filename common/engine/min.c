@@ -273,9 +273,6 @@ static int line_search(mstate *m, const double *h, const double *x0, double *ft,
       a = anew;
     }
   }
-#ifdef MIN_DEBUG
-  fprintf(stderr, "ls: ncalls %d a_try %.3e amax %.3e best.a %.3e s0 %.3e best.s %.3e dE %.3e have_hi %d lo.a %.3e hi.a %.3e\n", m->ncalls, a_try, amax, best.a, s0, best.s, best.e - e0, have_hi, lo.a, hi.a);
-#endif
   for (int i = 0; i < n3; i++) m->sys->x[i] = x0[i] + best.a * h[i];
   if (best.a == 0.0) {
     /* m->f still holds the forces at x0 (never overwritten). */
