@@ -52,7 +52,7 @@ DB=$TMP/q.db
 "$Q" "$DB" submit energy 1 '{}' "$DATA" >/dev/null
 "$Q" "$DB" submit minimize 1 '{"ftol":1e-4}' "$DATA" >/dev/null
 "$Q" "$DB" submit md 1 '{"steps":50,"seed":5}' "$DATA" >/dev/null
-"$Q" "$DB" submit quench 1 '{"t_melt":0.1,"t_liquid":2000,"rate":20000,"t_hold":0.1,"seed":5}' "$DATA" >/dev/null
+"$Q" "$DB" submit quench 1 '{"t_high":400,"t_melt":0.02,"t_liquid":400,"t_low":50,"rate":50000,"t_hold":0.02,"seed":5}' "$DATA" >/dev/null
 "$Q" "$DB" submit noop 1 '{"seconds":0.1}' >/dev/null
 FAILID=$("$Q" "$DB" submit noop 1 '{"fail":true}')
 timeout 120 "$W" --db "$DB" --once --lease 2 --name k1 2>"$TMP/w1.log"
