@@ -24,3 +24,10 @@ server_pelmapd_LDADD = libpelhttp.a $(PEL_SERVICE_LIBS) $(PEL_KINDS_LIBS) $(MHD_
 # --- HTTP tests (real pelmapd on loopback) ---
 dist_noinst_SCRIPTS += tests/service/api_http.sh
 TESTS += tests/service/api_http.sh
+
+# --- fuzz target of the HTTP-facing parsers (fixed-seed driver in make check) ---
+check_PROGRAMS += tests/fuzz/fuzz_api
+tests_fuzz_fuzz_api_SOURCES = tests/fuzz/fuzz_api.c
+tests_fuzz_fuzz_api_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
+tests_fuzz_fuzz_api_LDADD = libpelhttp.a $(PEL_KINDS_LIBS)
+TESTS += tests/fuzz/fuzz_api
