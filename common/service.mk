@@ -33,7 +33,7 @@ libpelkinds_a_SOURCES = common/kinds.h common/kinds_internal.h \
   common/kinds.c common/kinds_run.c
 libpelkinds_a_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 # what a program linking libpelkinds.a needs after it
-PEL_KINDS_LIBS = libpelkinds.a libpelengine.a $(CJSON_LIBS) \
+PEL_KINDS_LIBS = libpelkinds.a $(ENGINE_LIBS) $(CJSON_LIBS) \
   $(LAPACKE_LIBS) $(OPENBLAS_LIBS) $(ARPACK_LIBS) -lm
 bin_PROGRAMS += pelmap
 pelmap_SOURCES = common/cli/pelmap.c

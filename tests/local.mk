@@ -4,13 +4,13 @@ noinst_HEADERS += tests/tap.h
 
 check_PROGRAMS += tests/engine/test_system
 tests_engine_test_system_SOURCES = tests/engine/test_system.c
-tests_engine_test_system_LDADD = libpelengine.a -lm
+tests_engine_test_system_LDADD = $(ENGINE_LIBS)
 
 TESTS += tests/engine/test_system
 
 check_LIBRARIES = tests/engine/libtestutil.a
 tests_engine_libtestutil_a_SOURCES = tests/engine/testutil.c tests/engine/testutil.h
-TESTUTIL_LDADD = tests/engine/libtestutil.a libpelengine.a -lm
+TESTUTIL_LDADD = tests/engine/libtestutil.a $(ENGINE_LIBS)
 
 check_PROGRAMS += tests/engine/test_eam
 tests_engine_test_eam_SOURCES = tests/engine/test_eam.c

@@ -458,6 +458,22 @@ void eng_quench_opts_default(eng_quench_opts *o);
 int eng_quench(eng_calc *c, eng_system *sys, const eng_quench_opts *o,
                eng_progress_fn progress, void *ud, eng_min_result *min_res);
 
+/* ------------------------------------------------------------------ */
+/* Structural descriptors (descriptors work: gr.c, voronoi.cc, s2.c,   */
+/* msd.c, d2min.c)                                                     */
+/* ------------------------------------------------------------------ */
+/* @@descriptors-api@@ (keep this marker: new declarations go above it) */
+
+/* ------------------------------------------------------------------ */
+/* Hessian and normal modes (modes.c)                                  */
+/* ------------------------------------------------------------------ */
+/* @@modes-api@@ (keep this marker: new declarations go above it) */
+
+/* ------------------------------------------------------------------ */
+/* ARTn saddle searches (artn.c)                                       */
+/* ------------------------------------------------------------------ */
+/* @@artn-api@@ (keep this marker: new declarations go above it) */
+
 #ifdef __cplusplus
 }
 #endif
