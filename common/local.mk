@@ -10,3 +10,4 @@ libpelengine_a_SOURCES += \
   common/engine/neigh.h \
   common/engine/neigh.c \
   common/engine/eam.c
+libpelengine_a_SOURCES += common/engine/eam_int.h

@@ -21,6 +21,7 @@
  */
 #include "internal.h"
 #include "neigh.h"
+#include "eam_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -784,4 +785,51 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
   if (virial)
     for (int k = 0; k < 6; k++) virial[k] = v[k];
   return ENG_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Single evaluations with second derivatives (eam_int.h)              */
+/* ------------------------------------------------------------------ */
+
+/* Value, first and second derivative of table t at x (spacing delta). */
+static void table_eval(const eng__coef *t, int n, double delta, double x, double *f,
+                       double *df, double *d2f) {
+  double p = x / delta + 1.0;
+  int m = (int)p;
+  if (m < 1) m = 1;
+  if (m > n - 1) m = n - 1;
+  p -= m;
+  if (p > 1.0) p = 1.0;
+  const double *co = t[m - 1];
+  *f = ((co[3] * p + co[4]) * p + co[5]) * p + co[6];
+  *df = (co[0] * p + co[1]) * p + co[2];
+  *d2f = (2.0 * co[0] * p + co[1]) / delta;
+}
+
+void eng__calc_pair(const eng_calc *c, int a, int b, double r, eng__pairfn *o) {
+  const eng_potential *p = c->pot;
+  double z, dz, d2z;
+  memset(o, 0, sizeof *o);
+  if (!(r < p->cut) || !(r > 0)) return;
+  table_eval(rho_table(p, a, b), p->nr, p->dr, r, &o->rhoi, &o->drhoi, &o->d2rhoi);
+  table_eval(rho_table(p, b, a), p->nr, p->dr, r, &o->rhoj, &o->drhoj, &o->d2rhoj);
+  table_eval(p->z2r + (size_t)zidx(a, b) * p->nr, p->nr, p->dr, r, &z, &dz, &d2z);
+  o->phi = z / r;
+  o->dphi = dz / r - z / (r * r);
+  o->d2phi = d2z / r - 2.0 * dz / (r * r) + 2.0 * z / (r * r * r);
+}
+
+void eng__calc_embed(const eng_calc *c, int e, double rho, double *F, double *dF,
+                     double *d2F) {
+  const eng_potential *p = c->pot;
+  table_eval(p->frho + (size_t)e * p->nrho, p->nrho, p->drho, rho, F, dF, d2F);
+  if (rho > p->rhomax) {
+    *F += *dF * (rho - p->rhomax);
+    *d2F = 0.0;
+  }
+}
+
+int eng__calc_elem(const eng_calc *c, int type) {
+  assert(type >= 0 && type < c->ntypes);
+  return c->elem[type];
 }
