@@ -93,7 +93,12 @@ static void cli_kind_help(const kind_def *k) {
   else printf("\nparameters (--NAME VALUE, or --params '{\"NAME\":VALUE}'):\n");
   for (i = 0; i < k->nparams; i++) {
     const kind_param *p = &k->params[i];
-    printf("  --%-12s %s%s%s%s  default %s\n      %s\n", p->name,
+    char opt[64];
+    size_t j;
+    snprintf(opt, sizeof opt, "%s", p->name);
+    for (j = 0; opt[j]; j++)
+      if (opt[j] == '_') opt[j] = '-';
+    printf("  --%-12s %s%s%s%s  default %s\n      %s\n", opt,
            p->type == KIND_P_STRING ? p->choices : cli_type_name(p->type),
            p->unit && p->unit[0] ? " (" : "", p->unit ? p->unit : "",
            p->unit && p->unit[0] ? ")" : "",

@@ -11,6 +11,7 @@ arguments exit with status 2 and a one-line message naming the problem.
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,13 @@ def run_json(*args):
     except ValueError as e:
         diag("not JSON: %s" % e)
         return None
+
+
+def json_eq(text, value):
+    try:
+        return json.loads(text) == value
+    except ValueError:
+        return False
 
 
 def check_envelope(r, kind, natoms, moves):
@@ -114,6 +122,19 @@ def main():
     ok(kinds.get("minimize", {}).get("params", {}).get("properties", {}).get("ftol", {}).get("default") == 1e-6,
        "kinds: minimize schema has ftol default 1e-6")
 
+    # docs/kinds.md documents every parameter of every kind with its default
+    doc_path = os.path.join(SRC, "docs", "kinds.md")
+    doc = open(doc_path).read() if os.path.exists(doc_path) else ""
+    for name, k in sorted(kinds.items()):
+        sec = doc.split("### " + name + "\n", 1)[1].split("\n##", 1)[0] if ("### " + name + "\n") in doc else ""
+        missing = []
+        for pname, ps in k.get("params", {}).get("properties", {}).items():
+            row = [l for l in sec.splitlines() if l.startswith("| `%s` |" % pname)]
+            if not row or ("default" in ps and not any(
+                    json_eq(tok, ps["default"]) for tok in re.findall(r"`([^`]*)`", row[0]))):
+                missing.append(pname)
+        ok(sec != "" and not missing, "docs/kinds.md documents kind %s%s" % (name, (" (missing/wrong: %s)" % missing) if missing else ""))
+
     # energy
     r = run_json("energy", DATA, "--potential", POT)
     check_envelope(r, "energy", 250, False)
@@ -134,8 +155,8 @@ def main():
            "minimize: iterations and force calls reported")
         ok(r["params"].get("algo") == "cg" and r["params"].get("max_iter") == 100000,
            "minimize: defaults filled in params")
-        re = run_json("energy", out_data)
-        ok(re is not None and abs(re["summary"]["energy"] - s["energy"]) < 1e-6,
+        rr = run_json("energy", out_data)
+        ok(rr is not None and abs(rr["summary"]["energy"] - s["energy"]) < 1e-6,
            "-o FILE.data: re-reading it gives the minimised energy")
     rc, _, err = run("energy", DATA, "--compact", "-o", out_xyz)
     text = open(out_xyz).read() if os.path.exists(out_xyz) else ""
