@@ -429,12 +429,12 @@ int eng__check_box(const eng_box *b, const char *name, long line) {
 /* ------------------------------------------------------------------ */
 
 void eng__fmt_double(char *buf, size_t size, double v) {
-  /* Shortest of 15..17 significant digits that reads back exactly. */
+  /* 15 significant digits if they read back exactly (short numbers stay
+   * short: 0.1, not 0.10000000000000001), else 17, which always do. */
   if (!buf || size < 2) return;
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(buf, size, "%.*g", prec, v);
-    if (prec == 17 || strtod(buf, NULL) == v) return;
-  }
+  snprintf(buf, size, "%.15g", v);
+  if (strtod(buf, NULL) == v) return;
+  snprintf(buf, size, "%.17g", v);
 }
 
 double eng__hi_exact(double lo, double len) {

@@ -69,6 +69,8 @@ static enum section section_of(const char *line, char *hint, size_t hsize,
   int n;
   size_t k = 0;
   hint[0] = '\0';
+  while (*line == ' ' || *line == '\t') line++;
+  if (!(*line >= 'A' && *line <= 'Z')) return SEC_NONE; /* fast path: atom lines */
   if (strlen(line) >= sizeof copy) return SEC_NONE;
   memcpy(copy, line, strlen(line) + 1);
   n = eng__split(copy, tok, 4, &comment);

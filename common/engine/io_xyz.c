@@ -417,7 +417,7 @@ static int xyz_atoms(eng__scan *sc, const eng_read_opts *opts, int64_t n, xyz_in
         double dv;
         int bv;
         char what[80];
-        snprintf(what, sizeof what, "%s (column %d)", c->name, col + 1);
+#define WHAT() (snprintf(what, sizeof what, "%s (column %d)", c->name, col + 1), what)
         if (c->role == ROLE_SPECIES) {
           if (!eng__valid_species(t)) {
             rc = eng__scan_fail(sc, "expected a species name, got %s", eng__quote(t, q, sizeof q));
@@ -437,7 +437,7 @@ static int xyz_atoms(eng__scan *sc, const eng_read_opts *opts, int64_t n, xyz_in
           rc = eng__parse_double(t, &dv);
           if (rc) {
             rc = eng__scan_fail(sc, "expected a %snumber for %s, got %s", rc == -2 ? "finite " : "",
-                                what, eng__quote(t, q, sizeof q));
+                                WHAT(), eng__quote(t, q, sizeof q));
             goto out;
           }
           if (c->role == ROLE_POS)
@@ -448,14 +448,14 @@ static int xyz_atoms(eng__scan *sc, const eng_read_opts *opts, int64_t n, xyz_in
             p->val[i * c->ncomp + m] = dv;
         } else if (c->kind == 'I') {
           if (eng__parse_int64(t, &iv) != 0) {
-            rc = eng__scan_fail(sc, "expected an integer for %s, got %s", what,
+            rc = eng__scan_fail(sc, "expected an integer for %s, got %s", WHAT(),
                                 eng__quote(t, q, sizeof q));
             goto out;
           }
           p->val[i * c->ncomp + m] = (double)iv;
         } else if (c->kind == 'L') {
           if (parse_bool(t, &bv)) {
-            rc = eng__scan_fail(sc, "expected T or F for %s, got %s", what, eng__quote(t, q, sizeof q));
+            rc = eng__scan_fail(sc, "expected T or F for %s, got %s", WHAT(), eng__quote(t, q, sizeof q));
             goto out;
           }
           p->val[i * c->ncomp + m] = bv;
@@ -466,6 +466,7 @@ static int xyz_atoms(eng__scan *sc, const eng_read_opts *opts, int64_t n, xyz_in
             goto out;
           }
         }
+#undef WHAT
       }
     }
     if (info->has_lattice) {

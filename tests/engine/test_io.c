@@ -150,9 +150,38 @@ static void test_data_samples(void) {
   ok(s->box.periodic[0] && s->box.periodic[1] && s->box.periodic[2], "data boxes are periodic");
   roundtrip(s, ENG_FMT_LAMMPS_DATA, "triclinic data");
   roundtrip(s, ENG_FMT_EXTXYZ, "triclinic data as extxyz (no image flags)");
+
+  {
+    /* the same file with CRLF line ends */
+    char path[8192], *text, *crlf;
+    FILE *f;
+    long n;
+    eng_system *t = NULL;
+    char why[256] = "";
+    snprintf(path, sizeof path, "%s/tests/data/io/cuzr_tri.data", srcdir);
+    f = fopen(path, "rb");
+    if (!f) bail("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    text = malloc((size_t)n);
+    crlf = malloc(2 * (size_t)n);
+    if (!text || !crlf || fread(text, 1, (size_t)n, f) != (size_t)n) bail("read %s", path);
+    fclose(f);
+    size_t m = 0;
+    for (long k = 0; k < n; k++) {
+      if (text[k] == '\n') crlf[m++] = '\r';
+      crlf[m++] = text[k];
+    }
+    rc = rd(crlf, m, ENG_FMT_AUTO, NULL, &t);
+    ok(rc == 0 && t && same_system(s, t, why, sizeof why, 0), "CRLF line ends read the same %s",
+       rc ? eng_last_error() : why);
+    eng_system_free(t);
+    free(text);
+    free(crlf);
+  }
   eng_system_free(s);
   s = NULL;
-
   rc = read_sample("labels.data", ENG_FMT_AUTO, NULL, &s);
   ok(rc == 0, "read labels.data (%s)", rc ? eng_last_error() : "ok");
   if (s) {
@@ -441,6 +470,11 @@ static const struct bad {
      "t\n1000000000000 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 1\n", 2, 0, 0},
     {"2^31 atoms", ENG_FMT_LAMMPS_DATA,
      "t\n2147483648 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 1\n", 2, 0, 0},
+    {"count larger than the file", ENG_FMT_LAMMPS_DATA,
+     "t\n100000000 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 1\n", 2, 0, 0},
+    {"dump: count larger than the file", ENG_FMT_LAMMPS_DUMP,
+     "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n100000000\nITEM: BOX BOUNDS pp pp pp\n0 5\n0 5\n0 5\n", 4, 0, 0},
+    {"xyz: count larger than the file", ENG_FMT_EXTXYZ, "100000000\n\nCu 1 1 1\n", 1, 0, 0},
     {"too many atom types", ENG_FMT_LAMMPS_DATA,
      "t\n1 atoms\n100000000 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 1\n", 3, 0, 0},
     {"missing Atoms section", ENG_FMT_LAMMPS_DATA,
