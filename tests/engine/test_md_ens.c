@@ -41,6 +41,13 @@ int main(void) {
     ok(eng_md_run(calc, s, &o, observe, &b, NULL, NULL, &st) == ENG_OK, "NVT 5 ps");
     diag("NVT 500 atoms: %.1f s, mean T over the last 4 ps %.2f K", tmd_now() - t0, b.sum_t / b.n);
     near(b.sum_t / b.n, 300, 0.02 * 300, "NVT mean temperature within 2%% of 300 K");
+    {
+      /* Canonical kinetic-energy fluctuations: sd(T) = T sqrt(2/N_f). */
+      double m = b.sum_t / b.n, sdt = sqrt(fmax(0.0, b.sum2_t / b.n - m * m));
+      double want = 300 * sqrt(2.0 / (3 * s->natoms - 3));
+      diag("NVT sd(T) %.2f K, canonical %.2f K", sdt, want);
+      near(sdt / want, 1.0, 0.3, "NVT temperature fluctuations are canonical (within 30%%)");
+    }
     obs_free(&b);
     eng_system_free(s);
     eng_calc_free(calc);

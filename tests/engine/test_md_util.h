@@ -118,7 +118,7 @@ static inline double tmd_now(void) {
 typedef struct obs {
   long calls, first_step, last_step;
   long skip;            /* steps ignored before accumulating */
-  double sum_t, sum_p, sum2_p, sum_v, n;
+  double sum_t, sum2_t, sum_p, sum2_p, sum_v, n;
   double c0, cmin, cmax; /* conserved quantity */
   double e0, emin, emax;
   int bad_order;
@@ -167,6 +167,7 @@ static inline int observe(void *ud, const eng_system *sys, const double *f, cons
   if (st->step >= b->skip) {
     double t = st->time;
     b->sum_t += st->temp;
+    b->sum2_t += st->temp * st->temp;
     b->sum_p += st->press;
     b->sum2_p += st->press * st->press;
     b->sum_v += st->volume;
