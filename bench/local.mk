@@ -1,1 +1,9 @@
 # bench/local.mk: fragment owned by one piece of work; see Makefile.am.
+
+# --- job-service benchmark (engineer S): not part of make check ---
+# bench/service_bench.sh BUILDDIR runs it (needs wrk for the latency part).
+EXTRA_PROGRAMS = bench/service_client
+bench_service_client_SOURCES = bench/service_client.c
+bench_service_client_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS)
+bench_service_client_LDADD = $(CURL_LIBS)
+CLEANFILES += bench/service_client

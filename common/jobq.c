@@ -925,6 +925,28 @@ int jobq_submit(jobq *q, const jobq_submit_in *in, int64_t *id, int *existed) {
                        in->potential_id, owner, "potential");
     if (rc < 0) goto out;
   }
+  if (in->structure_id > 0 && in->potential_id > 0) {
+    /* Every species of the structure must be an element of the potential. */
+    st = stmt(q, "SELECT ifnull((SELECT group_concat(sp.key, ' ') FROM structures s, "
+                 "json_each(s.species) sp WHERE s.id = ?1 AND sp.key NOT IN "
+                 "(SELECT e.value FROM potentials p, json_each(p.elements) e WHERE p.id = ?2)), '')");
+    if (!st) {
+      rc = JOBQ_EDB;
+      goto out;
+    }
+    sqlite3_bind_int64(st, 1, in->structure_id);
+    sqlite3_bind_int64(st, 2, in->potential_id);
+    char *missing = NULL;
+    rc = step_text(q, st, &missing, "species");
+    if (rc < 0) goto out;
+    if (missing && missing[0]) {
+      rc = seterr(q, JOBQ_EINVAL, "potential: has no parameters for species %s of structure %lld",
+                  missing, (long long)in->structure_id);
+      free(missing);
+      goto out;
+    }
+    free(missing);
+  }
   if (in->parent_id > 0) {
     rc = check_visible(q, "SELECT 1 FROM jobs WHERE id = ?1 AND (?2 = 0 OR user_id = ?2)",
                        in->parent_id, owner, "parent job");

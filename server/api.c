@@ -184,6 +184,35 @@ static int rate_take(api_server *s, const jobq_user *u) {
   return wait;
 }
 
+#define AUTH_TTL 5.0
+
+/* jobq_user_auth through a small cache keyed by the token's hash. */
+static int auth_cached(api_server *s, jobq *q, const char *token, jobq_user *u) {
+  char hash[65];
+  jobq_sha256_hex(token, strlen(token), hash);
+  size_t n = sizeof s->auth / sizeof s->auth[0];
+  size_t slot = 0;
+  for (int i = 0; i < 8; i++) slot = slot * 16 + (size_t)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+  slot %= n;
+  double now = jobq_now();
+  pthread_mutex_lock(&s->auth_lock);
+  if (s->auth[slot].expires > now && strcmp(s->auth[slot].hash, hash) == 0) {
+    *u = s->auth[slot].user;
+    pthread_mutex_unlock(&s->auth_lock);
+    return JOBQ_OK;
+  }
+  pthread_mutex_unlock(&s->auth_lock);
+  int rc = jobq_user_auth(q, token, u);
+  if (rc == JOBQ_OK) {
+    pthread_mutex_lock(&s->auth_lock);
+    memcpy(s->auth[slot].hash, hash, sizeof hash);
+    s->auth[slot].user = *u;
+    s->auth[slot].expires = now + AUTH_TTL;
+    pthread_mutex_unlock(&s->auth_lock);
+  }
+  return rc;
+}
+
 static int is_public(const char *url) {
   return strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0 ||
          strcmp(url, "/api/v1/openapi.json") == 0 || strncmp(url, "/api/", 5) != 0;
@@ -204,7 +233,7 @@ int api_precheck(api_server *s, api_req *r, struct MHD_Connection *c, const char
       *ret = api_error(s, c, 503, "unavailable", "database unavailable: %s", jobq_open_error());
       return 1;
     }
-    int rc = jobq_user_auth(q, auth + 7, &r->user);
+    int rc = auth_cached(s, q, auth + 7, &r->user);
     if (rc == JOBQ_EAUTH) {
       *ret = api_error(s, c, 401, "unauthorized", "unknown token");
       return 1;
@@ -932,8 +961,9 @@ enum MHD_Result api_route(api_server *s, api_req *r, struct MHD_Connection *c, c
     }
     if (p.nseg == 4) {
       if (del) {
-        rc = is_s ? jobq_structure_delete(q, id, r->owner)
-                  : jobq_potential_delete(q, id, r->user.role == JOBQ_ROLE_ADMIN ? 0 : r->user.id);
+        /* Deleting needs ownership (or admin), not just visibility. */
+        int64_t own = r->user.role == JOBQ_ROLE_ADMIN ? 0 : r->user.id;
+        rc = is_s ? jobq_structure_delete(q, id, own) : jobq_potential_delete(q, id, own);
         if (rc < 0) return qerror(s, c, q, rc);
         return api_send(s, c, 204, NULL, "", 0, 0);
       }
@@ -978,7 +1008,7 @@ enum MHD_Result api_route(api_server *s, api_req *r, struct MHD_Connection *c, c
     }
     if (strcmp(sub, "cancel") == 0) {
       if (!post) return method_not_allowed(s, c, "POST", method);
-      rc = jobq_cancel(q, id, r->owner, NULL);
+      rc = jobq_cancel(q, id, r->user.role == JOBQ_ROLE_ADMIN ? 0 : r->user.id, NULL);
       if (rc < 0) return qerror(s, c, q, rc);
       rc = jobq_job_json(q, id, r->owner, &json);
       if (rc < 0) return qerror(s, c, q, rc);

@@ -447,6 +447,7 @@ int main(int argc, char **argv) {
   S.lease_default = 60;
   S.started = jobq_now();
   pthread_mutex_init(&S.rl_lock, NULL);
+  pthread_mutex_init(&S.auth_lock, NULL);
   if (pthread_key_create(&S.qkey, close_q) != 0) return 1;
   if (web) {
     if (!realpath(web, S.web_root)) {

@@ -34,6 +34,14 @@ typedef struct api_server {
     int64_t user;
     double tokens, last;
   } rl[1024];
+  /* authentication cache: sha256(token) -> user, valid for a few seconds
+   * (limit and role changes apply within that time) */
+  pthread_mutex_t auth_lock;
+  struct {
+    char hash[65];
+    jobq_user user;
+    double expires;
+  } auth[256];
   /* metrics */
   atomic_ulong status_count[600];
   atomic_ulong requests;

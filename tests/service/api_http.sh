@@ -298,6 +298,8 @@ json POST /api/v1/jobs "$ALICE" "{\"kind\":\"noop\",\"params\":$DEEP"
 expect_err 400 "JSON nested 200 deep -> 400" 'nested'
 req POST /api/v1/jobs "$ALICE" -H 'Content-Type: text/plain' --data-binary '{"kind":"noop"}'
 expect_err 415 "job with a non-JSON content type -> 415"
+json POST /api/v1/jobs "$ALICE" "{\"kind\":\"energy\",\"structure\":$SA,\"potential\":$PCU}"
+expect_err 400 "structure species the potential lacks -> 400" 'species Zr'
 json POST /api/v1/jobs "$ALICE" '{"kind":"energy","structure":999999}'
 expect_err 404 "job on a structure that does not exist -> 404" 'structure'
 json POST /api/v1/jobs "$ALICE" '{"kind":"noop"}' -H "Idempotency-Key: $(printf 'k%.0s' $(seq 1 200))"
