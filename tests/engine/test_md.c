@@ -23,6 +23,19 @@ static int on_progress(void *ud, double frac, const char *msg) {
   return 0;
 }
 
+typedef struct pcancel {
+  int calls;
+} pcancel;
+
+/* Progress callback that cancels at once. */
+static int cancel_progress(void *ud, double frac, const char *msg) {
+  pcancel *p = ud;
+  (void)frac;
+  (void)msg;
+  p->calls++;
+  return 1;
+}
+
 int main(void) {
   const char *potpath = tmd_potential_path();
   eng_potential *pot = NULL;
@@ -123,6 +136,23 @@ int main(void) {
        e / glass->natoms);
     ok(rho > 0.054 && rho < 0.062, "glass density plausible (%.4f atoms/A^3)", rho);
     ok(glass->image != NULL, "MD allocated image flags");
+  }
+
+  /* ---- quench: bad options and cancellation ---- */
+  {
+    eng_quench_opts q;
+    eng_system *s = eng_system_copy(glass);
+    eng_quench_opts_default(&q);
+    q.rate = 0;
+    ok(eng_quench(calc, s, &q, NULL, NULL, NULL) == ENG_EINVAL, "quench with rate 0 is EINVAL");
+    eng_quench_opts_default(&q);
+    q.t_melt = 2.2;
+    {
+      pcancel pc = {0};
+      int rc = eng_quench(calc, s, &q, cancel_progress, &pc, NULL);
+      ok(rc == ENG_ECANCEL && pc.calls == 1, "quench cancelled by progress returns ENG_ECANCEL");
+    }
+    eng_system_free(s);
   }
 
   /* ---- NVE at 2 fs from 600 K for 10 ps ---- */
