@@ -467,6 +467,117 @@ int eng_quench(eng_calc *c, eng_system *sys, const eng_quench_opts *o,
 /* ------------------------------------------------------------------ */
 /* Hessian and normal modes (modes.c)                                  */
 /* ------------------------------------------------------------------ */
+/* Units: the Hessian H = d2E/dx dx is in eV/Angstrom^2.  The dynamical
+ * matrix is the mass-weighted D = M^-1/2 H M^-1/2 (masses in amu), so its
+ * eigenvalues lambda are in eV/(Angstrom^2 amu).  Angular frequency
+ * omega = sqrt(lambda / ENG_MVV2E) in rad/ps (1 eV/(A^2 amu) = 9648.53
+ * ps^-2), frequency f = omega / (2 pi) in THz.  Modes with lambda < 0 are
+ * reported with a negative frequency f = -sqrt(|lambda| / ENG_MVV2E)/(2 pi).
+ * Eigenvectors e (3N, unit Euclidean norm) are those of D; atom i's
+ * polarisation vector is e[3i..3i+2]. */
+
+/* Sparse symmetric Hessian: compressed rows of 3x3 blocks.  Block row i
+ * holds the atoms j coupled to i (i itself included), cols sorted:
+ * blocks b = start[i] .. start[i+1]-1, col[b] = j, blk[9b + 3a + c] =
+ * d2E / dx_{i,a} dx_{j,c} (eV/A^2), a, c in {x,y,z}.  Both (i,j) and (j,i)
+ * are stored. */
+typedef struct eng_hessian {
+  int natoms;
+  long *start; /* natoms+1 */
+  int *col;    /* start[natoms] */
+  double *blk; /* 9*start[natoms] */
+} eng_hessian;
+
+/* Analytic EAM Hessian of sys (which must be the shape c was made for) at
+ * sys->x: pair terms phi'' u u + phi'/r (1 - u u), embedding terms
+ * F'(rho_i) d2rho_i and F''(rho_i) drho_i (x) drho_i (the latter couples
+ * atoms up to twice the cutoff apart).  Uses the same interpolation as
+ * eng_calc_compute, so H equals minus the derivative of those forces.  On
+ * success *out is owned by the caller (eng_hessian_free).  ENG_EINVAL for
+ * a mismatched system, ENG_ENOMEM. */
+int eng_hessian_build(eng_calc *c, const eng_system *sys, eng_hessian **out);
+void eng_hessian_free(eng_hessian *h);
+/* Number of stored 3x3 blocks (coupled atom pairs, diagonal included). */
+long eng_hessian_nblocks(const eng_hessian *h);
+/* y = H x for 3N vectors (x, y distinct): Angstrom -> eV/Angstrom. */
+void eng_hessian_apply(const eng_hessian *h, const double *x, double *y);
+/* Dense 3N x 3N row-major copy into out (caller's 9N^2 doubles).  When
+ * sys is not NULL the matrix is mass-weighted (D, eV/(A^2 amu)) with the
+ * masses of sys; otherwise H itself (eV/A^2). */
+void eng_hessian_dense(const eng_hessian *h, const eng_system *sys, double *out);
+
+/* Frequency (THz, signed) of a dynamical-matrix eigenvalue (eV/(A^2 amu)). */
+double eng_mode_thz(double lambda);
+
+typedef enum eng_modes_solver {
+  ENG_MODES_AUTO = 0,  /* dense up to dense_max_atoms, else shift-invert */
+  ENG_MODES_DENSE = 1, /* LAPACK dsyevr on the dense D, subset by index */
+  ENG_MODES_SPARSE = 2 /* ARPACK shift-invert Lanczos, CHOLMOD factor of D - sigma I */
+} eng_modes_solver;
+
+typedef struct eng_modes_opts {
+  int nmodes;           /* modes wanted (translations excluded); 0: use
+                           mode_fraction; -1: all 3N-3 (dense only) */
+  double mode_fraction; /* of the 3N modes, rounded, at least 1; default 0.0025 */
+  eng_modes_solver solver; /* default AUTO */
+  int dense_max_atoms;  /* AUTO threshold; default 2500 */
+  double sigma;         /* shift, eV/(A^2 amu), < 0; 0 = default -1e-5
+                           (made 10x more negative, up to 6 times, when
+                           D - sigma I is not positive definite) */
+  double tol;           /* ARPACK relative tolerance; 0 = default 1e-10 */
+  int ncv;              /* Lanczos basis size; 0 = default max(2k+20, 60) */
+  int max_restarts;     /* ARPACK iteration limit; 0 = default 300 */
+} eng_modes_opts;
+
+/* Lowest normal modes, ascending, translations removed. */
+typedef struct eng_modes {
+  int natoms;
+  int nmodes;      /* k */
+  int ndof;        /* 3N */
+  double *lambda;  /* k eigenvalues of D, eV/(A^2 amu), ascending */
+  double *thz;     /* k signed frequencies, THz */
+  double *evec;    /* k*3N: mode m at evec + m*3N, unit norm */
+  eng_modes_solver solver; /* the one used (DENSE or SPARSE) */
+  double sigma;    /* shift used by SPARSE, eV/(A^2 amu); 0 for DENSE */
+  double resid_max;/* max_m |D e_m - lambda_m e_m| / max(|lambda_m|, 1e-12) */
+  int iterations;  /* ARPACK restart iterations (SPARSE), 0 for DENSE */
+  int nop;         /* operator applications (SPARSE) */
+} eng_modes;
+
+void eng_modes_opts_default(eng_modes_opts *o);
+/* Number of modes that opts select for a system of natoms atoms. */
+int eng_modes_count(const eng_modes_opts *o, int natoms);
+/* The lowest modes of D = M^-1/2 H M^-1/2 (masses of sys, amu) with the
+ * three rigid translations projected out: DENSE moves them to the top of
+ * the spectrum (D + c T T^T on the projected D), SPARSE runs ARPACK mode 3
+ * on P (D - sigma I)^-1 P, P = 1 - T T^T, T the mass-weighted translations.
+ * opts may be NULL (defaults).  progress (may be NULL) is called between
+ * stages and ARPACK iterations; non-zero cancels (ENG_ECANCEL).  On success
+ * *out is owned by the caller (eng_modes_free).  ENG_EINVAL for bad
+ * options or masses <= 0, ENG_ENOCONV if ARPACK does not converge or D
+ * stays indefinite, ENG_ENOMEM. */
+int eng_modes_lowest(const eng_hessian *h, const eng_system *sys,
+                     const eng_modes_opts *opts, eng_progress_fn progress,
+                     void *ud, eng_modes **out);
+void eng_modes_free(eng_modes *m);
+
+/* Participation of each atom in the lowest nlow modes of m (nlow <= 0:
+ * all of m), paper Eq. 4 as written: p_i = sum_m |e_m^i|^2 (dimensionless),
+ * so sum_i p_i = nlow; divide by nlow for the normalised fraction (mean
+ * 1/N).  p has natoms entries.  ENG_EINVAL if nlow > m->nmodes. */
+int eng_participation(const eng_modes *m, int nlow, double *p);
+/* Vibrational density of states of the modes in m: histogram of the
+ * frequencies (THz) on nbins bins over [0, fmax) THz, normalised so that
+ * sum_b g[b] * fmax/nbins = (modes in range) / m->nmodes (1/THz).  Only
+ * the full VDOS when m holds all 3N-3 modes.  ENG_EINVAL on bad args. */
+int eng_vdos(const eng_modes *m, double fmax, int nbins, double *g);
+/* Harmonic vibrational MSD at temperature T (K) from the modes of m with
+ * lambda > 0: msd_i = k_B T sum_m |e_m^i|^2 / (m_i lambda_m), Angstrom^2
+ * (classical, 3D: <|r_i - r_i,IS|^2>).  Exact when m holds all 3N-3 modes
+ * (nmodes = -1, dense); otherwise the contribution of the modes held.
+ * msd has natoms entries.  ENG_EINVAL on bad args. */
+int eng_msd_harmonic(const eng_modes *m, const eng_system *sys, double T,
+                     double *msd);
 /* @@modes-api@@ (keep this marker: new declarations go above it) */
 
 /* ------------------------------------------------------------------ */
