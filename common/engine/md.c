@@ -16,6 +16,8 @@
 
 #define MAX_CHAIN 16
 
+/* Defaults: NVE, dt 0.002 ps, 0 steps, 300 K, t_damp 0.2 ps, chain 3,
+ * 0 bar, p_damp 2 ps, isotropic, seed 1, progress every 1000 steps. */
 void eng_md_opts_default(eng_md_opts *o) {
   assert(o);
   memset(o, 0, sizeof *o);
@@ -53,6 +55,10 @@ static int check_masses(const eng_system *sys) {
   return ENG_OK;
 }
 
+/* Maxwell-Boltzmann velocities (Angstrom/ps) at T (K) from seed, zero
+ * total momentum, rescaled to exactly T with 3N-3 degrees of freedom;
+ * allocates sys->v if needed.  ENG_EINVAL for fewer than 2 atoms, T < 0 or
+ * a type without a positive mass; ENG_ENOMEM. */
 int eng_velocity_create(eng_system *sys, double T, uint64_t seed) {
   eng_rng r;
   double p[3] = {0, 0, 0}, mtot = 0.0, t_now, s;
@@ -82,6 +88,7 @@ int eng_velocity_create(eng_system *sys, double T, uint64_t seed) {
   return ENG_OK;
 }
 
+/* 1/2 sum m v^2 in eV (0 without velocities). */
 double eng_kinetic_energy(const eng_system *sys) {
   double ke = 0.0;
   if (!sys || !sys->v) return 0.0;
@@ -92,6 +99,7 @@ double eng_kinetic_energy(const eng_system *sys) {
   return 0.5 * ke * ENG_MVV2E;
 }
 
+/* 2 KE / (N_f kB) in K with N_f = 3N-3 (3 for one atom). */
 double eng_temperature(const eng_system *sys) {
   if (!sys || sys->natoms <= 0) return 0.0;
   return 2.0 * eng_kinetic_energy(sys) / (dof(sys) * ENG_KB);
@@ -341,6 +349,13 @@ static int check_opts(const eng_system *sys, const eng_md_opts *o) {
   return ENG_OK;
 }
 
+/* Velocity-Verlet MD of sys in place (positions, velocities, image flags,
+ * and the box under NPT); o NULL = defaults.  Allocates sys->v and
+ * sys->image when absent.  ENG_EINVAL for bad options or missing masses,
+ * ENG_EUNSUPP for NPT on a triclinic or non-periodic box, ENG_ECANCEL if
+ * on_step or progress asked to stop, ENG_ERANGE if the energy became
+ * non-finite, or the calculator's error.  final (may be NULL) gets the
+ * state of the last completed step. */
 int eng_md_run(eng_calc *c, eng_system *sys, const eng_md_opts *o,
                eng_md_step_fn on_step, void *step_ud,
                eng_progress_fn progress, void *ud, eng_md_state *final) {

@@ -34,6 +34,8 @@
 /* Progress callback period, iterations. */
 #define PROGRESS_EVERY 100
 
+/* Defaults: CG, ftol 1e-6 eV/A, etol 0 (off), max_iter 100000, max_eval
+ * 1000000, dmax 0.1 A.  o must not be NULL. */
 void eng_min_opts_default(eng_min_opts *o) {
   assert(o);
   memset(o, 0, sizeof *o);
@@ -45,6 +47,8 @@ void eng_min_opts_default(eng_min_opts *o) {
   o->dmax = 0.1;
 }
 
+/* Lower-case name of a stop criterion ("ftol", ...); "unknown" for
+ * values outside the enum.  Never NULL. */
 const char *eng_min_stop_name(eng_min_stop s) {
   switch (s) {
   case ENG_STOP_NONE: return "none";
@@ -57,6 +61,7 @@ const char *eng_min_stop_name(eng_min_stop s) {
   return "unknown";
 }
 
+/* "fire" or "cg"; "unknown" otherwise.  Never NULL. */
 const char *eng_min_algo_name(eng_min_algo a) {
   switch (a) {
   case ENG_MIN_FIRE: return "fire";
@@ -369,6 +374,12 @@ out:
   return rc;
 }
 
+/* Minimise the energy of sys in place at fixed box (FIRE or CG, see the
+ * top of this file).  o NULL = defaults.  ENG_OK whatever criterion
+ * stopped it (res->stop); ENG_EINVAL for bad options, ENG_ECANCEL if
+ * progress asked to stop, ENG_ENOMEM, or the calculator's error (positions
+ * are then those of the failed evaluation).  res (may be NULL) is filled
+ * in every case: energies eV, fmax eV/Angstrom. */
 int eng_minimize(eng_calc *c, eng_system *sys, const eng_min_opts *o,
                  eng_progress_fn progress, void *ud, eng_min_result *res) {
   mstate m;

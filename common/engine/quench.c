@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Defaults: 2500 K for 30 ps, 2000 -> 300 K at 10 K/ps, 20 ps hold,
+ * 0 bar, dt 2 fs, seed 1. */
 void eng_quench_opts_default(eng_quench_opts *o) {
   assert(o);
   memset(o, 0, sizeof *o);
@@ -46,6 +48,11 @@ static int qprog_cb(void *ud, double frac, const char *msg) {
   return q->fn(q->ud, f, buf);
 }
 
+/* Melt-quench-minimise sys in place (see the top of this file); o NULL =
+ * defaults.  ENG_EINVAL for bad options, ENG_ERANGE for a protocol of more
+ * than 2e9 steps, ENG_ECANCEL if progress asked to stop, or the error of
+ * the MD or minimisation stage.  min_res (may be NULL) gets the final
+ * minimisation's result. */
 int eng_quench(eng_calc *c, eng_system *sys, const eng_quench_opts *o,
                eng_progress_fn progress, void *ud, eng_min_result *min_res) {
   eng_quench_opts def;
