@@ -15,3 +15,5 @@ tests_service_worker_qtool_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS) $(SQLITE_CF
 tests_service_worker_qtool_LDADD = $(PEL_KINDS_LIBS) $(PEL_SERVICE_LIBS)
 TESTS += tests/service/worker_db.sh
 EXTRA_DIST += tests/service/worker_db.sh
+TESTS += tests/service/worker_http.sh
+EXTRA_DIST += tests/service/worker_http.sh
