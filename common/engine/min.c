@@ -208,18 +208,15 @@ typedef struct lspt {
  * x0 holds a copy of the starting positions; ft is a work force array.
  * Steps are capped at amax (no atom moves more than dmax).  The accepted
  * point (lowest energy found with a negative-slope/decrease criterion) is
- * left in sys->x, m->e, m->f, and its step in *a_out (0 if none).
- * *decreased is set when the energy strictly decreased. */
+ * left in sys->x, m->e, m->f, and its step in *a_out (0 if none). */
 static int line_search(mstate *m, const double *h, const double *x0, double *ft,
-                       double s0, double amax, double a_try, double *a_out,
-                       int *decreased) {
+                       double s0, double amax, double a_try, double *a_out) {
   int n3 = m->n3, rc = ENG_OK, have_hi = 0;
   double e0 = m->e, eps = e_noise(e0);
   lspt lo = {0.0, e0, s0}, hi = {0.0, 0.0, 0.0}, best = {0.0, e0, s0};
   double a = fmin(a_try, amax);
 
   *a_out = 0.0;
-  *decreased = 0;
   for (int k = 0; k < LS_MAXEVAL && m->ncalls < m->o->max_eval; k++) {
     lspt cur;
     double e;
@@ -284,7 +281,6 @@ static int line_search(mstate *m, const double *h, const double *x0, double *ft,
     m->e = e0;
     return ENG_OK;
   }
-  *decreased = best.e < e0;
   m->e = best.e;
   *a_out = best.a;
   return ENG_OK;
@@ -293,7 +289,8 @@ static int line_search(mstate *m, const double *h, const double *x0, double *ft,
 /* Polak-Ribiere(+) conjugate gradients with Powell restarts, a restart
  * every 3N iterations, and steepest descent when the direction is not
  * downhill.  ENG_STOP_LINESEARCH when even a steepest-descent search finds
- * no lower point, or after CG_MAX_FLAT iterations without any decrease. */
+ * no lower point, or after CG_MAX_FLAT iterations whose energy change is
+ * within round-off (e_noise). */
 static int run_cg(mstate *m, eng_min_stop *stop) {
   int rc = ENG_OK, n3 = m->n3, flat = 0, since_restart = 0;
   double *h = eng__calloc((size_t)n3, sizeof *h);
@@ -309,7 +306,7 @@ static int run_cg(mstate *m, eng_min_stop *stop) {
   memcpy(h, m->f, (size_t)n3 * sizeof *h);
   for (;;) {
     double e_prev = m->e, s0 = -eng__dot(m->f, h, n3), hmax, amax, a_try, a_acc, fmax;
-    int decreased, sd = 0;
+    int sd = 0;
     if (!(s0 < 0.0)) {
       /* Not a descent direction: steepest descent. */
       memcpy(h, m->f, (size_t)n3 * sizeof *h);
@@ -328,7 +325,7 @@ static int run_cg(mstate *m, eng_min_stop *stop) {
     a_try = a_prev > 0.0 ? a_prev : fmin(m->o->dmax, 0.01) / hmax;
     memcpy(x0, m->sys->x, (size_t)n3 * sizeof *x0);
     memcpy(fold, m->f, (size_t)n3 * sizeof *fold);
-    rc = line_search(m, h, x0, ft, s0, amax, a_try, &a_acc, &decreased);
+    rc = line_search(m, h, x0, ft, s0, amax, a_try, &a_acc);
     if (rc != ENG_OK) goto out;
     if (a_acc == 0.0) {
       if (m->ncalls >= m->o->max_eval) {
