@@ -74,12 +74,15 @@ CREATE TABLE jobs (
   finished      REAL,
   updated       REAL NOT NULL
 );
+-- Partial indexes where possible: every index entry written is a page in
+-- the WAL, and a job changes state three times in its life.
 CREATE UNIQUE INDEX jobs_idem ON jobs (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE INDEX jobs_claim ON jobs (user_id, state, priority DESC, id);
-CREATE INDEX jobs_state ON jobs (state, lease_expires);
-CREATE INDEX jobs_structure ON jobs (structure_id);
-CREATE INDEX jobs_potential ON jobs (potential_id);
-CREATE INDEX jobs_parent ON jobs (parent_id);
+CREATE INDEX jobs_queue ON jobs (user_id, priority DESC, id) WHERE state = 'queued';   -- claim
+CREATE INDEX jobs_user ON jobs (user_id, state);                                      -- listings, limits
+CREATE INDEX jobs_running ON jobs (lease_expires) WHERE state = 'running';            -- reaper
+CREATE INDEX jobs_structure ON jobs (structure_id) WHERE structure_id IS NOT NULL;
+CREATE INDEX jobs_potential ON jobs (potential_id) WHERE potential_id IS NOT NULL;
+CREATE INDEX jobs_parent ON jobs (parent_id) WHERE parent_id IS NOT NULL;
 
 -- "runs after": job_id may run only once every dep_id has succeeded.
 CREATE TABLE job_deps (
@@ -100,16 +103,16 @@ CREATE TABLE results (
 
 -- Every state transition (and a few notable non-transitions, e.g. cancel requests).
 CREATE TABLE job_events (
-  id      INTEGER PRIMARY KEY,
   job_id  INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  seq     INTEGER NOT NULL,        -- 1, 2, ... per job
   time    REAL NOT NULL,
   from_state TEXT,                 -- NULL for the creation event
   to_state   TEXT NOT NULL,
   attempt INTEGER NOT NULL DEFAULT 0,
   worker  TEXT,
-  message TEXT
-);
-CREATE INDEX job_events_job ON job_events (job_id, id);
+  message TEXT,
+  PRIMARY KEY (job_id, seq)
+) WITHOUT ROWID;
 
 -- Workers seen (claims and heartbeats), for the workers-alive metric.
 CREATE TABLE workers (
