@@ -73,7 +73,7 @@ ok $? "a failing job is failed with its reason"
 ok $? "a non-retryable failure is not retried"
 
 # --- 2+3. progress, then SIGKILL mid-job --------------------------------
-SLOW=$("$Q" "$DB" submit noop 1 '{"seconds":3}')
+SLOW=$("$Q" "$DB" submit noop 1 '{"seconds":2}')
 "$W" --db "$DB" --lease 2 --name victim -q 2>>"$TMP/victim.log" &
 VICTIM=$!
 PIDS="$PIDS $VICTIM"
@@ -173,6 +173,9 @@ ok $? "the work was shared (>= 4 workers did some)"
 ok $? "no worker logged an error"
 [ "$(sql "SELECT count(*) FROM jobs")" = $((BEFORE + NJ)) ]
 ok $? "no job was lost or duplicated"
+
+! grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$TMP"/*.log >/dev/null 2>&1
+ok $? "no sanitizer reports in the logs"
 
 echo "1..$N"
 [ "$FAIL" -eq 0 ]

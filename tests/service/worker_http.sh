@@ -209,5 +209,8 @@ ok $? "no worker logged an error"
 kill -0 "$DPID" 2>/dev/null
 ok $? "pelmapd still running"
 
+! grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$T"/*.log >/dev/null 2>&1
+ok $? "no sanitizer reports in the logs"
+
 echo "1..$N"
 [ "$FAIL" -eq 0 ]
