@@ -528,7 +528,8 @@ eng_format eng_format_sniff(const char *buf, size_t len, const char *name) {
     if (line_is_integer(l1) && peek_line(buf, len, 2, l2, sizeof l2) == 0 &&
         (strstr(l2, "Lattice=") || strstr(l2, "Properties=")))
       return ENG_FMT_EXTXYZ;
-    for (int k = 2; k <= 40; k++) {
+    /* an XYZ comment line may read "64 atoms": start after it */
+    for (int k = line_is_integer(l1) ? 3 : 2; k <= 40; k++) {
       if (peek_line(buf, len, k, l2, sizeof l2)) break;
       if (line_is_atoms_count(l2)) return ENG_FMT_LAMMPS_DATA;
     }
@@ -636,9 +637,15 @@ static int check_writable(const eng_system *s) {
       return eng_set_error(ENG_EINVAL, "atom %d has type index %d outside 0..%d", i,
                            s->type[i], s->ntypes - 1);
   for (int k = 0; k < 3; k++)
-    if (!(s->box.len[k] > 0.0))
+    if (!(s->box.len[k] > 0.0) || !isfinite(s->box.len[k]) || !isfinite(s->box.lo[k]))
       return eng_set_error(ENG_EINVAL, "cannot write a box with length %g along %c",
                            s->box.len[k], "xyz"[k]);
+  if (!isfinite(s->box.xy) || !isfinite(s->box.xz) || !isfinite(s->box.yz))
+    return eng_set_error(ENG_EINVAL, "cannot write a box with non-finite tilts");
+  for (long i = 0; i < 3L * s->natoms; i++)
+    if (!isfinite(s->x[i]) || (s->v && !isfinite(s->v[i])))
+      return eng_set_error(ENG_EINVAL, "cannot write atom %ld: non-finite position or velocity",
+                           i / 3);
   return ENG_OK;
 }
 

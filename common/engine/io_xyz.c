@@ -159,13 +159,24 @@ static int parse_properties(eng__scan *sc, const char *val, xyz_info *info) {
   return ENG_OK;
 }
 
+/* 1 if key (any case) followed by optional blanks and '=' occurs in line. */
+static int has_key(const char *line, const char *key) {
+  size_t n = strlen(key);
+  for (const char *p = line; *p; p++) {
+    const char *q = p + n;
+    if (strncasecmp(p, key, n) != 0) continue;
+    while (*q == ' ' || *q == '\t') q++;
+    if (*q == '=') return 1;
+  }
+  return 0;
+}
+
 /* Parse the comment line (in sc->line).  A line with neither Lattice= nor
  * Properties= is a plain XYZ comment and is ignored. */
 static int parse_comment(eng__scan *sc, xyz_info *info) {
   const char *p = sc->line;
   char key[256], q[64], *val = NULL;
-  int extended = strstr(sc->line, "Lattice=") || strstr(sc->line, "Properties=") ||
-                 strstr(sc->line, "lattice=") || strstr(sc->line, "properties=");
+  int extended = has_key(sc->line, "Lattice") || has_key(sc->line, "Properties");
   int rc = ENG_OK;
   memset(info, 0, sizeof *info);
   if (!extended) goto defaults;

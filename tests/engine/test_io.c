@@ -121,14 +121,16 @@ static void test_formats(void) {
   ok(strcmp(eng_format_name(ENG_FMT_EXTXYZ), "extxyz") == 0, "name of extxyz");
   ok(eng_format_from_name(eng_format_name(ENG_FMT_LAMMPS_DATA)) == ENG_FMT_LAMMPS_DATA,
      "name round trip");
-  ok(eng_format_sniff("ITEM: TIMESTEP\n0\n", 17, NULL) == ENG_FMT_LAMMPS_DUMP, "sniff dump");
-  ok(eng_format_sniff("2\nLattice=\"1 0 0 0 1 0 0 0 1\"\n", 30, NULL) == ENG_FMT_EXTXYZ,
+  ok(eng_format_sniff("ITEM: TIMESTEP\n0\n", strlen("ITEM: TIMESTEP\n0\n"), NULL) == ENG_FMT_LAMMPS_DUMP, "sniff dump");
+  ok(eng_format_sniff("2\nLattice=\"1 0 0 0 1 0 0 0 1\"\n", strlen("2\nLattice=\"1 0 0 0 1 0 0 0 1\"\n"), NULL) == ENG_FMT_EXTXYZ,
      "sniff extxyz");
-  ok(eng_format_sniff("title\n\n  12 atoms\n", 18, NULL) == ENG_FMT_LAMMPS_DATA, "sniff data");
-  ok(eng_format_sniff("3\nplain\nCu 0 0 0\n", 18, NULL) == ENG_FMT_EXTXYZ, "sniff plain xyz");
-  ok(eng_format_sniff("??", 2, "a.lammpstrj") == ENG_FMT_LAMMPS_DUMP, "sniff by extension");
-  ok(eng_format_sniff("??", 2, "a.lmp") == ENG_FMT_LAMMPS_DATA, "sniff .lmp");
-  ok(eng_format_sniff("??", 2, "x") == ENG_FMT_AUTO, "sniff gives up");
+  ok(eng_format_sniff("title\n\n  12 atoms\n", strlen("title\n\n  12 atoms\n"), NULL) == ENG_FMT_LAMMPS_DATA, "sniff data");
+  ok(eng_format_sniff("3\nplain\nCu 0 0 0\n", strlen("3\nplain\nCu 0 0 0\n"), NULL) == ENG_FMT_EXTXYZ, "sniff plain xyz");
+  ok(eng_format_sniff("2\n64 atoms\nCu 0 0 0\nCu 1 1 1\n", strlen("2\n64 atoms\nCu 0 0 0\nCu 1 1 1\n"), NULL) == ENG_FMT_EXTXYZ,
+     "sniff xyz whose comment says 'N atoms'");
+  ok(eng_format_sniff("??", strlen("??"), "a.lammpstrj") == ENG_FMT_LAMMPS_DUMP, "sniff by extension");
+  ok(eng_format_sniff("??", strlen("??"), "a.lmp") == ENG_FMT_LAMMPS_DATA, "sniff .lmp");
+  ok(eng_format_sniff("??", strlen("??"), "x") == ENG_FMT_AUTO, "sniff gives up");
 }
 
 static void test_data_samples(void) {
@@ -572,6 +574,8 @@ static const struct bad {
     {"xyz: degenerate Lattice", ENG_FMT_EXTXYZ, "1\nLattice=\"5 0 0 10 0 0 0 0 5\"\nCu 1 1 1\n", 2, 0, 0},
     {"xyz: pbc without Lattice", ENG_FMT_EXTXYZ, "1\npbc=\"T T T\" Properties=species:S:1:pos:R:3\nCu 1 1 1\n", 2, 0, 0},
     {"xyz: box too small", ENG_FMT_EXTXYZ, "1\nLattice=\"5 0 0 0 50 0 0 0 50\"\nCu 1 1 1\n", 2, 10.0, 0},
+    {"xyz: Lattice = with blanks, 8 numbers", ENG_FMT_EXTXYZ,
+     "1\nlattice = \"5 0 0 0 5 0 0 0\"\nCu 1 1 1\n", 2, 0, 0},
     {"xyz: bad L value", ENG_FMT_EXTXYZ, "1\nProperties=species:S:1:pos:R:3:f:L:1\nCu 1 1 1 maybe\n", 3, 0, 0},
     {"xyz: truncated second frame", ENG_FMT_EXTXYZ, "1\n\nCu 1 1 1\n2\n\nCu 1 1 1\n", 7, 0, 0},
 };
