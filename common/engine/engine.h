@@ -462,6 +462,207 @@ int eng_quench(eng_calc *c, eng_system *sys, const eng_quench_opts *o,
 /* Structural descriptors (descriptors work: gr.c, voronoi.cc, s2.c,   */
 /* msd.c, d2min.c)                                                     */
 /* ------------------------------------------------------------------ */
+/* Pair distribution functions.  Curve c of an eng_rdf is the total g(r)
+ * for c = 0 and the partial g_ab(r) for c = 1 + a*ntypes + b.  Bins are
+ * [k*dr, (k+1)*dr), k = 0..nbins-1, reported at their centres.
+ * Normalisation (as LAMMPS compute rdf):
+ *   g_ab(r_k) = H_ab(k) / (N_a * (N_b - delta_ab)/V * 4/3 pi (r_hi^3 - r_lo^3))
+ * with H_ab(k) the number of ordered pairs (i of type a, j != i of type b,
+ * every periodic image) in bin k; total: N (N-1)/V.  Peaks and troughs of
+ * every curve are located on a copy smoothed by a Gaussian of width smooth
+ * (convolution along r, truncated at 4 sigma, renormalised at the ends): a
+ * trough is the lowest point between two consecutive maxima of the smoothed
+ * curve, a peak the highest point between two consecutive minima; extrema
+ * whose prominence (height above the lower neighbouring extremum) is below
+ * min_prominence are dropped, and the position is refined by a parabola
+ * through the three smoothed values around the extremum.  Positions are
+ * reported from the first peak on (the g = 0 region before it has none). */
+#define ENG_RDF_MAXEXT 16
+
+typedef struct eng_rdf_opts {
+  double rmax;           /* Angstrom; default 12 */
+  double dr;             /* bin width, Angstrom; default 0.02 */
+  double smooth;         /* Gaussian sigma for extrema, Angstrom; default 0.3
+                          * (merges the split second peak of metallic
+                          * glasses; <= 0: no smoothing) */
+  double min_prominence; /* in units of g; default 0.02 */
+} eng_rdf_opts;
+
+typedef struct eng_rdf {
+  int ntypes, ncurves, nbins; /* ncurves = 1 + ntypes*ntypes */
+  double dr, rmax, smooth, min_prominence; /* parameters used */
+  double *r;          /* nbins bin centres, Angstrom */
+  double *g;          /* ncurves*nbins, g[c*nbins + k] (dimensionless) */
+  double *gs;         /* same, smoothed */
+  int *npeaks;        /* ncurves */
+  int *ntroughs;      /* ncurves */
+  double *peaks;      /* ncurves*ENG_RDF_MAXEXT positions, Angstrom */
+  double *troughs;    /* ncurves*ENG_RDF_MAXEXT positions, Angstrom */
+} eng_rdf;
+
+void eng_rdf_opts_default(eng_rdf_opts *o);
+/* g(r) of sys (any box; any rmax: periodic images are counted).  *out is
+ * the caller's (eng_rdf_free).  ENG_EINVAL for bad options (rmax <= 0,
+ * dr <= 0, more than 10^6 bins) or a system with fewer than 2 atoms. */
+int eng_rdf_compute(const eng_system *sys, const eng_rdf_opts *o, eng_rdf **out);
+void eng_rdf_free(eng_rdf *r);
+/* Extrema of one curve y[0..n-1] sampled at r (ascending): smoothing with
+ * Gaussian sigma (Angstrom, 0 = none; ys may be NULL or receives the
+ * smoothed curve) and prominence as above.  At most max entries each;
+ * *npk / *ntr get the counts.  Returns ENG_OK or ENG_EINVAL. */
+int eng_rdf_extrema(const double *r, const double *y, int n, double sigma,
+                    double min_prominence, double *ys, double *peaks, int *npk,
+                    double *troughs, int *ntr, int max);
+
+/* Voronoi tessellation (voro++, monodisperse), one cell per atom.  Fully
+ * periodic boxes (orthogonal or triclinic) use voro++'s periodic container
+ * in LAMMPS' restricted triclinic form; orthogonal boxes with some
+ * non-periodic direction are walled at the box faces there; triclinic
+ * non-periodic boxes are ENG_EUNSUPP.  Thresholds (0 = none, as OVITO):
+ * a face counts (for coordination and the index) when its area is at least
+ * face_area and at least face_rel * (total surface area of the cell); an
+ * edge counts towards its face's order when its length is at least
+ * edge_length.  The volume is never affected by thresholds. */
+#define ENG_VORO_NORD 16 /* index[k] = counted faces with k counted edges,
+                          * k = 0..15 (the last also counts larger orders) */
+
+typedef struct eng_voronoi_opts {
+  double face_area;   /* Angstrom^2; default 0 */
+  double face_rel;    /* fraction of the cell surface; default 0 */
+  double edge_length; /* Angstrom; default 0 */
+} eng_voronoi_opts;
+
+typedef struct eng_voronoi {
+  int natoms;
+  eng_voronoi_opts opts; /* thresholds used */
+  double *volume;        /* natoms, Angstrom^3 */
+  double *area;          /* natoms, total surface area, Angstrom^2 */
+  int *nfaces_all;       /* natoms, faces before thresholds */
+  int *coord;            /* natoms, counted faces (coordination) */
+  int *index;            /* natoms*ENG_VORO_NORD; <n3,n4,n5,n6> =
+                          * index[i*ENG_VORO_NORD + 3..6] */
+  double *l5fs;          /* natoms, n5 / coord (0 when coord = 0) */
+} eng_voronoi;
+
+void eng_voronoi_opts_default(eng_voronoi_opts *o);
+/* Compute the tessellation.  o may be NULL (defaults).  *out is the
+ * caller's (eng_voronoi_free).  ENG_EINVAL (negative thresholds, empty
+ * system), ENG_EUNSUPP (triclinic with a non-periodic direction),
+ * ENG_ENOCONV (voro++ could not build some cell, e.g. coincident atoms),
+ * ENG_ENOMEM. */
+int eng_voronoi_compute(const eng_system *sys, const eng_voronoi_opts *o,
+                        eng_voronoi **out);
+void eng_voronoi_free(eng_voronoi *v);
+
+/* Local two-body excess entropy (paper Eq. 3), in units of k_B:
+ *   S2_i = -2 pi sum_nu rho_nu int_0^rc [g ln g - g + 1](r) r^2 dr,
+ *   g = g_i^nu(r) = sum_{j of type nu, j != i} K(r - r_ij) / (4 pi rho_nu r^2),
+ *   K(u) = exp(-u^2 / 2 sigma^2) / sqrt(2 pi) sigma  (truncated at 5 sigma),
+ *   rho_nu = N_nu / V (global species densities).
+ * With partial = 0 the sum over nu is replaced by one term with all
+ * neighbours and rho = N/V (the single-component form of LAMMPS
+ * entropy/atom).  The integral is the trapezoidal rule on r_k = k*dr,
+ * the last partial interval up to rc with the integrand interpolated
+ * linearly; where g < 1e-10 the integrand is r^2 (its g -> 0 limit). */
+#define ENG_S2_MAXCUT 8
+
+typedef struct eng_s2_opts {
+  double sigma;   /* Angstrom; default 0.2 */
+  double dr;      /* integration step, Angstrom; default 0.02 */
+  int ncut;       /* number of cutoffs, 1..ENG_S2_MAXCUT; default 4 */
+  double cut[ENG_S2_MAXCUT]; /* Angstrom; default 3.9 6.4 8.8 11.2 */
+  int partial;    /* 1: species-resolved (paper), 0: total; default 1 */
+} eng_s2_opts;
+
+typedef struct eng_s2 {
+  int natoms;
+  eng_s2_opts opts; /* parameters used */
+  double *s2;       /* ncut*natoms, s2[c*natoms + i], k_B */
+} eng_s2;
+
+void eng_s2_opts_default(eng_s2_opts *o);
+/* S2 of every atom for every cutoff.  *out is the caller's (eng_s2_free).
+ * ENG_EINVAL for bad parameters (sigma, dr <= 0, ncut out of range,
+ * cutoffs <= 0, more than 10^6 grid points). */
+int eng_s2_compute(const eng_system *sys, const eng_s2_opts *o, eng_s2 **out);
+void eng_s2_free(eng_s2 *s);
+/* The smoothed local g_i^nu(r_k) of atom i on r_k = k*dr, k = 0..n-1, with
+ * the same kernel and normalisation as eng_s2_compute (nu = -1: all
+ * neighbours, rho = N/V); g[0] = 0.  g receives n values.  For tests and
+ * plots: a direct loop over all atoms and images, O(N) per call. */
+int eng_s2_local_g(const eng_system *sys, const eng_s2_opts *o, int i, int nu,
+                   int n, double *g);
+
+/* Per-atom mean-squared displacements from NVT molecular dynamics (Nose-
+ * Hoover chain, eng_md_run) of a copy of sys (sys itself is not changed).
+ * Positions are unwrapped with the MD image counters.
+ *   ENG_MSD_VIB:       <|r_i(t) - r_i,ref|^2> averaged over samples taken
+ *                      every sample_every steps during the production
+ *                      time (Eq. 1); r_i,ref = the positions of sys, which
+ *                      should be the inherent structure (minimised).
+ *   ENG_MSD_DIFFUSIVE: |r_i(end) - r_i(start of production)|^2.
+ * The run: velocities drawn at temp from seed, t_equil ps of NVT (not
+ * sampled), then time ps of NVT (sampled; the sample at the first
+ * production step is t = dt). */
+typedef enum eng_msd_mode { ENG_MSD_VIB = 0, ENG_MSD_DIFFUSIVE = 1 } eng_msd_mode;
+
+typedef struct eng_msd_opts {
+  eng_msd_mode mode;
+  double temp;       /* K; default 300 */
+  double time;       /* production time tau0, ps; default 100 */
+  double t_equil;    /* ps; default 0 */
+  double dt;         /* ps; default 0.002 */
+  double t_damp;     /* thermostat time, ps; default 0.1 */
+  long sample_every; /* steps; default 10 */
+  uint64_t seed;     /* velocities; default 1 */
+} eng_msd_opts;
+
+typedef struct eng_msd {
+  int natoms;
+  eng_msd_opts opts; /* parameters used */
+  long nsamples;
+  double t_mean;     /* mean instantaneous temperature over samples, K */
+  double *msd;       /* natoms, Angstrom^2 */
+} eng_msd;
+
+void eng_msd_opts_default(eng_msd_opts *o);
+/* Run the MD and fill *out (caller's; eng_msd_free).  c must have been
+ * created for sys.  Types with mass 0 are ENG_EINVAL.  ENG_ECANCEL when
+ * progress asks to stop.  Bit-identical for the same inputs and seed. */
+int eng_msd_compute(eng_calc *c, const eng_system *sys, const eng_msd_opts *o,
+                    eng_progress_fn progress, void *ud, eng_msd **out);
+void eng_msd_free(eng_msd *m);
+
+/* Flexibility volume (Eq. 2): v_i = msd_i / a_i^2 * vol_i with
+ * a_i = vol_i^(1/3), i.e. msd_i * vol_i^(1/3).  msd in Angstrom^2, vol in
+ * Angstrom^3, v in Angstrom^3.  ENG_EINVAL if a volume is <= 0. */
+int eng_flex_volume(int n, const double *msd, const double *vol, double *v);
+
+/* Falk-Langer non-affine displacement D2min (Eq. 5).  Neighbours j of atom
+ * i are those within rcut in the reference; d0 = x_j - x_i in ref,
+ * d = the same pair (same periodic image, followed through each atom's
+ * displacement, taken as the shortest in fractional coordinates) in cur.
+ * J = X Y^-1 with X = sum d (x) d0, Y = sum d0 (x) d0, and
+ *   D2min_i = sum_j |d - J d0|^2 / N_c   (normalise = 1, the paper's), or
+ *           = sum_j |d - J d0|^2         (normalise = 0, OVITO's).
+ * Atoms whose Y is singular (fewer than 3 non-coplanar neighbours) get
+ * valid = 0 and D2min 0. */
+typedef struct eng_d2min {
+  int natoms;
+  double rcut;
+  int normalise;
+  double *d2min;     /* natoms, Angstrom^2 */
+  int *nneigh;       /* natoms, N_c */
+  int *valid;        /* natoms */
+} eng_d2min;
+
+/* ref and cur must have the same atoms in the same order (same ids);
+ * boxes may differ (deformation).  *out is the caller's (eng_d2min_free).
+ * ENG_EINVAL on mismatch or rcut <= 0. */
+int eng_d2min_compute(const eng_system *ref, const eng_system *cur, double rcut,
+                      int normalise, eng_d2min **out);
+void eng_d2min_free(eng_d2min *d);
+
 /* @@descriptors-api@@ (keep this marker: new declarations go above it) */
 
 /* ------------------------------------------------------------------ */
