@@ -113,6 +113,10 @@ static void roundtrip(const eng_system *s, eng_format fmt, const char *what) {
   free(buf);
 }
 
+static eng_format sniff(const char *text, const char *name) {
+  return eng_format_sniff(text, strlen(text), name);
+}
+
 static void test_formats(void) {
   ok(eng_format_from_name("data") == ENG_FMT_LAMMPS_DATA, "format 'data'");
   ok(eng_format_from_name("lammps-dump") == ENG_FMT_LAMMPS_DUMP, "format 'lammps-dump'");
@@ -121,16 +125,16 @@ static void test_formats(void) {
   ok(strcmp(eng_format_name(ENG_FMT_EXTXYZ), "extxyz") == 0, "name of extxyz");
   ok(eng_format_from_name(eng_format_name(ENG_FMT_LAMMPS_DATA)) == ENG_FMT_LAMMPS_DATA,
      "name round trip");
-  ok(eng_format_sniff("ITEM: TIMESTEP\n0\n", strlen("ITEM: TIMESTEP\n0\n"), NULL) == ENG_FMT_LAMMPS_DUMP, "sniff dump");
-  ok(eng_format_sniff("2\nLattice=\"1 0 0 0 1 0 0 0 1\"\n", strlen("2\nLattice=\"1 0 0 0 1 0 0 0 1\"\n"), NULL) == ENG_FMT_EXTXYZ,
+  ok(sniff("ITEM: TIMESTEP\n0\n", NULL) == ENG_FMT_LAMMPS_DUMP, "sniff dump");
+  ok(sniff("2\nLattice=\"1 0 0 0 1 0 0 0 1\"\n", NULL) == ENG_FMT_EXTXYZ,
      "sniff extxyz");
-  ok(eng_format_sniff("title\n\n  12 atoms\n", strlen("title\n\n  12 atoms\n"), NULL) == ENG_FMT_LAMMPS_DATA, "sniff data");
-  ok(eng_format_sniff("3\nplain\nCu 0 0 0\n", strlen("3\nplain\nCu 0 0 0\n"), NULL) == ENG_FMT_EXTXYZ, "sniff plain xyz");
-  ok(eng_format_sniff("2\n64 atoms\nCu 0 0 0\nCu 1 1 1\n", strlen("2\n64 atoms\nCu 0 0 0\nCu 1 1 1\n"), NULL) == ENG_FMT_EXTXYZ,
+  ok(sniff("title\n\n  12 atoms\n", NULL) == ENG_FMT_LAMMPS_DATA, "sniff data");
+  ok(sniff("3\nplain\nCu 0 0 0\n", NULL) == ENG_FMT_EXTXYZ, "sniff plain xyz");
+  ok(sniff("2\n64 atoms\nCu 0 0 0\nCu 1 1 1\n", NULL) == ENG_FMT_EXTXYZ,
      "sniff xyz whose comment says 'N atoms'");
-  ok(eng_format_sniff("??", strlen("??"), "a.lammpstrj") == ENG_FMT_LAMMPS_DUMP, "sniff by extension");
-  ok(eng_format_sniff("??", strlen("??"), "a.lmp") == ENG_FMT_LAMMPS_DATA, "sniff .lmp");
-  ok(eng_format_sniff("??", strlen("??"), "x") == ENG_FMT_AUTO, "sniff gives up");
+  ok(sniff("??", "a.lammpstrj") == ENG_FMT_LAMMPS_DUMP, "sniff by extension");
+  ok(sniff("??", "a.lmp") == ENG_FMT_LAMMPS_DATA, "sniff .lmp");
+  ok(sniff("??", "x") == ENG_FMT_AUTO, "sniff gives up");
 }
 
 static void test_data_samples(void) {

@@ -38,14 +38,20 @@ static void add_seed(const char *name, const void *data, size_t len) {
   nseeds++;
 }
 
+static int cmp_seed(const void *a, const void *b) {
+  return strcmp(((const seed *)a)->name, ((const seed *)b)->name);
+}
+
 static void load_corpus(const char *dir) {
   DIR *d = opendir(dir);
   struct dirent *e;
   if (!d) return;
-  while ((e = readdir(d)) != NULL) {
+  for (;;) {
     char path[8192], buf[MAXLEN];
     FILE *f;
     size_t n;
+    e = readdir(d);
+    if (!e) break;
     if (e->d_name[0] == '.') continue;
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     f = fopen(path, "rb");
@@ -55,6 +61,8 @@ static void load_corpus(const char *dir) {
     add_seed(e->d_name, buf, n);
   }
   closedir(d);
+  /* readdir order depends on the file system: sort for reproducibility */
+  qsort(seeds, (size_t)nseeds, sizeof seeds[0], cmp_seed);
 }
 
 static const char *const numbers[] = {"0", "-1", "1", "2", "3", "1e308", "-1e400", "nan", "inf",
