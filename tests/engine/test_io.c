@@ -584,6 +584,22 @@ static const struct bad {
     {"xyz: truncated second frame", ENG_FMT_EXTXYZ, "1\n\nCu 1 1 1\n2\n\nCu 1 1 1\n", 7, 0, 0},
 };
 
+static void test_bad_files(void) {
+  static const struct {
+    const char *file;
+    long line;
+  } files[] = {{"bad_truncated.data", 23}, {"bad_dup.dump", 12}, {"bad_lattice8.xyz", 2},
+               {"bad_binary.data", 5}};
+  for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+    eng_system *s = NULL;
+    char want[256];
+    int rc = read_sample(files[k].file, ENG_FMT_AUTO, NULL, &s);
+    snprintf(want, sizeof want, "%s:%ld:", files[k].file, files[k].line);
+    ok(rc == ENG_EPARSE && !s && strstr(eng_last_error(), want), "%s: ENG_EPARSE at line %ld (%s)",
+       files[k].file, files[k].line, eng_last_error());
+  }
+}
+
 static void test_bad(void) {
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
     eng_read_opts o = {0, NULL, bad[k].min_width};
@@ -753,6 +769,7 @@ int main(void) {
   test_props_write();
   test_files();
   test_bad();
+  test_bad_files();
   test_lammps();
   return tap_done();
 }
