@@ -348,6 +348,8 @@ for i in $(seq 1 12); do
 done
 ok $([ $rl = 1 ] && grep -qi '^Retry-After: [1-9]' "$T/hdr" && grep -q rate_limited "$T/body"; echo $?) \
   "requests over the rate limit -> 429 with Retry-After"
+req GET /api/v1/me "$ALICE" -H "X-Big: $(head -c 100000 /dev/zero | tr '\0' a)"
+ok $([ "$S" = 431 ]; echo $?) "100 kB of request headers -> 431 (got $S)"
 # static files
 req GET / "";                      expect 200 "static index.html" 'pelmap'
 req GET /../outside/secret.txt "" --path-as-is;  expect_err 400 "static: .. in the path -> 400"
