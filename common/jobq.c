@@ -7,6 +7,9 @@
  * database lock instead of failing half-way; reads run in autocommit mode.
  * JSON answers for the API are built by SQLite's json_object() so that the
  * server only forwards text.
+ *
+ * The contract of every public function (returns, failures, units,
+ * ownership) is written above its declaration in the header.
  */
 #include "jobq.h"
 
@@ -1138,12 +1141,13 @@ static int idlist_push(idlist *l, int64_t id) {
 
 /* Collect the ids of column 0 of st's rows into l. */
 static int collect_ids(jobq *q, sqlite3_stmt *st, idlist *l) {
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  int rc = sqlite3_step(st);
+  while (rc == SQLITE_ROW) {
     if (idlist_push(l, sqlite3_column_int64(st, 0)) < 0) {
       sqlite3_reset(st);
       return seterr(q, JOBQ_ENOMEM, "out of memory");
     }
+    rc = sqlite3_step(st);
   }
   sqlite3_reset(st);
   if (rc != SQLITE_DONE) return dberr(q, rc, "collect");
@@ -1674,10 +1678,12 @@ int jobq_metrics_text(jobq *q, char **text) {
     rc = JOBQ_EDB;
     goto out;
   }
-  int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW)
+  int s = sqlite3_step(st);
+  while (s == SQLITE_ROW) {
     sb_printf(&b, "pelmap_jobs{state=\"%s\",kind=\"%s\"} %lld\n", sqlite3_column_text(st, 0),
               sqlite3_column_text(st, 1), (long long)sqlite3_column_int64(st, 2));
+    s = sqlite3_step(st);
+  }
   sqlite3_reset(st);
   if (s != SQLITE_DONE) {
     rc = dberr(q, s, "metrics");

@@ -10,12 +10,16 @@
 #include "server.h"
 
 #include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "kinds.h"
@@ -27,6 +31,7 @@
 /* Responses                                                           */
 /* ------------------------------------------------------------------ */
 
+/* Queue a response (contract in server.h). */
 enum MHD_Result api_send(api_server *s, struct MHD_Connection *c, unsigned status,
                          const char *ctype, char *body, size_t len, int owned) {
   struct MHD_Response *resp = MHD_create_response_from_buffer(
@@ -95,6 +100,7 @@ static enum MHD_Result verror(api_server *s, struct MHD_Connection *c, unsigned 
                 (const char *)NULL);
 }
 
+/* Queue a JSON error response; 401 adds WWW-Authenticate, 503 Retry-After. */
 enum MHD_Result api_error(api_server *s, struct MHD_Connection *c, unsigned status,
                           const char *code, const char *fmt, ...) {
   va_list ap;
@@ -218,6 +224,8 @@ static int is_public(const char *url) {
          strcmp(url, "/api/v1/openapi.json") == 0 || strncmp(url, "/api/", 5) != 0;
 }
 
+/* First callback of a request: token, rate limit, Content-Length (server.h).
+ * Returns 1 when a response was queued (*ret is its result), else 0. */
 int api_precheck(api_server *s, api_req *r, struct MHD_Connection *c, const char *url,
                  const char *method, enum MHD_Result *ret) {
   r->limit = s->max_body;
@@ -883,6 +891,8 @@ static enum MHD_Result method_not_allowed(api_server *s, struct MHD_Connection *
 /* Static files under --web. */
 static enum MHD_Result static_file(api_server *s, struct MHD_Connection *c, const char *url);
 
+/* Dispatch a complete request to its route; every path queues a response
+ * (or returns MHD_NO when even that failed). */
 enum MHD_Result api_route(api_server *s, api_req *r, struct MHD_Connection *c, const char *url,
                           const char *method) {
   int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -1035,11 +1045,6 @@ enum MHD_Result api_route(api_server *s, api_req *r, struct MHD_Connection *c, c
 /* ------------------------------------------------------------------ */
 /* Static files                                                        */
 /* ------------------------------------------------------------------ */
-
-#include <fcntl.h>
-#include <limits.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static enum MHD_Result static_file(api_server *s, struct MHD_Connection *c, const char *url) {
   if (!s->web_root[0]) return api_error(s, c, 404, "not_found", "no such route (no --web)");

@@ -2,6 +2,9 @@
  * http_util.c -- client-facing parsers of pelmapd (see http_util.h): paths,
  * integers, content types, multipart bodies, JSON depth, static paths,
  * CSV fields, and the JSON bodies of job submissions and worker calls.
+ *
+ * The contract of every public function (returns, failures, units,
+ * ownership) is written above its declaration in the header.
  */
 #include "http_util.h"
 
@@ -398,15 +401,20 @@ int api_submit_parse(const char *body, size_t len, api_submit *out, char *err, s
   int64_t v = 0;
   const int64_t idmax = INT64_C(1) << 53;
   int r;
-  if ((r = get_int(o, "structure", 1, idmax, &v, err, errlen)) < 0) goto fail;
+  r = get_int(o, "structure", 1, idmax, &v, err, errlen);
+  if (r < 0) goto fail;
   if (r) out->structure = v;
-  if ((r = get_int(o, "potential", 1, idmax, &v, err, errlen)) < 0) goto fail;
+  r = get_int(o, "potential", 1, idmax, &v, err, errlen);
+  if (r < 0) goto fail;
   if (r) out->potential = v;
-  if ((r = get_int(o, "parent", 1, idmax, &v, err, errlen)) < 0) goto fail;
+  r = get_int(o, "parent", 1, idmax, &v, err, errlen);
+  if (r < 0) goto fail;
   if (r) out->parent = v;
-  if ((r = get_int(o, "priority", -1000, 1000, &v, err, errlen)) < 0) goto fail;
+  r = get_int(o, "priority", -1000, 1000, &v, err, errlen);
+  if (r < 0) goto fail;
   if (r) out->priority = (int)v;
-  if ((r = get_int(o, "max_attempts", 1, 10, &v, err, errlen)) < 0) goto fail;
+  r = get_int(o, "max_attempts", 1, 10, &v, err, errlen);
+  if (r < 0) goto fail;
   if (r) out->max_attempts = (int)v;
   const cJSON *ra = cJSON_GetObjectItemCaseSensitive(o, "run_after");
   if (ra && !cJSON_IsNull(ra)) {

@@ -125,6 +125,8 @@ static const char openapi_base[] =
 
 static char *openapi_text;
 
+/* Build the document once (before the server threads start): 0, or -1 when
+ * out of memory. */
 int api_openapi_init(void) {
   cJSON *doc = cJSON_Parse(openapi_base);
   if (!doc) return -1;
@@ -143,8 +145,10 @@ int api_openapi_init(void) {
   return openapi_text ? 0 : -1;
 }
 
+/* The document text ("{}" before init); owned by this module. */
 const char *api_openapi_json(void) { return openapi_text ? openapi_text : "{}"; }
 
+/* Release the document (at shutdown). */
 void api_openapi_free(void) {
   free(openapi_text);
   openapi_text = NULL;

@@ -35,6 +35,8 @@ static api_server S;
 
 static void close_q(void *p) { jobq_close(p); }
 
+/* This thread's queue handle, opened on first use (closed by close_q when
+ * the thread exits); NULL if the database cannot be opened. */
 jobq *api_q(api_server *s) {
   jobq *q = pthread_getspecific(s->qkey);
   if (q) return q;
@@ -239,8 +241,9 @@ static int user_cmd(int argc, char **argv) {
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   optind = 3;
-  int o;
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  for (;;) {
+    int o = getopt_long(argc, argv, "", opts, NULL);
+    if (o == -1) break;
     switch (o) {
     case 'd': db = optarg; break;
     case 'r':
@@ -372,8 +375,9 @@ int main(int argc, char **argv) {
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
-  int o;
-  while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  for (;;) {
+    int o = getopt_long(argc, argv, "h", opts, NULL);
+    if (o == -1) break;
     char *end = NULL;
     switch (o) {
     case 'd': db = optarg; break;
