@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 /* ------------------------------------------------------------------ */
 /* Line scanner                                                        */
@@ -665,19 +666,37 @@ int eng_write_stream(FILE *f, eng_format fmt, const eng_system *s) {
 }
 
 int eng_write_file(const char *path, eng_format fmt, const eng_system *s) {
-  FILE *f;
-  int rc;
+  FILE *f = NULL, *mem = NULL;
+  char *buf = NULL;
+  size_t len = 0;
+  struct stat st;
+  int rc, existed;
   if (!path) return eng_set_error(ENG_EINVAL, "eng_write_file: path is NULL");
   if (fmt == ENG_FMT_AUTO) fmt = eng_format_sniff(NULL, 0, path);
   if (fmt != ENG_FMT_LAMMPS_DATA && fmt != ENG_FMT_EXTXYZ)
     return eng_set_error(ENG_EINVAL, "%s: cannot write format %s (only lammps-data and extxyz)",
                          path, eng_format_name(fmt));
   if (!s) return eng_set_error(ENG_EINVAL, "eng_write_file: system is NULL");
+  /* format in memory first: a system that cannot be written leaves the
+   * file untouched */
+  mem = open_memstream(&buf, &len);
+  if (!mem) return eng_set_error(ENG_ENOMEM, "out of memory");
+  rc = eng_write_stream(mem, fmt, s);
+  if (fclose(mem) != 0 && rc == ENG_OK) rc = eng_set_error(ENG_ENOMEM, "out of memory");
+  if (rc) goto out;
+  existed = lstat(path, &st) == 0;
   f = fopen(path, "w");
-  if (!f) return eng_set_error(ENG_EIO, "%s: cannot open for writing: %s", path, strerror(errno));
-  rc = eng_write_stream(f, fmt, s);
+  if (!f) {
+    rc = eng_set_error(ENG_EIO, "%s: cannot open for writing: %s", path, strerror(errno));
+    goto out;
+  }
+  if (fwrite(buf, 1, len, f) != len)
+    rc = eng_set_error(ENG_EIO, "%s: write error: %s", path, strerror(errno));
   if (fclose(f) != 0 && rc == ENG_OK)
     rc = eng_set_error(ENG_EIO, "%s: write error: %s", path, strerror(errno));
-  if (rc) remove(path);
+  /* remove a partly written file, but only one this call created */
+  if (rc && !existed && lstat(path, &st) == 0 && S_ISREG(st.st_mode)) remove(path);
+out:
+  free(buf);
   return rc;
 }

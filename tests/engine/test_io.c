@@ -429,6 +429,34 @@ static void test_files(void) {
   }
   ok(eng_write_file("/nonexistent/dir/x.data", ENG_FMT_LAMMPS_DATA, s) == ENG_EIO,
      "unwritable path is ENG_EIO");
+  {
+    struct stat st;
+    ok(stat("/dev/full", &st) != 0 || eng_write_file("/dev/full", ENG_FMT_EXTXYZ, s) == ENG_EIO,
+       "a full device is ENG_EIO (%s)", eng_last_error());
+    ok(stat("/dev/full", &st) != 0 || S_ISCHR(st.st_mode), "and the device is left alone");
+  }
+  {
+    /* a system that cannot be written leaves an existing file untouched */
+    eng_prop *p;
+    eng_system *u = eng_system_copy(s);
+    FILE *f;
+    char line[64] = "";
+    snprintf(path, sizeof path, "%s/io_keep.xyz", tmpdir);
+    f = fopen(path, "w");
+    if (f) {
+      fputs("keep me\n", f);
+      fclose(f);
+    }
+    if (!u || eng_system_add_prop(u, "bad name", ENG_PROP_REAL, 1, &p)) bail("prop");
+    ok(eng_write_file(path, ENG_FMT_AUTO, u) == ENG_EINVAL, "unwritable property is ENG_EINVAL");
+    f = fopen(path, "r");
+    if (f) {
+      if (!fgets(line, sizeof line, f)) line[0] = '\0';
+      fclose(f);
+    }
+    ok(strcmp(line, "keep me\n") == 0, "existing file untouched after ENG_EINVAL");
+    eng_system_free(u);
+  }
   eng_system_free(s);
   eng_system_free(t);
 }
