@@ -68,8 +68,7 @@ int eng__scan_next(eng__scan *s) {
 static int vfail(const char *name, long line, const char *fmt, va_list ap) {
   char msg[768];
   vsnprintf(msg, sizeof msg, fmt, ap);
-  return eng_set_error(ENG_EPARSE, "%s:%ld: %s", name ? name : "buffer",
-                       line < 1 ? 1 : line, msg);
+  return eng_set_error(ENG_EPARSE, "%s:%ld: %s", name ? name : "buffer", line < 1 ? 1 : line, msg);
 }
 
 int eng__scan_fail(const eng__scan *s, const char *fmt, ...) {
@@ -140,9 +139,8 @@ int eng__parse_double(const char *tok, double *out) {
   if (!tok || !*tok) return -1;
   /* strtod accepts leading blanks, hexadecimal and "nan(...)": allow only
    * what a decimal number or inf/nan spelling can start with. */
-  if (!(isdigit((unsigned char)tok[0]) || tok[0] == '-' || tok[0] == '+' ||
-        tok[0] == '.' || tok[0] == 'i' || tok[0] == 'I' || tok[0] == 'n' ||
-        tok[0] == 'N'))
+  if (!(isdigit((unsigned char)tok[0]) || tok[0] == '-' || tok[0] == '+' || tok[0] == '.' ||
+        tok[0] == 'i' || tok[0] == 'I' || tok[0] == 'n' || tok[0] == 'N'))
     return -1;
   errno = 0;
   v = strtod(tok, &end);
@@ -189,14 +187,12 @@ const char *eng__quote(const char *tok, char *buf, size_t size) {
 /* ------------------------------------------------------------------ */
 
 static const char *const element_symbols[] = {
-    "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg",
-    "Al", "Si", "P",  "S",  "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr",
-    "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr",
-    "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd",
-    "In", "Sn", "Sb", "Te", "I",  "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd",
-    "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf",
-    "Ta", "W",  "Re", "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po",
-    "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U",  "Np", "Pu", "Am", "Cm",
+    "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al", "Si", "P",  "S",
+    "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge",
+    "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd",
+    "In", "Sn", "Sb", "Te", "I",  "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd",
+    "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W",  "Re", "Os", "Ir", "Pt", "Au", "Hg",
+    "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U",  "Np", "Pu", "Am", "Cm",
 };
 
 const char *eng__element_by_mass(double mass, double tol) {
@@ -218,8 +214,7 @@ int eng__valid_species(const char *name) {
   if (n == 0 || n >= ENG_NAME_MAX) return 0;
   if (isdigit((unsigned char)name[0])) return 0;
   for (size_t k = 0; k < n; k++)
-    if (!isgraph((unsigned char)name[k]) || name[k] == '#' || name[k] == '"')
-      return 0;
+    if (!isgraph((unsigned char)name[k]) || name[k] == '#' || name[k] == '"') return 0;
   return 1;
 }
 
@@ -297,8 +292,8 @@ static int permute(void *arr, size_t sz, const id_index *perm, int n) {
   return ENG_OK;
 }
 
-int eng__finish_system(eng_system *sys, long *line, const char *name,
-                       long box_line, double min_width) {
+int eng__finish_system(eng_system *sys, long *line, const char *name, long box_line,
+                       double min_width) {
   id_index *perm = NULL;
   int n = sys->natoms, sorted = 1, rc = ENG_OK;
   for (int i = 1; i < n; i++)
@@ -314,7 +309,8 @@ int eng__finish_system(eng_system *sys, long *line, const char *name,
     for (int i = 1; i < n; i++) {
       if (perm[i].id == perm[i - 1].id) {
         long l1 = line ? line[perm[i - 1].idx] : 0, l2 = line ? line[perm[i].idx] : 0;
-        rc = eng__fail_at(name, l2, "expected unique atom ids, got id %lld again (first on line %ld)",
+        rc = eng__fail_at(name, l2,
+                          "expected unique atom ids, got id %lld again (first on line %ld)",
                           (long long)perm[i].id, l1);
         goto out;
       }
@@ -396,27 +392,28 @@ int eng__inside_nonperiodic(const eng_box *b, const double x[3]) {
 }
 
 int eng__check_box(const eng_box *b, const char *name, long line) {
-  const double v[] = {b->lo[0], b->lo[1], b->lo[2], b->len[0], b->len[1],
-                      b->len[2], b->xy, b->xz, b->yz};
+  const double v[] = {b->lo[0],  b->lo[1], b->lo[2], b->len[0], b->len[1],
+                      b->len[2], b->xy,    b->xz,    b->yz};
   for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
     if (!isfinite(v[k])) return eng__fail_at(name, line, "expected finite box bounds");
   for (int k = 0; k < 3; k++) {
     if (!(b->len[k] > 0.0))
       return eng__fail_at(name, line, "expected a positive box length along %c, got %.17g",
-                          "xyz"[k], b->len[k]);
+                          "xyz"[k], b -> len[k]);
     if (!(b->lo[k] + b->len[k] > b->lo[k]) || !isfinite(b->lo[k] + b->len[k]))
       return eng__fail_at(name, line,
                           "expected a box length along %c resolvable at its origin, got length "
                           "%.17g at %.17g",
-                          "xyz"[k], b->len[k], b->lo[k]);
+                          "xyz"[k], b -> len[k], b -> lo[k]);
   }
   {
     /* volume / product of the cell vector lengths: 0 for a flat cell */
     double lb = sqrt(b->xy * b->xy + b->len[1] * b->len[1]);
     double lc = sqrt(b->xz * b->xz + b->yz * b->yz + b->len[2] * b->len[2]);
     if (!(b->len[1] * b->len[2] > 1e-12 * lb * lc))
-      return eng__fail_at(name, line, "expected a non-degenerate cell, got tilts %.6g %.6g %.6g "
-                                      "too large for lengths %.6g %.6g %.6g",
+      return eng__fail_at(name, line,
+                          "expected a non-degenerate cell, got tilts %.6g %.6g %.6g "
+                          "too large for lengths %.6g %.6g %.6g",
                           b->xy, b->xz, b->yz, b->len[0], b->len[1], b->len[2]);
   }
   if (!isfinite(b->len[0] * b->len[1] * b->len[2]))
@@ -534,8 +531,7 @@ eng_format eng_format_sniff(const char *buf, size_t len, const char *name) {
       if (peek_line(buf, len, k, l2, sizeof l2)) break;
       if (line_is_atoms_count(l2)) return ENG_FMT_LAMMPS_DATA;
     }
-    if (line_is_integer(l1) && peek_line(buf, len, 2, l2, sizeof l2) == 0)
-      return ENG_FMT_EXTXYZ;
+    if (line_is_integer(l1) && peek_line(buf, len, 2, l2, sizeof l2) == 0) return ENG_FMT_EXTXYZ;
   }
   if (name) {
     if (has_suffix(name, ".data") || has_suffix(name, ".lmp")) return ENG_FMT_LAMMPS_DATA;
@@ -549,9 +545,8 @@ eng_format eng_format_sniff(const char *buf, size_t len, const char *name) {
 /* Reading and writing                                                 */
 /* ------------------------------------------------------------------ */
 
-int eng_read_buffer(const char *buf, size_t len, const char *name,
-                    eng_format fmt, const eng_read_opts *opts,
-                    eng_system **out) {
+int eng_read_buffer(const char *buf, size_t len, const char *name, eng_format fmt,
+                    const eng_read_opts *opts, eng_system **out) {
   eng_read_opts defaults = {0, NULL, 0.0};
   int rc;
   if (!out) return eng_set_error(ENG_EINVAL, "eng_read_buffer: out is NULL");
@@ -563,8 +558,7 @@ int eng_read_buffer(const char *buf, size_t len, const char *name,
     return eng_set_error(ENG_EINVAL, "%s: frame must be >= -1, got %d", name, opts->frame);
   if (!(opts->min_width >= 0.0) || !isfinite(opts->min_width))
     return eng_set_error(ENG_EINVAL, "%s: min_width must be finite and >= 0", name);
-  if (len == 0)
-    return eng__fail_at(name, 1, "expected a structure, got an empty file");
+  if (len == 0) return eng__fail_at(name, 1, "expected a structure, got an empty file");
   if (fmt == ENG_FMT_AUTO) fmt = eng_format_sniff(buf, len, name);
   switch (fmt) {
   case ENG_FMT_LAMMPS_DATA:
@@ -587,8 +581,7 @@ int eng_read_buffer(const char *buf, size_t len, const char *name,
   return rc;
 }
 
-int eng_read_file(const char *path, eng_format fmt, const eng_read_opts *opts,
-                  eng_system **out) {
+int eng_read_file(const char *path, eng_format fmt, const eng_read_opts *opts, eng_system **out) {
   FILE *f = NULL;
   char *buf = NULL;
   size_t len = 0, cap = 0;
@@ -635,12 +628,12 @@ static int check_writable(const eng_system *s) {
     return eng_set_error(ENG_EINVAL, "cannot write an incomplete system");
   for (int i = 0; i < s->natoms; i++)
     if (s->type[i] < 0 || s->type[i] >= s->ntypes)
-      return eng_set_error(ENG_EINVAL, "atom %d has type index %d outside 0..%d", i,
-                           s->type[i], s->ntypes - 1);
+      return eng_set_error(ENG_EINVAL, "atom %d has type index %d outside 0..%d", i, s->type[i],
+                           s->ntypes - 1);
   for (int k = 0; k < 3; k++)
     if (!(s->box.len[k] > 0.0) || !isfinite(s->box.len[k]) || !isfinite(s->box.lo[k]))
-      return eng_set_error(ENG_EINVAL, "cannot write a box with length %g along %c",
-                           s->box.len[k], "xyz"[k]);
+      return eng_set_error(ENG_EINVAL, "cannot write a box with length %g along %c", s->box.len[k],
+                           "xyz"[k]);
   if (!isfinite(s->box.xy) || !isfinite(s->box.xz) || !isfinite(s->box.yz))
     return eng_set_error(ENG_EINVAL, "cannot write a box with non-finite tilts");
   for (long i = 0; i < 3L * s->natoms; i++)

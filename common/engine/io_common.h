@@ -47,8 +47,7 @@ int eng__scan_next(eng__scan *s);
 size_t eng__scan_left(const eng__scan *s);
 /* Set the message "name:LINE: <fmt>" (LINE = current line, at least 1) and
  * return ENG_EPARSE. */
-int eng__scan_fail(const eng__scan *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int eng__scan_fail(const eng__scan *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Same with an explicit line number. */
 int eng__fail_at(const char *name, long line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -89,8 +88,8 @@ int eng__system_set_ntypes(eng_system *sys, int ntypes);
  * array and property along), reject duplicate ids (naming both lines from
  * line[], natoms entries) and check periodic widths against min_width
  * (box_line names the box line).  Returns ENG_OK or ENG_EPARSE/ENG_ENOMEM. */
-int eng__finish_system(eng_system *sys, long *line, const char *name,
-                       long box_line, double min_width);
+int eng__finish_system(eng_system *sys, long *line, const char *name, long box_line,
+                       double min_width);
 /* Renumber types >= nfixed in order of first appearance in the (sorted)
  * atom list, moving names and masses along.  ENG_ENOMEM on failure. */
 int eng__renumber_types(eng_system *sys, int nfixed);
@@ -102,12 +101,12 @@ int eng__check_box(const eng_box *b, const char *name, long line);
 
 /* Format readers / writers (io_lammps.c, io_xyz.c).  Arguments as for
  * eng_read_buffer; opts is never NULL here. */
-int eng__read_lammps_data(const char *buf, size_t len, const char *name,
-                          const eng_read_opts *opts, eng_system **out);
-int eng__read_lammps_dump(const char *buf, size_t len, const char *name,
-                          const eng_read_opts *opts, eng_system **out);
-int eng__read_extxyz(const char *buf, size_t len, const char *name,
-                     const eng_read_opts *opts, eng_system **out);
+int eng__read_lammps_data(const char *buf, size_t len, const char *name, const eng_read_opts *opts,
+                          eng_system **out);
+int eng__read_lammps_dump(const char *buf, size_t len, const char *name, const eng_read_opts *opts,
+                          eng_system **out);
+int eng__read_extxyz(const char *buf, size_t len, const char *name, const eng_read_opts *opts,
+                     eng_system **out);
 int eng__write_lammps_data(FILE *f, const eng_system *s);
 int eng__write_extxyz(FILE *f, const eng_system *s);
 /* Write a double with 17 significant digits (exact round trip). */

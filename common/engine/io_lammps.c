@@ -63,8 +63,7 @@ static const struct {
 
 /* Which section keyword the line is (SEC_NONE if none).  *hint gets the
  * first word of a trailing comment ("atomic" in "Atoms # atomic"), or "". */
-static enum section section_of(const char *line, char *hint, size_t hsize,
-                               const char **secname) {
+static enum section section_of(const char *line, char *hint, size_t hsize, const char **secname) {
   char copy[256], joined[256], *tok[8], *comment;
   int n;
   size_t k = 0;
@@ -104,13 +103,13 @@ static int next_content(eng__scan *s) {
 
 /* Parse an integer token in [lo, hi]; on failure set a message naming
  * what and return ENG_EPARSE. */
-static int want_int(eng__scan *s, const char *tok, int64_t lo, int64_t hi,
-                    const char *what, int64_t *out) {
+static int want_int(eng__scan *s, const char *tok, int64_t lo, int64_t hi, const char *what,
+                    int64_t *out) {
   char q[64];
   int64_t v;
   if (eng__parse_int64(tok, &v) != 0 || v < lo || v > hi)
-    return eng__scan_fail(s, "expected %s (an integer %lld..%lld), got %s", what,
-                          (long long)lo, (long long)hi, eng__quote(tok, q, sizeof q));
+    return eng__scan_fail(s, "expected %s (an integer %lld..%lld), got %s", what, (long long)lo,
+                          (long long)hi, eng__quote(tok, q, sizeof q));
   *out = v;
   return ENG_OK;
 }
@@ -137,10 +136,10 @@ typedef struct data_reader {
   eng_box box;
   long box_line, natoms_line;
   eng_system *sys;
-  long *line;          /* per-atom line numbers */
-  char (*label)[ENG_NAME_MAX];   /* type labels */
+  long *line;                     /* per-atom line numbers */
+  char (*label)[ENG_NAME_MAX];    /* type labels */
   char (*mcomment)[ENG_NAME_MAX]; /* species from Masses comments */
-  double *mass;        /* masses from the Masses section (0 = none) */
+  double *mass;                   /* masses from the Masses section (0 = none) */
   int seen[SEC_COUNT];
 } data_reader;
 
@@ -150,8 +149,8 @@ static int data_type(data_reader *r, const char *tok, int *type) {
   char q[64];
   if (eng__parse_int64(tok, &v) == 0) {
     if (v < 1 || v > r->ntypes)
-      return eng__scan_fail(&r->sc, "expected an atom type 1..%lld, got %lld",
-                            (long long)r->ntypes, (long long)v);
+      return eng__scan_fail(&r->sc, "expected an atom type 1..%lld, got %lld", (long long)r->ntypes,
+                            (long long)v);
     *type = (int)v - 1;
     return ENG_OK;
   }
@@ -172,8 +171,8 @@ static int data_type(data_reader *r, const char *tok, int *type) {
 static int data_header(data_reader *r, enum section *sec, const char **secname) {
   char *tok[MAXTOK], *comment, hint[64], q[64];
   int rc, n;
-  static const char *const zero_only[] = {"bonds", "angles", "dihedrals", "impropers",
-                                          "ellipsoids", "lines", "triangles", "bodies"};
+  static const char *const zero_only[] = {"bonds",      "angles", "dihedrals", "impropers",
+                                          "ellipsoids", "lines",  "triangles", "bodies"};
   for (;;) {
     rc = next_content(&r->sc);
     if (rc <= 0) {
@@ -205,8 +204,8 @@ static int data_header(data_reader *r, enum section *sec, const char **secname) 
       rc = want_real(&r->sc, tok[1], what, &hi);
       if (rc) return rc;
       if (!(hi > lo))
-        return eng__scan_fail(&r->sc, "expected %chi > %clo, got %.17g %.17g", tok[2][0],
-                              tok[2][0], lo, hi);
+        return eng__scan_fail(&r->sc, "expected %chi > %clo, got %.17g %.17g", tok[2][0], tok[2][0],
+                              lo, hi);
       r->box.lo[k] = lo;
       r->box.len[k] = hi - lo;
       r->have_box[k] = 1;
@@ -423,8 +422,8 @@ static void data_species(data_reader *r) {
   }
 }
 
-int eng__read_lammps_data(const char *buf, size_t len, const char *name,
-                          const eng_read_opts *opts, eng_system **out) {
+int eng__read_lammps_data(const char *buf, size_t len, const char *name, const eng_read_opts *opts,
+                          eng_system **out) {
   data_reader r;
   enum section sec;
   const char *secname = "";
@@ -484,8 +483,7 @@ int eng__read_lammps_data(const char *buf, size_t len, const char *name,
     const char *curname = secname;
     section_of(r.sc.line, hint, sizeof hint, &secname);
     if (cur == SEC_UNSUPPORTED) {
-      rc = eng__scan_fail(&r.sc, "expected atom_style atomic sections, got a %s section",
-                          curname);
+      rc = eng__scan_fail(&r.sc, "expected atom_style atomic sections, got a %s section", curname);
       goto out;
     }
     if (r.seen[cur]) {
@@ -527,8 +525,7 @@ int eng__read_lammps_data(const char *buf, size_t len, const char *name,
       rc = data_body(&r, curname, (long)r.ntypes, skip_line, &sec, &secname);
       break;
     case SEC_PAIRIJ:
-      rc = data_body(&r, curname, (long)(r.ntypes * (r.ntypes + 1) / 2), skip_line, &sec,
-                     &secname);
+      rc = data_body(&r, curname, (long)(r.ntypes * (r.ntypes + 1) / 2), skip_line, &sec, &secname);
       break;
     default:
       assert(0);
@@ -620,7 +617,7 @@ int eng__write_lammps_data(FILE *f, const eng_system *s) {
 enum col_role { COL_PROP = 0, COL_ID, COL_TYPE, COL_ELEMENT, COL_POS, COL_IMAGE, COL_VEL };
 
 typedef struct dump_frame {
-  long start_line; /* line number of ITEM: TIMESTEP */
+  long start_line;  /* line number of ITEM: TIMESTEP */
   size_t start_pos; /* offset of that line */
 } dump_frame;
 
@@ -664,8 +661,7 @@ static int dump_box(dump_reader *r, char *rest) {
   double v[3][3] = {{0}};
   eng_box *b = &r->box;
   memset(b, 0, sizeof *b);
-  if (n >= 3 && strcmp(tok[0], "xy") == 0 && strcmp(tok[1], "xz") == 0 &&
-      strcmp(tok[2], "yz") == 0)
+  if (n >= 3 && strcmp(tok[0], "xy") == 0 && strcmp(tok[1], "xz") == 0 && strcmp(tok[2], "yz") == 0)
     tri = 1;
   nflags = n - 3 * tri;
   if (nflags != 0 && nflags != 3)
@@ -1041,15 +1037,14 @@ static int dump_frame_read(dump_reader *r, eng_system **out) {
       }
       return ENG_OK;
     } else {
-      return eng__scan_fail(&r->sc,
-                            "expected ITEM: NUMBER OF ATOMS, BOX BOUNDS or ATOMS, got %s",
+      return eng__scan_fail(&r->sc, "expected ITEM: NUMBER OF ATOMS, BOX BOUNDS or ATOMS, got %s",
                             eng__quote(r->sc.line, q, sizeof q));
     }
   }
 }
 
-int eng__read_lammps_dump(const char *buf, size_t len, const char *name,
-                          const eng_read_opts *opts, eng_system **out) {
+int eng__read_lammps_dump(const char *buf, size_t len, const char *name, const eng_read_opts *opts,
+                          eng_system **out) {
   dump_reader r;
   long nframes = 0, sel_line = 0;
   size_t sel_pos = 0;
@@ -1105,8 +1100,9 @@ int eng__read_lammps_dump(const char *buf, size_t len, const char *name,
     if (rc <= 0) break;
     if (eng__blank(r.sc.line, 0)) continue;
     if (!item_is(r.sc.line, "TIMESTEP", NULL))
-      rc = eng__scan_fail(&r.sc, "expected ITEM: TIMESTEP or the end of the file after %lld atom "
-                                 "lines (ITEM: NUMBER OF ATOMS), got %s",
+      rc = eng__scan_fail(&r.sc,
+                          "expected ITEM: TIMESTEP or the end of the file after %lld atom "
+                          "lines (ITEM: NUMBER OF ATOMS), got %s",
                           (long long)r.natoms, eng__quote(r.sc.line, q, sizeof q));
     break;
   }

@@ -23,8 +23,8 @@ typedef struct xyz_col {
   char name[64];
   char kind; /* 'S', 'R', 'I', 'L' */
   int ncomp;
-  int role;  /* below */
-  int prop;  /* index into sys->props for ROLE_PROP */
+  int role; /* below */
+  int prop; /* index into sys->props for ROLE_PROP */
 } xyz_col;
 
 enum { ROLE_PROP = 0, ROLE_SPECIES, ROLE_POS, ROLE_ID, ROLE_VELO };
@@ -36,8 +36,8 @@ typedef struct xyz_info {
   double origin[3];
   int pbc[3];
   xyz_col cols[MAXPROPS];
-  int ncols;  /* groups */
-  int ntok;   /* total columns */
+  int ncols; /* groups */
+  int ntok;  /* total columns */
 } xyz_info;
 
 /* ---------------------------------------------------------------- */
@@ -113,8 +113,9 @@ static int parse_properties(eng__scan *sc, const char *val, xyz_info *info) {
     *p++ = '\0';
   }
   if (nf % 3 != 0 || nf > 3 * MAXPROPS)
-    return eng__scan_fail(sc, "expected Properties=name:type:count[:...] with at most %d groups, "
-                              "got %d fields",
+    return eng__scan_fail(sc,
+                          "expected Properties=name:type:count[:...] with at most %d groups, "
+                          "got %d fields",
                           MAXPROPS, nf);
   info->ncols = nf / 3;
   info->ntok = 0;
@@ -141,8 +142,7 @@ static int parse_properties(eng__scan *sc, const char *val, xyz_info *info) {
     c->role = ROLE_PROP;
     c->prop = -1;
     if (strcmp(nm, "species") == 0) {
-      if (c->kind != 'S' || n != 1)
-        return eng__scan_fail(sc, "expected species:S:1 in Properties");
+      if (c->kind != 'S' || n != 1) return eng__scan_fail(sc, "expected species:S:1 in Properties");
       c->role = ROLE_SPECIES;
     } else if (strcmp(nm, "pos") == 0) {
       if (c->kind != 'R' || n != 3) return eng__scan_fail(sc, "expected pos:R:3 in Properties");
@@ -257,8 +257,8 @@ static int lattice_box(const double *L, eng_box *b, double inv[9], int *restrict
   lb2 = bb[0] * bb[0] + bb[1] * bb[1] + bb[2] * bb[2];
   lc2 = c[0] * c[0] + c[1] * c[1] + c[2] * c[2];
   if (!(la > 0.0) || !(fabs(det) > 1e-14 * la * sqrt(lb2 * lc2))) return -1;
-  *restricted = a[1] == 0.0 && a[2] == 0.0 && bb[2] == 0.0 && a[0] > 0.0 && bb[1] > 0.0 &&
-                c[2] > 0.0;
+  *restricted =
+      a[1] == 0.0 && a[2] == 0.0 && bb[2] == 0.0 && a[0] > 0.0 && bb[1] > 0.0 && c[2] > 0.0;
   if (*restricted) {
     b->len[0] = a[0];
     b->xy = bb[0];
@@ -301,13 +301,15 @@ static int count_line(eng__scan *sc, int64_t *n) {
   char *tok[2], q[64];
   int nt = eng__split(sc->line, tok, 1, NULL);
   if (nt != 1 || eng__parse_int64(tok[0], n) != 0 || *n < 1 || *n > INT_MAX)
-    return eng__scan_fail(sc, "expected the number of atoms (an integer 1..%d) alone on the line, "
-                              "got %s%s",
+    return eng__scan_fail(sc,
+                          "expected the number of atoms (an integer 1..%d) alone on the line, "
+                          "got %s%s",
                           INT_MAX, nt >= 1 ? eng__quote(tok[0], q, sizeof q) : "an empty line",
                           nt > 1 ? " ..." : "");
   if ((uint64_t)*n > eng__scan_left(sc) / ENG__MIN_ATOM_LINE + 1)
-    return eng__scan_fail(sc, "expected room for %lld atom lines, got only %zu bytes left in the "
-                              "file",
+    return eng__scan_fail(sc,
+                          "expected room for %lld atom lines, got only %zu bytes left in the "
+                          "file",
                           (long long)*n, eng__scan_left(sc));
   return ENG_OK;
 }
@@ -357,7 +359,7 @@ static int xyz_atoms(eng__scan *sc, const eng_read_opts *opts, int64_t n, xyz_in
     }
     if (c->role != ROLE_PROP) continue;
     rc = eng_system_add_prop(sys, c->name,
-                             c->kind == 'S' ? ENG_PROP_STR
+                             c->kind == 'S'   ? ENG_PROP_STR
                              : c->kind == 'R' ? ENG_PROP_REAL
                                               : ENG_PROP_INT,
                              c->ncomp, &p);
@@ -440,7 +442,8 @@ static int xyz_atoms(eng__scan *sc, const eng_read_opts *opts, int64_t n, xyz_in
           if (rc) goto out;
         } else if (c->role == ROLE_ID) {
           if (eng__parse_int64(t, &iv) != 0 || iv < 1) {
-            rc = eng__scan_fail(sc, "expected a positive atom id, got %s", eng__quote(t, q, sizeof q));
+            rc = eng__scan_fail(sc, "expected a positive atom id, got %s",
+                                eng__quote(t, q, sizeof q));
             goto out;
           }
           sys->id[i] = iv;
@@ -466,7 +469,8 @@ static int xyz_atoms(eng__scan *sc, const eng_read_opts *opts, int64_t n, xyz_in
           p->val[i * c->ncomp + m] = (double)iv;
         } else if (c->kind == 'L') {
           if (parse_bool(t, &bv)) {
-            rc = eng__scan_fail(sc, "expected T or F for %s, got %s", WHAT(), eng__quote(t, q, sizeof q));
+            rc = eng__scan_fail(sc, "expected T or F for %s, got %s", WHAT(),
+                                eng__quote(t, q, sizeof q));
             goto out;
           }
           p->val[i * c->ncomp + m] = bv;
@@ -531,8 +535,8 @@ out:
   return rc;
 }
 
-int eng__read_extxyz(const char *buf, size_t len, const char *name,
-                     const eng_read_opts *opts, eng_system **out) {
+int eng__read_extxyz(const char *buf, size_t len, const char *name, const eng_read_opts *opts,
+                     eng_system **out) {
   eng__scan sc;
   xyz_info *info = NULL;
   long nframes = 0, sel_line = 0;
@@ -616,8 +620,9 @@ int eng__read_extxyz(const char *buf, size_t len, const char *name,
     if (rc <= 0) break;
     if (eng__blank(sc.line, 0)) continue;
     if (eng__split(sc.line, tok, 1, NULL) != 1 || eng__parse_int64(tok[0], &m) != 0)
-      rc = eng__scan_fail(&sc, "expected the atom count of a next frame or the end of the file "
-                               "after %lld atom lines, got %s",
+      rc = eng__scan_fail(&sc,
+                          "expected the atom count of a next frame or the end of the file "
+                          "after %lld atom lines, got %s",
                           (long long)n, eng__quote(sc.line, q, sizeof q));
     break;
   }
@@ -641,8 +646,7 @@ static int column_name_ok(const char *nm) {
   static const char *const reserved[] = {"species", "pos", "id", "velo"};
   if (!*nm) return 0;
   for (const char *p = nm; *p; p++)
-    if (!isgraph((unsigned char)*p) || *p == ':' || *p == '"' || *p == '=' || *p == '\\')
-      return 0;
+    if (!isgraph((unsigned char)*p) || *p == ':' || *p == '"' || *p == '=' || *p == '\\') return 0;
   for (size_t k = 0; k < sizeof reserved / sizeof reserved[0]; k++)
     if (strcmp(nm, reserved[k]) == 0) return 0;
   return 1;
@@ -687,7 +691,10 @@ int eng__write_extxyz(FILE *f, const eng_system *s) {
   if (s->v) fprintf(f, ":velo:R:3");
   for (int k = 0; k < s->nprops; k++) {
     const eng_prop *p = &s->props[k];
-    fprintf(f, ":%s:%c:%d", p->name, p->kind == ENG_PROP_STR ? 'S' : p->kind == ENG_PROP_INT ? 'I' : 'R',
+    fprintf(f, ":%s:%c:%d", p->name,
+            p->kind == ENG_PROP_STR   ? 'S'
+            : p->kind == ENG_PROP_INT ? 'I'
+                                      : 'R',
             p->ncomp);
   }
   fputc('\n', f);

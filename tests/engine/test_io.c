@@ -5,8 +5,8 @@
  * files (each must give ENG_EPARSE naming the right line), and files
  * written by LAMMPS itself (skipped when $LMP is empty).
  */
-#include "engine.h"
 #include "../tap.h"
+#include "engine.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -34,8 +34,7 @@ static int rds(const char *text, eng_format fmt, const eng_read_opts *o, eng_sys
   return rd(text, strlen(text), fmt, o, out);
 }
 
-static int read_sample(const char *file, eng_format fmt, const eng_read_opts *o,
-                       eng_system **out) {
+static int read_sample(const char *file, eng_format fmt, const eng_read_opts *o, eng_system **out) {
   char path[8192];
   snprintf(path, sizeof path, "%s/tests/data/io/%s", srcdir, file);
   return eng_read_file(path, fmt, o, out);
@@ -55,10 +54,10 @@ static char *write_mem(const eng_system *s, eng_format fmt, size_t *len, int *rc
 #define NO_IMAGE 1 /* the format drops image flags */
 #define NO_PROPS 2 /* the format drops per-atom properties */
 static int same_system(const eng_system *a, const eng_system *b, char *why, size_t n, int flags) {
-#define FAIL(...)                 \
-  do {                            \
-    snprintf(why, n, __VA_ARGS__); \
-    return 0;                     \
+#define FAIL(...)                                                                                  \
+  do {                                                                                             \
+    snprintf(why, n, __VA_ARGS__);                                                                 \
+    return 0;                                                                                      \
   } while (0)
   if (a->natoms != b->natoms) FAIL("natoms %d vs %d", a->natoms, b->natoms);
   if (a->ntypes != b->ntypes) FAIL("ntypes %d vs %d", a->ntypes, b->ntypes);
@@ -66,14 +65,16 @@ static int same_system(const eng_system *a, const eng_system *b, char *why, size
     if (strcmp(a->type_name[t], b->type_name[t])) FAIL("type name %d", t);
     if (a->type_mass[t] != b->type_mass[t]) FAIL("type mass %d", t);
   }
-  if (memcmp(a->box.lo, b->box.lo, sizeof a->box.lo) || memcmp(a->box.len, b->box.len, sizeof a->box.len) ||
-      a->box.xy != b->box.xy || a->box.xz != b->box.xz || a->box.yz != b->box.yz ||
+  if (memcmp(a->box.lo, b->box.lo, sizeof a->box.lo) ||
+      memcmp(a->box.len, b->box.len, sizeof a->box.len) || a->box.xy != b->box.xy ||
+      a->box.xz != b->box.xz || a->box.yz != b->box.yz ||
       memcmp(a->box.periodic, b->box.periodic, sizeof a->box.periodic))
     FAIL("box");
   for (int i = 0; i < a->natoms; i++) {
     if (a->id[i] != b->id[i] || a->type[i] != b->type[i]) FAIL("atom %d id/type", i);
     for (int k = 0; k < 3; k++) {
-      if (a->x[3 * i + k] != b->x[3 * i + k]) FAIL("atom %d x[%d] %.17g vs %.17g", i, k, a->x[3 * i + k], b->x[3 * i + k]);
+      if (a->x[3 * i + k] != b->x[3 * i + k])
+        FAIL("atom %d x[%d] %.17g vs %.17g", i, k, a->x[3 * i + k], b->x[3 * i + k]);
       if (!!a->v != !!b->v || (a->v && a->v[3 * i + k] != b->v[3 * i + k])) FAIL("atom %d v", i);
       if (!(flags & NO_IMAGE) &&
           (!!a->image != !!b->image || (a->image && a->image[3 * i + k] != b->image[3 * i + k])))
@@ -87,7 +88,8 @@ static int same_system(const eng_system *a, const eng_system *b, char *why, size
     if (!q || q->kind != p->kind || q->ncomp != p->ncomp) FAIL("prop %s", p->name);
     for (long m = 0; m < (long)a->natoms * p->ncomp; m++) {
       if (p->kind == ENG_PROP_STR) {
-        if (strcmp(p->str[m] ? p->str[m] : "_", q->str[m] ? q->str[m] : "_")) FAIL("prop %s str", p->name);
+        if (strcmp(p->str[m] ? p->str[m] : "_", q->str[m] ? q->str[m] : "_"))
+          FAIL("prop %s str", p->name);
       } else if (p->val[m] != q->val[m]) {
         FAIL("prop %s val %ld", p->name, m);
       }
@@ -107,8 +109,10 @@ static void roundtrip(const eng_system *s, eng_format fmt, const char *what) {
   ok(rc == 0, "%s: write (%s)", what, rc ? eng_last_error() : "ok");
   rc = rd(buf, len, ENG_FMT_AUTO, NULL, &t);
   ok(rc == 0, "%s: read back (%s)", what, rc ? eng_last_error() : "ok");
-  if (t) ok(same_system(s, t, why, sizeof why, flags), "%s: identical after round trip %s", what, why);
-  else ok(0, "%s: identical after round trip", what);
+  if (t)
+    ok(same_system(s, t, why, sizeof why, flags), "%s: identical after round trip %s", what, why);
+  else
+    ok(0, "%s: identical after round trip", what);
   eng_system_free(t);
   free(buf);
 }
@@ -126,8 +130,7 @@ static void test_formats(void) {
   ok(eng_format_from_name(eng_format_name(ENG_FMT_LAMMPS_DATA)) == ENG_FMT_LAMMPS_DATA,
      "name round trip");
   ok(sniff("ITEM: TIMESTEP\n0\n", NULL) == ENG_FMT_LAMMPS_DUMP, "sniff dump");
-  ok(sniff("2\nLattice=\"1 0 0 0 1 0 0 0 1\"\n", NULL) == ENG_FMT_EXTXYZ,
-     "sniff extxyz");
+  ok(sniff("2\nLattice=\"1 0 0 0 1 0 0 0 1\"\n", NULL) == ENG_FMT_EXTXYZ, "sniff extxyz");
   ok(sniff("title\n\n  12 atoms\n", NULL) == ENG_FMT_LAMMPS_DATA, "sniff data");
   ok(sniff("3\nplain\nCu 0 0 0\n", NULL) == ENG_FMT_EXTXYZ, "sniff plain xyz");
   ok(sniff("2\n64 atoms\nCu 0 0 0\nCu 1 1 1\n", NULL) == ENG_FMT_EXTXYZ,
@@ -144,7 +147,8 @@ static void test_data_samples(void) {
   ok(rc == 0, "read cuzr_tri.data (%s)", rc ? eng_last_error() : "ok");
   if (!s) return;
   ok(s->natoms == 5 && s->ntypes == 2, "5 atoms, 2 types");
-  ok(!strcmp(s->type_name[0], "Cu") && !strcmp(s->type_name[1], "Zr"), "species from Masses comments");
+  ok(!strcmp(s->type_name[0], "Cu") && !strcmp(s->type_name[1], "Zr"),
+     "species from Masses comments");
   ok(s->type_mass[1] == 91.224, "mass from Masses");
   ok(s->id[0] == 1 && s->id[4] == 5, "atoms sorted by id");
   ok(s->type[1] == 1 && s->x[3 * 1] == 0.12419740381846, "atom 2 type and x");
@@ -191,7 +195,8 @@ static void test_data_samples(void) {
   rc = read_sample("labels.data", ENG_FMT_AUTO, NULL, &s);
   ok(rc == 0, "read labels.data (%s)", rc ? eng_last_error() : "ok");
   if (s) {
-    ok(!strcmp(s->type_name[0], "Zr") && !strcmp(s->type_name[1], "Cu"), "species from type labels");
+    ok(!strcmp(s->type_name[0], "Zr") && !strcmp(s->type_name[1], "Cu"),
+       "species from type labels");
     ok(s->type[0] == 1 && s->type[1] == 0 && s->type[2] == 0, "types given as labels");
     ok(s->type_mass[0] == 91.224, "mass by label");
   }
@@ -242,9 +247,11 @@ static void test_dump_samples(void) {
     eng_box_from_frac(&s->box, s1, x1);
     near(s->x[0], x1[0], 1e-12, "scaled -> cartesian x (triclinic)");
     near(s->x[1], x1[1], 1e-12, "scaled -> cartesian y");
-    ok(!strcmp(s->type_name[0], "Cu") && !strcmp(s->type_name[1], "Zr"), "element column names types");
+    ok(!strcmp(s->type_name[0], "Cu") && !strcmp(s->type_name[1], "Zr"),
+       "element column names types");
     ok(pe && pe->kind == ENG_PROP_REAL && pe->val[2] == -4.25, "extra column c_pe kept as REAL");
-    ok(q && q->kind == ENG_PROP_INT && q->val[0] == 0 && q->val[1] == 2, "integer column kept as INT");
+    ok(q && q->kind == ENG_PROP_INT && q->val[0] == 0 && q->val[1] == 2,
+       "integer column kept as INT");
     roundtrip(s, ENG_FMT_EXTXYZ, "dump with props as extxyz");
   }
   eng_system_free(s);
@@ -272,7 +279,8 @@ static void test_xyz_samples(void) {
              *fl = eng_system_find_prop(s, "flag"), *n = eng_system_find_prop(s, "n");
     ok(s->id[0] == 3 && s->id[1] == 7 && s->type[0] == 0 && s->type[1] == 1,
        "ids from the id column, sorted; types by first appearance in id order");
-    ok(!strcmp(s->type_name[0], "Cu") && s->type_mass[1] == eng_element_mass("Zr"), "species, masses");
+    ok(!strcmp(s->type_name[0], "Cu") && s->type_mass[1] == eng_element_mass("Zr"),
+       "species, masses");
     ok(s->box.lo[0] == 1 && s->box.lo[2] == 3 && s->box.len[1] == 9 && s->box.xy == 1 &&
            s->box.xz == -0.5 && s->box.yz == 0.5,
        "Lattice (already restricted) and Origin");
@@ -282,7 +290,7 @@ static void test_xyz_samples(void) {
     ok(fl && fl->kind == ENG_PROP_INT && fl->val[0] == 0 && fl->val[1] == 1, "L column as 0/1");
     ok(n && n->ncomp == 2 && n->val[0] == 3 && n->val[3] == 2, "I:2 column");
     roundtrip(s, ENG_FMT_EXTXYZ, "extxyz with props");
-    roundtrip(s, ENG_FMT_LAMMPS_DATA, "extxyz -> data (props dropped)") ;
+    roundtrip(s, ENG_FMT_LAMMPS_DATA, "extxyz -> data (props dropped)");
   }
   eng_system_free(s);
   s = NULL;
@@ -296,7 +304,8 @@ static void test_xyz_samples(void) {
   rc = read_sample("plain.xyz", ENG_FMT_AUTO, NULL, &s);
   ok(rc == 0 && s, "plain xyz (%s)", rc ? eng_last_error() : "ok");
   if (s) {
-    ok(!s->box.periodic[0] && !s->box.periodic[1] && !s->box.periodic[2], "no Lattice: non-periodic");
+    ok(!s->box.periodic[0] && !s->box.periodic[1] && !s->box.periodic[2],
+       "no Lattice: non-periodic");
     ok(s->box.lo[0] == -1 && s->box.len[0] == 3.5 && s->box.lo[2] == -2 && s->box.len[2] == 3,
        "no Lattice: bounding box + 1 A");
     roundtrip(s, ENG_FMT_EXTXYZ, "non-periodic extxyz");
@@ -328,12 +337,15 @@ static void test_rotated_lattice(void) {
       for (int k = 0; k < 3; k++) L[3 * r + i] += R[3 * i + k] * H[3 * r + k];
     }
   for (int a = 0; a < 2; a++)
-    for (int i = 0; i < 3; i++) X[a][i] = 0.5 + fr[a][0] * L[i] + fr[a][1] * L[3 + i] + fr[a][2] * L[6 + i];
+    for (int i = 0; i < 3; i++)
+      X[a][i] = 0.5 + fr[a][0] * L[i] + fr[a][1] * L[3 + i] + fr[a][2] * L[6 + i];
   n += (size_t)snprintf(text + n, sizeof text - n, "2\nLattice=\"");
   for (int k = 0; k < 9; k++) n += (size_t)snprintf(text + n, sizeof text - n, "%.17g ", L[k]);
-  n += (size_t)snprintf(text + n, sizeof text - n, "\" Origin=\"0.5 0.5 0.5\" Properties=species:S:1:pos:R:3\n");
+  n += (size_t)snprintf(text + n, sizeof text - n,
+                        "\" Origin=\"0.5 0.5 0.5\" Properties=species:S:1:pos:R:3\n");
   for (int a = 0; a < 2; a++)
-    n += (size_t)snprintf(text + n, sizeof text - n, "Cu %.17g %.17g %.17g\n", X[a][0], X[a][1], X[a][2]);
+    n += (size_t)snprintf(text + n, sizeof text - n, "Cu %.17g %.17g %.17g\n", X[a][0], X[a][1],
+                          X[a][2]);
   rc = rds(text, ENG_FMT_EXTXYZ, NULL, &sys);
   ok(rc == 0, "rotated Lattice read (%s)", rc ? eng_last_error() : "ok");
   if (!sys) return;
@@ -346,7 +358,8 @@ static void test_rotated_lattice(void) {
   for (int a = 0; a < 2; a++) {
     double sf[3];
     eng_box_to_frac(&sys->box, &sys->x[3 * a], sf);
-    for (int k = 0; k < 3; k++) near(sf[k], fr[a][k], 1e-12, "rotated: atom %d fractional %d", a, k);
+    for (int k = 0; k < 3; k++)
+      near(sf[k], fr[a][k], 1e-12, "rotated: atom %d fractional %d", a, k);
   }
   eng_system_free(sys);
 }
@@ -386,8 +399,8 @@ static void test_props_write(void) {
     int rc;
     char *buf = write_mem(s, ENG_FMT_LAMMPS_DATA, &len, &rc);
     rc = rd(buf, len, ENG_FMT_LAMMPS_DATA, NULL, &t);
-    ok(rc == 0 && t && t->box.len[0] == s->box.len[0] && t->box.lo[0] == s->box.lo[0] &&
-           t->v && t->v[4] == 1e-300,
+    ok(rc == 0 && t && t->box.len[0] == s->box.len[0] && t->box.lo[0] == s->box.lo[0] && t->v &&
+           t->v[4] == 1e-300,
        "data round trip keeps lo and len exactly (%s)", rc ? eng_last_error() : "ok");
     free(buf);
     eng_system_free(t);
@@ -482,7 +495,8 @@ static const struct bad {
     {"title only", ENG_FMT_LAMMPS_DATA, "title\n", 2, 0, 0},
     {"truncated atoms", ENG_FMT_LAMMPS_DATA, HDR "1 1 1 1 1\n", 11, 0, 0},
     {"too many atom lines", ENG_FMT_LAMMPS_DATA, HDR "1 1 1 1 1\n2 1 2 2 2\n3 1 3 3 3\n", 12, 0, 0},
-    {"atoms cut by next section", ENG_FMT_LAMMPS_DATA, HDR "1 1 1 1 1\n\nVelocities\n\n1 0 0 0\n", 12, 0, 0},
+    {"atoms cut by next section", ENG_FMT_LAMMPS_DATA, HDR "1 1 1 1 1\n\nVelocities\n\n1 0 0 0\n",
+     12, 0, 0},
     {"too few columns", ENG_FMT_LAMMPS_DATA, HDR "1 1 1 1 1\n2 1 2 2\n", 11, 0, 0},
     {"too many columns", ENG_FMT_LAMMPS_DATA, HDR "1 1 1 1 1 0\n2 1 2 2 2\n", 10, 0, 0},
     {"duplicate ids", ENG_FMT_LAMMPS_DATA, HDR "7 1 1 1 1\n7 1 2 2 2\n", 11, 0, 0},
@@ -497,34 +511,53 @@ static const struct bad {
     {"bad image flag", ENG_FMT_LAMMPS_DATA, HDR "1 1 1 1 1 0 0 0.5\n2 1 2 2 2\n", 10, 0, 0},
     {"box too small", ENG_FMT_LAMMPS_DATA, HDR "1 1 1 1 1\n2 1 2 2 2\n", 6, 10.0, 0},
     {"zero box length", ENG_FMT_LAMMPS_DATA,
-     "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n2 2 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 1\n", 5, 0, 0},
+     "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n2 2 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 1\n", 5, 0,
+     0},
     {"negative box length", ENG_FMT_LAMMPS_DATA,
-     "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 -5 zlo zhi\nAtoms\n\n1 1 1 1 1\n", 6, 0, 0},
+     "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 -5 zlo zhi\nAtoms\n\n1 1 1 1 1\n", 6, 0,
+     0},
     {"huge atom count", ENG_FMT_LAMMPS_DATA,
-     "t\n1000000000000 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 1\n", 2, 0, 0},
+     "t\n1000000000000 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 "
+     "1 1\n",
+     2, 0, 0},
     {"2^31 atoms", ENG_FMT_LAMMPS_DATA,
-     "t\n2147483648 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 1\n", 2, 0, 0},
+     "t\n2147483648 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 "
+     "1\n",
+     2, 0, 0},
     {"count larger than the file", ENG_FMT_LAMMPS_DATA,
-     "t\n100000000 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 1\n", 2, 0, 0},
+     "t\n100000000 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 "
+     "1\n",
+     2, 0, 0},
     {"dump: count larger than the file", ENG_FMT_LAMMPS_DUMP,
-     "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n100000000\nITEM: BOX BOUNDS pp pp pp\n0 5\n0 5\n0 5\n", 4, 0, 0},
+     "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n100000000\nITEM: BOX BOUNDS pp pp pp\n0 5\n0 5\n0 "
+     "5\n",
+     4, 0, 0},
     {"xyz: count larger than the file", ENG_FMT_EXTXYZ, "100000000\n\nCu 1 1 1\n", 1, 0, 0},
     {"too many atom types", ENG_FMT_LAMMPS_DATA,
-     "t\n1 atoms\n100000000 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 1\n", 3, 0, 0},
+     "t\n1 atoms\n100000000 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 "
+     "1\n",
+     3, 0, 0},
     {"missing Atoms section", ENG_FMT_LAMMPS_DATA,
-     "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\n\nMasses\n\n1 63.5\n", 11, 0, 0},
+     "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\n\nMasses\n\n1 63.5\n", 11, 0,
+     0},
     {"missing zlo zhi", ENG_FMT_LAMMPS_DATA,
      "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\nAtoms\n\n1 1 1 1 1\n", 6, 0, 0},
     {"missing atom count", ENG_FMT_LAMMPS_DATA,
      "t\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\n\nAtoms\n\n1 1 1 1 1\n", 7, 0, 0},
     {"garbage header line", ENG_FMT_LAMMPS_DATA, "t\n1 atoms\nhello world\n", 3, 0, 0},
     {"binary garbage", ENG_FMT_LAMMPS_DATA, "t\n1 atoms\n\x01\x02\x00\xff\xfe\n", 3, 0, 16},
-    {"binary garbage (auto)", ENG_FMT_AUTO, "\x7f" "ELF\x02\x01\x01\x00\x00\x00\n\x03\x00", 1, 0, 13},
+    {"binary garbage (auto)", ENG_FMT_AUTO,
+     "\x7f"
+     "ELF\x02\x01\x01\x00\x00\x00\n\x03\x00",
+     1, 0, 13},
     {"binary garbage (xyz)", ENG_FMT_EXTXYZ, "1\n\n\x00\x00\x00\x00\n", 3, 0, 9},
     {"bonds", ENG_FMT_LAMMPS_DATA, "t\n1 atoms\n3 bonds\n", 3, 0, 0},
-    {"Bonds section", ENG_FMT_LAMMPS_DATA, HDR "1 1 1 1 1\n2 1 2 2 2\n\nBonds\n\n1 1 1 2\n", 13, 0, 0},
+    {"Bonds section", ENG_FMT_LAMMPS_DATA, HDR "1 1 1 1 1\n2 1 2 2 2\n\nBonds\n\n1 1 1 2\n", 13, 0,
+     0},
     {"atom style full", ENG_FMT_LAMMPS_DATA,
-     "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms # full\n\n1 1 1 0 1 1 1\n", 7, 0, 0},
+     "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms # full\n\n1 1 1 0 1 1 "
+     "1\n",
+     7, 0, 0},
     {"velocity of unknown atom", ENG_FMT_LAMMPS_DATA,
      HDR "1 1 1 1 1\n2 1 2 2 2\n\nVelocities\n\n1 0 0 0\n3 0 0 0\n", 16, 0, 0},
     {"duplicate velocity", ENG_FMT_LAMMPS_DATA,
@@ -532,67 +565,89 @@ static const struct bad {
     {"non-positive mass", ENG_FMT_LAMMPS_DATA,
      "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nMasses\n\n1 0\n", 9, 0, 0},
     {"truncated Masses", ENG_FMT_LAMMPS_DATA,
-     "t\n1 atoms\n2 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nMasses\n\n1 1.0\n", 10, 0, 0},
+     "t\n1 atoms\n2 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nMasses\n\n1 1.0\n", 10, 0,
+     0},
     {"Velocities before Atoms", ENG_FMT_LAMMPS_DATA,
-     "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nVelocities\n\n1 0 0 0\n", 7, 0, 0},
+     "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nVelocities\n\n1 0 0 0\n", 7,
+     0, 0},
     {"two Atoms sections", ENG_FMT_LAMMPS_DATA,
-     "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 1\nAtoms\n\n1 1 1 1 1\n", 10, 0, 0},
+     "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 "
+     "1\nAtoms\n\n1 1 1 1 1\n",
+     10, 0, 0},
     /* dumps */
     {"dump: truncated", ENG_FMT_LAMMPS_DUMP,
      "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n3\nITEM: BOX BOUNDS pp pp pp\n0 5\n0 5\n0 5\n"
-     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n2 1 2 2 2\n", 12, 0, 0},
+     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n2 1 2 2 2\n",
+     12, 0, 0},
     {"dump: fewer atoms than declared", ENG_FMT_LAMMPS_DUMP,
      "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n3\nITEM: BOX BOUNDS pp pp pp\n0 5\n0 5\n0 5\n"
-     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n2 1 2 2 2\nITEM: TIMESTEP\n1\n", 12, 0, 0},
+     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n2 1 2 2 2\nITEM: TIMESTEP\n1\n",
+     12, 0, 0},
     {"dump: more atoms than declared", ENG_FMT_LAMMPS_DUMP,
      "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n1\nITEM: BOX BOUNDS pp pp pp\n0 5\n0 5\n0 5\n"
-     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n2 1 2 2 2\n", 11, 0, 0},
+     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n2 1 2 2 2\n",
+     11, 0, 0},
     {"dump: too few columns", ENG_FMT_LAMMPS_DUMP,
      "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n2\nITEM: BOX BOUNDS pp pp pp\n0 5\n0 5\n0 5\n"
-     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n2 1 2 2\n", 11, 0, 0},
+     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n2 1 2 2\n",
+     11, 0, 0},
     {"dump: duplicate ids", ENG_FMT_LAMMPS_DUMP,
      "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n2\nITEM: BOX BOUNDS pp pp pp\n0 5\n0 5\n0 5\n"
-     "ITEM: ATOMS id type x y z\n4 1 1 1 1\n4 1 2 2 2\n", 11, 0, 0},
+     "ITEM: ATOMS id type x y z\n4 1 1 1 1\n4 1 2 2 2\n",
+     11, 0, 0},
     {"dump: NaN", ENG_FMT_LAMMPS_DUMP,
      "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n2\nITEM: BOX BOUNDS pp pp pp\n0 5\n0 5\n0 5\n"
-     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n2 1 2 NaN 2\n", 11, 0, 0},
+     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n2 1 2 NaN 2\n",
+     11, 0, 0},
     {"dump: outside non-periodic box", ENG_FMT_LAMMPS_DUMP,
      "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n2\nITEM: BOX BOUNDS pp pp fs\n0 5\n0 5\n0 5\n"
-     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n2 1 2 2 5.5\n", 11, 0, 0},
+     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n2 1 2 2 5.5\n",
+     11, 0, 0},
     {"dump: bad boundary flag", ENG_FMT_LAMMPS_DUMP,
-     "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n2\nITEM: BOX BOUNDS pp pf pp\n0 5\n0 5\n0 5\n", 5, 0, 0},
+     "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n2\nITEM: BOX BOUNDS pp pf pp\n0 5\n0 5\n0 5\n", 5,
+     0, 0},
     {"dump: negative box length", ENG_FMT_LAMMPS_DUMP,
      "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n1\nITEM: BOX BOUNDS pp pp pp\n0 5\n5 0\n0 5\n"
-     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n", 8, 0, 0},
+     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n",
+     8, 0, 0},
     {"dump: missing NUMBER OF ATOMS", ENG_FMT_LAMMPS_DUMP,
-     "ITEM: TIMESTEP\n0\nITEM: BOX BOUNDS pp pp pp\n0 5\n0 5\n0 5\nITEM: ATOMS id type x y z\n1 1 1 1 1\n", 7, 0, 0},
+     "ITEM: TIMESTEP\n0\nITEM: BOX BOUNDS pp pp pp\n0 5\n0 5\n0 5\nITEM: ATOMS id type x y z\n1 1 "
+     "1 1 1\n",
+     7, 0, 0},
     {"dump: huge atom count", ENG_FMT_LAMMPS_DUMP,
-     "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n1000000000000\nITEM: BOX BOUNDS pp pp pp\n", 4, 0, 0},
+     "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n1000000000000\nITEM: BOX BOUNDS pp pp pp\n", 4, 0,
+     0},
     {"dump: no position columns", ENG_FMT_LAMMPS_DUMP,
      "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n1\nITEM: BOX BOUNDS pp pp pp\n0 5\n0 5\n0 5\n"
-     "ITEM: ATOMS id type x y\n1 1 1 1\n", 9, 0, 0},
+     "ITEM: ATOMS id type x y\n1 1 1 1\n",
+     9, 0, 0},
     {"dump: element contradicts type", ENG_FMT_LAMMPS_DUMP,
      "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n2\nITEM: BOX BOUNDS pp pp pp\n0 5\n0 5\n0 5\n"
-     "ITEM: ATOMS id type element x y z\n1 1 Cu 1 1 1\n2 1 Zr 2 2 2\n", 11, 0, 0},
+     "ITEM: ATOMS id type element x y z\n1 1 Cu 1 1 1\n2 1 Zr 2 2 2\n",
+     11, 0, 0},
     {"dump: box too small", ENG_FMT_LAMMPS_DUMP,
      "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n1\nITEM: BOX BOUNDS pp pp pp\n0 50\n0 50\n0 5\n"
-     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n", 8, 10.0, 0},
+     "ITEM: ATOMS id type x y z\n1 1 1 1 1\n",
+     8, 10.0, 0},
     {"dump: not a dump", ENG_FMT_LAMMPS_DUMP, "hello\n", 1, 0, 0},
     /* extended XYZ */
     {"xyz: Lattice with 8 numbers", ENG_FMT_EXTXYZ,
      "1\nLattice=\"5 0 0 0 5 0 0 0\" Properties=species:S:1:pos:R:3\nCu 1 1 1\n", 2, 0, 0},
     {"xyz: unknown Properties type", ENG_FMT_EXTXYZ,
-     "1\nLattice=\"5 0 0 0 5 0 0 0 5\" Properties=species:S:1:pos:R:3:q:X:1\nCu 1 1 1 0\n", 2, 0, 0},
+     "1\nLattice=\"5 0 0 0 5 0 0 0 5\" Properties=species:S:1:pos:R:3:q:X:1\nCu 1 1 1 0\n", 2, 0,
+     0},
     {"xyz: pos not R:3", ENG_FMT_EXTXYZ,
      "1\nLattice=\"5 0 0 0 5 0 0 0 5\" Properties=species:S:1:pos:R:2\nCu 1 1\n", 2, 0, 0},
     {"xyz: no species", ENG_FMT_EXTXYZ,
      "1\nLattice=\"5 0 0 0 5 0 0 0 5\" Properties=pos:R:3\n1 1 1\n", 2, 0, 0},
     {"xyz: truncated", ENG_FMT_EXTXYZ,
-     "3\nLattice=\"5 0 0 0 5 0 0 0 5\" Properties=species:S:1:pos:R:3\nCu 1 1 1\nCu 2 2 2\n", 5, 0, 0},
+     "3\nLattice=\"5 0 0 0 5 0 0 0 5\" Properties=species:S:1:pos:R:3\nCu 1 1 1\nCu 2 2 2\n", 5, 0,
+     0},
     {"xyz: too many columns", ENG_FMT_EXTXYZ,
-     "2\nLattice=\"5 0 0 0 5 0 0 0 5\" Properties=species:S:1:pos:R:3\nCu 1 1 1\nCu 2 2 2 2\n", 4, 0, 0},
-    {"xyz: too few columns", ENG_FMT_EXTXYZ,
-     "2\nLattice=\"5 0 0 0 5 0 0 0 5\"\nCu 1 1\nCu 2 2 2\n", 3, 0, 0},
+     "2\nLattice=\"5 0 0 0 5 0 0 0 5\" Properties=species:S:1:pos:R:3\nCu 1 1 1\nCu 2 2 2 2\n", 4,
+     0, 0},
+    {"xyz: too few columns", ENG_FMT_EXTXYZ, "2\nLattice=\"5 0 0 0 5 0 0 0 5\"\nCu 1 1\nCu 2 2 2\n",
+     3, 0, 0},
     {"xyz: Inf", ENG_FMT_EXTXYZ, "2\n\nCu 1 1 1\nCu 2 inf 2\n", 4, 0, 0},
     {"xyz: count not a number", ENG_FMT_EXTXYZ, "two\n\nCu 1 1 1\nCu 2 2 2\n", 1, 0, 0},
     {"xyz: huge count", ENG_FMT_EXTXYZ, "1000000000000\n\nCu 1 1 1\n", 1, 0, 0},
@@ -601,14 +656,20 @@ static const struct bad {
      "2\nLattice=\"5 0 0 0 5 0 0 0 5\" pbc=\"T T F\"\nCu 1 1 1\nCu 2 2 7\n", 4, 0, 0},
     {"xyz: duplicate ids", ENG_FMT_EXTXYZ,
      "2\nProperties=species:S:1:pos:R:3:id:I:1\nCu 1 1 1 5\nCu 2 2 2 5\n", 4, 0, 0},
-    {"xyz: id 0", ENG_FMT_EXTXYZ, "2\nProperties=species:S:1:pos:R:3:id:I:1\nCu 1 1 1 0\nCu 2 2 2 5\n", 3, 0, 0},
-    {"xyz: unclosed quote", ENG_FMT_EXTXYZ, "1\nLattice=\"5 0 0 0 5 0 0 0 5 Properties=species:S:1:pos:R:3\nCu 1 1 1\n", 2, 0, 0},
-    {"xyz: degenerate Lattice", ENG_FMT_EXTXYZ, "1\nLattice=\"5 0 0 10 0 0 0 0 5\"\nCu 1 1 1\n", 2, 0, 0},
-    {"xyz: pbc without Lattice", ENG_FMT_EXTXYZ, "1\npbc=\"T T T\" Properties=species:S:1:pos:R:3\nCu 1 1 1\n", 2, 0, 0},
-    {"xyz: box too small", ENG_FMT_EXTXYZ, "1\nLattice=\"5 0 0 0 50 0 0 0 50\"\nCu 1 1 1\n", 2, 10.0, 0},
+    {"xyz: id 0", ENG_FMT_EXTXYZ,
+     "2\nProperties=species:S:1:pos:R:3:id:I:1\nCu 1 1 1 0\nCu 2 2 2 5\n", 3, 0, 0},
+    {"xyz: unclosed quote", ENG_FMT_EXTXYZ,
+     "1\nLattice=\"5 0 0 0 5 0 0 0 5 Properties=species:S:1:pos:R:3\nCu 1 1 1\n", 2, 0, 0},
+    {"xyz: degenerate Lattice", ENG_FMT_EXTXYZ, "1\nLattice=\"5 0 0 10 0 0 0 0 5\"\nCu 1 1 1\n", 2,
+     0, 0},
+    {"xyz: pbc without Lattice", ENG_FMT_EXTXYZ,
+     "1\npbc=\"T T T\" Properties=species:S:1:pos:R:3\nCu 1 1 1\n", 2, 0, 0},
+    {"xyz: box too small", ENG_FMT_EXTXYZ, "1\nLattice=\"5 0 0 0 50 0 0 0 50\"\nCu 1 1 1\n", 2,
+     10.0, 0},
     {"xyz: Lattice = with blanks, 8 numbers", ENG_FMT_EXTXYZ,
      "1\nlattice = \"5 0 0 0 5 0 0 0\"\nCu 1 1 1\n", 2, 0, 0},
-    {"xyz: bad L value", ENG_FMT_EXTXYZ, "1\nProperties=species:S:1:pos:R:3:f:L:1\nCu 1 1 1 maybe\n", 3, 0, 0},
+    {"xyz: bad L value", ENG_FMT_EXTXYZ,
+     "1\nProperties=species:S:1:pos:R:3:f:L:1\nCu 1 1 1 maybe\n", 3, 0, 0},
     {"xyz: truncated second frame", ENG_FMT_EXTXYZ, "1\n\nCu 1 1 1\n2\n\nCu 1 1 1\n", 7, 0, 0},
 };
 
@@ -616,7 +677,9 @@ static void test_bad_files(void) {
   static const struct {
     const char *file;
     long line;
-  } files[] = {{"bad_truncated.data", 23}, {"bad_dup.dump", 12}, {"bad_lattice8.xyz", 2},
+  } files[] = {{"bad_truncated.data", 23},
+               {"bad_dup.dump", 12},
+               {"bad_lattice8.xyz", 2},
                {"bad_binary.data", 5}};
   for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
     eng_system *s = NULL;
@@ -685,7 +748,8 @@ static int run_lmp(const char *lmp, const char *dir, const char *script) {
   if (!f) return -1;
   fputs(script, f);
   fclose(f);
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' -in in.io -log none -screen none > lmp.out 2>&1", dir, lmp);
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' -in in.io -log none -screen none > lmp.out 2>&1", dir,
+           lmp);
   return system(cmd);
 }
 
@@ -725,16 +789,18 @@ static void test_lammps(void) {
   }
   snprintf(dir, sizeof dir, "%s/io_lmp", tmpdir);
   mkdir(dir, 0777);
-  rc = run_lmp(lmp, dir,
-               "units metal\natom_style atomic\nboundary p p p\n"
-               "region r prism 0 14 0 15 0 16 2.5 -1.5 1.25\ncreate_box 2 r\n"
-               "create_atoms 1 random 60 4711 NULL\ncreate_atoms 2 random 40 815 NULL\n"
-               "mass 1 63.546\nmass 2 91.224\nvelocity all create 600 99\n"
-               "displace_atoms all random 9 9 9 1234\n"
-               "write_data lmp.data\n"
-               "write_dump all custom lmp_s.dump id element xs ys zs modify element Cu Zr format float %.17g\n"
-               "write_dump all custom lmp_x.dump type x y z id vx vy vz modify format float %.17g\n"
-               "write_dump all custom lmp_u.dump zu id yu type xu ix iy iz modify format float %.17g\n");
+  rc = run_lmp(
+      lmp, dir,
+      "units metal\natom_style atomic\nboundary p p p\n"
+      "region r prism 0 14 0 15 0 16 2.5 -1.5 1.25\ncreate_box 2 r\n"
+      "create_atoms 1 random 60 4711 NULL\ncreate_atoms 2 random 40 815 NULL\n"
+      "mass 1 63.546\nmass 2 91.224\nvelocity all create 600 99\n"
+      "displace_atoms all random 9 9 9 1234\n"
+      "write_data lmp.data\n"
+      "write_dump all custom lmp_s.dump id element xs ys zs modify element Cu Zr format float "
+      "%.17g\n"
+      "write_dump all custom lmp_x.dump type x y z id vx vy vz modify format float %.17g\n"
+      "write_dump all custom lmp_u.dump zu id yu type xu ix iy iz modify format float %.17g\n");
   ok(rc == 0, "lmp wrote a triclinic Cu-Zr data file and three dumps");
   snprintf(path, sizeof path, "%s/lmp.data", dir);
   rc = eng_read_file(path, ENG_FMT_AUTO, NULL, &data);
@@ -744,28 +810,37 @@ static void test_lammps(void) {
     for (int k = 0; k < 12; k++) skip("no data file");
     return;
   }
-  ok(!strcmp(data->type_name[0], "Cu") && !strcmp(data->type_name[1], "Zr") && data->v && data->image,
+  ok(!strcmp(data->type_name[0], "Cu") && !strcmp(data->type_name[1], "Zr") && data->v &&
+         data->image,
      "species from LAMMPS masses, velocities and image flags present");
   snprintf(path, sizeof path, "%s/lmp_s.dump", dir);
   rc = eng_read_file(path, ENG_FMT_AUTO, NULL, &d);
-  if (d) compare_positions(data, d, 0, "dump xs ys zs + element");
-  else ok(0, "dump xs (%s)", eng_last_error()), ok(0, "dump xs names");
-  if (d) near(d->box.xy, data->box.xy, 1e-12, "dump tilt xy matches data");
-  else ok(0, "dump box");
+  if (d)
+    compare_positions(data, d, 0, "dump xs ys zs + element");
+  else
+    ok(0, "dump xs (%s)", eng_last_error()), ok(0, "dump xs names");
+  if (d)
+    near(d->box.xy, data->box.xy, 1e-12, "dump tilt xy matches data");
+  else
+    ok(0, "dump box");
   eng_system_free(d);
   d = NULL;
   o.type_names = "Cu Zr";
   snprintf(path, sizeof path, "%s/lmp_x.dump", dir);
   rc = eng_read_file(path, ENG_FMT_AUTO, &o, &d);
-  if (d) compare_positions(data, d, 0, "dump x y z + type");
-  else ok(0, "dump x (%s)", eng_last_error()), ok(0, "dump x names");
+  if (d)
+    compare_positions(data, d, 0, "dump x y z + type");
+  else
+    ok(0, "dump x (%s)", eng_last_error()), ok(0, "dump x names");
   ok(d && d->v && fabs(d->v[7] - data->v[7]) < 1e-12, "dump velocities match data");
   eng_system_free(d);
   d = NULL;
   snprintf(path, sizeof path, "%s/lmp_u.dump", dir);
   rc = eng_read_file(path, ENG_FMT_AUTO, &o, &d);
-  if (d) compare_positions(data, d, 1, "dump xu yu zu (unwrapped)");
-  else ok(0, "dump xu (%s)", eng_last_error()), ok(0, "dump xu names");
+  if (d)
+    compare_positions(data, d, 1, "dump xu yu zu (unwrapped)");
+  else
+    ok(0, "dump xu (%s)", eng_last_error()), ok(0, "dump xu names");
   eng_system_free(d);
   d = NULL;
   /* LAMMPS must read what we write */
@@ -778,8 +853,10 @@ static void test_lammps(void) {
   ok(rc == 0, "lmp reads pelmap's data file");
   snprintf(path, sizeof path, "%s/back.dump", dir);
   rc = eng_read_file(path, ENG_FMT_AUTO, &o, &d);
-  if (d) compare_positions(data, d, 0, "data written by pelmap, read by LAMMPS");
-  else ok(0, "back.dump (%s)", eng_last_error()), ok(0, "back.dump names");
+  if (d)
+    compare_positions(data, d, 0, "data written by pelmap, read by LAMMPS");
+  else
+    ok(0, "back.dump (%s)", eng_last_error()), ok(0, "back.dump names");
   eng_system_free(d);
   eng_system_free(data);
 }

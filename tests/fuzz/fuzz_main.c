@@ -8,8 +8,8 @@
  */
 #include "fuzz.h"
 
-#include "engine.h"
 #include "../tap.h"
+#include "engine.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -65,10 +65,32 @@ static void load_corpus(const char *dir) {
   qsort(seeds, (size_t)nseeds, sizeof seeds[0], cmp_seed);
 }
 
-static const char *const numbers[] = {"0", "-1", "1", "2", "3", "1e308", "-1e400", "nan", "inf",
-                                      "2147483648", "1000000000000", "-0", "0.5", "99999",
-                                      "9223372036854775808", " ", "\n", "#", "\"", "=", ":",
-                                      "ITEM: ", "Atoms\n", "xy xz yz", "T", "F"};
+static const char *const numbers[] = {"0",
+                                      "-1",
+                                      "1",
+                                      "2",
+                                      "3",
+                                      "1e308",
+                                      "-1e400",
+                                      "nan",
+                                      "inf",
+                                      "2147483648",
+                                      "1000000000000",
+                                      "-0",
+                                      "0.5",
+                                      "99999",
+                                      "9223372036854775808",
+                                      " ",
+                                      "\n",
+                                      "#",
+                                      "\"",
+                                      "=",
+                                      ":",
+                                      "ITEM: ",
+                                      "Atoms\n",
+                                      "xy xz yz",
+                                      "T",
+                                      "F"};
 
 /* Apply 1..4 random mutations to buf (length *len, capacity cap). */
 static void mutate(eng_rng *r, uint8_t *buf, size_t *len, size_t cap) {

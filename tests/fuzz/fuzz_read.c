@@ -29,7 +29,8 @@ static int check_system(const eng_system *s, char *why, size_t n) {
   for (int k = 0; k < 3; k++)
     if (!(s->box.len[k] > 0.0) || !isfinite(s->box.len[k]) || !isfinite(s->box.lo[k]))
       return bad(why, n, "box length %g along %d", s->box.len[k], k);
-  if (!isfinite(s->box.xy) || !isfinite(s->box.xz) || !isfinite(s->box.yz)) return bad(why, n, "tilt");
+  if (!isfinite(s->box.xy) || !isfinite(s->box.xz) || !isfinite(s->box.yz))
+    return bad(why, n, "tilt");
   for (int i = 0; i < s->natoms; i++) {
     if (s->id[i] < 1 || (i > 0 && s->id[i] <= s->id[i - 1]))
       return bad(why, n, "ids not positive and increasing at %d", i);
@@ -60,7 +61,8 @@ static int check_rewrite(const eng_system *s, eng_format fmt, char *why, size_t 
   if (rc == 0) {
     rc = eng_read_buffer(buf, len, "rewrite", fmt, NULL, &t);
     if (rc != 0)
-      res = bad(why, n, "re-reading a written %s failed: %s", eng_format_name(fmt), eng_last_error());
+      res =
+          bad(why, n, "re-reading a written %s failed: %s", eng_format_name(fmt), eng_last_error());
     else if (t->natoms != s->natoms || memcmp(t->x, s->x, 3 * sizeof *s->x * (size_t)s->natoms))
       res = bad(why, n, "re-read %s differs", eng_format_name(fmt));
   } else if (rc != ENG_EINVAL) {
@@ -85,8 +87,10 @@ int fuzz_read_one(const uint8_t *data, size_t size, char *why, size_t whysize) {
       eng_system *s = NULL;
       int rc = eng_read_buffer(copy, size, "fuzz", fmts[f], &opts[o], &s);
       if (rc == ENG_OK) {
-        if (!s) res = bad(why, whysize, "ENG_OK without a system");
-        else res = check_system(s, why, whysize);
+        if (!s)
+          res = bad(why, whysize, "ENG_OK without a system");
+        else
+          res = check_system(s, why, whysize);
         if (!res && o == 0) res = check_rewrite(s, ENG_FMT_LAMMPS_DATA, why, whysize);
         if (!res && o == 0) res = check_rewrite(s, ENG_FMT_EXTXYZ, why, whysize);
       } else if (s) {
