@@ -496,10 +496,8 @@ int eng__read_lammps_data(const char *buf, size_t len, const char *name, const e
       rc = data_body(&r, curname, (long)r.ntypes, masses_line, &sec, &secname);
       break;
     case SEC_LABELS:
-      if (r.seen[SEC_ATOMS] || r.seen[SEC_MASSES]) {
-        rc = eng__scan_fail(&r.sc, "expected Atom Type Labels before Masses and Atoms");
-        break;
-      }
+      /* labels may follow sections that used numeric types; a section
+       * using a label before its definition fails in data_type */
       r.label = eng__calloc((size_t)r.ntypes, sizeof *r.label);
       rc = r.label ? data_body(&r, curname, (long)r.ntypes, labels_line, &sec, &secname)
                    : ENG_ENOMEM;

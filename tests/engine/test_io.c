@@ -570,6 +570,10 @@ static const struct bad {
     {"Velocities before Atoms", ENG_FMT_LAMMPS_DATA,
      "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nVelocities\n\n1 0 0 0\n", 7,
      0, 0},
+    {"type label used before its definition", ENG_FMT_LAMMPS_DATA,
+     "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 Cu 1 1 1\n"
+     "\nAtom Type Labels\n\n1 Cu\n",
+     9, 0, 0},
     {"two Atoms sections", ENG_FMT_LAMMPS_DATA,
      "t\n1 atoms\n1 atom types\n0 5 xlo xhi\n0 5 ylo yhi\n0 5 zlo zhi\nAtoms\n\n1 1 1 1 "
      "1\nAtoms\n\n1 1 1 1 1\n",
