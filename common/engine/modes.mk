@@ -15,3 +15,7 @@ tests_engine_test_hessian_LDADD = $(TESTUTIL_LDADD) $(MODES_LIBS)
 tests_engine_test_modes_SOURCES = tests/engine/test_modes.c
 tests_engine_test_modes_LDADD = $(TESTUTIL_LDADD) $(MODES_LIBS)
 TESTS += tests/engine/test_hessian tests/engine/test_modes
+check_PROGRAMS += tests/engine/test_modes_msd
+tests_engine_test_modes_msd_SOURCES = tests/engine/test_modes_msd.c
+tests_engine_test_modes_msd_LDADD = $(TESTUTIL_LDADD) $(MODES_LIBS)
+TESTS += tests/engine/test_modes_msd
