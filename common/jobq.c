@@ -392,6 +392,16 @@ void jobq_set_backoff(jobq *q, double base_s, double max_s) {
   if (max_s >= 0) q->backoff_max = max_s;
 }
 
+int jobq_checkpoint(jobq *q) {
+  int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) return dberr(q, rc, "checkpoint");
+  return JOBQ_OK;
+}
+
+void jobq_set_autocheckpoint(jobq *q, int pages) {
+  sqlite3_wal_autocheckpoint(q->db, pages > 0 ? pages : 0);
+}
+
 static double backoff(const jobq *q, int attempt) {
   double b = q->backoff_base * pow(2.0, attempt > 1 ? attempt - 1 : 0);
   return b < q->backoff_max ? b : q->backoff_max;

@@ -77,6 +77,15 @@ double jobq_now(void);
  * Defaults base = 2 s, max = 300 s.  Per handle. */
 void jobq_set_backoff(jobq *q, double base_s, double max_s);
 
+/* Checkpoint the write-ahead log into the database without blocking
+ * readers or writers (PRAGMA wal_checkpoint(PASSIVE)).  A long-running
+ * process may turn automatic checkpoints off on its request-serving handles
+ * (jobq_set_autocheckpoint(q, 0)) and call this from a housekeeping thread,
+ * so that no request pays for a checkpoint.  JOBQ_EDB on failure. */
+int jobq_checkpoint(jobq *q);
+/* Automatic checkpoint after `pages` WAL pages (default 10000; 0 = off). */
+void jobq_set_autocheckpoint(jobq *q, int pages);
+
 /* ------------------------------------------------------------------ */
 /* Users and tokens                                                    */
 /* ------------------------------------------------------------------ */

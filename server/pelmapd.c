@@ -42,6 +42,8 @@ jobq *api_q(api_server *s) {
   if (q) return q;
   if (jobq_open(s->db_path, &q) < 0) return NULL;
   jobq_set_backoff(q, s->backoff_base, s->backoff_max);
+  /* Requests never checkpoint: the main thread does it (see main). */
+  jobq_set_autocheckpoint(q, 0);
   if (pthread_setspecific(s->qkey, q) != 0) {
     jobq_close(q);
     return NULL;
@@ -551,7 +553,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pelmapd: listening on %s://%s:%u/ (db %s, %lld threads)\n",
             cert ? "https" : "http", inet_ntoa(sa.sin_addr), port, db, (long long)threads);
 
-  /* Main loop: wait for a signal, reaping expired leases now and then. */
+  /* Main loop: wait for a signal; meanwhile requeue expired leases and
+   * checkpoint the WAL every reap interval. */
   for (;;) {
     struct timespec ts = {(time_t)reap_interval,
                           (long)((reap_interval - (double)(time_t)reap_interval) * 1e9)};
@@ -559,6 +562,7 @@ int main(int argc, char **argv) {
     if (sig == SIGTERM || sig == SIGINT) break;
     int n = 0;
     if (jobq_reap(q, &n) < 0) fprintf(stderr, "pelmapd: reaper: %s\n", jobq_errmsg(q));
+    if (jobq_checkpoint(q) < 0) fprintf(stderr, "pelmapd: checkpoint: %s\n", jobq_errmsg(q));
   }
   if (!quiet) fprintf(stderr, "pelmapd: shutting down\n");
   /* Stop accepting, let in-flight requests finish (up to 2 s), then stop. */
