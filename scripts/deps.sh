@@ -11,6 +11,7 @@ PKGS=(
   libssl-dev                                              # SHA-256 of tokens and uploads
   wrk                                                     # HTTP load benchmark (bench/)
   liblapacke-dev libopenblas-dev libarpack2-dev           # normal modes
+  libsuitesparse-dev                                      # CHOLMOD: sparse Cholesky for shift-invert normal modes
   voro++-dev                                              # Voronoi tessellation
   curl python3 python3-numpy                              # tests and scripts
   lammps lammps-data                                      # reference oracle (tests, bench) + CuZr_mm.eam.fs
