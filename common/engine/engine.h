@@ -553,6 +553,17 @@ void eng_voronoi_opts_default(eng_voronoi_opts *o);
 int eng_voronoi_compute(const eng_system *sys, const eng_voronoi_opts *o,
                         eng_voronoi **out);
 void eng_voronoi_free(eng_voronoi *v);
+/* Population of Voronoi indices <n3,n4,n5,n6> among the atoms of type
+ * `type` (-1: all atoms) of the system v was computed for: the distinct
+ * indices sorted by count (descending, ties by index ascending); at most
+ * max of them go to out, *nout gets how many did, *nconsidered (may be
+ * NULL) the number of atoms of that type.  ENG_EINVAL on bad arguments. */
+typedef struct eng_voro_pop {
+  int n[4];  /* n3 n4 n5 n6 */
+  int count; /* atoms with this index */
+} eng_voro_pop;
+int eng_voronoi_top(const eng_voronoi *v, const eng_system *sys, int type, int max,
+                    eng_voro_pop *out, int *nout, int *nconsidered);
 
 /* Local two-body excess entropy (paper Eq. 3), in units of k_B:
  *   S2_i = -2 pi sum_nu rho_nu int_0^rc [g ln g - g + 1](r) r^2 dr,

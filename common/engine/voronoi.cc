@@ -17,7 +17,10 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <algorithm>
+#include <array>
 #include <cstring>
+#include <map>
 #include <new>
 #include <vector>
 
@@ -227,4 +230,39 @@ extern "C" int eng_voronoi_compute(const eng_system *sys, const eng_voronoi_opts
 out:
   eng_voronoi_free(v);
   return rc;
+}
+
+extern "C" int eng_voronoi_top(const eng_voronoi *v, const eng_system *sys, int type, int max,
+                               eng_voro_pop *out, int *nout, int *nconsidered) {
+  if (!v || !sys || v->natoms != sys->natoms || type < -1 || type >= sys->ntypes || max < 0 || !nout ||
+      (max > 0 && !out))
+    return eng_set_error(ENG_EINVAL, "voronoi.cc:%d: index population needs the system of the tessellation, "
+                         "a type in -1..%d and max >= 0", __LINE__, sys ? sys->ntypes - 1 : -1);
+  *nout = 0;
+  try {
+    std::map<std::array<int, 4>, int> pop;
+    int nc = 0;
+    for (int i = 0; i < sys->natoms; i++) {
+      if (type >= 0 && sys->type[i] != type) continue;
+      const int *ix = v->index + (size_t)i * ENG_VORO_NORD;
+      pop[std::array<int, 4>{{ix[3], ix[4], ix[5], ix[6]}}]++;
+      nc++;
+    }
+    std::vector<std::pair<std::array<int, 4>, int>> list(pop.begin(), pop.end());
+    /* map order is ascending by index; a stable sort by count keeps it for ties */
+    std::stable_sort(list.begin(), list.end(),
+                     [](const std::pair<std::array<int, 4>, int> &a, const std::pair<std::array<int, 4>, int> &b) {
+                       return a.second > b.second;
+                     });
+    int k = 0;
+    for (; k < max && k < (int)list.size(); k++) {
+      for (int q = 0; q < 4; q++) out[k].n[q] = list[(size_t)k].first[(size_t)q];
+      out[k].count = list[(size_t)k].second;
+    }
+    *nout = k;
+    if (nconsidered) *nconsidered = nc;
+  } catch (const std::bad_alloc &) {
+    return eng_set_error(ENG_ENOMEM, "voronoi.cc:%d: out of memory", __LINE__);
+  }
+  return ENG_OK;
 }

@@ -225,6 +225,68 @@ int main(void) {
     ok(rc == ENG_EUNSUPP && !a, "triclinic non-periodic box: %s", eng_last_error());
     eng_system_free(t);
   }
+  /* Reproducible, and the index population adds up. */
+  {
+    eng_voronoi *a = NULL, *b = NULL;
+    eng_voro_pop top[400];
+    int ntop = 0, ncons = 0, sum = 0, sorted = 1, bad = 0;
+    eng_voronoi_compute(s, NULL, &a);
+    eng_voronoi_compute(s, NULL, &b);
+    ok(a && b && memcmp(a->volume, b->volume, sizeof(double) * s->natoms) == 0 &&
+           memcmp(a->index, b->index, sizeof(int) * ENG_VORO_NORD * s->natoms) == 0,
+       "rerun is bit-identical");
+    rc = a ? eng_voronoi_top(a, s, 0, 400, top, &ntop, &ncons) : -1;
+    for (int k = 0; k < ntop; k++) {
+      sum += top[k].count;
+      if (k && top[k].count > top[k - 1].count) sorted = 0;
+    }
+    for (int k = 0; k < ntop; k++) {
+      int c = 0;
+      for (int i = 0; i < s->natoms; i++) {
+        const int *ix = a->index + (size_t)i * ENG_VORO_NORD;
+        if (s->type[i] == 0 && ix[3] == top[k].n[0] && ix[4] == top[k].n[1] && ix[5] == top[k].n[2] && ix[6] == top[k].n[3]) c++;
+      }
+      if (c != top[k].count) bad++;
+    }
+    ok(rc == ENG_OK && sum == ncons && ncons == 250 && sorted && bad == 0,
+       "index population of Cu: %d distinct indices, counts sum to %d, sorted, recounted (%d wrong)", ntop, sum, bad);
+    eng_voronoi_free(a);
+    eng_voronoi_free(b);
+  }
+  /* The 500-atom glass: volumes, coordination, top indices (diagnostics). */
+  {
+    char path[4096];
+    const char *src = getenv("PELMAP_SRCDIR");
+    eng_read_opts ro = {0, "Cu Zr", 0.0};
+    eng_system *g = NULL;
+    snprintf(path, sizeof path, "%s/tests/data/desc/cuzr500.data", src ? src : "..");
+    rc = eng_read_file(path, ENG_FMT_LAMMPS_DATA, &ro, &g);
+    if (rc == ENG_OK) rc = eng_voronoi_compute(g, NULL, &v);
+    ok(rc == ENG_OK, "Voronoi of the 500-atom glass %s", rc ? eng_last_error() : "");
+    if (rc == ENG_OK) {
+      check_consistency("glass", g, v);
+      for (int t = 0; t < 2; t++) {
+        eng_voro_pop top[3];
+        int nt = 0, nc = 0;
+        double vol = 0.0, cn = 0.0, l5 = 0.0;
+        for (int i = 0; i < g->natoms; i++)
+          if (g->type[i] == t) {
+            vol += v->volume[i];
+            cn += v->coord[i];
+            l5 += v->l5fs[i];
+          }
+        eng_voronoi_top(v, g, t, 3, top, &nt, &nc);
+        diag("glass %s: <Omega> %.2f A^3, <CN> %.2f, <L5FS> %.3f; top <%d,%d,%d,%d> %.1f%%, <%d,%d,%d,%d> %.1f%%, "
+             "<%d,%d,%d,%d> %.1f%%",
+             g->type_name[t], vol / nc, cn / nc, l5 / nc, top[0].n[0], top[0].n[1], top[0].n[2], top[0].n[3],
+             100.0 * top[0].count / nc, top[1].n[0], top[1].n[1], top[1].n[2], top[1].n[3], 100.0 * top[1].count / nc,
+             top[2].n[0], top[2].n[1], top[2].n[2], top[2].n[3], 100.0 * top[2].count / nc);
+      }
+    }
+    eng_voronoi_free(v);
+    v = NULL;
+    eng_system_free(g);
+  }
   eng_voronoi_opts_default(&o);
   o.face_rel = -1;
   rc = eng_voronoi_compute(s, &o, &v);
