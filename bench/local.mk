@@ -7,3 +7,8 @@ bench_service_client_SOURCES = bench/service_client.c
 bench_service_client_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS)
 bench_service_client_LDADD = $(CURL_LIBS)
 CLEANFILES += bench/service_client
+
+# --- engine benchmark (lead): bench/engine.sh BUILDDIR runs it against LAMMPS ---
+noinst_PROGRAMS += bench/bench_engine
+bench_bench_engine_SOURCES = bench/bench_engine.c
+bench_bench_engine_LDADD = $(ENGINE_LIBS)
