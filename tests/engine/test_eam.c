@@ -172,6 +172,29 @@ int main(void) {
   vs_lammps("small-fs", cuzr, TU_CUZR, "eam/fs", s);
   eng_system_free(s);
 
+  /* The bundled glass, and the same glass sheared into a triclinic cell. */
+  {
+    char path[4096];
+    const char *src = getenv("PELMAP_SRCDIR");
+    snprintf(path, sizeof path, "%s/common/data/cu50zr50-2000.data", src && *src ? src : "..");
+    if (eng_read_file(path, ENG_FMT_AUTO, NULL, &s)) bail("cannot read %s: %s", path, eng_last_error());
+    vs_lammps("glass-fs", cuzr, TU_CUZR, "eam/fs", s);
+    /* Affine shear: x += g_xy y + g_xz z, y += g_yz z (positions and cell). */
+    const double gxy = 0.12, gxz = -0.08, gyz = 0.05;
+    for (int i = 0; i < s->natoms; i++) {
+      double *x = &s->x[3 * i];
+      double y0 = x[1] - s->box.lo[1], z0 = x[2] - s->box.lo[2];
+      x[0] += gxy * y0 + gxz * z0;
+      x[1] += gyz * z0;
+    }
+    s->box.xy = gxy * s->box.len[1];
+    s->box.xz = gxz * s->box.len[2];
+    s->box.yz = gyz * s->box.len[2];
+    fd_check("sheared glass", cuzr, s);
+    vs_lammps("glass-triclinic-fs", cuzr, TU_CUZR, "eam/fs", s);
+    eng_system_free(s);
+  }
+
   /* eam/alloy: Cu-Ni. */
   s = tu_random_sample(400, 0.085, 0.1, 0.05, 0, "Cu", "Ni", 0.3, 2.0, 4);
   if (!s) bail("sample");
