@@ -19,6 +19,16 @@ void eng_d2min_free(eng_d2min *d) {
   free(d);
 }
 
+/* Refuse neighbour lists that would not fit: estimated pairs
+ * N * (N/V) * 4/3 pi r^3 above 1e8 (about 3 GB of list). */
+static int check_pairs(const eng_system *sys, double r, int line) {
+  double est = (double)sys->natoms * sys->natoms / eng_box_volume(&sys->box) * 4.0 / 3.0 * M_PI * r * r * r;
+  if (!(est <= 1e8))
+    return eng_set_error(ENG_ERANGE, "%s:%d: range %g A would need about %.3g neighbour pairs (limit 1e8)", "d2min.c",
+                         line, r, est);
+  return ENG_OK;
+}
+
 /* Fractional components of a Cartesian vector (no origin shift). */
 static void frac_vec(const eng_box *b, const double v[3], double s[3]) {
   s[2] = v[2] / b->len[2];
@@ -103,6 +113,8 @@ int eng_d2min_compute(const eng_system *ref, const eng_system *cur, double rcut,
     for (int k = 0; k < 3; k++)
       if (cur->box.periodic[k]) sc[3 * i + k] -= nearbyint(sc[3 * i + k] - sr[3 * i + k]);
   }
+  rc = check_pairs(ref, rcut, __LINE__);
+  if (rc) goto out;
   rc = eng_nlist_build(ref, rcut, &nl);
   if (rc) goto out;
 

@@ -503,7 +503,8 @@ typedef struct eng_rdf {
 void eng_rdf_opts_default(eng_rdf_opts *o);
 /* g(r) of sys (any box; any rmax: periodic images are counted).  *out is
  * the caller's (eng_rdf_free).  ENG_EINVAL for bad options (rmax <= 0,
- * dr <= 0, more than 10^6 bins) or a system with fewer than 2 atoms. */
+ * dr <= 0, more than 10^6 bins) or a system with fewer than 2 atoms;
+ * ENG_ERANGE when rmax would need more than 1e8 neighbour pairs. */
 int eng_rdf_compute(const eng_system *sys, const eng_rdf_opts *o, eng_rdf **out);
 void eng_rdf_free(eng_rdf *r);
 /* Extrema of one curve y[0..n-1] sampled at r (ascending): smoothing with
@@ -594,7 +595,8 @@ typedef struct eng_s2 {
 void eng_s2_opts_default(eng_s2_opts *o);
 /* S2 of every atom for every cutoff.  *out is the caller's (eng_s2_free).
  * ENG_EINVAL for bad parameters (sigma, dr <= 0, ncut out of range,
- * cutoffs <= 0, more than 10^6 grid points). */
+ * cutoffs <= 0, more than 10^6 grid points); ENG_ERANGE when the largest
+ * cutoff + 5 sigma would need more than 1e8 neighbour pairs. */
 int eng_s2_compute(const eng_system *sys, const eng_s2_opts *o, eng_s2 **out);
 void eng_s2_free(eng_s2 *s);
 /* The smoothed local g_i^nu(r_k) of atom i on r_k = k*dr, k = 0..n-1, with
@@ -669,7 +671,8 @@ typedef struct eng_d2min {
 
 /* ref and cur must have the same atoms in the same order (same ids);
  * boxes may differ (deformation).  *out is the caller's (eng_d2min_free).
- * ENG_EINVAL on mismatch or rcut <= 0. */
+ * ENG_EINVAL on mismatch or rcut <= 0, ENG_ERANGE when rcut would need more
+ * than 1e8 neighbour pairs. */
 int eng_d2min_compute(const eng_system *ref, const eng_system *cur, double rcut,
                       int normalise, eng_d2min **out);
 void eng_d2min_free(eng_d2min *d);

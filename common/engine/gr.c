@@ -10,6 +10,16 @@
 #include <math.h>
 #include <string.h>
 
+/* Refuse neighbour lists that would not fit: estimated pairs
+ * N * (N/V) * 4/3 pi r^3 above 1e8 (about 3 GB of list). */
+static int check_pairs(const eng_system *sys, double r, int line) {
+  double est = (double)sys->natoms * sys->natoms / eng_box_volume(&sys->box) * 4.0 / 3.0 * M_PI * r * r * r;
+  if (!(est <= 1e8))
+    return eng_set_error(ENG_ERANGE, "%s:%d: range %g A would need about %.3g neighbour pairs (limit 1e8)", "gr.c",
+                         line, r, est);
+  return ENG_OK;
+}
+
 void eng_rdf_opts_default(eng_rdf_opts *o) {
   memset(o, 0, sizeof *o);
   o->rmax = 12.0;
@@ -194,6 +204,8 @@ int eng_rdf_compute(const eng_system *sys, const eng_rdf_opts *o_in, eng_rdf **o
   }
   for (int k = 0; k < nb; k++) g->r[k] = (k + 0.5) * o.dr;
 
+  rc = check_pairs(sys, g->rmax, __LINE__);
+  if (rc) goto out;
   rc = eng_nlist_build(sys, g->rmax, &nl);
   if (rc) goto out;
   for (int i = 0; i < sys->natoms; i++) {

@@ -12,6 +12,16 @@
 #define S2_KCUT 5.0   /* Gaussian kernel truncated at 5 sigma */
 #define S2_GMIN 1e-10 /* below this g ln g - g + 1 is taken as 1 */
 
+/* Refuse neighbour lists that would not fit: estimated pairs
+ * N * (N/V) * 4/3 pi r^3 above 1e8 (about 3 GB of list). */
+static int check_pairs(const eng_system *sys, double r, int line) {
+  double est = (double)sys->natoms * sys->natoms / eng_box_volume(&sys->box) * 4.0 / 3.0 * M_PI * r * r * r;
+  if (!(est <= 1e8))
+    return eng_set_error(ENG_ERANGE, "%s:%d: range %g A would need about %.3g neighbour pairs (limit 1e8)", "s2.c",
+                         line, r, est);
+  return ENG_OK;
+}
+
 void eng_s2_opts_default(eng_s2_opts *o) {
   memset(o, 0, sizeof *o);
   o->sigma = 0.2;
@@ -126,6 +136,8 @@ int eng_s2_compute(const eng_system *sys, const eng_s2_opts *o_in, eng_s2 **out)
     else
       rho[0] = sys->natoms / vol;
   }
+  rc = check_pairs(sys, (npt - 1) * o.dr + S2_KCUT * o.sigma, __LINE__);
+  if (rc) goto out;
   rc = eng_nlist_build(sys, (npt - 1) * o.dr + S2_KCUT * o.sigma, &nl);
   if (rc) goto out;
 
@@ -214,9 +226,11 @@ int eng_s2_local_g(const eng_system *sys, const eng_s2_opts *o_in, int i, int nu
   o.cut[0] = 1.0;
   rc = check_opts(&o, &dummy);
   if (rc) return rc;
-  if (!sys || i < 0 || i >= sys->natoms || nu < -1 || nu >= sys->ntypes || n < 1 || !g)
-    return eng_set_error(ENG_EINVAL, "s2.c:%d: local g needs a valid atom, species (-1 = all) and n >= 1",
+  if (!sys || i < 0 || i >= sys->natoms || nu < -1 || nu >= sys->ntypes || n < 1 || n > 1000000 || !g)
+    return eng_set_error(ENG_EINVAL, "s2.c:%d: local g needs a valid atom, species (-1 = all) and 1 <= n <= 1e6",
                          __LINE__);
+  rc = check_pairs(sys, (n - 1) * o.dr + S2_KCUT * o.sigma, __LINE__);
+  if (rc) return rc;
   count = eng__calloc((size_t)sys->ntypes, sizeof *count);
   acc = eng__calloc((size_t)n, sizeof *acc);
   if (!count || !acc) {

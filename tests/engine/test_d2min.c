@@ -150,6 +150,8 @@ int main(void) {
   cur->id[5] = ref->id[5];
   r = eng_d2min_compute(ref, cur, -1.0, 1, &d);
   ok(r == ENG_EINVAL && !d, "negative cutoff rejected: %s", eng_last_error());
+  r = eng_d2min_compute(ref, cur, 1e4, 1, &d);
+  ok(r == ENG_ERANGE && !d, "cutoff needing too many pairs rejected: %s", eng_last_error());
 out:
   eng_d2min_free(d);
   eng_d2min_free(d0);

@@ -213,6 +213,10 @@ int main(void) {
   o.rmax = -1;
   rc = eng_rdf_compute(s, &o, &g);
   ok(rc == ENG_EINVAL && g == NULL, "rmax < 0 rejected: %s", eng_last_error());
+  o.rmax = 500.0;
+  o.dr = 0.01;
+  rc = eng_rdf_compute(s, &o, &g);
+  ok(rc == ENG_ERANGE && g == NULL, "rmax needing too many pairs rejected: %s", eng_last_error());
   eng_system_free(s);
 
   check_extrema();

@@ -308,6 +308,11 @@ static void test_glass_and_errors(void) {
   o.cut[1] = -1.0;
   rc = eng_s2_compute(s, &o, &a);
   ok(rc == ENG_EINVAL && !a, "negative cutoff rejected: %s", eng_last_error());
+  eng_s2_opts_default(&o);
+  o.cut[3] = 400.0;
+  o.dr = 0.5;
+  rc = eng_s2_compute(s, &o, &a);
+  ok(rc == ENG_ERANGE && !a, "cutoff needing too many pairs rejected: %s", eng_last_error());
   eng_system_free(s);
 }
 

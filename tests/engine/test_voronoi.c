@@ -287,6 +287,14 @@ int main(void) {
     v = NULL;
     eng_system_free(g);
   }
+  /* Two atoms on the same spot: no cell, a clear error. */
+  {
+    eng_system *t = eng_system_copy(s);
+    for (int k = 0; k < 3; k++) t->x[3 * 7 + k] = t->x[3 * 8 + k];
+    rc = eng_voronoi_compute(t, NULL, &v);
+    ok(rc == ENG_ENOCONV && !v, "coincident atoms: %s", eng_last_error());
+    eng_system_free(t);
+  }
   eng_voronoi_opts_default(&o);
   o.face_rel = -1;
   rc = eng_voronoi_compute(s, &o, &v);
