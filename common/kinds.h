@@ -51,6 +51,9 @@ typedef struct kind_io {
    * "Cu Zr".  NULL: from the file (masses, labels), else the potential's
    * element order (type 1 = first element, as LAMMPS' pair_coeff * *). */
   const char *type_names;
+  /* Frame of a multi-frame structure file: 0 = first (default), k = k-th,
+   * -1 = last (eng_read_opts.frame). */
+  int frame;
   /* sha256 (hex) of the structure bytes, copied into the result if given. */
   const char *structure_sha256;
   /* If not NULL, a successful run of a kind that has a structure stores

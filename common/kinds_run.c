@@ -106,6 +106,7 @@ static int ctx_begin(run_ctx *c, const char *kname, const cJSON *params,
   if (rc) return eng_fail(rc, 1, NULL, err, errlen);
   memset(&ro, 0, sizeof ro);
   ro.type_names = io->type_names;
+  ro.frame = io->frame;
   rc = eng_read_buffer(io->structure_data, io->structure_len, sname,
                        io->structure_format
                            ? eng_format_from_name(io->structure_format)

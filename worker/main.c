@@ -24,6 +24,7 @@
 #include "config.h"
 
 #include "engine.h"
+#include "jobq.h"
 #include "kinds.h"
 #include "worker.h"
 
@@ -43,6 +44,8 @@
 
 #define WRK_DEFAULT_POTENTIAL "/usr/share/lammps/potentials/CuZr_mm.eam.fs"
 #define WRK_MAX_KINDS 32
+/* With --once, give up (exit 1) after this many failed claims in a row. */
+#define WRK_ONCE_MAX_FAILURES 5
 
 enum wrk_state { ST_IDLE, ST_CLAIMING, ST_RUNNING, ST_REPORTING, ST_EXITING };
 
@@ -63,7 +66,8 @@ typedef struct wrk_blob {
   int64_t id; /* 0 = empty, -1 = the local default potential */
   char *data;
   size_t len;
-  char name[64], fmt[32];
+  wrk_meta meta;
+  char sha256[65]; /* hex digest of data */
 } wrk_blob;
 
 /* One claimed job from claim to report. */
@@ -97,6 +101,7 @@ typedef struct wrk {
   int stopping; /* signals received */
   int exit_code;
   double idle_delay, err_delay, hb_interval;
+  int claim_failures; /* consecutive failed claims */
   long jobs_done;
   uv_timer_t poll_timer, hb_timer, grace_timer;
   uv_signal_t sigterm, sigint;
@@ -214,7 +219,8 @@ static int read_local(const char *path, wrk_blob *b, char *err, size_t errlen) {
   b->data[n] = 0;
   b->len = (size_t)n;
   b->id = -1;
-  snprintf(b->name, sizeof b->name, "%s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+  snprintf(b->meta.name, sizeof b->meta.name, "%s",
+           strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
   rc = WRK_OK;
 out:
   fclose(f);
@@ -229,10 +235,14 @@ static int fetch_cached(wrk *w, int what, int64_t id, wrk_blob *b, char *err,
   blob_clear(b);
   if (what == 1 && id <= 0)
     return read_local(w->o.default_potential, b, err, errlen);
-  rc = w->src->ops->fetch(w->src, what, id, &b->data, &b->len, b->name, b->fmt,
-                          err, errlen);
-  if (rc == WRK_OK) b->id = id;
-  else blob_clear(b);
+  rc = w->src->ops->fetch(w->src, what, id, &b->data, &b->len, &b->meta, err,
+                          errlen);
+  if (rc == WRK_OK) {
+    b->id = id;
+    jobq_sha256_hex(b->data, b->len, b->sha256);
+  } else {
+    blob_clear(b);
+  }
   return rc;
 }
 
@@ -291,6 +301,7 @@ static void after_claim(uv_work_t *req, int status) {
     w->idle_delay = w->o.poll;
     w->err_delay = w->o.poll;
     w->last_claim_err[0] = 0;
+    w->claim_failures = 0;
     wrk_log(w, 0, "job %lld: claimed (%s, attempt %d)", (long long)r->job.id,
             r->job.kind, r->job.attempt);
     if (r->setup_rc) {
@@ -304,6 +315,7 @@ static void after_claim(uv_work_t *req, int status) {
     return;
   }
   if (w->claim_rc == 0) {
+    w->claim_failures = 0;
     if (w->o.once) {
       begin_exit(w);
       return;
@@ -317,6 +329,12 @@ static void after_claim(uv_work_t *req, int status) {
   snprintf(w->last_claim_err, sizeof w->last_claim_err, "%s", w->claim_err);
   if (w->claim_rc == WRK_EAUTH) {
     wrk_log(w, 1, "the server refused the token: giving up");
+    w->exit_code = 1;
+    begin_exit(w);
+    return;
+  }
+  if (++w->claim_failures >= WRK_ONCE_MAX_FAILURES && w->o.once) {
+    wrk_log(w, 1, "--once: %d claims failed in a row: giving up", w->claim_failures);
     w->exit_code = 1;
     begin_exit(w);
     return;
@@ -359,12 +377,15 @@ static void do_compute(uv_work_t *req) {
   if (r->kind->flags & KIND_NEEDS_STRUCTURE) {
     io.structure_data = w->structure.data;
     io.structure_len = w->structure.len;
-    io.structure_name = w->structure.name;
-    io.structure_format = w->structure.fmt[0] ? w->structure.fmt : NULL;
+    io.structure_name = w->structure.meta.name;
+    io.structure_format = w->structure.meta.fmt[0] ? w->structure.meta.fmt : NULL;
+    io.structure_sha256 = w->structure.sha256;
+    io.type_names = w->structure.meta.types[0] ? w->structure.meta.types : NULL;
+    io.frame = w->structure.meta.frame;
     io.potential_data = w->potential.data;
     io.potential_len = w->potential.len;
-    io.potential_name = w->potential.name;
-    io.potential_style = w->potential.fmt[0] ? w->potential.fmt : NULL;
+    io.potential_name = w->potential.meta.name;
+    io.potential_style = w->potential.meta.fmt[0] ? w->potential.meta.fmt : NULL;
   }
   io.progress = on_progress;
   io.ud = r;
@@ -583,7 +604,8 @@ static void usage(FILE *f) {
           "                    while the queue is empty, to 30 s on errors)\n"
           "  --grace S         after SIGTERM/SIGINT, let a running job finish for S\n"
           "                    seconds before releasing it (default 30)\n"
-          "  --once            exit when the queue has nothing to claim\n"
+          "  --once            exit when the queue has nothing to claim (or, with\n"
+          "                    status 1, after 5 failed claims in a row)\n"
           "  --max-jobs N      exit after N jobs (default: no limit)\n"
           "  --name NAME       worker name recorded with claims (default host:pid)\n"
           "  --default-potential FILE  potential for jobs that name none (default\n"

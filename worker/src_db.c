@@ -104,13 +104,15 @@ static int db_fail(wrk_source *s, const wrk_job *j, const char *reason,
 }
 
 static int db_fetch(wrk_source *s, int what, int64_t id, char **data,
-                    size_t *len, char name[64], char fmt[32], char *err,
-                    size_t errlen) {
+                    size_t *len, wrk_meta *meta, char *err, size_t errlen) {
   wrk_db *d = (wrk_db *)s;
   int rc;
+  memset(meta, 0, sizeof *meta);
   pthread_mutex_lock(&d->mu);
-  rc = what ? jobq_potential_blob(d->q, id, data, len, name, fmt)
-            : jobq_structure_blob(d->q, id, data, len, name, fmt);
+  /* (types/frame of the upload: see "## Changes" in the service notes;
+   * jobq does not keep them yet) */
+  rc = what ? jobq_potential_blob(d->q, id, data, len, meta->name, meta->fmt)
+            : jobq_structure_blob(d->q, id, data, len, meta->name, meta->fmt);
   if (rc) rc = db_code(d, rc, what ? "potential" : "structure", err, errlen);
   pthread_mutex_unlock(&d->mu);
   return rc;

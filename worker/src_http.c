@@ -40,6 +40,7 @@ typedef struct http_reply {
   size_t len, cap;
   int too_big;
   char name[64], fmt[32]; /* X-Pelmap-Name / X-Pelmap-Format */
+  char types[256], frame[16]; /* X-Pelmap-Types / X-Pelmap-Frame */
 } http_reply;
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
@@ -81,6 +82,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   http_reply *r = ud;
   header_value(p, size * n, "X-Pelmap-Name", r->name, sizeof r->name);
   header_value(p, size * n, "X-Pelmap-Format", r->fmt, sizeof r->fmt);
+  header_value(p, size * n, "X-Pelmap-Types", r->types, sizeof r->types);
+  header_value(p, size * n, "X-Pelmap-Frame", r->frame, sizeof r->frame);
   return size * n;
 }
 
@@ -297,8 +300,7 @@ out:
 }
 
 static int http_fetch(wrk_source *s, int what, int64_t id, char **data,
-                      size_t *len, char name[64], char fmt[32], char *err,
-                      size_t errlen) {
+                      size_t *len, wrk_meta *meta, char *err, size_t errlen) {
   wrk_http *h = (wrk_http *)s;
   char path[128];
   http_reply r;
@@ -306,6 +308,7 @@ static int http_fetch(wrk_source *s, int what, int64_t id, char **data,
   int rc;
   *data = NULL;
   *len = 0;
+  memset(meta, 0, sizeof *meta);
   snprintf(path, sizeof path, "/api/v1/%s/%lld/file",
            what ? "potentials" : "structures", (long long)id);
   pthread_mutex_lock(&h->mu);
@@ -324,10 +327,13 @@ static int http_fetch(wrk_source *s, int what, int64_t id, char **data,
   *data = r.body;
   *len = r.len;
   if (r.name[0])
-    snprintf(name, 64, "%s", r.name);
+    snprintf(meta->name, sizeof meta->name, "%s", r.name);
   else
-    snprintf(name, 64, "%s-%lld", what ? "potential" : "structure", (long long)id);
-  snprintf(fmt, 32, "%s", r.fmt);
+    snprintf(meta->name, sizeof meta->name, "%s-%lld",
+             what ? "potential" : "structure", (long long)id);
+  snprintf(meta->fmt, sizeof meta->fmt, "%s", r.fmt);
+  snprintf(meta->types, sizeof meta->types, "%s", r.types);
+  meta->frame = r.frame[0] ? atoi(r.frame) : 0;
   return WRK_OK;
 }
 

@@ -30,6 +30,14 @@ enum wrk_error {
   WRK_ENOMEM = -6
 };
 
+/* What comes with a fetched structure / potential file. */
+typedef struct wrk_meta {
+  char name[64];   /* file name */
+  char fmt[32];    /* structure format / potential style; "" = unknown */
+  char types[256]; /* species of numeric types ("Cu Zr"), "" = from the file */
+  int frame;       /* frame to read (structures), 0 = first */
+} wrk_meta;
+
 /* A claimed job. */
 typedef struct wrk_job {
   int64_t id, structure_id, potential_id;
@@ -71,9 +79,9 @@ typedef struct wrk_source_ops {
   int (*fail)(wrk_source *s, const wrk_job *j, const char *reason,
               int retryable, char *err, size_t errlen);
   /* Fetch the bytes of a structure (what = 0) or a potential (what = 1),
-   * with its name and format/style. */
+   * with its name, format/style and read options in *meta. */
   int (*fetch)(wrk_source *s, int what, int64_t id, char **data, size_t *len,
-               char name[64], char fmt[32], char *err, size_t errlen);
+               wrk_meta *meta, char *err, size_t errlen);
   void (*close)(wrk_source *s);
 } wrk_source_ops;
 

@@ -43,7 +43,11 @@ command -v sqlite3 >/dev/null || { echo "1..0 # SKIP sqlite3 shell missing"; exi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pelmap-wdb.XXXXXX")
 PIDS=""
-cleanup() { for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"; }
+cleanup() {
+  for p in $PIDS; do kill "$p" 2>/dev/null; done # timeout forwards TERM
+  for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+  rm -rf "$TMP"
+}
 trap cleanup EXIT
 DB=$TMP/q.db
 "$Q" "$DB" setup "$POT" >/dev/null || { echo "Bail out! worker_qtool setup failed"; exit 1; }
@@ -98,7 +102,7 @@ ok $? "events: claimed twice (one per attempt)"
 
 # --- 4. cancel of a running job --------------------------------------------
 LONG=$("$Q" "$DB" submit noop 1 '{"seconds":60}')
-"$W" --db "$DB" --lease 3 --max-jobs 1 --name canc 2>"$TMP/cancel.log" &
+timeout 60 "$W" --db "$DB" --lease 3 --max-jobs 1 --name canc 2>"$TMP/cancel.log" &
 CW=$!
 PIDS="$PIDS $CW"
 wait_for 10 state_is "$LONG" running
@@ -150,7 +154,7 @@ BEFORE=$(sql "SELECT count(*) FROM jobs")
 R0=$(date +%s%N)
 WP=""
 for i in 1 2 3 4 5 6 7 8; do
-  "$W" --db "$DB" --once -q --lease 10 --name "race$i" 2>>"$TMP/race.log" &
+  timeout 120 "$W" --db "$DB" --once -q --lease 10 --name "race$i" 2>>"$TMP/race.log" &
   WP="$WP $!"
 done
 PIDS="$PIDS $WP"

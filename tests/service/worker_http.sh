@@ -28,6 +28,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/pelmap-whttp.XXXXXX")
 PIDS=""
 DPID=""
 cleanup() {
+  for p in $PIDS; do kill "$p" 2>/dev/null; done # timeout forwards TERM
   for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
   [ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
   rm -rf "$T"
@@ -76,6 +77,9 @@ wait_for 10 test -s "$T/port" || { echo "Bail out! pelmapd did not start"; exit 
 U=http://127.0.0.1:$(cat "$T/port")
 # bgworker ARGS... &: a worker in the background ($! is the worker itself)
 bgworker() { exec "$W" --server "$U" --token "$WK" --poll 0.2 "$@"; }
+# (the same under a time limit, for workers that should exit by themselves;
+# $! is then timeout's pid, which forwards TERM but not KILL)
+bgworker_t() { exec timeout 120 "$W" --server "$U" --token "$WK" --poll 0.2 "$@"; }
 
 # --- 1. lifecycle for each kind --------------------------------------------
 st=$(api POST "/api/v1/structures?name=cuzr.data" -H 'Content-Type: application/octet-stream' --data-binary @"$DATA")
@@ -150,7 +154,7 @@ ok $? "result stored once (attempt 2)"
 
 # --- 4. cancel a running job -------------------------------------------------
 LONG=$(submit '{"kind":"noop","params":{"seconds":60}}')
-bgworker --lease 3 --max-jobs 1 --name canc 2>"$T/cancel.log" &
+bgworker_t --lease 3 --max-jobs 1 --name canc 2>"$T/cancel.log" &
 CW=$!
 PIDS="$PIDS $CW"
 wait_for 10 state_is "$LONG" running
@@ -188,7 +192,7 @@ ok $? "$NJ noop jobs submitted"
 R0=$(date +%s%N)
 WP=""
 for i in 1 2 3 4 5 6 7 8; do
-  bgworker --once -q --lease 10 --name "race$i" 2>>"$T/race.log" &
+  bgworker_t --once -q --lease 10 --name "race$i" 2>>"$T/race.log" &
   WP="$WP $!"
 done
 PIDS="$PIDS $WP"
