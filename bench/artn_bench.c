@@ -1,0 +1,312 @@
+/*
+ * artn_bench.c -- run a sample of ARTn events on a Cu-Zr glass and report
+ * success rate, force calls, Delta Q by species, throughput, and optionally
+ * the independent first-order check (dense finite-difference Hessian) and
+ * the local-vs-full comparison.  Not part of make check.
+ *
+ *   artn_bench [--glass N] [--data FILE] [--potential FILE] [--atoms K]
+ *              [--events E] [--seed S] [--glass-seed S] [--threads T]
+ *              [--local R] [--compare] [--hessian] [--refine-force F]
+ *              [--check-connect] [--save FILE] [--quiet]
+ *
+ * --glass N makes an N-atom glass (quench 5 ps melt, 100 K/ps; cached as
+ * artn_glass_N_S.data in the current directory); --atoms K picks K atoms
+ * evenly spread over the indices; --compare runs every event both in the
+ * whole system and in local mode (radius R, default 8 A) and reports
+ * |dQ_local - dQ_full| and the wall-time ratio.  Output: one line per
+ * event (TSV, '#' header) on stdout, then a JSON summary line.
+ */
+#include "engine.h"
+#include "../tests/engine/artn_util.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct job {
+  int atom;
+  long event;
+  eng_artn_event ev, evl;  /* full, local */
+  double t, tl;            /* wall seconds */
+  int nneg;                /* dense-Hessian negatives (-2 not checked) */
+  double ev2;              /* second-lowest dense eigenvalue */
+  int rc, rcl;
+} job;
+
+typedef struct shared {
+  const eng_potential *pot;
+  const eng_system *sys;
+  eng_artn_opts o;
+  job *jobs;
+  int njobs, next, compare, local, hessian;
+  pthread_mutex_t mu;
+} shared;
+
+static double wall_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+/* CPU seconds of the calling thread (the machine may be shared). */
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static void *worker(void *arg) {
+  shared *sh = arg;
+  eng_calc *c = NULL;
+  int n3 = 3 * sh->sys->natoms;
+  double *xs = malloc(sizeof(double) * n3), *evals = malloc(sizeof(double) * n3);
+  if (!xs || !evals || eng_calc_create(sh->pot, sh->sys, NULL, &c)) {
+    fprintf(stderr, "artn_bench: worker setup failed: %s\n", eng_last_error());
+    goto out;
+  }
+  for (;;) {
+    job *j;
+    pthread_mutex_lock(&sh->mu);
+    j = sh->next < sh->njobs ? &sh->jobs[sh->next++] : NULL;
+    pthread_mutex_unlock(&sh->mu);
+    if (!j) break;
+    j->nneg = -2;
+    if (!sh->local || sh->compare) {
+      eng_artn_opts o = sh->o;
+      double t0 = now();
+      o.local = 0;
+      j->rc = eng_artn_run(c, sh->pot, sh->sys, j->atom, j->event, &o, NULL, NULL, &j->ev, xs, NULL);
+      j->t = now() - t0;
+      if (sh->hessian && j->rc == 0 && j->ev.status == ENG_ARTN_OK) {
+        j->nneg = au_hessian_negatives(c, sh->sys, xs, 1e-3, -1e-3, evals, NULL);
+        j->ev2 = evals[1];
+      }
+    }
+    if (sh->local || sh->compare) {
+      eng_artn_opts o = sh->o;
+      double t0 = now();
+      o.local = 1;
+      j->rcl = eng_artn_run(c, sh->pot, sh->sys, j->atom, j->event, &o, NULL, NULL, &j->evl, xs, NULL);
+      j->tl = now() - t0;
+      if (sh->hessian && !sh->compare && j->rcl == 0 && j->evl.status == ENG_ARTN_OK) {
+        j->nneg = au_hessian_negatives(c, sh->sys, xs, 1e-3, -1e-3, evals, NULL);
+        j->ev2 = evals[1];
+      }
+    }
+  }
+out:
+  eng_calc_free(c);
+  free(xs);
+  free(evals);
+  return NULL;
+}
+
+static int cmp_int(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+static int cmp_dbl(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  const char *potpath = "/usr/share/lammps/potentials/CuZr_mm.eam.fs", *data = NULL, *save = NULL;
+  int nglass = 0, natoms_pick = 20, events = 1, threads = 2, quiet = 0;
+  uint64_t gseed = 7;
+  shared sh;
+  eng_potential *pot = NULL;
+  eng_system *sys = NULL;
+  eng_calc *calc = NULL;
+  pthread_t th[64];
+  double t0, wall;
+
+  memset(&sh, 0, sizeof sh);
+  eng_artn_opts_default(&sh.o);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define ARG(name) (strcmp(a, name) == 0 && v && ++i)
+    if (ARG("--glass")) nglass = atoi(v);
+    else if (ARG("--data")) data = v;
+    else if (ARG("--potential")) potpath = v;
+    else if (ARG("--atoms")) natoms_pick = atoi(v);
+    else if (ARG("--events")) events = atoi(v);
+    else if (ARG("--seed")) sh.o.seed = strtoull(v, NULL, 10);
+    else if (ARG("--glass-seed")) gseed = strtoull(v, NULL, 10);
+    else if (ARG("--threads")) threads = atoi(v);
+    else if (ARG("--local")) { sh.local = 1; sh.o.local_radius = atof(v); }
+    else if (ARG("--refine-force")) sh.o.refine_force = atof(v);
+    else if (ARG("--saddle-force")) sh.o.saddle_force = atof(v);
+    else if (ARG("--lanczos-min")) sh.o.lanczos_min_iter = atoi(v);
+    else if (ARG("--basin-relax")) sh.o.basin_relax_steps = atoi(v);
+    else if (ARG("--perp-max")) sh.o.perp_steps_max = atoi(v);
+    else if (ARG("--save")) save = v;
+    else if (strcmp(a, "--compare") == 0) sh.compare = 1;
+    else if (strcmp(a, "--hessian") == 0) sh.hessian = 1;
+    else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;
+    else if (strcmp(a, "--quiet") == 0) quiet = 1;
+    else {
+      fprintf(stderr, "artn_bench: unknown or incomplete argument %s\n", a);
+      return 2;
+    }
+#undef ARG
+  }
+  if (threads < 1 || threads > 64) threads = 1;
+  if (eng_potential_read(potpath, ENG_POT_AUTO, &pot)) {
+    fprintf(stderr, "artn_bench: %s\n", eng_last_error());
+    return 1;
+  }
+  if (data) {
+    if (eng_read_file(data, ENG_FMT_AUTO, NULL, &sys) || eng_calc_create(pot, sys, NULL, &calc)) {
+      fprintf(stderr, "artn_bench: %s\n", eng_last_error());
+      return 1;
+    }
+    eng_calc_fill_masses(calc, sys);
+  } else {
+    char cache[256];
+    snprintf(cache, sizeof cache, "artn_glass_%d_%llu.data", nglass > 0 ? nglass : 300,
+             (unsigned long long)gseed);
+    if (access(cache, R_OK) == 0 && eng_read_file(cache, ENG_FMT_AUTO, NULL, &sys) == 0 &&
+        eng_calc_create(pot, sys, NULL, &calc) == 0) {
+      eng_calc_fill_masses(calc, sys);
+    } else {
+      double tq = wall_now();
+      if (au_make_glass(pot, nglass > 0 ? nglass : 300, gseed, 5.0, 100.0, &sys, &calc)) {
+        fprintf(stderr, "artn_bench: glass: %s\n", eng_last_error());
+        return 1;
+      }
+      fprintf(stderr, "artn_bench: made a %d-atom glass in %.1f s -> %s\n", sys->natoms,
+              wall_now() - tq, cache);
+      eng_write_file(cache, ENG_FMT_LAMMPS_DATA, sys);
+    }
+  }
+  {
+    /* make sure the structure is minimised to 1e-6 */
+    eng_min_opts mo;
+    eng_min_result mr;
+    eng_min_opts_default(&mo);
+    eng_minimize(calc, sys, &mo, NULL, NULL, &mr);
+  }
+  if (natoms_pick > sys->natoms) natoms_pick = sys->natoms;
+  sh.pot = pot;
+  sh.sys = sys;
+  sh.njobs = natoms_pick * events;
+  sh.jobs = calloc((size_t)sh.njobs, sizeof(job));
+  pthread_mutex_init(&sh.mu, NULL);
+  for (int k = 0; k < natoms_pick; k++)
+    for (int e = 0; e < events; e++) {
+      job *j = &sh.jobs[k * events + e];
+      j->atom = (int)((long)k * sys->natoms / natoms_pick);
+      j->event = e;
+    }
+  t0 = wall_now();
+  for (int t = 0; t < threads; t++) pthread_create(&th[t], NULL, worker, &sh);
+  for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
+  wall = wall_now() - t0;
+
+  /* Table and statistics. */
+  {
+    int nconv = 0, nfirst = 0, nchecked = 0, *calls = calloc(sh.njobs + 1, sizeof(int));
+    int *callsall = calloc(sh.njobs + 1, sizeof(int)), nstat[16] = {0}, ncmp = 0, nsame = 0;
+    double *dq[2], *dev = calloc(sh.njobs + 1, sizeof(double)), tfull = 0, tloc = 0, sumdev = 0;
+    int ndq[2] = {0, 0};
+    FILE *sf = save ? fopen(save, "w") : NULL;
+    dq[0] = calloc(sh.njobs + 1, sizeof(double));
+    dq[1] = calloc(sh.njobs + 1, sizeof(double));
+    if (!quiet)
+      printf("#atom_id\ttype\tevent\tstatus\tdq\tde_final\tlambda\tcalls_saddle\tcalls\tcalls_local"
+             "\tmax_disp\tn_moved\tnneg\tlambda2\tdq_local\tdq_cmp\tt\tt_local\treason\n");
+    for (int i = 0; i < sh.njobs; i++) {
+      job *j = &sh.jobs[i];
+      const eng_artn_event *e = sh.local && !sh.compare ? &j->evl : &j->ev;
+      int type = sys->type[j->atom];
+      int rc = sh.local && !sh.compare ? j->rcl : j->rc;
+      if (rc) {
+        fprintf(stderr, "artn_bench: event error: %d\n", rc);
+        continue;
+      }
+      nstat[e->status]++;
+      tfull += j->t;
+      tloc += j->tl;
+      if (e->status == ENG_ARTN_OK) {
+        calls[nconv] = e->force_calls_saddle + e->force_calls_local;
+        callsall[nconv] = e->force_calls + e->force_calls_local;
+        nconv++;
+        dq[type > 0][ndq[type > 0]++] = e->dq;
+      }
+      if (j->nneg >= 0) {
+        nchecked++;
+        nfirst += j->nneg == 1;
+      }
+      if (sh.compare && j->ev.status == ENG_ARTN_OK && j->evl.status == ENG_ARTN_OK) {
+        double dd = fabs(j->evl.dq - j->ev.dq);
+        ncmp++;
+        if (dd < 0.05) {
+          dev[nsame++] = dd;
+          sumdev += dd;
+        }
+      }
+      if (!quiet || sf) {
+        FILE *o = sf ? sf : stdout;
+        fprintf(o, "%lld\t%s\t%ld\t%s\t%.6f\t%.6f\t%.4f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%.4g\t%.6f\t%.6f\t%.2f\t%.2f\t%s\n",
+                (long long)e->atom_id, sys->type_name[type], e->event_index,
+                eng_artn_status_name(e->status), e->dq, e->de_final, e->eigenvalue,
+                e->force_calls_saddle, e->force_calls, e->force_calls_local, e->max_disp,
+                e->n_moved, j->nneg, j->ev2, sh.compare ? j->evl.dq : e->dq_local,
+                sh.compare ? j->evl.dq - j->ev.dq : NAN, j->t, j->tl, e->reason);
+      }
+    }
+    if (sf) fclose(sf);
+    qsort(calls, nconv, sizeof(int), cmp_int);
+    qsort(callsall, nconv, sizeof(int), cmp_int);
+    qsort(dq[0], ndq[0], sizeof(double), cmp_dbl);
+    qsort(dq[1], ndq[1], sizeof(double), cmp_dbl);
+    qsort(dev, nsame, sizeof(double), cmp_dbl);
+    {
+      double cpu = sh.local && !sh.compare ? tloc : tfull;
+      double ev_per_core_h = sh.njobs / cpu * 3600.0;
+      double conv_per_core_h = nconv / cpu * 3600.0;
+      printf("{\"natoms\":%d,\"events\":%d,\"threads\":%d,\"wall_s\":%.1f,\"converged\":%d,"
+             "\"success_rate\":%.3f,\"cpu_s\":%.1f,",
+             sys->natoms, sh.njobs, threads, wall, nconv, (double)nconv / sh.njobs,
+             sh.local && !sh.compare ? tloc : tfull);
+      printf("\"status\":{");
+      for (int s = 0; s <= ENG_ARTN_REFINE_FAILED; s++)
+        printf("%s\"%s\":%d", s ? "," : "", eng_artn_status_name((eng_artn_status)s), nstat[s]);
+      printf("},");
+      if (nconv)
+        printf("\"calls_saddle_median\":%d,\"calls_saddle_p90\":%d,\"calls_total_median\":%d,"
+               "\"calls_total_p90\":%d,",
+               calls[nconv / 2], calls[(int)(0.9 * (nconv - 1))], callsall[nconv / 2],
+               callsall[(int)(0.9 * (nconv - 1))]);
+      for (int t = 0; t < 2; t++)
+        if (ndq[t])
+          printf("\"dq_%s\":{\"n\":%d,\"min\":%.3f,\"median\":%.3f,\"max\":%.3f},", t ? "Zr" : "Cu",
+                 ndq[t], dq[t][0], dq[t][ndq[t] / 2], dq[t][ndq[t] - 1]);
+      if (nchecked)
+        printf("\"hessian_checked\":%d,\"first_order\":%d,", nchecked, nfirst);
+      if (sh.compare)
+        printf("\"compare_both_ok\":%d,\"compare_same_saddle\":%d,\"dq_dev_mean\":%.5f,"
+               "\"dq_dev_median\":%.5f,\"dq_dev_max\":%.5f,\"t_full\":%.1f,\"t_local\":%.1f,"
+               "\"speedup\":%.2f,",
+               ncmp, nsame, nsame ? sumdev / nsame : NAN, nsame ? dev[nsame / 2] : NAN,
+               nsame ? dev[nsame - 1] : NAN, tfull, tloc, tloc > 0 ? tfull / tloc : NAN);
+      printf("\"events_per_core_hour\":%.0f,\"converged_per_core_hour\":%.0f,"
+             "\"projected_h_19652x10_2cores\":%.1f}\n",
+             ev_per_core_h, conv_per_core_h, 196520.0 / (ev_per_core_h * 2.0));
+    }
+    free(calls);
+    free(callsall);
+    free(dq[0]);
+    free(dq[1]);
+    free(dev);
+  }
+  free(sh.jobs);
+  eng_calc_free(calc);
+  eng_system_free(sys);
+  eng_potential_free(pot);
+  return 0;
+}

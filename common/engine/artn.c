@@ -1,0 +1,1021 @@
+/*
+ * artn.c -- one ARTn event (activation-relaxation technique nouveau;
+ * Barkema & Mousseau 1996, Malek & Mousseau 2000, Cances et al. 2009) from
+ * a minimised structure around one atom:
+ *   1. kick the atoms within perturb_radius by perturb_size in a random
+ *      direction d drawn from the event's own random stream;
+ *   2. push along d in basin_step increments, a few FIRE steps on the
+ *      force perpendicular to d after each, until the lowest Hessian
+ *      eigenvalue (Lanczos on finite-difference Hessian-vector products,
+ *      restarted from the previous eigenvector) is below eigen_threshold;
+ *   3. climb along the eigenvector with the Cances step
+ *      min(climb_step_max, |F.v| / |lambda|), relaxing the perpendicular
+ *      force with FIRE (growing step caps), until max |F| < saddle_force;
+ *   4. push over the saddle along the eigenvector, minimise, and if that
+ *      returns to the initial minimum try the other side.
+ * Local mode cuts a cluster (moving sphere + a fixed 2*cutoff shell) out of
+ * the periodic system, runs 1-4 there, and refines the saddle in the full
+ * system.  Rigid translations are projected out of every push and Lanczos
+ * vector in whole-system mode.  docs/artn.md describes the method, the
+ * defaults and the measured behaviour.
+ *
+ * Units: A, eV, eV/A, eV/A^2.  FIRE uses unit masses and a fictitious time.
+ *
+ * Internal convention: static functions return < 0 for engine errors
+ * (ENG_E*), 0 for success and > 0 for an eng_artn_status that ends the
+ * search (the event is then reported with that status, not as an error).
+ */
+#include "internal.h"
+
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* FIRE parameters (Bitzek et al. 2006), unit mass, fictitious time. */
+#define FIRE_NMIN 5
+#define FIRE_FINC 1.1
+#define FIRE_FDEC 0.5
+#define FIRE_ALPHA0 0.1
+#define FIRE_FALPHA 0.99
+#define FIRE_DT0 0.2
+#define FIRE_DTMAX_PERP 0.4 /* perpendicular relaxation */
+#define FIRE_DTMAX_MIN 0.5  /* final minimisation (masked systems) */
+#define FIRE_DMAX 0.1       /* A, largest atom move per FIRE step */
+/* Progress callback period, force calls. */
+#define PROGRESS_EVERY 50
+/* Threshold separating "moved" atoms in the event record, A. */
+#define MOVED_DIST 0.1
+/* Extra margin of the fixed shell beyond 2*cutoff, A. */
+#define SHELL_MARGIN 1.0
+/* Increments tried to recover a lost eigenvalue. */
+#define LOST_PUSHES 8
+
+void eng_artn_opts_default(eng_artn_opts *o) {
+  assert(o);
+  memset(o, 0, sizeof *o);
+  o->seed = 1;
+  o->perturb_radius = 2.0;
+  o->perturb_size = 0.1;
+  o->basin_step = 0.15;
+  o->basin_relax_steps = 3;
+  o->basin_max_steps = 40;
+  o->eigen_threshold = -0.30;
+  o->saddle_force = 0.05;
+  o->refine_force = 0.0;
+  o->climb_step_max = 0.15;
+  o->climb_max_steps = 200;
+  o->lost_retries = 3;
+  o->perp_steps_max = 16;
+  o->lanczos_max_iter = 20;
+  o->lanczos_min_iter = 2;
+  o->lanczos_tol = 0.01;
+  o->lanczos_fd_step = 1e-3;
+  o->push_over = 0.2;
+  o->min_ftol = 1e-3;
+  o->min_max_calls = 5000;
+  o->check_connect = 0;
+  o->same_dist = 0.1;
+  o->max_energy = 15.0;
+  o->max_calls = 3000;
+  o->remove_translation = 1;
+  o->local = 0;
+  o->local_radius = 8.0;
+  o->local_refine = 1;
+}
+
+const char *eng_artn_status_name(eng_artn_status s) {
+  switch (s) {
+  case ENG_ARTN_OK: return "ok";
+  case ENG_ARTN_NO_EXIT: return "no_exit";
+  case ENG_ARTN_EIGEN_LOST: return "eigen_lost";
+  case ENG_ARTN_MAX_CALLS: return "max_calls";
+  case ENG_ARTN_MAX_STEPS: return "max_steps";
+  case ENG_ARTN_ENERGY_LIMIT: return "energy_limit";
+  case ENG_ARTN_RETURNED: return "returned";
+  case ENG_ARTN_REFINE_FAILED: return "refine_failed";
+  }
+  return "unknown";
+}
+
+static uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+uint64_t eng_artn_stream_seed(uint64_t seed, int64_t atom_id, long event_index) {
+  uint64_t h = mix64(seed ^ 0x4152546ULL); /* "ARTn" */
+  h = mix64(h ^ mix64((uint64_t)atom_id));
+  h = mix64(h ^ mix64((uint64_t)event_index + 0x5bd1e995ULL));
+  return h;
+}
+
+/* ------------------------------------------------------------------ */
+/* Search context: one system (whole or cluster) and its work arrays   */
+/* ------------------------------------------------------------------ */
+
+typedef struct actx {
+  eng_calc *calc;
+  eng_system *sys;            /* working positions */
+  const eng_artn_opts *o;
+  int n3;
+  const unsigned char *mobile; /* per atom; NULL = all atoms move */
+  int project;                /* remove rigid translations */
+  const double *x0;           /* initial minimum (borrowed) */
+  double e0;                  /* its energy, eV */
+  double e;                   /* energy at sys->x */
+  double *f;                  /* forces at sys->x (zero on fixed atoms) */
+  double *ftmp, *xtmp, *vel, *fp, *w, *w2, *Q;
+  long ncalls;
+  long limit;                 /* > 0: budget for the search (MAX_CALLS) */
+  long budget_offset;         /* calls spent elsewhere on the same budget */
+  int lanczos_iters;
+  int fire_keep;              /* 1: FIRE state persists between relax calls */
+  double fire_dt, fire_alpha;
+  int fire_npos;
+  eng_progress_fn progress;
+  void *ud;
+  const char *phase;
+} actx;
+
+static void actx_free(actx *a) {
+  if (!a) return;
+  free(a->f);
+  free(a->ftmp);
+  free(a->xtmp);
+  free(a->vel);
+  free(a->fp);
+  free(a->w);
+  free(a->w2);
+  free(a->Q);
+}
+
+static int actx_init(actx *a, eng_calc *calc, eng_system *sys, const eng_artn_opts *o,
+                     const unsigned char *mobile, const double *x0) {
+  int n3 = 3 * sys->natoms;
+  memset(a, 0, sizeof *a);
+  a->calc = calc;
+  a->sys = sys;
+  a->o = o;
+  a->n3 = n3;
+  a->mobile = mobile;
+  a->project = mobile == NULL && o->remove_translation;
+  a->x0 = x0;
+  a->f = eng__calloc((size_t)n3, sizeof(double));
+  a->ftmp = eng__calloc((size_t)n3, sizeof(double));
+  a->xtmp = eng__calloc((size_t)n3, sizeof(double));
+  a->vel = eng__calloc((size_t)n3, sizeof(double));
+  a->fp = eng__calloc((size_t)n3, sizeof(double));
+  a->w = eng__calloc((size_t)n3, sizeof(double));
+  a->w2 = eng__calloc((size_t)n3, sizeof(double));
+  a->Q = eng__calloc((size_t)n3 * (size_t)o->lanczos_max_iter, sizeof(double));
+  if (!a->f || !a->ftmp || !a->xtmp || !a->vel || !a->fp || !a->w || !a->w2 || !a->Q) {
+    actx_free(a);
+    return ENG_ENOMEM;
+  }
+  return ENG_OK;
+}
+
+/* Zero fixed atoms; remove the mean (rigid translation) when projecting. */
+static void project(const actx *a, double *v) {
+  int n = a->n3 / 3;
+  if (a->mobile) {
+    for (int i = 0; i < n; i++)
+      if (!a->mobile[i]) v[3 * i] = v[3 * i + 1] = v[3 * i + 2] = 0.0;
+  }
+  if (a->project && n > 0) {
+    double m[3] = {0, 0, 0};
+    for (int i = 0; i < n; i++)
+      for (int k = 0; k < 3; k++) m[k] += v[3 * i + k];
+    for (int k = 0; k < 3; k++) m[k] /= n;
+    for (int i = 0; i < n; i++)
+      for (int k = 0; k < 3; k++) v[3 * i + k] -= m[k];
+  }
+}
+
+/* Normalise v in place; returns its former norm. */
+static double normalize(double *v, int n3) {
+  double nv = sqrt(eng__dot(v, v, n3));
+  if (nv > 0.0)
+    for (int i = 0; i < n3; i++) v[i] /= nv;
+  return nv;
+}
+
+/* Energy and forces at sys->x into *e, f (fixed atoms' forces zeroed). */
+static int eval_at(actx *a, double *e, double *f) {
+  int rc;
+  if (a->limit > 0 && a->ncalls + a->budget_offset >= a->limit) return ENG_ARTN_MAX_CALLS;
+  rc = eng_calc_compute(a->calc, a->sys, e, f, NULL, NULL);
+  a->ncalls++;
+  if (rc != ENG_OK) return rc;
+  if (!isfinite(*e)) return eng_set_error(ENG_ERANGE, "artn.c:%d: energy became non-finite", __LINE__);
+  if (a->mobile) project(a, f);
+  if (a->progress && a->ncalls % PROGRESS_EVERY == 0) {
+    char msg[128];
+    double frac = a->limit > 0 ? (double)(a->ncalls + a->budget_offset) / (double)a->limit : 0.5;
+    snprintf(msg, sizeof msg, "artn %s: %ld force calls, E - E0 = %.4f eV", a->phase ? a->phase : "",
+             a->ncalls, *e - a->e0);
+    if (a->progress(a->ud, frac > 1.0 ? 1.0 : frac, msg) != 0)
+      return eng_set_error(ENG_ECANCEL, "artn.c:%d: ARTn event cancelled after %ld force calls",
+                           __LINE__, a->ncalls);
+  }
+  return ENG_OK;
+}
+
+static int eval(actx *a) { return eval_at(a, &a->e, a->f); }
+
+/* Max |component| over moving atoms (fixed ones are zero in our vectors). */
+static double fmax_of(const actx *a, const double *f) { return eng__max_abs(f, a->n3); }
+
+/* Minimum-image per-atom distance statistics between positions y and the
+ * reference x0 (translation removed when projecting): the largest atom
+ * displacement, and the number of atoms moved more than thr. */
+static double max_disp(const actx *a, const double *y, double thr, int *nmoved) {
+  int n = a->n3 / 3, cnt = 0;
+  double m[3] = {0, 0, 0}, best = 0.0;
+  if (a->project) {
+    for (int i = 0; i < n; i++)
+      for (int k = 0; k < 3; k++) m[k] += y[3 * i + k] - a->x0[3 * i + k];
+    for (int k = 0; k < 3; k++) m[k] /= n;
+  }
+  for (int i = 0; i < n; i++) {
+    double d[3], r;
+    for (int k = 0; k < 3; k++) d[k] = y[3 * i + k] - a->x0[3 * i + k] - m[k];
+    eng_box_minimum_image(&a->sys->box, d);
+    r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    if (r > best) best = r;
+    if (r > thr) cnt++;
+  }
+  if (nmoved) *nmoved = cnt;
+  return best;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lanczos lowest eigenpair                                            */
+/* ------------------------------------------------------------------ */
+
+/* out = H q by a forward difference of the forces: (F(x) - F(x + h q)) / h.
+ * a->f must hold F(x). */
+static int hess_vec(actx *a, const double *q, double *out) {
+  double h = a->o->lanczos_fd_step, e;
+  double *x = a->sys->x;
+  int rc;
+  memcpy(a->xtmp, x, sizeof(double) * (size_t)a->n3);
+  for (int i = 0; i < a->n3; i++) x[i] = a->xtmp[i] + h * q[i];
+  rc = eval_at(a, &e, a->ftmp);
+  memcpy(x, a->xtmp, sizeof(double) * (size_t)a->n3);
+  if (rc != 0) return rc;
+  for (int i = 0; i < a->n3; i++) out[i] = (a->f[i] - a->ftmp[i]) / h;
+  return 0;
+}
+
+/* Lowest eigenvalue (eV/A^2) and unit eigenvector of the Hessian at sys->x,
+ * Lanczos with full reorthogonalisation started from v (in: start, out:
+ * eigenvector; a zero start is replaced by the displacement from x0). */
+static int lanczos(actx *a, double *v, double *lambda) {
+  const eng_artn_opts *o = a->o;
+  int m = o->lanczos_max_iter, n3 = a->n3, k = 0, rc = 0;
+  double alpha[64], beta[64], d[64], e[64], z[64 * 64];
+  double theta = NAN, theta_prev = NAN;
+  double *Q = a->Q, *w = a->w;
+  assert(m >= 1 && m <= 64);
+  memcpy(Q, v, sizeof(double) * (size_t)n3);
+  project(a, Q);
+  if (normalize(Q, n3) < 1e-12) {
+    for (int i = 0; i < n3; i++) Q[i] = a->sys->x[i] - a->x0[i];
+    project(a, Q);
+    if (normalize(Q, n3) < 1e-12) {
+      for (int i = 0; i < n3; i++) Q[i] = 1.0 + (i % 7);
+      project(a, Q);
+      normalize(Q, n3);
+    }
+  }
+  for (int j = 0; j < m; j++) {
+    double *q = Q + (size_t)j * n3;
+    rc = hess_vec(a, q, w);
+    if (rc != 0) return rc;
+    a->lanczos_iters++;
+    alpha[j] = eng__dot(q, w, n3);
+    for (int i = 0; i < n3; i++) w[i] -= alpha[j] * q[i];
+    if (j > 0)
+      for (int i = 0; i < n3; i++) w[i] -= beta[j - 1] * Q[(size_t)(j - 1) * n3 + i];
+    /* Full reorthogonalisation (twice is enough). */
+    for (int pass = 0; pass < 2; pass++)
+      for (int l = 0; l <= j; l++) {
+        const double *ql = Q + (size_t)l * n3;
+        double c = eng__dot(w, ql, n3);
+        for (int i = 0; i < n3; i++) w[i] -= c * ql[i];
+      }
+    project(a, w);
+    beta[j] = sqrt(eng__dot(w, w, n3));
+    k = j + 1;
+    /* Lowest Ritz pair of the k x k tridiagonal matrix. */
+    memcpy(d, alpha, sizeof(double) * (size_t)k);
+    memcpy(e, beta, sizeof(double) * (size_t)k);
+    if (LAPACKE_dstev(LAPACK_COL_MAJOR, 'V', k, d, e, z, k) != 0)
+      return eng_set_error(ENG_ENOCONV, "artn.c:%d: tridiagonal eigensolver failed", __LINE__);
+    theta = d[0];
+    if (k >= o->lanczos_min_iter && isfinite(theta_prev) &&
+        fabs(theta - theta_prev) <= o->lanczos_tol * fabs(theta))
+      break;
+    if (beta[j] <= 1e-10 * (fabs(alpha[j]) + 1.0)) break;
+    if (j + 1 < m)
+      for (int i = 0; i < n3; i++) Q[(size_t)(j + 1) * n3 + i] = w[i] / beta[j];
+    theta_prev = theta;
+  }
+  /* z still holds the eigenvectors of the last k x k solve. */
+  memset(v, 0, sizeof(double) * (size_t)n3);
+  for (int l = 0; l < k; l++) {
+    const double *ql = Q + (size_t)l * n3;
+    for (int i = 0; i < n3; i++) v[i] += z[l] * ql[i];
+  }
+  project(a, v);
+  normalize(v, n3);
+  *lambda = theta;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* FIRE relaxation (perpendicular to dir, or a plain masked minimiser) */
+/* ------------------------------------------------------------------ */
+
+/* At most nmax FIRE steps on F minus its component along the unit vector
+ * dir (dir NULL: the whole force).  Stops when max |F_perp| < ftol or, if
+ * use_par, below the largest component of the parallel force.  a->f holds
+ * F(x) on entry and on return. */
+static int relax(actx *a, const double *dir, int nmax, double ftol, int use_par, double dtmax) {
+  int n3 = a->n3, rc;
+  double *vel = a->vel, *fp = a->fp, *x = a->sys->x;
+  if (!a->fire_keep) {
+    memset(vel, 0, sizeof(double) * (size_t)n3);
+    a->fire_dt = FIRE_DT0;
+    a->fire_alpha = FIRE_ALPHA0;
+    a->fire_npos = 0;
+  } else if (dir) {
+    double vd = eng__dot(vel, dir, n3);
+    for (int i = 0; i < n3; i++) vel[i] -= vd * dir[i];
+  }
+  for (int it = 0;; it++) {
+    double fd = dir ? eng__dot(a->f, dir, n3) : 0.0, thr = ftol, p, vmax = 0.0, scale = 1.0;
+    double dt = a->fire_dt, alpha = a->fire_alpha;
+    int npos = a->fire_npos, backstop = 0;
+    for (int i = 0; i < n3; i++) fp[i] = a->f[i] - (dir ? fd * dir[i] : 0.0);
+    if (a->project) project(a, fp);
+    if (use_par && dir) {
+      double par = fabs(fd) * eng__max_abs(dir, n3);
+      if (par > thr) thr = par;
+      /* While still climbing (large parallel force), do not let the
+       * perpendicular relaxation slide back towards the initial minimum. */
+      backstop = par > ftol;
+    }
+    if (fmax_of(a, fp) < thr || it >= nmax) break;
+    if (backstop && it > 0) {
+      double back = 0.0;
+      for (int i = 0; i < n3; i++) back += fp[i] * (x[i] - a->x0[i]);
+      if (back < 0.0) break;
+    }
+    p = eng__dot(fp, vel, n3);
+    if (p < 0.0) {
+      memset(vel, 0, sizeof(double) * (size_t)n3);
+      dt *= FIRE_FDEC;
+      alpha = FIRE_ALPHA0;
+      npos = 0;
+    } else {
+      double vn = sqrt(eng__dot(vel, vel, n3)), fn = sqrt(eng__dot(fp, fp, n3));
+      if (fn > 0.0)
+        for (int i = 0; i < n3; i++) vel[i] = (1.0 - alpha) * vel[i] + alpha * vn * fp[i] / fn;
+      if (++npos > FIRE_NMIN) {
+        dt = fmin(dt * FIRE_FINC, dtmax);
+        alpha *= FIRE_FALPHA;
+      }
+    }
+    for (int i = 0; i < n3; i++) vel[i] += dt * fp[i];
+    if (dir) {
+      double vd = eng__dot(vel, dir, n3);
+      for (int i = 0; i < n3; i++) vel[i] -= vd * dir[i];
+    }
+    for (int i = 0; i < n3; i += 3) {
+      double r = dt * sqrt(vel[i] * vel[i] + vel[i + 1] * vel[i + 1] + vel[i + 2] * vel[i + 2]);
+      if (r > vmax) vmax = r;
+    }
+    if (vmax > FIRE_DMAX) scale = FIRE_DMAX / vmax;
+    for (int i = 0; i < n3; i++) x[i] += scale * dt * vel[i];
+    a->fire_dt = dt;
+    a->fire_alpha = alpha;
+    a->fire_npos = npos;
+    rc = eval(a);
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
+/* Minimise in place to min_ftol (no search budget): CG from min.c for a
+ * whole system, masked FIRE otherwise. */
+static int minimise(actx *a) {
+  const eng_artn_opts *o = a->o;
+  long saved = a->limit;
+  int rc;
+  a->limit = 0;
+  if (!a->mobile) {
+    eng_min_opts mo;
+    eng_min_result res;
+    eng_min_opts_default(&mo);
+    mo.algo = ENG_MIN_CG;
+    mo.ftol = o->min_ftol;
+    mo.max_eval = o->min_max_calls;
+    rc = eng_minimize(a->calc, a->sys, &mo, NULL, NULL, &res);
+    a->ncalls += res.force_calls;
+    if (rc == ENG_OK) rc = eval(a);
+  } else {
+    a->fire_keep = 0;
+    rc = eval(a);
+    if (rc == 0) rc = relax(a, NULL, o->min_max_calls, o->min_ftol, 0, FIRE_DTMAX_MIN);
+  }
+  a->limit = saved;
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The search phases                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct sstate {
+  double lambda;
+  int basin_steps, climb_steps, lost;
+  char reason[80];
+} sstate;
+
+static int energy_check(actx *a, sstate *st) {
+  if (a->e - a->e0 > a->o->max_energy) {
+    snprintf(st->reason, sizeof st->reason, "E - E_initial = %.2f eV above max_energy %.2f eV",
+             a->e - a->e0, a->o->max_energy);
+    return ENG_ARTN_ENERGY_LIMIT;
+  }
+  return 0;
+}
+
+/* Push along the unit direction d (first increment `first`, then
+ * basin_step), a few perpendicular FIRE steps after each, until the
+ * Lanczos eigenvalue (restarted from v) is below eigen_threshold; at most
+ * maxsteps increments.  On success v and st->lambda hold that eigenpair. */
+static int basin(actx *a, const double *d, double first, int maxsteps, double *v, sstate *st) {
+  const eng_artn_opts *o = a->o;
+  double *x = a->sys->x;
+  int rc;
+  a->phase = "basin";
+  a->fire_keep = 0;
+  for (int k = 0; k < maxsteps; k++) {
+    double step = k == 0 ? first : o->basin_step;
+    for (int i = 0; i < a->n3; i++) x[i] += step * d[i];
+    st->basin_steps++;
+    rc = eval(a);
+    if (rc == 0) rc = relax(a, d, o->basin_relax_steps, 0.0, 0, FIRE_DTMAX_PERP);
+    if (rc == 0) rc = energy_check(a, st);
+    if (rc == 0) rc = lanczos(a, v, &st->lambda);
+    if (rc != 0) return rc;
+    if (getenv("ARTN_TRACE"))
+      fprintf(stderr, "basin %d: E-E0 %.4f lambda %.4f fmax %.3f calls %ld\n", k, a->e - a->e0,
+              st->lambda, fmax_of(a, a->f), a->ncalls);
+    if (st->lambda < o->eigen_threshold) return 0;
+  }
+  snprintf(st->reason, sizeof st->reason,
+           "no eigenvalue below %.3g eV/A^2 after %d increments (last %.3g)", o->eigen_threshold,
+           maxsteps, st->lambda);
+  return ENG_ARTN_NO_EXIT;
+}
+
+/* Climb along v (with st->lambda at the current point) until
+ * max |F| < ftarget with lambda < 0. */
+static int climb(actx *a, double *v, double ftarget, sstate *st) {
+  const eng_artn_opts *o = a->o;
+  double *x = a->sys->x;
+  int n3 = a->n3, rc;
+  a->phase = "climb";
+  a->fire_keep = 0;
+  for (int s = 0;; s++) {
+    double disp = 0.0, fpar, step, sgn;
+    int cap;
+    for (int i = 0; i < n3; i++) disp += v[i] * (x[i] - a->x0[i]);
+    if (disp < 0.0)
+      for (int i = 0; i < n3; i++) v[i] = -v[i];
+    if (!(st->lambda < 0.0) && st->lost < o->lost_retries) {
+      /* Eigenvalue lost: push again along the displacement from the
+       * minimum, as in the basin, until it is back below the threshold. */
+      double *dd = a->w2;
+      st->lost++;
+      for (int i = 0; i < n3; i++) dd[i] = x[i] - a->x0[i];
+      project(a, dd);
+      normalize(dd, n3);
+      rc = basin(a, dd, o->basin_step, LOST_PUSHES, v, st);
+      a->phase = "climb";
+      if (rc != 0) {
+        if (rc == ENG_ARTN_NO_EXIT) {
+          snprintf(st->reason, sizeof st->reason,
+                   "eigenvalue lost at climb step %d and not recovered in %d pushes", s, LOST_PUSHES);
+          rc = ENG_ARTN_EIGEN_LOST;
+        }
+        return rc;
+      }
+      continue;
+    }
+    if (!(st->lambda < 0.0)) {
+      snprintf(st->reason, sizeof st->reason, "lowest eigenvalue %.3g eV/A^2 >= 0 at climb step %d",
+               st->lambda, s);
+      return ENG_ARTN_EIGEN_LOST;
+    }
+    if (fmax_of(a, a->f) < ftarget) return 0;
+    if (s >= o->climb_max_steps) {
+      snprintf(st->reason, sizeof st->reason, "no saddle in %d climb steps (fmax %.3g eV/A)",
+               o->climb_max_steps, fmax_of(a, a->f));
+      return ENG_ARTN_MAX_STEPS;
+    }
+    fpar = eng__dot(a->f, v, n3);
+    step = fabs(fpar) / fabs(st->lambda);
+    if (getenv("ARTN_TRACE"))
+      fprintf(stderr, "climb %d: E-E0 %.4f lambda %.4f fpar %.4f fmax %.4f calls %ld\n", s,
+              a->e - a->e0, st->lambda, fpar, fmax_of(a, a->f), a->ncalls);
+    if (step > o->climb_step_max) step = o->climb_step_max;
+    sgn = fpar > 0.0 ? -1.0 : 1.0;
+    for (int i = 0; i < n3; i++) x[i] += sgn * step * v[i];
+    rc = eval(a);
+    cap = 4 * (s + 1);
+    if (cap > o->perp_steps_max) cap = o->perp_steps_max;
+    if (rc == 0) rc = relax(a, v, cap, 0.7 * ftarget, 1, FIRE_DTMAX_PERP);
+    a->fire_keep = 1;
+    if (rc == 0) rc = energy_check(a, st);
+    if (rc == 0) rc = lanczos(a, v, &st->lambda);
+    st->climb_steps++;
+    if (rc != 0) return rc;
+  }
+}
+
+/* Push from the saddle xs by sign*push_over along v, minimise; the result
+ * stays in a->sys->x, energy a->e. */
+static int relax_side(actx *a, const double *xs, const double *v, double sign) {
+  double *x = a->sys->x;
+  a->phase = "relax";
+  for (int i = 0; i < a->n3; i++) x[i] = xs[i] + sign * a->o->push_over * v[i];
+  return minimise(a);
+}
+
+static int status_of(int rc, eng_artn_event *ev, const sstate *st, const char *prefix) {
+  assert(rc > 0);
+  ev->status = (eng_artn_status)rc;
+  if (rc == ENG_ARTN_MAX_CALLS)
+    snprintf(ev->reason, sizeof ev->reason, "%sforce-call budget exhausted", prefix);
+  else
+    snprintf(ev->reason, sizeof ev->reason, "%s%s", prefix, st->reason);
+  return ENG_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The event                                                           */
+/* ------------------------------------------------------------------ */
+
+static int check_opts(const eng_artn_opts *o) {
+#define BAD(cond, what)                                                                \
+  if (cond) return eng_set_error(ENG_EINVAL, "artn.c:%d: invalid ARTn option: %s", __LINE__, what)
+  BAD(!(o->perturb_radius >= 0.0 && o->perturb_radius < 1e3), "perturb_radius must be in [0, 1000) A");
+  BAD(!(o->perturb_size > 0.0 && o->perturb_size <= 5.0), "perturb_size must be in (0, 5] A");
+  BAD(!(o->basin_step > 0.0 && o->basin_step <= 5.0), "basin_step must be in (0, 5] A");
+  BAD(o->basin_relax_steps < 0 || o->basin_relax_steps > 1000, "basin_relax_steps must be 0..1000");
+  BAD(o->basin_max_steps < 1 || o->basin_max_steps > 10000, "basin_max_steps must be 1..10000");
+  BAD(!(o->eigen_threshold < 0.0 && o->eigen_threshold > -1e3), "eigen_threshold must be negative");
+  BAD(!(o->saddle_force > 0.0 && o->saddle_force <= 10.0), "saddle_force must be in (0, 10] eV/A");
+  BAD(!(o->refine_force >= 0.0 && o->refine_force <= o->saddle_force),
+      "refine_force must be 0 (off) or in (0, saddle_force]");
+  BAD(!(o->climb_step_max > 0.0 && o->climb_step_max <= 5.0), "climb_step_max must be in (0, 5] A");
+  BAD(o->climb_max_steps < 1 || o->climb_max_steps > 100000, "climb_max_steps must be 1..100000");
+  BAD(o->lost_retries < 0 || o->lost_retries > 100, "lost_retries must be 0..100");
+  BAD(o->perp_steps_max < 0 || o->perp_steps_max > 10000, "perp_steps_max must be 0..10000");
+  BAD(o->lanczos_max_iter < 2 || o->lanczos_max_iter > 64, "lanczos_max_iter must be 2..64");
+  BAD(o->lanczos_min_iter < 1 || o->lanczos_min_iter > o->lanczos_max_iter,
+      "lanczos_min_iter must be 1..lanczos_max_iter");
+  BAD(!(o->lanczos_tol > 0.0 && o->lanczos_tol < 1.0), "lanczos_tol must be in (0, 1)");
+  BAD(!(o->lanczos_fd_step > 0.0 && o->lanczos_fd_step <= 0.1), "lanczos_fd_step must be in (0, 0.1] A");
+  BAD(!(o->push_over > 0.0 && o->push_over <= 5.0), "push_over must be in (0, 5] A");
+  BAD(!(o->min_ftol > 0.0 && o->min_ftol <= 1.0), "min_ftol must be in (0, 1] eV/A");
+  BAD(o->min_max_calls < 1, "min_max_calls must be >= 1");
+  BAD(!(o->same_dist > 0.0 && o->same_dist < 100.0), "same_dist must be in (0, 100) A");
+  BAD(!(o->max_energy > 0.0 && o->max_energy < 1e6), "max_energy must be positive");
+  BAD(o->max_calls < 1, "max_calls must be >= 1");
+  BAD(o->local && !(o->local_radius >= o->perturb_radius + 1.0 && o->local_radius < 1e3),
+      "local_radius must be at least perturb_radius + 1 A");
+#undef BAD
+  return ENG_OK;
+}
+
+/* A cluster cut out of the whole system for local mode. */
+typedef struct cluster {
+  eng_system *sys;     /* NULL: local mode runs on the whole system with a mask */
+  eng_calc *calc;
+  int *map;            /* cluster atom -> whole-system atom */
+  unsigned char *mobile;
+  double *x0;
+  int n, nactive;
+} cluster;
+
+static void cluster_free(cluster *c) {
+  eng_calc_free(c->calc);
+  eng_system_free(c->sys);
+  free(c->map);
+  free(c->mobile);
+  free(c->x0);
+}
+
+/* Cut the cluster around atom c0 of sys (positions made contiguous around
+ * it); a sphere that does not fit in the periodic cell leaves cl->sys NULL
+ * and masks the whole system instead. */
+static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0, double rc,
+                         const eng_artn_opts *o, cluster *cl) {
+  double R = o->local_radius + 2.0 * rc + SHELL_MARGIN, w[3], lo[3], hi[3];
+  const double *xc = sys->x + 3 * c0;
+  int fits = 1, n = sys->natoms, rcode;
+  memset(cl, 0, sizeof *cl);
+  eng_box_widths(&sys->box, w);
+  for (int k = 0; k < 3; k++)
+    if (sys->box.periodic[k] && 2.0 * R >= w[k]) fits = 0;
+  cl->map = eng__calloc((size_t)n, sizeof(int));
+  cl->mobile = eng__calloc((size_t)n, 1);
+  cl->x0 = eng__calloc(3 * (size_t)n, sizeof(double));
+  if (!cl->map || !cl->mobile || !cl->x0) return ENG_ENOMEM;
+  for (int k = 0; k < 3; k++) lo[k] = hi[k] = xc[k];
+  for (int j = 0; j < n; j++) {
+    double d[3], r;
+    for (int k = 0; k < 3; k++) d[k] = sys->x[3 * j + k] - xc[k];
+    eng_box_minimum_image(&sys->box, d);
+    r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    if (fits && r >= R) continue;
+    cl->map[cl->n] = j;
+    cl->mobile[cl->n] = r < o->local_radius;
+    cl->nactive += cl->mobile[cl->n];
+    for (int k = 0; k < 3; k++) {
+      double y = fits ? xc[k] + d[k] : sys->x[3 * j + k];
+      cl->x0[3 * cl->n + k] = y;
+      if (y < lo[k]) lo[k] = y;
+      if (y > hi[k]) hi[k] = y;
+    }
+    cl->n++;
+  }
+  if (!fits) return ENG_OK;
+  cl->sys = eng_system_create(cl->n, sys->ntypes);
+  if (!cl->sys) return ENG_ENOMEM;
+  for (int t = 0; t < sys->ntypes; t++) {
+    memcpy(cl->sys->type_name[t], sys->type_name[t], ENG_NAME_MAX);
+    cl->sys->type_mass[t] = sys->type_mass[t];
+  }
+  for (int i = 0; i < cl->n; i++) {
+    cl->sys->id[i] = sys->id[cl->map[i]];
+    cl->sys->type[i] = sys->type[cl->map[i]];
+  }
+  memcpy(cl->sys->x, cl->x0, sizeof(double) * 3 * (size_t)cl->n);
+  for (int k = 0; k < 3; k++) {
+    cl->sys->box.lo[k] = lo[k] - 10.0;
+    cl->sys->box.len[k] = hi[k] - lo[k] + 20.0;
+    cl->sys->box.periodic[k] = 0;
+  }
+  rcode = eng_calc_create(pot, cl->sys, NULL, &cl->calc);
+  return rcode;
+}
+
+/* Copy the cluster positions y (displacements from cl->x0) onto the whole
+ * system positions x0 -> out. */
+static void cluster_to_full(const cluster *cl, const double *x0full, const double *y, double *out,
+                            int n3full, int displacement_only) {
+  if (!displacement_only) memcpy(out, x0full, sizeof(double) * (size_t)n3full);
+  else memset(out, 0, sizeof(double) * (size_t)n3full);
+  for (int i = 0; i < cl->n; i++)
+    for (int k = 0; k < 3; k++) out[3 * cl->map[i] + k] += y[3 * i + k] - (displacement_only ? 0.0 : cl->x0[3 * i + k]);
+}
+
+int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys,
+                 int atom_index, long event_index, const eng_artn_opts *opts,
+                 eng_progress_fn progress, void *ud, eng_artn_event *ev,
+                 double *x_saddle, double *x_final) {
+  eng_artn_opts od;
+  const eng_artn_opts *o;
+  eng_system *work = NULL;
+  actx F, L;                /* whole system, local search */
+  actx *S = NULL;           /* context where the search runs */
+  cluster cl;
+  sstate st;
+  eng_rng rng;
+  double *raw = NULL, *d = NULL, *v = NULL, *xs = NULL, *vs = NULL, *y = NULL, *vf = NULL;
+  int n, n3, rc = ENG_OK, have_F = 0, have_L = 0, saddle_calls_L = 0;
+  double fmax0;
+
+  memset(&cl, 0, sizeof cl);
+  memset(&st, 0, sizeof st);
+  if (!calc || !sys || !ev)
+    return eng_set_error(ENG_EINVAL, "artn.c:%d: calc, sys and ev must not be NULL", __LINE__);
+  if (!opts) {
+    eng_artn_opts_default(&od);
+    opts = &od;
+  }
+  o = opts;
+  rc = check_opts(o);
+  if (rc != ENG_OK) return rc;
+  n = sys->natoms;
+  n3 = 3 * n;
+  if (atom_index < 0 || atom_index >= n)
+    return eng_set_error(ENG_EINVAL, "artn.c:%d: atom index %d out of range 0..%d", __LINE__,
+                         atom_index, n - 1);
+  if (event_index < 0)
+    return eng_set_error(ENG_EINVAL, "artn.c:%d: negative event index %ld", __LINE__, event_index);
+  if (o->local && !pot)
+    return eng_set_error(ENG_EINVAL, "artn.c:%d: local mode needs the potential", __LINE__);
+
+  memset(ev, 0, sizeof *ev);
+  ev->atom_id = sys->id[atom_index];
+  ev->atom_index = atom_index;
+  ev->event_index = event_index;
+  ev->seed = o->seed;
+  ev->stream = eng_artn_stream_seed(o->seed, ev->atom_id, event_index);
+  ev->e_saddle = ev->e_final = ev->dq = ev->de_final = ev->eigenvalue = NAN;
+  ev->fmax_saddle = ev->max_disp_saddle = ev->max_disp = NAN;
+  ev->dq_local = ev->refine_shift = NAN;
+  ev->connected = -1;
+
+  work = eng_system_copy(sys);
+  raw = eng__calloc((size_t)n3, sizeof(double));
+  d = eng__calloc((size_t)n3, sizeof(double));
+  v = eng__calloc((size_t)n3, sizeof(double));
+  xs = eng__calloc((size_t)n3, sizeof(double));
+  vs = eng__calloc((size_t)n3, sizeof(double));
+  vf = eng__calloc((size_t)n3, sizeof(double));
+  if (!work || !raw || !d || !v || !xs || !vs || !vf) {
+    rc = ENG_ENOMEM;
+    goto out;
+  }
+  rc = actx_init(&F, calc, work, o, NULL, sys->x);
+  if (rc != ENG_OK) goto out;
+  have_F = 1;
+  F.progress = progress;
+  F.ud = ud;
+  F.phase = "start";
+  eng_calc_invalidate(calc); /* same neighbour order whatever ran before */
+  rc = eval(&F);
+  if (rc != 0) goto out;
+  F.e0 = ev->e_initial = F.e;
+  fmax0 = fmax_of(&F, F.f);
+  if (!(fmax0 <= o->saddle_force)) {
+    rc = eng_set_error(ENG_EINVAL,
+                       "artn.c:%d: the structure is not minimised (max force component %.3g eV/A "
+                       "> saddle_force %.3g)", __LINE__, fmax0, o->saddle_force);
+    goto out;
+  }
+
+  /* 1. The random kick: Gaussian components on the atoms within
+   * perturb_radius of the chosen one, in index order. */
+  eng_rng_seed(&rng, ev->stream);
+  for (int j = 0; j < n; j++) {
+    double dj[3];
+    for (int k = 0; k < 3; k++) dj[k] = sys->x[3 * j + k] - sys->x[3 * atom_index + k];
+    eng_box_minimum_image(&sys->box, dj);
+    if (dj[0] * dj[0] + dj[1] * dj[1] + dj[2] * dj[2] > o->perturb_radius * o->perturb_radius)
+      continue;
+    for (int k = 0; k < 3; k++) raw[3 * j + k] = eng_rng_normal(&rng);
+  }
+
+  if (!o->local) {
+    S = &F;
+    memcpy(d, raw, sizeof(double) * (size_t)n3);
+    project(S, d);
+    normalize(d, n3);
+    S->limit = o->max_calls;
+  } else {
+    int nc;
+    rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o, &cl);
+    if (rc != ENG_OK) goto out;
+    ev->n_cluster = cl.n;
+    ev->n_active = cl.nactive;
+    if (cl.sys) {
+      rc = actx_init(&L, cl.calc, cl.sys, o, cl.mobile, cl.x0);
+    } else {
+      /* The sphere does not fit: mask the whole system (indices coincide). */
+      rc = actx_init(&L, calc, work, o, cl.mobile, sys->x);
+    }
+    if (rc != ENG_OK) goto out;
+    have_L = 1;
+    S = &L;
+    nc = L.n3;
+    L.progress = progress;
+    L.ud = ud;
+    L.limit = o->max_calls;
+    if (cl.sys) {
+      rc = eval(&L);
+      if (rc != 0) goto out;
+      L.e0 = L.e;
+    } else {
+      L.e0 = F.e0;
+      L.ncalls = 0;
+      memcpy(L.f, F.f, sizeof(double) * (size_t)n3);
+      project(&L, L.f);
+      L.e = F.e;
+    }
+    for (int i = 0; i < cl.n; i++)
+      for (int k = 0; k < 3; k++) d[3 * i + k] = raw[3 * cl.map[i] + k];
+    project(S, d);
+    normalize(d, nc);
+  }
+
+  /* 2.-3. Leave the basin, climb to the saddle. */
+  memcpy(v, d, sizeof(double) * (size_t)S->n3);
+  rc = basin(S, d, o->perturb_size, o->basin_max_steps, v, &st);
+  if (rc == 0) rc = climb(S, v, o->saddle_force, &st);
+  ev->basin_steps = st.basin_steps;
+  ev->climb_steps = st.climb_steps;
+  if (rc < 0) goto out;
+  if (rc > 0) {
+    rc = status_of(rc, ev, &st, o->local ? "local search: " : "");
+    goto finish;
+  }
+
+  if (o->local) {
+    /* Saddle of the cluster; keep it (positions, mode) for the push-over. */
+    double *ysad = NULL;
+    ev->dq_local = L.e - L.e0;
+    y = eng__calloc((size_t)L.n3 * 2, sizeof(double));
+    if (!y) {
+      rc = ENG_ENOMEM;
+      goto out;
+    }
+    ysad = y;
+    memcpy(ysad, L.sys->x, sizeof(double) * (size_t)L.n3);
+    memcpy(ysad + L.n3, v, sizeof(double) * (size_t)L.n3);
+    if (o->local_refine) {
+      sstate st2;
+      memset(&st2, 0, sizeof st2);
+      st2.lambda = st.lambda;
+      /* Whole-system start: x0 + cluster displacement; mode mapped. */
+      if (cl.sys) {
+        cluster_to_full(&cl, sys->x, ysad, work->x, n3, 0);
+        cluster_to_full(&cl, NULL, v, vf, n3, 1);
+      } else {
+        memcpy(vf, v, sizeof(double) * (size_t)n3);
+      }
+      F.limit = o->max_calls;
+      F.budget_offset = L.ncalls;
+      rc = eval(&F);
+      if (rc == 0) rc = lanczos(&F, vf, &st2.lambda);
+      if (rc == 0) rc = climb(&F, vf, o->saddle_force, &st2);
+      ev->climb_steps += st2.climb_steps;
+      if (rc < 0) goto out;
+      if (rc > 0) {
+        ev->status = ENG_ARTN_REFINE_FAILED;
+        snprintf(ev->reason, sizeof ev->reason, "refinement in the whole system: %s (%s)",
+                 eng_artn_status_name((eng_artn_status)rc),
+                 rc == ENG_ARTN_MAX_CALLS ? "force-call budget exhausted" : st2.reason);
+        rc = ENG_OK;
+        goto finish;
+      }
+      {
+        /* Shift between the cluster saddle (mapped) and the refined one. */
+        double *tmp = F.ftmp, best = 0.0;
+        if (cl.sys) cluster_to_full(&cl, sys->x, ysad, tmp, n3, 0);
+        else memcpy(tmp, ysad, sizeof(double) * (size_t)n3);
+        for (int i = 0; i < n; i++) {
+          double dd[3], r;
+          for (int k = 0; k < 3; k++) dd[k] = work->x[3 * i + k] - tmp[3 * i + k];
+          eng_box_minimum_image(&work->box, dd);
+          r = sqrt(dd[0] * dd[0] + dd[1] * dd[1] + dd[2] * dd[2]);
+          if (r > best) best = r;
+        }
+        ev->refine_shift = best;
+      }
+      st.lambda = st2.lambda;
+      S = &F;
+      memcpy(v, vf, sizeof(double) * (size_t)n3);
+    }
+  }
+
+  /* Optional tighter convergence. */
+  if (o->refine_force > 0.0 && o->refine_force < o->saddle_force) {
+    rc = climb(S, v, o->refine_force, &st);
+    if (rc < 0) goto out;
+    if (rc > 0) {
+      rc = status_of(rc, ev, &st, "refine_force stage: ");
+      goto finish;
+    }
+  }
+
+  /* The saddle. */
+  ev->e_saddle = S->e;
+  ev->dq = S->e - S->e0;
+  if (o->local && !o->local_refine) ev->dq = ev->dq_local;
+  ev->eigenvalue = st.lambda;
+  ev->fmax_saddle = fmax_of(S, S->f);
+  ev->force_calls_saddle = (int)F.ncalls;
+  saddle_calls_L = have_L ? (int)L.ncalls : 0;
+  if (S == &F) {
+    memcpy(xs, work->x, sizeof(double) * (size_t)n3);
+  } else if (cl.sys) {
+    cluster_to_full(&cl, sys->x, L.sys->x, xs, n3, 0);
+  } else {
+    memcpy(xs, work->x, sizeof(double) * (size_t)n3);
+  }
+  ev->max_disp_saddle = max_disp(&F, xs, MOVED_DIST, NULL);
+  if (x_saddle) memcpy(x_saddle, xs, sizeof(double) * (size_t)n3);
+
+  /* 4. Push over and relax (in the search context; local mode: cluster). */
+  {
+    actx *R = o->local ? &L : &F;
+    const double *sx, *sv;
+    int diff_a, diff_b;
+    double ea;
+    if (o->local) {
+      sx = y;
+      sv = y + L.n3;
+    } else {
+      sx = xs;
+      sv = v;
+    }
+    /* orient the mode away from the initial minimum */
+    {
+      double dot = 0.0, sg;
+      for (int i = 0; i < R->n3; i++) dot += sv[i] * (sx[i] - R->x0[i]);
+      sg = dot < 0.0 ? -1.0 : 1.0;
+      for (int i = 0; i < R->n3; i++) vs[i] = sg * sv[i];
+    }
+    {
+      double *sxc = eng__calloc((size_t)R->n3, sizeof(double));
+      if (!sxc) {
+        rc = ENG_ENOMEM;
+        goto out;
+      }
+      memcpy(sxc, sx, sizeof(double) * (size_t)R->n3);
+      rc = relax_side(R, sxc, vs, 1.0);
+      if (rc < 0) {
+        free(sxc);
+        goto out;
+      }
+      ea = R->e;
+      diff_a = max_disp(R, R->sys->x, MOVED_DIST, NULL) > o->same_dist;
+      if (diff_a) {
+        memcpy(F.xtmp, R->sys->x, sizeof(double) * (size_t)R->n3);
+        if (o->check_connect) {
+          rc = relax_side(R, sxc, vs, -1.0);
+          if (rc < 0) {
+            free(sxc);
+            goto out;
+          }
+          ev->connected = max_disp(R, R->sys->x, MOVED_DIST, NULL) <= o->same_dist;
+        }
+        memcpy(R->sys->x, F.xtmp, sizeof(double) * (size_t)R->n3);
+        R->e = ea;
+        ev->final_differs = 1;
+      } else {
+        rc = relax_side(R, sxc, vs, -1.0);
+        if (rc < 0) {
+          free(sxc);
+          goto out;
+        }
+        diff_b = max_disp(R, R->sys->x, MOVED_DIST, NULL) > o->same_dist;
+        ev->final_differs = diff_b;
+        ev->connected = diff_b ? 1 : -1;
+      }
+      free(sxc);
+    }
+    ev->e_final = R->e - R->e0 + ev->e_initial;
+    ev->de_final = R->e - R->e0;
+    ev->max_disp = max_disp(R, R->sys->x, MOVED_DIST, &ev->n_moved);
+    if (x_final) {
+      if (R == &L && cl.sys) cluster_to_full(&cl, sys->x, L.sys->x, x_final, n3, 0);
+      else memcpy(x_final, R->sys->x, sizeof(double) * (size_t)n3);
+    }
+    if (!ev->final_differs) {
+      ev->status = ENG_ARTN_RETURNED;
+      snprintf(ev->reason, sizeof ev->reason,
+               "both sides of the saddle relax to the initial minimum");
+    } else {
+      ev->status = ENG_ARTN_OK;
+    }
+    rc = ENG_OK;
+  }
+
+finish:
+  ev->lanczos_iters = F.lanczos_iters + (have_L ? L.lanczos_iters : 0);
+  ev->force_calls = (int)F.ncalls;
+  if (have_L && L.calc == calc) {
+    /* masked whole system: its calls cost as much as any other */
+    ev->force_calls += (int)L.ncalls;
+    ev->force_calls_saddle += saddle_calls_L;
+  } else if (have_L) {
+    ev->force_calls_local = (int)L.ncalls;
+  }
+out:
+  if (have_L) actx_free(&L);
+  if (have_F) actx_free(&F);
+  cluster_free(&cl);
+  eng_system_free(work);
+  free(raw);
+  free(d);
+  free(v);
+  free(xs);
+  free(vs);
+  free(vf);
+  free(y);
+  return rc;
+}

@@ -1,0 +1,242 @@
+/*
+ * test_artn.c -- ARTn events (artn.c) on a small quenched Cu50Zr50 glass:
+ * options and bad input; every converged saddle checked independently
+ * (max force component, Delta Q recomputed from the saved structures, and
+ * exactly one negative eigenvalue of a dense central-difference Hessian with
+ * translations removed); pushing each saddle down both sides along the dense
+ * lowest mode reaches the initial minimum on one side; bit-for-bit
+ * reproducibility from (seed, atom id, event index); different seeds give
+ * different events; local (masked) mode; cancellation.
+ */
+#include "engine.h"
+#include "../tap.h"
+#include "artn_util.h"
+
+#include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+static const char *potential_path(void) {
+  static char buf[4096];
+  const char *src = getenv("PELMAP_SRCDIR");
+  FILE *f;
+  if (src) {
+    snprintf(buf, sizeof buf, "%s/tests/data/CuZr_mm.eam.fs", src);
+    f = fopen(buf, "r");
+    if (f) {
+      fclose(f);
+      return buf;
+    }
+  }
+  f = fopen("/usr/share/lammps/potentials/CuZr_mm.eam.fs", "r");
+  if (f) {
+    fclose(f);
+    return "/usr/share/lammps/potentials/CuZr_mm.eam.fs";
+  }
+  return NULL;
+}
+
+static int cancel_after(void *ud, double frac, const char *msg) {
+  int *n = ud;
+  (void)frac;
+  (void)msg;
+  return ++*n >= 2;
+}
+
+int main(void) {
+  const char *pp = potential_path();
+  eng_potential *pot = NULL;
+  eng_system *g = NULL;
+  eng_calc *calc = NULL;
+  eng_artn_opts o;
+  eng_artn_event ev, ev2;
+  double *xs, *xf, *xs2, *evals, *mode;
+  int n3, nevents = UNDER_ASAN ? 3 : 8, nconv = 0, nfirst = 0, nreturn = 0;
+  double e0;
+
+  /* ---- options ---- */
+  eng_artn_opts_default(&o);
+  ok(o.perturb_radius == 2.0 && o.perturb_size == 0.1 && o.basin_step == 0.15 &&
+         o.eigen_threshold == -0.30 && o.saddle_force == 0.05,
+     "defaults are the paper's: radius 2.0 A, kick 0.1 A, step 0.15 A, -0.30 eV/A^2, 0.05 eV/A");
+  ok(strcmp(eng_artn_status_name(ENG_ARTN_OK), "ok") == 0 &&
+         strcmp(eng_artn_status_name(ENG_ARTN_EIGEN_LOST), "eigen_lost") == 0 &&
+         strcmp(eng_artn_status_name(ENG_ARTN_RETURNED), "returned") == 0,
+     "status names");
+  ok(eng_artn_stream_seed(1, 5, 0) != eng_artn_stream_seed(1, 5, 1) &&
+         eng_artn_stream_seed(1, 5, 0) != eng_artn_stream_seed(1, 6, 0) &&
+         eng_artn_stream_seed(1, 5, 0) != eng_artn_stream_seed(2, 5, 0) &&
+         eng_artn_stream_seed(1, 5, 0) == eng_artn_stream_seed(1, 5, 0),
+     "event streams differ by seed, atom id and event index");
+
+  if (!pp) {
+    skip("CuZr_mm.eam.fs not found");
+    return tap_done();
+  }
+  if (eng_potential_read(pp, ENG_POT_AUTO, &pot)) bail("potential: %s", eng_last_error());
+  if (au_make_glass(pot, 300, 11, 2.0, 500.0, &g, &calc)) bail("glass: %s", eng_last_error());
+  n3 = 3 * g->natoms;
+  xs = calloc(n3, sizeof(double));
+  xf = calloc(n3, sizeof(double));
+  xs2 = calloc(n3, sizeof(double));
+  evals = calloc(n3, sizeof(double));
+  mode = calloc(n3, sizeof(double));
+  if (!xs || !xf || !xs2 || !evals || !mode) bail("out of memory");
+  eng_calc_compute(calc, g, &e0, NULL, NULL, NULL);
+  diag("glass: %d atoms, box %.2f A, E0 %.4f eV", g->natoms, g->box.len[0], e0);
+
+  /* ---- bad input ---- */
+  ok(eng_artn_run(calc, pot, g, -1, 0, &o, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL,
+     "negative atom index is EINVAL");
+  ok(eng_artn_run(calc, pot, g, g->natoms, 0, &o, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL,
+     "atom index past the end is EINVAL");
+  ok(eng_artn_run(calc, pot, g, 0, -3, &o, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL,
+     "negative event index is EINVAL");
+  {
+    eng_artn_opts b = o;
+    b.eigen_threshold = 0.1;
+    ok(eng_artn_run(calc, pot, g, 0, 0, &b, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL &&
+           strstr(eng_last_error(), "eigen_threshold"),
+       "positive eigen_threshold is EINVAL naming it (%s)", eng_last_error());
+    b = o;
+    b.lanczos_max_iter = 1000;
+    ok(eng_artn_run(calc, pot, g, 0, 0, &b, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL,
+       "lanczos_max_iter 1000 is EINVAL");
+    b = o;
+    b.local = 1;
+    ok(eng_artn_run(calc, NULL, g, 0, 0, &b, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL,
+       "local mode without the potential is EINVAL");
+  }
+  {
+    eng_system *hot = eng_system_copy(g);
+    hot->x[0] += 0.2;
+    ok(eng_artn_run(calc, pot, hot, 0, 0, &o, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL &&
+           strstr(eng_last_error(), "not minimised"),
+       "a structure that is not a minimum is EINVAL (%s)", eng_last_error());
+    eng_system_free(hot);
+  }
+
+  /* ---- events, each converged saddle checked independently ---- */
+  for (int k = 0; k < nevents; k++) {
+    int atom = (int)((long)k * g->natoms / nevents) + 3, rc;
+    double e, fmax = 0.0, dplus = 0, dminus = 0;
+    eng_system *s = eng_system_copy(g);
+    double *f = calloc(n3, sizeof(double));
+    rc = eng_artn_run(calc, pot, g, atom, 0, &o, NULL, NULL, &ev, xs, xf);
+    ok(rc == ENG_OK, "event %d on atom %lld runs (%s)", k, (long long)g->id[atom],
+       rc ? eng_last_error() : eng_artn_status_name(ev.status));
+    diag("atom %lld %s: status %s dq %.4f eV dE %.4f eV lambda %.3f calls %d/%d max_disp %.2f "
+         "moved %d %s",
+         (long long)ev.atom_id, g->type_name[g->type[atom]], eng_artn_status_name(ev.status), ev.dq,
+         ev.de_final, ev.eigenvalue, ev.force_calls_saddle, ev.force_calls, ev.max_disp, ev.n_moved,
+         ev.reason);
+    if (rc != ENG_OK || ev.status != ENG_ARTN_OK) {
+      eng_system_free(s);
+      free(f);
+      continue;
+    }
+    nconv++;
+    memcpy(s->x, xs, sizeof(double) * n3);
+    eng_calc_invalidate(calc);
+    eng_calc_compute(calc, s, &e, f, NULL, NULL);
+    for (int i = 0; i < n3; i++) fmax = fmax > fabs(f[i]) ? fmax : fabs(f[i]);
+    ok(fmax < o.saddle_force && ev.fmax_saddle < o.saddle_force,
+       "event %d: saved saddle has max force component %.4f < %.2f eV/A", k, fmax, o.saddle_force);
+    near(e - e0, ev.dq, 1e-6, "event %d: dQ recomputed from the saved saddle and initial minimum", k);
+    ok(ev.final_differs && ev.max_disp > o.same_dist && ev.dq > 0.0 && ev.eigenvalue < 0.0,
+       "event %d: final minimum differs from the initial one, dQ > 0, lambda < 0", k);
+    {
+      int nneg = au_hessian_negatives(calc, g, xs, 1e-3, -1e-3, evals, mode);
+      ok(nneg == 1, "event %d: dense Hessian has exactly one negative eigenvalue (%d; %.4f %.4f %.4f)",
+         k, nneg, evals[0], evals[1], evals[2]);
+      nfirst += nneg == 1;
+      if (nneg >= 1) {
+        near(evals[0], ev.eigenvalue, 0.05 * fabs(evals[0]) + 0.02,
+             "event %d: Lanczos eigenvalue matches the dense one", k);
+        au_both_sides(calc, g, xs, mode, 0.1, g->x, &dplus, &dminus);
+        diag("event %d: sides relax to %.3f / %.3f A from the initial minimum", k, dplus, dminus);
+        nreturn += (dplus < 0.1 || dminus < 0.1);
+      }
+    }
+    eng_system_free(s);
+    free(f);
+  }
+  diag("converged %d / %d events, first-order %d, one side back to the initial minimum %d", nconv,
+       nevents, nfirst, nreturn);
+  ok(nconv >= 1, "at least one event converged (%d / %d)", nconv, nevents);
+  ok(nconv > 0 && nreturn >= 0.9 * nconv,
+     "pushing the saddle down both sides reaches the initial minimum for >= 90%% (%d / %d)",
+     nreturn, nconv);
+
+  /* ---- reproducibility ---- */
+  {
+    int atom = 7, same;
+    eng_artn_event a1, a2, b1;
+    double *x1 = calloc(n3, sizeof(double)), *x2 = calloc(n3, sizeof(double));
+    eng_artn_opts o2 = o;
+    eng_artn_run(calc, pot, g, atom, 2, &o, NULL, NULL, &a1, x1, NULL);
+    eng_artn_run(calc, pot, g, 100, 0, &o, NULL, NULL, &ev, NULL, NULL); /* disturb the calc */
+    eng_artn_run(calc, pot, g, atom, 2, &o, NULL, NULL, &a2, x2, NULL);
+    same = memcmp(x1, x2, sizeof(double) * n3) == 0 && a1.status == a2.status &&
+           a1.force_calls == a2.force_calls && memcmp(&a1.dq, &a2.dq, sizeof(double)) == 0 &&
+           memcmp(&a1.e_final, &a2.e_final, sizeof(double)) == 0;
+    ok(same, "same (seed, atom, event) gives the same event bit for bit (%s, dq %.17g / %.17g)",
+       eng_artn_status_name(a1.status), a1.dq, a2.dq);
+    o2.seed = 99;
+    memset(x2, 0, sizeof(double) * n3);
+    eng_artn_run(calc, pot, g, atom, 2, &o2, NULL, NULL, &b1, x2, NULL);
+    ok(b1.stream != a1.stream &&
+           (b1.status != a1.status || b1.force_calls != a1.force_calls ||
+            memcmp(x1, x2, sizeof(double) * n3) != 0),
+       "a different seed gives a different event");
+    eng_artn_run(calc, pot, g, atom, 3, &o, NULL, NULL, &ev2, NULL, NULL);
+    ok(ev2.stream != a1.stream && ev2.force_calls != a1.force_calls,
+       "another event index gives a different event");
+    free(x1);
+    free(x2);
+  }
+
+  /* ---- local mode (the glass is too small for a cluster: masked) ---- */
+  {
+    eng_artn_opts ol = o;
+    int rc;
+    ol.local = 1;
+    ol.local_radius = 6.0;
+    rc = eng_artn_run(calc, pot, g, 40, 0, &ol, NULL, NULL, &ev, xs, NULL);
+    ok(rc == ENG_OK && ev.n_active > 0 && ev.n_active < g->natoms,
+       "local mode runs with %d moving atoms (%s)", ev.n_active, eng_artn_status_name(ev.status));
+    if (rc == ENG_OK && ev.status == ENG_ARTN_OK) {
+      int nneg = au_hessian_negatives(calc, g, xs, 1e-3, -1e-3, evals, NULL);
+      ok(nneg == 1 && ev.fmax_saddle < o.saddle_force,
+         "local + refined saddle is first-order (%d negative), dq_local %.4f -> dq %.4f eV", nneg,
+         ev.dq_local, ev.dq);
+    } else {
+      skip("local event did not converge (%s)", ev.reason);
+    }
+  }
+
+  /* ---- cancellation ---- */
+  {
+    int calls = 0, rc = eng_artn_run(calc, pot, g, 5, 0, &o, cancel_after, &calls, &ev, NULL, NULL);
+    ok(rc == ENG_ECANCEL, "progress returning non-zero cancels (rc %d)", rc);
+  }
+
+  free(xs);
+  free(xf);
+  free(xs2);
+  free(evals);
+  free(mode);
+  eng_calc_free(calc);
+  eng_system_free(g);
+  eng_potential_free(pot);
+  return tap_done();
+}
