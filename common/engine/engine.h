@@ -798,6 +798,119 @@ int eng_msd_harmonic(const eng_modes *m, const eng_system *sys, double T,
 /* ------------------------------------------------------------------ */
 /* ARTn saddle searches (artn.c)                                       */
 /* ------------------------------------------------------------------ */
+/* One ARTn event (activation-relaxation technique nouveau) from a minimised
+ * inherent structure around one atom: perturb, leave the basin, climb along
+ * the lowest Hessian eigenvector (Lanczos, finite-difference Hessian-vector
+ * products) to a first-order saddle, push over and relax (docs/artn.md). */
+
+/* Outcome of an event.  Only ENG_ARTN_OK is a usable (converged) event. */
+typedef enum eng_artn_status {
+  ENG_ARTN_OK = 0,          /* saddle converged; final minimum differs from initial */
+  ENG_ARTN_NO_EXIT,         /* no eigenvalue below eigen_threshold in basin_max_steps */
+  ENG_ARTN_EIGEN_LOST,      /* lowest eigenvalue became >= 0 during the climb */
+  ENG_ARTN_MAX_CALLS,       /* force-call budget max_calls exhausted */
+  ENG_ARTN_MAX_STEPS,       /* climb_max_steps activation steps without convergence */
+  ENG_ARTN_ENERGY_LIMIT,    /* E - E_initial rose above max_energy */
+  ENG_ARTN_RETURNED,        /* both sides of the saddle relax to the initial minimum */
+  ENG_ARTN_REFINE_FAILED    /* local saddle not recovered in the full system */
+} eng_artn_status;
+
+/* Parameters of an event (all recorded with the result).  Defaults from
+ * eng_artn_opts_default: the paper's (Wei et al. 2019, Sec. II B) where
+ * it gives them, otherwise as stated in docs/artn.md. */
+typedef struct eng_artn_opts {
+  uint64_t seed;            /* sweep seed; the event stream is derived from
+                               (seed, atom id, event index); default 1 */
+  double perturb_radius;    /* atoms within this of the chosen one are kicked, A; 2.0 */
+  double perturb_size;      /* norm of the initial random kick, A; 0.1 */
+  double basin_step;        /* push increment along the kick direction, A; 0.15 */
+  int basin_relax_steps;    /* perpendicular FIRE steps after each increment; 3 */
+  int basin_max_steps;      /* increments before giving up (NO_EXIT); 40 */
+  double eigen_threshold;   /* leave the basin when lambda < this, eV/A^2; -0.30 */
+  double saddle_force;      /* converged when max |force component| < this, eV/A; 0.05 */
+  double refine_force;      /* if > 0 and < saddle_force: continue to this tighter
+                               force after convergence, eV/A; 0 (off) */
+  double climb_step_max;    /* largest step along the eigenvector, A; 0.15 */
+  int climb_max_steps;      /* activation steps before MAX_STEPS; 200 */
+  int lost_retries;         /* times a lost eigenvalue (>= 0 during the climb) is
+                               recovered by pushing along x - x_initial again; 3 */
+  int perp_steps_max;       /* cap of perpendicular FIRE steps per activation
+                               step (caps grow 4, 8, 12, ... up to this); 16 */
+  int lanczos_max_iter;     /* Lanczos vectors per estimate; 20 */
+  int lanczos_min_iter;     /* at least this many; 2 */
+  double lanczos_tol;       /* stop at this relative change of lambda; 0.01 */
+  double lanczos_fd_step;   /* finite-difference step of H*v, A; 1e-3 */
+  double push_over;         /* push from the saddle along the eigenvector, A; 0.2 */
+  double min_ftol;          /* final minimisations, max |force component|, eV/A; 1e-3 */
+  int min_max_calls;        /* force-call cap of each final minimisation; 5000 */
+  int check_connect;        /* 1: also relax the other side and record whether it
+                               returns to the initial minimum; 0 */
+  double same_dist;         /* two minima are the same if no atom differs by more, A; 0.1 */
+  double max_energy;        /* ENERGY_LIMIT above E_initial + this, eV; 15 */
+  int max_calls;            /* force-call budget of the saddle search (cluster calls
+                               count 1 each); 3000 */
+  int remove_translation;   /* project rigid translations out of pushes and Lanczos
+                               vectors (whole-system mode); 1 */
+  int local;                /* 1: search in a cluster cut from the system: atoms
+                               within local_radius move, a 2*cutoff(+1 A) shell is
+                               fixed; then refine the saddle in the full system; 0 */
+  double local_radius;      /* radius of the moving region, A; 8.0 */
+  int local_refine;         /* local mode: refine the saddle in the full system; 1 */
+} eng_artn_opts;
+
+/* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */
+typedef struct eng_artn_event {
+  int64_t atom_id;          /* id of the chosen atom */
+  int atom_index;           /* its index in the system */
+  long event_index;         /* event number for that atom (0-based) */
+  uint64_t seed;            /* sweep seed (opts.seed) */
+  uint64_t stream;          /* derived seed of this event's random stream */
+  eng_artn_status status;
+  char reason[128];         /* "" when OK, else a short explanation */
+  double e_initial, e_saddle, e_final; /* total energies, eV (NaN if not reached) */
+  double dq;                /* activation energy E_saddle - E_initial, eV */
+  double de_final;          /* E_final - E_initial, eV */
+  double eigenvalue;        /* lowest Hessian eigenvalue at the saddle, eV/A^2 */
+  double fmax_saddle;       /* max |force component| at the saddle, eV/A */
+  int force_calls;          /* all full-system force calls of the event */
+  int force_calls_saddle;   /* full-system calls up to the converged saddle */
+  int force_calls_local;    /* cluster force calls (local mode) */
+  int basin_steps, climb_steps, lanczos_iters;
+  double max_disp_saddle;   /* most-moved atom, initial -> saddle, A */
+  double max_disp;          /* most-moved atom, initial -> final, A */
+  int n_moved;              /* atoms moved > 0.1 A, initial -> final */
+  int final_differs;        /* 1 if the final minimum is not the initial one */
+  int connected;            /* check_connect: 1 other side returns to the initial
+                               minimum, 0 not, -1 not checked */
+  double dq_local;          /* local mode: E_saddle - E_initial of the cluster saddle
+                               before refinement, eV; NaN otherwise */
+  double refine_shift;      /* local mode: most-moved atom between the cluster
+                               saddle and the refined one, A; NaN otherwise */
+  int n_cluster, n_active;  /* local mode: cluster atoms / moving atoms (0 otherwise) */
+} eng_artn_event;
+
+/* Fill o with the defaults listed above. */
+void eng_artn_opts_default(eng_artn_opts *o);
+/* Name of a status ("ok", "no_exit", "eigen_lost", "max_calls", "max_steps",
+ * "energy_limit", "returned", "refine_failed"); never NULL. */
+const char *eng_artn_status_name(eng_artn_status s);
+/* Seed of the random stream of event (seed, atom id, event index): a
+ * splitmix64 hash, so that any subset of a sweep can be re-run alone. */
+uint64_t eng_artn_stream_seed(uint64_t seed, int64_t atom_id, long event_index);
+/* Run one ARTn event around atom atom_index (0-based) of sys, which must be
+ * a minimised structure (max |force component| <= saddle_force, else
+ * ENG_EINVAL) matching calc.  sys is not modified.  pot is the potential of
+ * calc; it is needed only when opts->local (NULL otherwise allowed).
+ * x_saddle and x_final, when not NULL, receive 3*natoms positions (A) of
+ * the saddle and the final minimum (unchanged when not reached).  Returns
+ * ENG_OK whenever the event ran, whatever ev->status; ENG_EINVAL for bad
+ * arguments, ENG_ECANCEL if progress asked to stop, other codes on errors.
+ * The result depends only on (sys, opts, atom id, event_index): the same
+ * arguments give the same event bit for bit. */
+int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys,
+                 int atom_index, long event_index, const eng_artn_opts *opts,
+                 eng_progress_fn progress, void *ud, eng_artn_event *ev,
+                 double *x_saddle, double *x_final);
 /* @@artn-api@@ (keep this marker: new declarations go above it) */
 
 #ifdef __cplusplus
