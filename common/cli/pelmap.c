@@ -4,7 +4,8 @@
  * same kind_def->run the worker uses, and prints the result JSON.
  *
  *   pelmap KIND FILE [--potential POT] [--PARAM VALUE ...] [--params JSON]
- *                    [-o OUT] [--format F] [--types "Cu Zr"] [--compact]
+ *                    [-o OUT] [--format F] [--frame N] [--types "Cu Zr"]
+ *                    [--compact]
  *                    [--summary] [--progress]
  *   pelmap kinds     pelmap KIND --help     pelmap --help     pelmap --version
  *
@@ -35,6 +36,7 @@ typedef struct cli_opts {
   const char *file, *potential, *pot_style, *format, *types, *output;
   const char *params_json;
   int compact, summary_only, show_progress;
+  int frame; /* --frame: 0 first, -1 last */
   cJSON *params; /* from --params and --NAME VALUE */
 } cli_opts;
 
@@ -62,6 +64,8 @@ static void cli_usage(FILE *f) {
           "  --pot-style S     eam/fs | eam/alloy | eam (default: by file name)\n"
           "  --format F        structure format: lammps-data | lammps-dump | extxyz\n"
           "                    (default: from the name and content)\n"
+          "  --frame N         frame of a dump / multi-frame XYZ file (0 = first,\n"
+          "                    -1 = last; default 0)\n"
           "  --types \"A B\"     species of numeric types 1..n when the file has none\n"
           "                    (default: masses, else the potential's element order)\n"
           "  --params JSON     parameters as a JSON object (options below override)\n"
@@ -241,6 +245,17 @@ static int cli_parse(int argc, char **argv, cli_opts *o) {
         fprintf(stderr, "pelmap: --format: must be lammps-data, lammps-dump or extxyz, got '%s'\n", val);
         return CLI_EUSAGE;
       }
+    } else if (!strcmp(a, "--frame")) {
+      char *end;
+      long fr;
+      NEED_VAL();
+      errno = 0;
+      fr = strtol(val, &end, 10);
+      if (end == val || *end || errno || fr < -1 || fr > 1000000000) {
+        fprintf(stderr, "pelmap: --frame: expected an integer >= -1 (-1 = last), got '%s'\n", val);
+        return CLI_EUSAGE;
+      }
+      o->frame = (int)fr;
     } else if (!strcmp(a, "--types")) {
       NEED_VAL();
       o->types = val;
@@ -375,6 +390,7 @@ static int cli_run(cli_opts *o) {
     io.potential_name = o->potential;
     io.potential_style = o->pot_style;
     io.type_names = o->types;
+    io.frame = o->frame;
     if (o->output) io.final_system = &final;
   }
   io.progress = cli_on_progress;

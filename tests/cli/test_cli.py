@@ -209,6 +209,19 @@ def main():
     rt = run_json("energy", nomass, "--types", "Zr Cu", "--summary")
     ok(rt is not None and rt["summary"]["energy"] != e0, "--types order matters")
 
+    # --frame: a two-frame extended XYZ written by -o (minimised, then appended to the input)
+    two = os.path.join(tmp, "two.xyz")
+    run("energy", DATA, "-o", os.path.join(tmp, "f0.xyz"))
+    run("minimize", DATA, "--ftol", "1e-3", "-o", os.path.join(tmp, "f1.xyz"))
+    open(two, "w").write(open(os.path.join(tmp, "f0.xyz")).read() + open(os.path.join(tmp, "f1.xyz")).read())
+    ra = run_json("energy", two, "--summary")
+    rb = run_json("energy", two, "--frame", "-1", "--summary")
+    rc1 = run_json("energy", two, "--frame", "1", "--summary")
+    ok(ra is not None and rb is not None and rc1 is not None
+       and abs(ra["summary"]["energy"] - e0) < 1e-6 and rb["summary"]["energy"] < ra["summary"]["energy"]
+       and rb["summary"]["energy"] == rc1["summary"]["energy"],
+       "--frame: first by default, --frame -1 / 1 read the second frame")
+
     # bad usage: exit 2 and a one-line message naming the problem
     bad = os.path.join(tmp, "bad.data")
     open(bad, "w").write("# truncated\n\n250 atoms\n2 atom types\n0 16.3 xlo xhi\n")
@@ -226,6 +239,7 @@ def main():
         (("energy", bad), "bad.data:"),
         (("energy", DATA, "--potential", DATA), "cuzr_b2_250.data"),
         (("energy", DATA, "--format", "pdb"), "--format"),
+        (("energy", DATA, "--frame", "x"), "--frame"),
         (("energy", DATA, "-o", os.path.join(tmp, "x.pdb")), "unknown extension"),
         (("frobnicate", DATA), "unknown command 'frobnicate'"),
         (("minimize", DATA, "--ftol"), "needs a value"),
