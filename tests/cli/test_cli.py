@@ -12,9 +12,11 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 SRC = os.environ.get("PELMAP_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("PELMAP_BUILDDIR", ".")
@@ -221,6 +223,21 @@ def main():
        and abs(ra["summary"]["energy"] - e0) < 1e-6 and rb["summary"]["energy"] < ra["summary"]["energy"]
        and rb["summary"]["energy"] == rc1["summary"]["energy"],
        "--frame: first by default, --frame -1 / 1 read the second frame")
+
+    # SIGINT stops a long run promptly: exit 1, "interrupted"
+    proc = subprocess.Popen([PELMAP, "md", DATA, "--steps", "100000000", "--summary"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    t0 = time.time()
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    dt = time.time() - t0
+    ok(proc.returncode == 1 and "interrupted" in err and out == "" and dt < 5,
+       "SIGINT during md: exit 1, 'interrupted', after %.2f s" % dt)
 
     # bad usage: exit 2 and a one-line message naming the problem
     bad = os.path.join(tmp, "bad.data")
