@@ -196,13 +196,14 @@ static void schedule_claim(wrk *w, double delay) {
 /* Read the local default potential file into b. */
 static int read_local(const char *path, wrk_blob *b, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
-  long n;
+  long n = -1;
   int rc = WRK_EFAIL;
   if (!f) {
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
     return WRK_EFAIL;
   }
-  if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+  if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+  if (n < 0 || fseek(f, 0, SEEK_SET)) {
     snprintf(err, errlen, "%s: cannot seek", path);
     goto out;
   }

@@ -21,14 +21,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Read a whole file: malloc'd bytes in *data (NUL-terminated), length in
+ * *len.  0 on success, -1 (message printed) on failure. */
+static int qt_slurp(const char *path, char **data, long *len) {
+  FILE *f = fopen(path, "rb");
+  long n = -1;
+  int rc = -1;
+  *data = NULL;
+  if (!f) goto out;
+  if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+  if (n < 0 || fseek(f, 0, SEEK_SET)) goto out;
+  *data = malloc((size_t)n + 1);
+  if (!*data || fread(*data, 1, (size_t)n, f) != (size_t)n) goto out;
+  (*data)[n] = 0;
+  *len = n;
+  rc = 0;
+out:
+  if (rc) {
+    fprintf(stderr, "worker_qtool: cannot read %s\n", path);
+    free(*data);
+    *data = NULL;
+  }
+  if (f) fclose(f);
+  return rc;
+}
+
 static int qt_setup(jobq *q, const char *potfile) {
   char token[65];
   int64_t uid, pid;
   int existed, rc, k;
   eng_potential *pot = NULL;
-  FILE *f = NULL;
   char *bytes = NULL, elements[256];
-  long n;
+  long n = 0;
   jobq_potential_in pin;
 
   rc = jobq_user_add(q, "t", JOBQ_ROLE_USER, token, &uid);
@@ -37,10 +61,7 @@ static int qt_setup(jobq *q, const char *potfile) {
     fprintf(stderr, "worker_qtool: %s\n", eng_last_error());
     return 1;
   }
-  f = fopen(potfile, "rb");
-  if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
-      !(bytes = malloc((size_t)n + 1)) || fread(bytes, 1, (size_t)n, f) != (size_t)n) {
-    fprintf(stderr, "worker_qtool: cannot read %s\n", potfile);
+  if (qt_slurp(potfile, &bytes, &n)) {
     rc = 1;
     goto out;
   }
@@ -66,7 +87,6 @@ dberr:
   fprintf(stderr, "worker_qtool: %s\n", jobq_errmsg(q));
   rc = 1;
 out:
-  if (f) fclose(f);
   free(bytes);
   eng_potential_free(pot);
   return rc;
@@ -75,9 +95,8 @@ out:
 /* Add the structure file for user 1; *sid its id. */
 static int qt_structure(jobq *q, const char *path, int64_t *sid) {
   eng_system *s = NULL;
-  FILE *f = NULL;
   char *bytes = NULL, species[256] = "{", box[512];
-  long n;
+  long n = 0;
   int rc = 1, existed, t;
   int counts[64] = {0};
   jobq_structure_in in;
@@ -85,13 +104,7 @@ static int qt_structure(jobq *q, const char *path, int64_t *sid) {
     fprintf(stderr, "worker_qtool: %s\n", eng_last_error());
     return 1;
   }
-  f = fopen(path, "rb");
-  if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
-      !(bytes = malloc((size_t)n + 1)) || fread(bytes, 1, (size_t)n, f) != (size_t)n ||
-      s->ntypes > 64) {
-    fprintf(stderr, "worker_qtool: cannot read %s\n", path);
-    goto out;
-  }
+  if (s->ntypes > 64 || qt_slurp(path, &bytes, &n)) goto out;
   eng_system_type_counts(s, counts);
   for (t = 0; t < s->ntypes; t++)
     snprintf(species + strlen(species), sizeof species - strlen(species), "%s\"%s\":%d",
@@ -118,7 +131,6 @@ static int qt_structure(jobq *q, const char *path, int64_t *sid) {
   }
   rc = 0;
 out:
-  if (f) fclose(f);
   free(bytes);
   eng_system_free(s);
   return rc;
