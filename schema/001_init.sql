@@ -78,7 +78,7 @@ CREATE TABLE jobs (
 -- the WAL, and a job changes state three times in its life.
 CREATE UNIQUE INDEX jobs_idem ON jobs (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX jobs_queue ON jobs (user_id, priority DESC, id) WHERE state = 'queued';   -- claim
-CREATE INDEX jobs_user ON jobs (user_id, state);                                      -- listings, limits
+CREATE INDEX jobs_user ON jobs (user_id, id);                                         -- listings
 CREATE INDEX jobs_running ON jobs (lease_expires) WHERE state = 'running';            -- reaper
 CREATE INDEX jobs_structure ON jobs (structure_id) WHERE structure_id IS NOT NULL;
 CREATE INDEX jobs_potential ON jobs (potential_id) WHERE potential_id IS NOT NULL;
