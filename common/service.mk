@@ -39,7 +39,11 @@ bin_PROGRAMS += pelmap
 pelmap_SOURCES = common/cli/pelmap.c
 pelmap_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 pelmap_LDADD = $(PEL_KINDS_LIBS)
-# tests/cli: the CLI on a small structure (Python checks, TAP)
-TESTS += tests/cli/test_cli.sh
+# tests/cli: the kind table directly, and the CLI on a small structure (TAP)
+check_PROGRAMS += tests/cli/test_kinds
+tests_cli_test_kinds_SOURCES = tests/cli/test_kinds.c
+tests_cli_test_kinds_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
+tests_cli_test_kinds_LDADD = $(PEL_KINDS_LIBS)
+TESTS += tests/cli/test_kinds tests/cli/test_cli.sh
 EXTRA_DIST += tests/cli/test_cli.sh tests/cli/test_cli.py tests/cli/cuzr_b2_250.data
 # --- end of K's block ---
