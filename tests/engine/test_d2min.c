@@ -131,6 +131,12 @@ int main(void) {
       if (!is_nbr && d->d2min[i] > 1e-20) outside++;
     }
     ok(nbr_pos > 0, "neighbours of the moved atom have D2min > 0 (%d)", nbr_pos);
+    {
+      eng_d2min *again = NULL;
+      r = eng_d2min_compute(ref, cur, rc, 1, &again);
+      ok(r == ENG_OK && memcmp(again->d2min, d->d2min, sizeof(double) * ref->natoms) == 0, "rerun is bit-identical");
+      eng_d2min_free(again);
+    }
     ok(outside == 0, "atoms not bonded to the moved atom have D2min = 0 (%d are not)", outside);
     eng_nlist_free(nl);
   }

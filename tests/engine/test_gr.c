@@ -172,6 +172,14 @@ static void check_glass(void) {
   rc = eng_rdf_compute(s, &o, &g);
   ok(rc == ENG_OK, "glass g(r) %s", rc ? eng_last_error() : "");
   if (rc) goto out;
+  {
+    eng_rdf *g2 = NULL;
+    rc = eng_rdf_compute(s, &o, &g2);
+    ok(rc == ENG_OK && memcmp(g->g, g2->g, sizeof(double) * g->ncurves * g->nbins) == 0 &&
+           memcmp(g->troughs, g2->troughs, sizeof(double) * g->ncurves * ENG_RDF_MAXEXT) == 0,
+       "rerun is bit-identical");
+    eng_rdf_free(g2);
+  }
   diag("glass: total g peaks %.2f %.2f %.2f %.2f, troughs %.2f %.2f %.2f %.2f (smooth %.2f A)", g->peaks[0],
        g->peaks[1], g->peaks[2], g->peaks[3], g->troughs[0], g->troughs[1], g->troughs[2], g->troughs[3], g->smooth);
   ok(g->ntroughs[0] >= 4, "at least four troughs in the total g(r) (got %d)", g->ntroughs[0]);
