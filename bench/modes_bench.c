@@ -25,6 +25,15 @@ static double now(void) {
   return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
+/* CPU seconds (user + system) of this process so far: the wall time is
+ * meaningful only on an idle machine. */
+static double cpu_s(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + 1e-6 * u.ru_utime.tv_usec + u.ru_stime.tv_sec +
+         1e-6 * u.ru_stime.tv_usec;
+}
+
 static double peak_gb(void) {
   struct rusage u;
   getrusage(RUSAGE_SELF, &u);
@@ -78,7 +87,7 @@ int main(int argc, char **argv) {
   eng_hessian *h = NULL;
   eng_modes *m = NULL;
   eng_modes_opts o;
-  double t0, t_min, t_h, t_m;
+  double t0, t_min, t_h, t_m, c0, c_h, c_m;
 
   if (eng_potential_read(potpath, ENG_POT_AUTO, &pot)) {
     fprintf(stderr, "%s\n", eng_last_error());
@@ -109,11 +118,13 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   t0 = now();
+  c0 = cpu_s();
   if (eng_hessian_build(calc, s, &h)) {
     fprintf(stderr, "hessian: %s\n", eng_last_error());
     return 1;
   }
   t_h = now() - t0;
+  c_h = cpu_s() - c0;
   printf("hessian: %.2f s, %ld blocks (%.0f coupled atoms per row, %.2f GB), peak RSS %.2f GB\n",
          t_h, eng_hessian_nblocks(h), (double)eng_hessian_nblocks(h) / s->natoms,
          eng_hessian_nblocks(h) * 76.0 / 1e9, peak_gb());
@@ -123,11 +134,13 @@ int main(int argc, char **argv) {
   if (!strcmp(solver, "dense")) o.solver = ENG_MODES_DENSE;
   else if (!strcmp(solver, "sparse")) o.solver = ENG_MODES_SPARSE;
   t0 = now();
+  c0 = cpu_s();
   if (eng_modes_lowest(h, s, &o, progress, NULL, &m)) {
     fprintf(stderr, "modes: %s\n", eng_last_error());
     return 1;
   }
   t_m = now() - t0;
+  c_m = cpu_s() - c0;
   double *p = malloc(sizeof *p * s->natoms), pmax = 0;
   eng_participation(m, 0, p);
   for (int i = 0; i < s->natoms; i++)
@@ -136,9 +149,10 @@ int main(int argc, char **argv) {
          "%.4f THz, max residual %.2g, max p_i %.3g\n",
          m->solver == ENG_MODES_DENSE ? "dense" : "sparse", m->nmodes, t_m, m->nop, m->sigma,
          m->thz[0], m->thz[m->nmodes - 1], m->resid_max, pmax);
-  printf("RESULT natoms=%d solver=%s nmodes=%d hessian_s=%.2f modes_s=%.2f peak_rss_gb=%.2f\n",
-         s->natoms, m->solver == ENG_MODES_DENSE ? "dense" : "sparse", m->nmodes, t_h, t_m,
-         peak_gb());
+  printf("RESULT natoms=%d solver=%s nmodes=%d hessian_wall_s=%.2f hessian_cpu_s=%.2f "
+         "modes_wall_s=%.2f modes_cpu_s=%.2f peak_rss_gb=%.2f\n",
+         s->natoms, m->solver == ENG_MODES_DENSE ? "dense" : "sparse", m->nmodes, t_h, c_h, t_m,
+         c_m, peak_gb());
   free(p);
   eng_modes_free(m);
   eng_hessian_free(h);

@@ -725,7 +725,8 @@ void eng_hessian_dense(const eng_hessian *h, const eng_system *sys, double *out)
 double eng_mode_thz(double lambda);
 
 typedef enum eng_modes_solver {
-  ENG_MODES_AUTO = 0,  /* dense up to dense_max_atoms, else shift-invert */
+  ENG_MODES_AUTO = 0,  /* dense up to dense_max_atoms or for all modes,
+                          else shift-invert */
   ENG_MODES_DENSE = 1, /* LAPACK dsyevr on the dense D, subset by index */
   ENG_MODES_SPARSE = 2 /* ARPACK shift-invert Lanczos, CHOLMOD factor of D - sigma I */
 } eng_modes_solver;
@@ -735,7 +736,7 @@ typedef struct eng_modes_opts {
                            mode_fraction; -1: all 3N-3 (dense only) */
   double mode_fraction; /* of the 3N modes, rounded, at least 1; default 0.0025 */
   eng_modes_solver solver; /* default AUTO */
-  int dense_max_atoms;  /* AUTO threshold; default 2500 */
+  int dense_max_atoms;  /* AUTO threshold; default 1000 */
   double sigma;         /* shift, eV/(A^2 amu), < 0; 0 = default -1e-5
                            (made 10x more negative, up to 6 times, when
                            D - sigma I is not positive definite) */

@@ -24,18 +24,23 @@
 
 #include <lapacke.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include <suitesparse/cholmod.h>
 #include <arpack/arpack.h>
 
 #define TWO_PI 6.283185307179586
 
+/* ARPACK's reverse-communication routines keep state in Fortran SAVE
+ * variables, so one Lanczos run at a time per process. */
+static pthread_mutex_t arpack_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void eng_modes_opts_default(eng_modes_opts *o) {
   memset(o, 0, sizeof *o);
   o->nmodes = 0;
   o->mode_fraction = 0.0025;
   o->solver = ENG_MODES_AUTO;
-  o->dense_max_atoms = 2500;
+  o->dense_max_atoms = 1000;
   o->sigma = -1e-5;
   o->tol = 1e-10;
   o->ncv = 0;
@@ -271,6 +276,7 @@ static int solve_sparse(const eng_hessian *h, const eng_system *sys, const doubl
   double *resid = NULL, *v = NULL, *workd = NULL, *workl = NULL, *dval = NULL, *z = NULL;
   a_int *select = NULL;
   a_int lworkl = 0;
+  int locked = 0;
 
   if (ncv > n3 - 3) ncv = (a_int)(n3 - 3);
   if (ncv <= k) return eng_set_error(ENG_EINVAL, "%d modes of %ld need ncv > k (got %d)", k, n3, (int)ncv);
@@ -341,6 +347,8 @@ static int solve_sparse(const eng_hessian *h, const eng_system *sys, const doubl
   iparam[2] = o->max_restarts;
   iparam[6] = 3;
   int nop = 0;
+  pthread_mutex_lock(&arpack_lock);
+  locked = 1;
   for (;;) {
     dsaupd_c(&ido, "I", (a_int)n3, "LM", (a_int)k, o->tol, resid, ncv, v, (a_int)n3, iparam,
              ipntr, workd, workl, lworkl, &info);
@@ -386,12 +394,15 @@ static int solve_sparse(const eng_hessian *h, const eng_system *sys, const doubl
                        (int)info, (int)iparam[4], k);
     goto out;
   }
+  pthread_mutex_unlock(&arpack_lock);
+  locked = 0;
   memcpy(m->lambda, dval, (size_t)k * sizeof *dval);
   memcpy(m->evec, z, (size_t)(n3 * k) * sizeof *z);
   m->solver = ENG_MODES_SPARSE;
   (void)sys;
   rc = ENG_OK;
 out:
+  if (locked) pthread_mutex_unlock(&arpack_lock);
   cholmod_l_free_sparse(&A, &cc);
   cholmod_l_free_factor(&L, &cc);
   cholmod_l_free_dense(&B, &cc);
@@ -453,7 +464,8 @@ int eng_modes_lowest(const eng_hessian *h, const eng_system *sys, const eng_mode
   k = eng_modes_count(&o, sys->natoms);
   solver = o.solver;
   if (solver == ENG_MODES_AUTO)
-    solver = sys->natoms <= o.dense_max_atoms ? ENG_MODES_DENSE : ENG_MODES_SPARSE;
+    solver = (sys->natoms <= o.dense_max_atoms || o.nmodes < 0) ? ENG_MODES_DENSE
+                                                                 : ENG_MODES_SPARSE;
   if (solver == ENG_MODES_SPARSE && o.nmodes < 0)
     return eng_set_error(ENG_EINVAL, "modes: all modes (nmodes -1) need the dense solver");
 

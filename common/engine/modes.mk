@@ -19,3 +19,8 @@ check_PROGRAMS += tests/engine/test_modes_msd
 tests_engine_test_modes_msd_SOURCES = tests/engine/test_modes_msd.c
 tests_engine_test_modes_msd_LDADD = $(TESTUTIL_LDADD) $(MODES_LIBS)
 TESTS += tests/engine/test_modes_msd
+
+# Benchmark (not a test): bench/modes_bench N0 REP [auto|dense|sparse]
+noinst_PROGRAMS += bench/modes_bench
+bench_modes_bench_SOURCES = bench/modes_bench.c
+bench_modes_bench_LDADD = $(ENGINE_LIBS) $(MODES_LIBS)
