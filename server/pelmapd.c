@@ -347,7 +347,8 @@ static void usage(FILE *f) {
           "  --max-body BYTES          largest request body for anyone (default 268435456)\n"
           "  --retry-backoff SECONDS   base of the exponential retry backoff (default 2)\n"
           "  --retry-backoff-max SECONDS  cap of the backoff (default 300)\n"
-          "  --reap-interval SECONDS   how often expired leases are requeued (default 1)\n"
+          "  --reap-interval SECONDS   how often expired leases are requeued and the WAL is\n"
+          "                            checkpointed (default 1)\n"
           "  --port-file FILE          write the bound port number to FILE once listening\n"
           "  --quiet                   no start-up messages\n"
           "  -h, --help                this help\n");

@@ -231,6 +231,16 @@ json POST /api/v1/worker/claim "$ALICE" '{"worker":"sneaky"}'
 expect_err 403 "a user token cannot claim"
 json POST "/api/v1/jobs/$JA/complete" "$ALICE" '{"attempt":1,"result":{}}'
 expect_err 403 "a user token cannot complete"
+# fairness: alice queues 10 high-priority jobs, bob one; bob's is claimed next
+for i in $(seq 1 10); do json POST /api/v1/jobs "$ALICE" '{"kind":"noop","priority":100}'; done
+json POST /api/v1/jobs "$BOB" '{"kind":"noop"}'
+JB=$(jid)
+json POST /api/v1/worker/claim "$WK" '{"worker":"fair","kinds":["noop"],"lease":30}'
+expect 200 "fairness: bob's single job is not starved by alice's ten" "\"id\":$JB"
+json POST "/api/v1/jobs/$JB/complete" "$WK" '{"attempt":1,"result":{"kind":"noop"}}'
+json POST /api/v1/worker/claim "$WK" '{"worker":"fair","kinds":["noop"],"lease":30}'
+expect 200 "then alice's highest-priority job" '"user":[0-9]+' '"params":\{'
+for j in $(sql "SELECT id FROM jobs WHERE kind='noop' AND priority=100"); do req POST "/api/v1/jobs/$j/cancel" "$ALICE"; done
 req DELETE "/api/v1/structures/$ST" "$ALICE"
 expect_err 409 "deleting a structure a queued job uses -> 409"
 req DELETE "/api/v1/structures/$SB" "$BOB"
