@@ -36,7 +36,7 @@ libpelkinds_a_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 PEL_KINDS_LIBS = libpelkinds.a $(ENGINE_LIBS) $(CJSON_LIBS) \
   $(LAPACKE_LIBS) $(OPENBLAS_LIBS) $(ARPACK_LIBS) -lm
 bin_PROGRAMS += pelmap
-pelmap_SOURCES = common/cli/pelmap.c
+pelmap_SOURCES = common/cli/pelmap.c common/cli/cli.h common/cli/random.c
 pelmap_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 pelmap_LDADD = $(PEL_KINDS_LIBS)
 # tests/cli: the kind table directly, and the CLI on a small structure (TAP)

@@ -17,6 +17,7 @@
 
 #include "engine.h"
 #include "kinds.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -54,6 +55,7 @@ static void cli_usage(FILE *f) {
           "usage: pelmap KIND FILE [options]     run a job kind on a structure file\n"
           "       pelmap KIND --help             parameters of a kind\n"
           "       pelmap kinds [--compact]       every kind with its params schema (JSON)\n"
+          "       pelmap random --atoms N --species A,B -o FILE   random start for a quench\n"
           "       pelmap --help | --version\n"
           "\nkinds:\n");
   for (i = 0; (k = kind_at(i)); i++)
@@ -445,6 +447,7 @@ int main(int argc, char **argv) {
     cli_usage(stderr);
     return CLI_EUSAGE;
   }
+  if (!strcmp(argv[1], "random")) return cli_random(argc, argv);
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
     cli_usage(stdout);
     return CLI_OK;
