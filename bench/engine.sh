@@ -64,7 +64,7 @@ lmp_run() {
     /^Loop time of/ {loop=$4}
     /% CPU use/ {cpu=$1+0}
     /^Pair  *\|/ {pair=$3}
-    /^Force evaluations/ {fe=$NF}
+    /Iterations, force evaluations/ {fe=$NF}
     /^EFINAL/ {ef=$2}
     END {c=(cpu>0?cpu:100)/100; printf "%.4f %.4f %s %s\n", loop*c, pair*c, (fe==""?0:fe), (ef==""?"nan":ef)}' "$work/$1.log"
 }
