@@ -582,7 +582,10 @@ typedef struct eng_s2_opts {
   double sigma;   /* Angstrom; default 0.2 */
   double dr;      /* integration step, Angstrom; default 0.02 */
   int ncut;       /* number of cutoffs, 1..ENG_S2_MAXCUT; default 4 */
-  double cut[ENG_S2_MAXCUT]; /* Angstrom; default 3.9 6.4 8.8 11.2 */
+  double cut[ENG_S2_MAXCUT]; /* Angstrom; 0 = the (c+1)-th trough of the
+                  * total g(r) of the system (eng_rdf_compute defaults,
+                  * rmax 14 A); default 0 0 0 0, i.e. the first four
+                  * troughs (the paper's 3.9 6.4 8.8 11.2 for its glass) */
   int partial;    /* 1: species-resolved (paper), 0: total; default 1 */
 } eng_s2_opts;
 
@@ -593,9 +596,11 @@ typedef struct eng_s2 {
 } eng_s2;
 
 void eng_s2_opts_default(eng_s2_opts *o);
-/* S2 of every atom for every cutoff.  *out is the caller's (eng_s2_free).
+/* S2 of every atom for every cutoff; (*out)->opts.cut holds the cutoffs
+ * used (troughs resolved).  *out is the caller's (eng_s2_free).
  * ENG_EINVAL for bad parameters (sigma, dr <= 0, ncut out of range,
- * cutoffs <= 0, more than 10^6 grid points); ENG_ERANGE when the largest
+ * cutoffs < 0, more than 10^6 grid points); ENG_ENOTFOUND when g(r) has
+ * fewer troughs than zero cutoffs ask for; ENG_ERANGE when the largest
  * cutoff + 5 sigma would need more than 1e8 neighbour pairs. */
 int eng_s2_compute(const eng_system *sys, const eng_s2_opts *o, eng_s2 **out);
 void eng_s2_free(eng_s2 *s);

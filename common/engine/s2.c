@@ -27,10 +27,8 @@ void eng_s2_opts_default(eng_s2_opts *o) {
   o->sigma = 0.2;
   o->dr = 0.02;
   o->ncut = 4;
-  o->cut[0] = 3.9;
-  o->cut[1] = 6.4;
-  o->cut[2] = 8.8;
-  o->cut[3] = 11.2;
+  /* cut[0..3] = 0: the first four troughs of the total g(r) (the paper's
+   * 3.9, 6.4, 8.8, 11.2 A for its glass). */
   o->partial = 1;
 }
 
@@ -50,7 +48,8 @@ static int check_opts(const eng_s2_opts *o, double *cmax) {
   *cmax = 0.0;
   for (int c = 0; c < o->ncut; c++) {
     if (!(o->cut[c] > 0.0) || !isfinite(o->cut[c]))
-      return eng_set_error(ENG_EINVAL, "s2.c:%d: S2 cutoff %d must be > 0 (got %g)", __LINE__, c, o->cut[c]);
+      return eng_set_error(ENG_EINVAL, "s2.c:%d: S2 cutoff %d must be > 0, or 0 for a trough of g(r) (got %g)",
+                           __LINE__, c, o->cut[c]);
     if (o->cut[c] > *cmax) *cmax = o->cut[c];
   }
   if (*cmax / o->dr > 1e6)
@@ -89,6 +88,33 @@ static double integrand(double a, double r, double rho) {
   return r * r * (g * log(g) - g + 1.0);
 }
 
+/* Replace every cut[c] == 0 by the (c+1)-th trough of the total g(r)
+ * (eng_rdf_compute defaults, rmax S2_TROUGH_RMAX). */
+#define S2_TROUGH_RMAX 14.0
+static int resolve_cutoffs(const eng_system *sys, eng_s2_opts *o) {
+  eng_rdf_opts ro;
+  eng_rdf *g = NULL;
+  int need = 0, rc;
+  for (int c = 0; c < o->ncut && c < ENG_S2_MAXCUT; c++)
+    if (o->cut[c] == 0.0) need = c + 1;
+  if (!need) return ENG_OK;
+  eng_rdf_opts_default(&ro);
+  ro.rmax = S2_TROUGH_RMAX;
+  rc = eng_rdf_compute(sys, &ro, &g);
+  if (rc) return rc;
+  if (g->ntroughs[0] < need) {
+    rc = eng_set_error(ENG_ENOTFOUND,
+                       "s2.c:%d: cutoff %d was to be trough %d of g(r), but g(r) has %d troughs below %g A; "
+                       "give the cutoffs explicitly",
+                       __LINE__, need - 1, need, g->ntroughs[0], S2_TROUGH_RMAX);
+  } else {
+    for (int c = 0; c < o->ncut; c++)
+      if (o->cut[c] == 0.0) o->cut[c] = g->troughs[c];
+  }
+  eng_rdf_free(g);
+  return rc;
+}
+
 int eng_s2_compute(const eng_system *sys, const eng_s2_opts *o_in, eng_s2 **out) {
   eng_s2_opts o;
   eng_s2 *s = NULL;
@@ -101,10 +127,18 @@ int eng_s2_compute(const eng_system *sys, const eng_s2_opts *o_in, eng_s2 **out)
     o = *o_in;
   else
     eng_s2_opts_default(&o);
-  rc = check_opts(&o, &cmax);
-  if (rc) return rc;
   if (!sys || sys->natoms < 1 || sys->ntypes < 1)
     return eng_set_error(ENG_EINVAL, "s2.c:%d: S2 needs at least one atom", __LINE__);
+  if (o.ncut >= 1 && o.ncut <= ENG_S2_MAXCUT) {
+    for (int c = 0; c < o.ncut; c++)
+      if (!(o.cut[c] >= 0.0) || !isfinite(o.cut[c]))
+        return eng_set_error(ENG_EINVAL, "s2.c:%d: S2 cutoff %d must be > 0, or 0 for a trough of g(r) (got %g)",
+                             __LINE__, c, o.cut[c]);
+    rc = resolve_cutoffs(sys, &o);
+    if (rc) return rc;
+  }
+  rc = check_opts(&o, &cmax);
+  if (rc) return rc;
   for (int i = 0; i < sys->natoms; i++)
     if (sys->type[i] < 0 || sys->type[i] >= sys->ntypes)
       return eng_set_error(ENG_EINVAL, "s2.c:%d: atom %d has type %d outside 0..%d", __LINE__, i,

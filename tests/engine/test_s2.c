@@ -275,7 +275,20 @@ static void test_glass_and_errors(void) {
   if (rc) return;
   eng_s2_opts_default(&o);
   rc = eng_s2_compute(s, &o, &a);
-  ok(rc == ENG_OK, "glass S2 with the defaults (sigma 0.2, dr 0.02, cutoffs 3.9 6.4 8.8 11.2)");
+  ok(rc == ENG_OK, "glass S2 with the defaults (sigma 0.2, dr 0.02, cutoffs = first four troughs of g(r))");
+  if (rc == ENG_OK) {
+    const double paper[4] = {3.9, 6.4, 8.8, 11.2};
+    eng_rdf *g = NULL;
+    eng_rdf_opts ro2;
+    eng_rdf_opts_default(&ro2);
+    ro2.rmax = 14.0;
+    eng_rdf_compute(s, &ro2, &g);
+    for (int c = 0; c < 4; c++) {
+      ok(g && a->opts.cut[c] == g->troughs[c], "default cutoff %d is trough %d of g(r): %.3f A (paper %.1f)", c, c + 1,
+         a->opts.cut[c], paper[c]);
+    }
+    eng_rdf_free(g);
+  }
   if (rc == ENG_OK) {
     int bad = 0, pos = 0;
     double m[4][2] = {{0}};
@@ -288,7 +301,7 @@ static void test_glass_and_errors(void) {
         if (v > 0) pos++;
         if (c > 0 && v > a->s2[(size_t)(c - 1) * s->natoms + i]) bad++;
       }
-    for (int c = 0; c < 4; c++) diag("glass rc=%.1f: mean S2 Cu %.3f, Zr %.3f k_B", o.cut[c], m[c][0], m[c][1]);
+    for (int c = 0; c < 4; c++) diag("glass rc=%.2f: mean S2 Cu %.3f, Zr %.3f k_B", a->opts.cut[c], m[c][0], m[c][1]);
     ok(pos == 0, "S2 <= 0 for every atom and cutoff (%d positive)", pos);
     ok(bad == 0, "S2_i never increases with the cutoff (%d violations)", bad);
     rc = eng_s2_compute(s, &o, &b);
@@ -308,6 +321,10 @@ static void test_glass_and_errors(void) {
   o.cut[1] = -1.0;
   rc = eng_s2_compute(s, &o, &a);
   ok(rc == ENG_EINVAL && !a, "negative cutoff rejected: %s", eng_last_error());
+  eng_s2_opts_default(&o);
+  o.ncut = 6;
+  rc = eng_s2_compute(s, &o, &a);
+  ok(rc == ENG_ENOTFOUND && !a, "asking for more troughs than g(r) has: %s", eng_last_error());
   eng_s2_opts_default(&o);
   o.cut[3] = 400.0;
   o.dr = 0.5;
