@@ -3,7 +3,7 @@
  * (Hessian build + lowest 0.25 % of modes + participation) on a Cu-Zr
  * glass-like inherent structure.
  *
- * usage: modes_bench N0 REP [solver] [potential]
+ * usage: modes_bench N0 REP [solver]
  *   N0 atoms of Cu64Zr36 at 0.0585 atoms/A^3 from eng_system_random,
  *   minimised (CG, 1e-4 eV/A); then replicated REP x REP x REP, every atom
  *   moved by up to 0.02 A (seeded) and minimised again (CG, 1e-6 eV/A);
@@ -78,7 +78,10 @@ int main(int argc, char **argv) {
   const double frac[2] = {0.64, 0.36};
   int n0 = argc > 1 ? atoi(argv[1]) : 2000, rep = argc > 2 ? atoi(argv[2]) : 1;
   const char *solver = argc > 3 ? argv[3] : "auto";
-  const char *potpath = argc > 4 ? argv[4] : "/usr/share/lammps/potentials/CuZr_mm.eam.fs";
+  const char *potpath = "/usr/share/lammps/potentials/CuZr_mm.eam.fs";
+  /* PELMAP_BENCH_NOMIN=1: skip the minimisations (sparsity and factor
+   * statistics only; the modes of an unrelaxed start are meaningless) */
+  const int nomin = getenv("PELMAP_BENCH_NOMIN") != NULL;
   eng_potential *pot = NULL;
   eng_calc *calc = NULL;
   eng_system *s0, *s;
@@ -102,6 +105,7 @@ int main(int argc, char **argv) {
   eng_min_opts_default(&mo);
   mo.algo = ENG_MIN_CG;
   mo.ftol = rep > 1 ? 1e-4 : 1e-6;
+  if (nomin) mo.max_iter = 1;
   eng_minimize(calc, s0, &mo, NULL, NULL, &mr);
   eng_calc_free(calc);
   calc = NULL;
@@ -111,6 +115,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   mo.ftol = 1e-6;
+  if (nomin) mo.max_iter = 1;
   eng_minimize(calc, s, &mo, NULL, NULL, &mr);
   t_min = now() - t0;
   printf("system: %d atoms, E = %.4f eV/atom, fmax %.2g eV/A, stop %s, prep %.1f s\n", s->natoms,
@@ -145,6 +150,8 @@ int main(int argc, char **argv) {
   eng_participation(m, 0, p);
   for (int i = 0; i < s->natoms; i++)
     if (p[i] > pmax) pmax = p[i];
+  printf("factor: %.3g non-zeros (%.2f GB), %.3g Gflop\n", m->factor_nnz, m->factor_nnz * 8e-9,
+         m->factor_gflop);
   printf("modes: %s, %d modes in %.2f s (%d solves, sigma %g), lowest %.4f THz, highest "
          "%.4f THz, max residual %.2g, max p_i %.3g\n",
          m->solver == ENG_MODES_DENSE ? "dense" : "sparse", m->nmodes, t_m, m->nop, m->sigma,

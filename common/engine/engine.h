@@ -748,6 +748,9 @@ typedef struct eng_modes_opts {
   double tol;           /* ARPACK relative tolerance; 0 = default 1e-10 */
   int ncv;              /* Lanczos basis size; 0 = default max(2k+20, 60) */
   int max_restarts;     /* ARPACK iteration limit; 0 = default 300 */
+  double max_factor_gb; /* SPARSE: refuse (ENG_ENOMEM) when the Cholesky
+                           factor would exceed this many GB; 0 = default
+                           6; < 0 = no limit */
 } eng_modes_opts;
 
 /* Lowest normal modes, ascending, translations removed. */
@@ -763,6 +766,8 @@ typedef struct eng_modes {
   double resid_max;/* max_m |D e_m - lambda_m e_m| / max(|lambda_m|, 1e-12) */
   int iterations;  /* ARPACK restart iterations (SPARSE), 0 for DENSE */
   int nop;         /* operator applications (SPARSE) */
+  double factor_nnz;   /* non-zeros of the Cholesky factor (SPARSE) */
+  double factor_gflop; /* its flop count / 1e9 (SPARSE) */
 } eng_modes;
 
 void eng_modes_opts_default(eng_modes_opts *o);

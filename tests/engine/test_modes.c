@@ -187,6 +187,12 @@ int main(void) {
     o.solver = ENG_MODES_SPARSE;
     ok(eng_modes_lowest(h, s, &o, NULL, NULL, &m) == ENG_EINVAL, "all modes with SPARSE is EINVAL");
     ok(eng_modes_lowest(NULL, s, NULL, NULL, NULL, &m) == ENG_EINVAL, "NULL Hessian is EINVAL");
+    eng_modes_opts_default(&o);
+    o.solver = ENG_MODES_SPARSE;
+    o.nmodes = 4;
+    o.max_factor_gb = 1e-4;
+    ok(eng_modes_lowest(h, s, &o, NULL, NULL, &m) == ENG_ENOMEM && m == NULL,
+       "factor above max_factor_gb is ENOMEM before factorising (%s)", eng_last_error());
     eng_system *t = eng_system_copy(s);
     t->type_mass[0] = 0;
     ok(eng_modes_lowest(h, t, NULL, NULL, NULL, &m) == ENG_EINVAL, "zero mass is EINVAL (%s)",
