@@ -304,8 +304,15 @@ static int migrate(jobq *q) {
   int rc = step_int(q, st, &v, "user_version");
   if (rc < 0) return rc;
   if (v >= jobq__nmigrations) return JOBQ_OK;
+  /* A migration may rebuild a table that others reference (create, copy,
+   * drop, rename): with foreign keys on, the drop would run the ON DELETE
+   * actions of the referencing rows.  The pragma is a no-op inside a
+   * transaction, so it is switched off here and the references are checked
+   * before the commit instead. */
+  if (sqlite3_exec(q->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL) != SQLITE_OK)
+    return dberr(q, SQLITE_ERROR, "foreign_keys off");
   rc = begin(q);
-  if (rc < 0) return rc;
+  if (rc < 0) goto fk_on;
   /* Read again under the write lock: another process may have migrated. */
   st = stmt(q, "PRAGMA user_version");
   rc = st ? step_int(q, st, &v, "user_version") : JOBQ_EDB;
@@ -321,7 +328,24 @@ static int migrate(jobq *q) {
     if (sqlite3_exec(q->db, sql, NULL, NULL, NULL) != SQLITE_OK)
       rc = dberr(q, SQLITE_ERROR, "user_version");
   }
-  return finish(q, rc);
+  if (rc >= 0) {
+    /* Any row returned names a dangling reference left by a migration. */
+    int nbad = 0;
+    sqlite3_stmt *fk = NULL;
+    if (sqlite3_prepare_v2(q->db, "PRAGMA foreign_key_check", -1, &fk, NULL) != SQLITE_OK) {
+      rc = dberr(q, SQLITE_ERROR, "foreign_key_check");
+    } else {
+      while (sqlite3_step(fk) == SQLITE_ROW) nbad++;
+      sqlite3_finalize(fk);
+      if (nbad > 0)
+        rc = seterr(q, JOBQ_EDB, "schema migration: %d dangling foreign key(s)", nbad);
+    }
+  }
+  rc = finish(q, rc);
+fk_on:
+  if (sqlite3_exec(q->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK && rc >= 0)
+    rc = dberr(q, SQLITE_ERROR, "foreign_keys on");
+  return rc;
 }
 
 int jobq_open(const char *path, jobq **out) {
@@ -546,8 +570,36 @@ out:
 #define STRUCT_OBJ                                                              \
   "json_object('id', s.id, 'name', s.name, 'format', s.format, 'natoms', s.natoms, " \
   "'species', json(s.species), 'box', json(s.box), 'sha256', s.sha256, "        \
-  "'size', s.size, 'created', s.created, "                                     \
+  "'size', s.size, 'created', s.created, 'types', s.types, 'frame', s.frame, "   \
   "'owner', (SELECT name FROM users WHERE id = s.owner))"
+
+/* Normalise the read option types into out[256]: words of letters and
+ * digits separated by single spaces ("" when in is NULL or blank).
+ * JOBQ_EINVAL (message set) for any other character or a too long list. */
+static int norm_types(jobq *q, const char *in, char out[256]) {
+  size_t n = 0;
+  out[0] = '\0';
+  if (!in) return JOBQ_OK;
+  for (const char *p = in; *p; p++) {
+    unsigned char ch = (unsigned char)*p;
+    if (ch == ' ' || ch == '\t') {
+      if (n > 0 && out[n - 1] != ' ') out[n++] = ' ';
+    } else if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) {
+      out[n++] = (char)ch;
+    } else {
+      out[0] = '\0';
+      return seterr(q, JOBQ_EINVAL, "types: '%c' is not allowed (species names separated by spaces)",
+                    ch >= 0x20 && ch < 0x7f ? ch : '?');
+    }
+    if (n >= 255) {
+      out[0] = '\0';
+      return seterr(q, JOBQ_EINVAL, "types: longer than 254 characters");
+    }
+  }
+  if (n > 0 && out[n - 1] == ' ') n--;
+  out[n] = '\0';
+  return JOBQ_OK;
+}
 
 int jobq_structure_add(jobq *q, const jobq_structure_in *in, int64_t *id, int *existed) {
   *id = 0;
@@ -555,17 +607,25 @@ int jobq_structure_add(jobq *q, const jobq_structure_in *in, int64_t *id, int *e
   if (!in || !in->bytes || in->len == 0 || !in->name || !in->format || in->owner <= 0 ||
       !in->species_json || !in->box_json || in->natoms <= 0)
     return seterr(q, JOBQ_EINVAL, "incomplete structure");
+  if (in->frame < -1) return seterr(q, JOBQ_EINVAL, "frame: must be >= -1 (got %d)", in->frame);
+  char types[256];
+  int rc = norm_types(q, in->types, types);
+  if (rc < 0) return rc;
   char sha[65];
   jobq_sha256_hex(in->bytes, in->len, sha);
-  int rc = begin(q);
+  rc = begin(q);
   if (rc < 0) return rc;
-  sqlite3_stmt *st = stmt(q, "SELECT id FROM structures WHERE owner = ?1 AND sha256 = ?2");
+  /* The de-duplication key: the same bytes read the same way. */
+  sqlite3_stmt *st = stmt(q, "SELECT id FROM structures WHERE owner = ?1 AND sha256 = ?2 "
+                             "AND ifnull(types, '') = ?3 AND frame = ?4");
   if (!st) {
     rc = JOBQ_EDB;
     goto out;
   }
   sqlite3_bind_int64(st, 1, in->owner);
   sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, types, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 4, in->frame);
   rc = step_int(q, st, id, "find structure");
   if (rc == JOBQ_OK) {
     if (existed) *existed = 1;
@@ -573,8 +633,8 @@ int jobq_structure_add(jobq *q, const jobq_structure_in *in, int64_t *id, int *e
   }
   if (rc != JOBQ_ENOTFOUND) goto out;
   st = stmt(q,
-      "INSERT INTO structures(owner, name, format, bytes, size, sha256, natoms, species, box, created) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+      "INSERT INTO structures(owner, name, format, bytes, size, sha256, natoms, species, box, created, "
+      "types, frame) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
   if (!st) {
     rc = JOBQ_EDB;
     goto out;
@@ -589,6 +649,8 @@ int jobq_structure_add(jobq *q, const jobq_structure_in *in, int64_t *id, int *e
   sqlite3_bind_text(st, 8, in->species_json, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 9, in->box_json, -1, SQLITE_STATIC);
   sqlite3_bind_double(st, 10, jobq_now());
+  bind_text_or_null(st, 11, types[0] ? types : NULL);
+  sqlite3_bind_int(st, 12, in->frame);
   rc = exec_done(q, st, "insert structure");
   if (rc == JOBQ_OK) *id = sqlite3_last_insert_rowid(q->db);
 out:
@@ -725,6 +787,26 @@ int jobq_structure_blob_for(jobq *q, int64_t id, int64_t owner, char **data, siz
 int jobq_structure_blob(jobq *q, int64_t id, char **data, size_t *len, char name[64],
                         char fmt[32]) {
   return jobq_structure_blob_for(q, id, 0, data, len, name, fmt);
+}
+
+int jobq_structure_read_opts(jobq *q, int64_t id, char types[256], int *frame) {
+  types[0] = '\0';
+  *frame = 0;
+  sqlite3_stmt *st = stmt(q, "SELECT ifnull(types, ''), frame FROM structures WHERE id = ?1");
+  if (!st) return JOBQ_EDB;
+  sqlite3_bind_int64(st, 1, id);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    snprintf(types, 256, "%s", (const char *)sqlite3_column_text(st, 0));
+    *frame = sqlite3_column_int(st, 1);
+    rc = JOBQ_OK;
+  } else if (rc == SQLITE_DONE) {
+    rc = seterr(q, JOBQ_ENOTFOUND, "no structure %lld", (long long)id);
+  } else {
+    rc = dberr(q, rc, "structure read options");
+  }
+  sqlite3_reset(st);
+  return rc;
 }
 
 /* ------------------------------------------------------------------ */

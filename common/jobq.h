@@ -134,14 +134,22 @@ typedef struct jobq_structure_in {
   int64_t natoms;
   const char *species_json; /* {"Cu":..,"Zr":..} */
   const char *box_json;     /* {"lo":[3],"len":[3],"tilt":[3],"periodic":[3]} */
+  /* Read options the bytes were validated with (eng_read_opts), kept so
+   * that every later reader sees the same atoms: */
+  const char *types;        /* species of numeric types ("Cu Zr"); NULL/"" = none */
+  int frame;                /* frame of a multi-frame file: 0 = first, -1 = last */
 } jobq_structure_in;
 
-/* Store a validated structure.  If the same owner already has identical
- * bytes (sha256), *id is that structure and *existed = 1. */
+/* Store a validated structure.  types is normalised (words of letters and
+ * digits, single spaces; JOBQ_EINVAL for other characters or > 254 chars;
+ * blank = none); frame < -1 is JOBQ_EINVAL.  If the same owner already has
+ * identical bytes (sha256) with the same types and frame, *id is that
+ * structure and *existed = 1; other read options make a new structure. */
 int jobq_structure_add(jobq *q, const jobq_structure_in *in, int64_t *id,
                        int *existed);
 /* Metadata as a JSON object (no bytes): id, name, format, natoms, species,
- * box, sha256, size, created, owner.  JOBQ_ENOTFOUND if absent/not visible. */
+ * box, sha256, size, created, types (string or null), frame, owner.
+ * JOBQ_ENOTFOUND if absent/not visible. */
 int jobq_structure_json(jobq *q, int64_t id, int64_t owner, char **json);
 /* A page of metadata objects as a JSON array, newest first; *total = count
  * of all visible structures. */
@@ -161,6 +169,13 @@ int jobq_structure_blob_for(jobq *q, int64_t id, int64_t owner, char **data,
                             size_t *len, char name[64], char fmt[32]);
 int jobq_potential_blob_for(jobq *q, int64_t id, int64_t owner, char **data,
                             size_t *len, char name[64], char style[32]);
+/* The read options stored with structure id (any owner: internal use, or
+ * after a visibility check): types[256] gets the species of numeric types
+ * ("Cu Zr"; "" when none was given), *frame the frame to read (0 = first,
+ * -1 = last).  Pass them as eng_read_opts.type_names (NULL when "") and
+ * .frame to read the stored bytes as the upload did.  JOBQ_ENOTFOUND if no
+ * such structure (types "" and *frame 0 then), JOBQ_EDB on failure. */
+int jobq_structure_read_opts(jobq *q, int64_t id, char types[256], int *frame);
 
 typedef struct jobq_potential_in {
   int64_t owner;          /* 0 = public (bundled) */

@@ -3,7 +3,7 @@
 # --- libpelservice.a: the SQLite job queue (engineer S's block) ---
 # The schema migrations schema/NNN_*.sql are compiled in as strings
 # (common/jobq_schema.c, generated); list new migrations here in order.
-JOBQ_MIGRATIONS = schema/001_init.sql
+JOBQ_MIGRATIONS = schema/001_init.sql schema/002_read_opts.sql
 noinst_LIBRARIES += libpelservice.a
 libpelservice_a_SOURCES = common/jobq.h common/jobq.c
 nodist_libpelservice_a_SOURCES = common/jobq_schema.c

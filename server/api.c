@@ -479,8 +479,10 @@ static enum MHD_Result structure_upload(api_server *s, api_req *r, struct MHD_Co
     ret = api_error(s, c, 500, "internal", "out of memory");
     goto out;
   }
+  /* The read options are stored with the bytes: every later reader (worker,
+   * extxyz export) must read the same atoms as this validation did. */
   jobq_structure_in in = {r->user.id, name, eng_format_name(fmt), data, len, sys->natoms,
-                          species, box};
+                          species, box, types, (int)frame};
   int64_t id = 0;
   int existed = 0;
   int rc = jobq_structure_add(q, &in, &id, &existed);
@@ -509,12 +511,18 @@ out:
   return ret;
 }
 
+/* The stored bytes; types (NULL/"" = none) and frame (0 = none) are the
+ * structure's read options, sent as X-Pelmap-Types / X-Pelmap-Frame. */
 static enum MHD_Result send_blob(api_server *s, struct MHD_Connection *c, char *data, size_t len,
-                                 const char *name, const char *fmt) {
-  char disp[128];
+                                 const char *name, const char *fmt, const char *types,
+                                 int frame) {
+  char disp[128], fr[16];
   snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", name);
+  snprintf(fr, sizeof fr, "%d", frame);
   return send_h(s, c, 200, "application/octet-stream", data, len, 1, "X-Pelmap-Name", name,
-                "X-Pelmap-Format", fmt, "Content-Disposition", disp, (const char *)NULL);
+                "X-Pelmap-Format", fmt, "X-Pelmap-Types", types && types[0] ? types : NULL,
+                "X-Pelmap-Frame", frame != 0 ? fr : NULL, "Content-Disposition", disp,
+                (const char *)NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -704,6 +712,8 @@ static enum MHD_Result result_extxyz(api_server *s, struct MHD_Connection *c, jo
   if (!structure) return api_error(s, c, 404, "not_found", "the job has no structure (any more)");
   char *data = NULL, name[64], fmt[32];
   size_t len = 0;
+  char types[256];
+  int frame = 0;
   int rc = jobq_structure_blob(q, structure, &data, &len, name, fmt);
   if (rc < 0) return qerror(s, c, q, rc);
   eng_system *sys = NULL;
@@ -711,7 +721,14 @@ static enum MHD_Result result_extxyz(api_server *s, struct MHD_Connection *c, jo
   char *out = NULL;
   size_t outlen = 0;
   FILE *f = NULL;
-  if (eng_read_buffer(data, len, name, eng_format_from_name(fmt), NULL, &sys) != ENG_OK) {
+  rc = jobq_structure_read_opts(q, structure, types, &frame);
+  if (rc < 0) {
+    ret = qerror(s, c, q, rc);
+    goto out;
+  }
+  /* Read the bytes as the upload (and the worker) did. */
+  eng_read_opts ro = {frame, types[0] ? types : NULL, 0};
+  if (eng_read_buffer(data, len, name, eng_format_from_name(fmt), &ro, &sys) != ENG_OK) {
     ret = api_error(s, c, 500, "internal", "stored structure unreadable: %s", eng_last_error());
     goto out;
   }
@@ -987,10 +1004,16 @@ enum MHD_Result api_route(api_server *s, api_req *r, struct MHD_Connection *c, c
       if (!get) return method_not_allowed(s, c, "GET", method);
       char *data = NULL, name[64], fmt[32];
       size_t len = 0;
+      char types[256] = "";
+      int frame = 0;
       rc = is_s ? jobq_structure_blob_for(q, id, r->owner, &data, &len, name, fmt)
                 : jobq_potential_blob_for(q, id, r->owner, &data, &len, name, fmt);
+      if (rc == 0 && is_s) {
+        rc = jobq_structure_read_opts(q, id, types, &frame);
+        if (rc < 0) free(data);
+      }
       if (rc < 0) return qerror(s, c, q, rc);
-      return send_blob(s, c, data, len, name, fmt);
+      return send_blob(s, c, data, len, name, fmt, types, frame);
     }
     return api_error(s, c, 404, "not_found", "no such route");
   }

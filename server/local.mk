@@ -24,6 +24,10 @@ server_pelmapd_LDADD = libpelhttp.a $(PEL_SERVICE_LIBS) $(PEL_KINDS_LIBS) $(MHD_
 # --- HTTP tests (real pelmapd on loopback) ---
 dist_noinst_SCRIPTS += tests/service/api_http.sh
 TESTS += tests/service/api_http.sh
+# read options of an upload (?types=, ?frame=) through pelmapd and real
+# pelmap-worker processes in --db and --server mode
+dist_noinst_SCRIPTS += tests/service/read_opts.sh
+TESTS += tests/service/read_opts.sh
 
 # --- fuzz target of the HTTP-facing parsers (fixed-seed driver in make check) ---
 check_PROGRAMS += tests/fuzz/fuzz_api

@@ -109,10 +109,17 @@ static int db_fetch(wrk_source *s, int what, int64_t id, char **data,
   int rc;
   memset(meta, 0, sizeof *meta);
   pthread_mutex_lock(&d->mu);
-  /* (types/frame of the upload: see "## Changes" in the service notes;
-   * jobq does not keep them yet) */
   rc = what ? jobq_potential_blob(d->q, id, data, len, meta->name, meta->fmt)
             : jobq_structure_blob(d->q, id, data, len, meta->name, meta->fmt);
+  /* A structure is read with the options of its upload (?types=, ?frame=). */
+  if (rc == JOBQ_OK && !what) {
+    rc = jobq_structure_read_opts(d->q, id, meta->types, &meta->frame);
+    if (rc) {
+      free(*data);
+      *data = NULL;
+      *len = 0;
+    }
+  }
   if (rc) rc = db_code(d, rc, what ? "potential" : "structure", err, errlen);
   pthread_mutex_unlock(&d->mu);
   return rc;

@@ -3,10 +3,12 @@
  * lifecycle, stale attempts, lease expiry with backoff, max_attempts,
  * retryable failures, cancellation (with cascade), run-after dependencies,
  * priorities, fairness between users, idempotency keys, visibility, result
- * stored once, the event log and the metrics text.
+ * stored once, the event log and the metrics text; the read options of a
+ * structure (types, frame) and migration 2 of a version-1 database.
  */
 #include "jobq.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,15 +36,66 @@ static int64_t submit(jobq *q, int64_t user, const char *kind, int prio, const i
 
 static int contains(const char *hay, const char *needle) { return hay && strstr(hay, needle) != NULL; }
 
+/* The compiled-in migrations (common/jobq_schema.c). */
+extern const char *const jobq__migrations[];
+extern const int jobq__nmigrations;
+
+/* A database left at version 1 (a user, a structure, a job using it) is
+ * migrated by jobq_open without losing rows or the job's reference. */
+static void test_migration_from_v1(void) {
+  char path[256];
+  snprintf(path, sizeof path, "/tmp/pelmap-test-jobq-v1-%d.db", (int)getpid());
+  unlink(path);
+  sqlite3 *db = NULL;
+  char *emsg = NULL;
+  int rc = sqlite3_open(path, &db);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, &emsg);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, jobq__migrations[0], NULL, NULL, &emsg);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec(db,
+        "PRAGMA user_version = 1;"
+        "INSERT INTO users(id, name, token_hash, created) VALUES (7, 'old', 'h', 1);"
+        "INSERT INTO structures(id, owner, name, format, bytes, size, sha256, natoms, species, box,"
+        " created) VALUES (5, 7, 'o.xyz', 'extxyz', x'31', 1, 'abc', 1, '{\"Cu\":1}', '{}', 1);"
+        "INSERT INTO jobs(id, user_id, kind, structure_id, created, updated)"
+        " VALUES (3, 7, 'energy', 5, 1, 1);",
+        NULL, NULL, &emsg);
+  ok(rc == SQLITE_OK, "version-1 database written (%s)", emsg ? emsg : "ok");
+  sqlite3_free(emsg);
+  sqlite3_close(db);
+  jobq *q = NULL;
+  rc = jobq_open(path, &q);
+  ok(rc == 0 && jobq_schema_version(q) == jobq__nmigrations, "migrated to version %d (%s)",
+     jobq__nmigrations, rc ? jobq_open_error() : "ok");
+  if (rc == 0) {
+    char *js = NULL, types[256];
+    int frame = -5;
+    int good = jobq_structure_json(q, 5, 7, &js) == 0 && contains(js, "\"name\":\"o.xyz\"") &&
+               contains(js, "\"types\":null") && contains(js, "\"frame\":0");
+    ok(good, "old structure kept, no read options");
+    if (!good) diag("got %s", js ? js : "(none)");
+    free(js);
+    js = NULL;
+    ok(jobq_structure_read_opts(q, 5, types, &frame) == 0 && types[0] == '\0' && frame == 0,
+       "read options of an old structure: none");
+    good = jobq_job_json(q, 3, 7, &js) == 0 && contains(js, "\"structure\":5");
+    ok(good, "the job still references its structure");
+    if (!good) diag("got %s", js ? js : "(none)");
+    free(js);
+  }
+  jobq_close(q);
+  unlink(path);
+}
+
 int main(void) {
   snprintf(dbpath, sizeof dbpath, "/tmp/pelmap-test-jobq-%d.db", (int)getpid());
   unlink(dbpath);
   jobq *q = NULL;
   if (jobq_open(dbpath, &q) < 0) bail("open: %s", jobq_open_error());
-  ok(jobq_schema_version(q) == 1, "schema migrated to version 1");
+  ok(jobq_schema_version(q) == 2, "schema migrated to version 2");
   /* A second handle on the same file does not re-run migrations. */
   jobq *q2 = NULL;
-  ok(jobq_open(dbpath, &q2) == 0 && jobq_schema_version(q2) == 1, "second handle opens");
+  ok(jobq_open(dbpath, &q2) == 0 && jobq_schema_version(q2) == 2, "second handle opens");
 
   char tok[65], tok2[65];
   int64_t alice = 0, bob = 0;
@@ -56,7 +109,7 @@ int main(void) {
 
   /* Structures: dedup per owner, visibility. */
   jobq_structure_in si = {alice, "a.xyz", "extxyz", "1\n\nCu 0 0 0\n", 12, 1, "{\"Cu\":1}",
-                          "{\"len\":[1,1,1]}"};
+                          "{\"len\":[1,1,1]}", NULL, 0};
   int64_t s1 = 0, s2 = 0, s3 = 0;
   int existed = -1;
   ok(jobq_structure_add(q, &si, &s1, &existed) == 0 && existed == 0, "structure stored");
@@ -75,6 +128,48 @@ int main(void) {
   free(js);
   ok(jobq_structure_list(q, 0, 10, 0, &js, &total) == 0 && total == 2, "admin lists all");
   free(js);
+
+  /* Read options: part of the dedup key, normalised, validated. */
+  {
+    char types[256];
+    int frame = -5;
+    int64_t r1 = 0, r2 = 0, r3 = 0, r4 = 0;
+    ok(jobq_structure_read_opts(q, s1, types, &frame) == 0 && types[0] == '\0' && frame == 0,
+       "no read options: types \"\", frame 0");
+    si.owner = alice;
+    si.types = " Cu\t Zr ";
+    ok(jobq_structure_add(q, &si, &r1, &existed) == 0 && existed == 0 && r1 != s1,
+       "same bytes with types -> new id");
+    ok(jobq_structure_read_opts(q, r1, types, &frame) == 0 && strcmp(types, "Cu Zr") == 0 &&
+           frame == 0,
+       "types stored normalised: '%s'", types);
+    si.types = "Cu Zr";
+    ok(jobq_structure_add(q, &si, &r2, &existed) == 0 && existed == 1 && r2 == r1,
+       "same bytes, same types -> same id");
+    si.frame = 1;
+    ok(jobq_structure_add(q, &si, &r3, &existed) == 0 && existed == 0 && r3 != r1 && r3 != s1,
+       "same bytes, other frame -> new id");
+    ok(jobq_structure_read_opts(q, r3, types, &frame) == 0 && frame == 1, "frame stored");
+    ok(jobq_structure_json(q, r3, alice, &js) == 0 && contains(js, "\"types\":\"Cu Zr\"") &&
+           contains(js, "\"frame\":1"),
+       "metadata shows the read options");
+    free(js);
+    si.types = "";
+    si.frame = 0;
+    ok(jobq_structure_add(q, &si, &r4, &existed) == 0 && existed == 1 && r4 == s1,
+       "blank types = none");
+    si.types = "Cu\r\nX-Evil: 1";
+    ok(jobq_structure_add(q, &si, &r4, &existed) == JOBQ_EINVAL, "control characters refused");
+    si.types = NULL;
+    si.frame = -2;
+    ok(jobq_structure_add(q, &si, &r4, &existed) == JOBQ_EINVAL, "frame < -1 refused");
+    si.frame = 0;
+    ok(jobq_structure_read_opts(q, 999999, types, &frame) == JOBQ_ENOTFOUND,
+       "read options of a missing structure: not found");
+    /* back to the counts the rest of the test expects */
+    ok(jobq_structure_delete(q, r1, alice) == 0 && jobq_structure_delete(q, r3, alice) == 0,
+       "delete the variants");
+  }
 
   /* Lifecycle. */
   int64_t j1 = submit(q, alice, "energy", 0, NULL, 0, 0);
@@ -270,5 +365,6 @@ int main(void) {
   unlink(side);
   snprintf(side, sizeof side, "%s-shm", dbpath);
   unlink(side);
+  test_migration_from_v1();
   return tap_done();
 }
