@@ -9,6 +9,7 @@ PKGS=(
   libuv1-dev                                              # pelmap-worker event loop
   libcurl4-openssl-dev                                    # pelmap-worker HTTP client (remote mode)
   libssl-dev                                              # SHA-256 of tokens and uploads
+  openssl                                                 # CLI: the TLS test (tests/service/api_http.sh) makes a self-signed certificate
   wrk                                                     # HTTP load benchmark (bench/)
   liblapacke-dev libopenblas-dev libarpack2-dev           # normal modes
   libsuitesparse-dev                                      # CHOLMOD: sparse Cholesky for shift-invert normal modes
