@@ -174,13 +174,14 @@ ok $? "job state stays cancelled"
 
 # --- 5. 8 workers racing over HTTP -------------------------------------------
 NJ=${PELMAP_HTTP_RACE_JOBS:-200}
-# one process submits them all (a curl per job is slow under sanitizers)
+# one process submits them all (a curl per job is slow under sanitizers); each job
+# lasts 20 ms so that all 8 workers are up before the queue drains and really race
 FIRST=$("$PY" - "$U" "$ALICE" "$NJ" <<'EOF'
 import json, sys, urllib.request
 url, tok, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 ids = []
 for i in range(n):
-    req = urllib.request.Request(url + "/api/v1/jobs", data=b'{"kind":"noop"}', method="POST",
+    req = urllib.request.Request(url + "/api/v1/jobs", data=b'{"kind":"noop","params":{"seconds":0.02}}', method="POST",
                                  headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:
         ids.append(json.load(r)["id"])
