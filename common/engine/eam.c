@@ -799,11 +799,13 @@ static void table_eval(const eng__coef *t, int n, double delta, double x, double
   if (m < 1) m = 1;
   if (m > n - 1) m = n - 1;
   p -= m;
-  if (p > 1.0) p = 1.0;
+  /* Beyond the last knot the force loop's slope is constant: no curvature. */
+  const int clamped = p > 1.0;
+  if (clamped) p = 1.0;
   const double *co = t[m - 1];
   *f = ((co[3] * p + co[4]) * p + co[5]) * p + co[6];
   *df = (co[0] * p + co[1]) * p + co[2];
-  *d2f = (2.0 * co[0] * p + co[1]) / delta;
+  *d2f = clamped ? 0.0 : (2.0 * co[0] * p + co[1]) / delta;
 }
 
 void eng__calc_pair(const eng_calc *c, int a, int b, double r, eng__pairfn *o) {
