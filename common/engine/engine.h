@@ -314,9 +314,10 @@ double eng_calc_cutoff(const eng_calc *c);
 
 /* Full neighbour list within rcut (any rcut > 0), for descriptors:
  * for atom i, the neighbours are nbr[start[i] .. start[i+1]-1] with
- * minimum-image separation vectors d (3 per neighbour, x_j - x_i).
- * Built with cell lists; works for rcut up to half the smallest box
- * width (ENG_EINVAL beyond). */
+ * separation vectors d (3 per neighbour, x_j - x_i, Angstrom).  Every
+ * periodic image within rcut is listed, so rcut may exceed half the box
+ * (an atom may then appear several times, even as its own neighbour).
+ * Built with cell lists.  ENG_EINVAL for rcut <= 0. */
 typedef struct eng_nlist {
   int natoms;
   long *start; /* natoms+1 */
