@@ -402,6 +402,7 @@ struct eng_calc {
   int built;
   int nmaxshift;    /* largest |image shift| component */
   double *rho, *fp, *fx; /* nall, nall, 3*nall */
+  double *ea;            /* natoms per-slot energies */
   int nallocated;
   /* Packed pair tables, one per ordered element pair (a, b) = a*nel + b,
    * nr knots each, so that a pair needs one table row per pass:
@@ -439,7 +440,8 @@ int eng_calc_create(const eng_potential *pot, const eng_system *sys,
   c->k1 = eng__malloc((size_t)nel * nel * pot->nr, sizeof *c->k1);
   c->k2 = eng__malloc((size_t)nel * nel * pot->nr, sizeof *c->k2);
   c->pend = eng__malloc((size_t)sys->natoms + 1, sizeof *c->pend);
-  if (!c->elem || !c->xbuild || !c->k1 || !c->k2 || !c->pend) {
+  c->ea = eng__malloc((size_t)sys->natoms + 1, sizeof *c->ea);
+  if (!c->elem || !c->xbuild || !c->k1 || !c->k2 || !c->pend || !c->ea) {
     rc = ENG_ENOMEM;
     goto fail;
   }
@@ -504,6 +506,7 @@ void eng_calc_free(eng_calc *c) {
   free(c->rho);
   free(c->fp);
   free(c->fx);
+  free(c->ea);
   free(c->k1);
   free(c->k2);
   free(c->pj);
@@ -564,7 +567,7 @@ static int need_rebuild(eng_calc *c, const eng_system *sys) {
         t[2] = n[2] * b->len[2];
         for (int k = 0; k < 3; k++) {
           xb[k] += t[k];
-          c->g.wimg[3 * i + k] -= n[k];
+          c->g.wimg[3 * c->g.rank[i] + k] -= n[k];
           d[k] -= t[k];
         }
         dd = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
@@ -585,7 +588,7 @@ static int rebuild(eng_calc *c, const eng_system *sys) {
                            "box width %.4g A along cell vector %d is smaller than the "
                            "potential cutoff %.4g A",
                            w[k], k + 1, c->pot->cut);
-  rc = eng__ghosts_build(&sys->box, sys->x, sys->natoms, c->range, &c->g);
+  rc = eng__ghosts_build(&sys->box, sys->x, sys->natoms, c->range, 1, &c->g);
   if (rc) return rc;
   rc = eng__list_build(&c->g, c->range, 1, &c->l);
   if (rc) return rc;
@@ -605,7 +608,7 @@ static int rebuild(eng_calc *c, const eng_system *sys) {
   }
   c->nmaxshift = 0;
   for (int j = 0; j < c->g.nall; j++) {
-    c->aelem[j] = c->elem[sys->type[c->g.owner[j]]];
+    c->aelem[j] = c->elem[sys->type[c->g.order[c->g.owner[j]]]];
     for (int k = 0; k < 3; k++) {
       int s = abs(c->g.shift[3 * j + k]);
       if (s > c->nmaxshift) c->nmaxshift = s;
@@ -630,7 +633,7 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
   const long *start;
   const int *nbr, *ae;
   (void)nel;
-  double *rho, *fp, *fx;
+  double *rho, *fp, *fx, *ea = c->ea;
 
   if (sys->natoms != c->natoms)
     return eng_set_error(ENG_EINVAL, "calculator made for %d atoms, system has %d",
@@ -715,7 +718,7 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
     double phi = ((co[3] * p + co[4]) * p + co[5]) * p + co[6];
     if (rho[i] > pot->rhomax) phi += fp[i] * (rho[i] - pot->rhomax);
     etot += phi;
-    if (eatom) eatom[i] = phi;
+    if (eatom) ea[i] = phi;
   }
   for (int j = nlocal; j < nall; j++) fp[j] = fp[c->g.owner[j]];
 
@@ -757,8 +760,8 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
         fx[3 * j + 2] -= dz * fpair;
         etot += phi;
         if (eatom) {
-          eatom[i] += 0.5 * phi;
-          eatom[j < nlocal ? j : c->g.owner[j]] += 0.5 * phi;
+          ea[i] += 0.5 * phi;
+          ea[j < nlocal ? j : c->g.owner[j]] += 0.5 * phi;
         }
         if (virial) {
           v[0] += dx * dx * fpair;
@@ -780,7 +783,16 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
     fx[3 * o + 1] += fx[3 * j + 1];
     fx[3 * o + 2] += fx[3 * j + 2];
   }
-  if (f) memcpy(f, fx, (size_t)nlocal * 3 * sizeof *f);
+  /* Back from spatially sorted slots to the caller's atom order. */
+  if (f)
+    for (int k = 0; k < nlocal; k++) {
+      const int i = c->g.order[k];
+      f[3 * i] = fx[3 * k];
+      f[3 * i + 1] = fx[3 * k + 1];
+      f[3 * i + 2] = fx[3 * k + 2];
+    }
+  if (eatom)
+    for (int k = 0; k < nlocal; k++) eatom[c->g.order[k]] = ea[k];
   if (energy) *energy = etot;
   if (virial)
     for (int k = 0; k < 6; k++) virial[k] = v[k];

@@ -26,6 +26,8 @@ void eng__ghosts_free(eng__ghosts *g) {
   free(g->shift);
   free(g->x);
   free(g->wimg);
+  free(g->order);
+  free(g->rank);
   memset(g, 0, sizeof *g);
 }
 
@@ -48,7 +50,7 @@ static int ghosts_reserve(eng__ghosts *g, int n) {
 }
 
 int eng__ghosts_build(const eng_box *box, const double *x, int nlocal,
-                      double range, eng__ghosts *g) {
+                      double range, int sort, eng__ghosts *g) {
   double w[3], rf[3];
   int nmax[3], rc;
   void *p;
@@ -58,6 +60,12 @@ int eng__ghosts_build(const eng_box *box, const double *x, int nlocal,
   p = eng__realloc(g->wimg, (size_t)nlocal * 3 + 1, sizeof *g->wimg);
   if (!p) return ENG_ENOMEM;
   g->wimg = p;
+  p = eng__realloc(g->order, (size_t)nlocal + 1, sizeof *g->order);
+  if (!p) return ENG_ENOMEM;
+  g->order = p;
+  p = eng__realloc(g->rank, (size_t)nlocal + 1, sizeof *g->rank);
+  if (!p) return ENG_ENOMEM;
+  g->rank = p;
   rc = ghosts_reserve(g, nlocal + 16);
   if (rc) return rc;
 
@@ -67,20 +75,54 @@ int eng__ghosts_build(const eng_box *box, const double *x, int nlocal,
     nmax[k] = box->periodic[k] ? (int)ceil(rf[k]) + 1 : 0;
   }
 
-  /* Owned atoms, wrapped into the cell along periodic directions. */
+  /* Wrap images of every atom (temporarily in shift[0..3n)) and its cell
+   * for the spatial sort (temporarily in owner[0..n)). */
+  int nc[3] = {1, 1, 1};
+  if (sort)
+    for (int k = 0; k < 3; k++) {
+      nc[k] = (int)(w[k] / 4.0);
+      if (nc[k] < 1) nc[k] = 1;
+      if (nc[k] > 64) nc[k] = 64;
+    }
   for (int i = 0; i < nlocal; i++) {
     double s[3];
+    int cell = 0;
     eng_box_to_frac(box, &x[3 * i], s);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 2; k >= 0; k--) {
       if (!isfinite(s[k]))
         return eng_set_error(ENG_ERANGE, "atom %d has a non-finite coordinate", i);
       double f = box->periodic[k] ? floor(s[k]) : 0.0;
       if (fabs(f) > 1e9)
         return eng_set_error(ENG_ERANGE, "atom %d is %.3g cells away from the box", i, f);
-      g->wimg[3 * i + k] = -(int)f;
-      g->shift[3 * i + k] = 0;
+      g->shift[3 * i + k] = -(int)f;
+      int ck = (int)((s[k] - f) * nc[k]);
+      if (ck < 0) ck = 0;
+      if (ck >= nc[k]) ck = nc[k] - 1;
+      cell = cell * nc[k] + ck;
     }
-    g->owner[i] = i;
+    g->owner[i] = cell;
+  }
+  /* Counting sort of atoms by cell (stable: identity when not sorting). */
+  {
+    int ncell = nc[0] * nc[1] * nc[2];
+    int *cnt = eng__calloc((size_t)ncell + 1, sizeof *cnt);
+    if (!cnt) return ENG_ENOMEM;
+    for (int i = 0; i < nlocal; i++) cnt[g->owner[i] + 1]++;
+    for (int c = 0; c < ncell; c++) cnt[c + 1] += cnt[c];
+    for (int i = 0; i < nlocal; i++) {
+      int k = cnt[g->owner[i]]++;
+      g->order[k] = i;
+      g->rank[i] = k;
+    }
+    free(cnt);
+  }
+  for (int k = 0; k < nlocal; k++) {
+    int i = g->order[k];
+    for (int d = 0; d < 3; d++) g->wimg[3 * k + d] = g->shift[3 * i + d];
+  }
+  for (int k = 0; k < nlocal; k++) {
+    g->owner[k] = k;
+    for (int d = 0; d < 3; d++) g->shift[3 * k + d] = 0;
   }
   g->nall = nlocal;
   eng__ghosts_update(g, box, x);
@@ -122,11 +164,12 @@ void eng__ghosts_update(eng__ghosts *g, const eng_box *box, const double *x) {
   const double ax = box->len[0];
   const double bx = box->xy, by = box->len[1];
   const double cx = box->xz, cy = box->yz, cz = box->len[2];
-  for (int i = 0; i < g->nlocal; i++) {
-    const int *w = &g->wimg[3 * i];
-    g->x[3 * i] = x[3 * i] + w[0] * ax + w[1] * bx + w[2] * cx;
-    g->x[3 * i + 1] = x[3 * i + 1] + w[1] * by + w[2] * cy;
-    g->x[3 * i + 2] = x[3 * i + 2] + w[2] * cz;
+  for (int k = 0; k < g->nlocal; k++) {
+    const int *w = &g->wimg[3 * k];
+    const double *xi = &x[3 * g->order[k]];
+    g->x[3 * k] = xi[0] + w[0] * ax + w[1] * bx + w[2] * cx;
+    g->x[3 * k + 1] = xi[1] + w[1] * by + w[2] * cy;
+    g->x[3 * k + 2] = xi[2] + w[2] * cz;
   }
   for (int j = g->nlocal; j < g->nall; j++) {
     const int o = g->owner[j];
@@ -289,7 +332,7 @@ int eng_nlist_build(const eng_system *sys, double rcut, eng_nlist **out) {
   *out = NULL;
   if (!(rcut > 0.0) || !isfinite(rcut))
     return eng_set_error(ENG_EINVAL, "neighbour cutoff must be > 0 (got %g)", rcut);
-  rc = eng__ghosts_build(&sys->box, sys->x, sys->natoms, rcut, &g);
+  rc = eng__ghosts_build(&sys->box, sys->x, sys->natoms, rcut, 0, &g);
   if (rc) goto out;
   rc = eng__list_build(&g, rcut, 0, &l);
   if (rc) goto out;

@@ -16,20 +16,25 @@ typedef struct eng__ghosts {
   int *shift;    /* 3*nall: image shift in cell vectors */
   double *x;     /* 3*nall: positions, Angstrom */
   int *wimg;     /* 3*nlocal: cell vectors added to the given position to wrap it */
+  int *order;    /* nlocal: original atom of owned slot k (spatially sorted) */
+  int *rank;     /* nlocal: owned slot of original atom i */
   eng_box box;   /* box at build time */
 } eng__ghosts;
 
 /* Build images of the nlocal atoms at x within range (Angstrom) of the
- * cell.  ENG_ERANGE on a non-finite coordinate, ENG_ENOMEM. */
+ * cell.  With sort, owned slots are ordered by spatial cell (better cache
+ * use in pair loops); otherwise slot k is atom k.  Owned slot k holds
+ * original atom order[k]; wimg and the first nlocal entries of owner, shift
+ * and x are per slot.  ENG_ERANGE on a non-finite coordinate, ENG_ENOMEM. */
 int eng__ghosts_build(const eng_box *box, const double *x, int nlocal,
-                      double range, eng__ghosts *g);
+                      double range, int sort, eng__ghosts *g);
 /* Recompute extended positions from new owned positions x (same wrap and
  * shifts as at build) in the (possibly changed) box: owned atom i sits at
  * x_i + wimg_i . cell, image j at owned(owner_j) + shift_j . cell. */
 void eng__ghosts_update(eng__ghosts *g, const eng_box *box, const double *x);
 void eng__ghosts_free(eng__ghosts *g);
 
-/* Neighbour list of owned atoms: indices into the extended arrays. */
+/* Neighbour list of owned slots: indices into the extended arrays. */
 typedef struct eng__list {
   int nlocal;
   long *start; /* nlocal+1 */
