@@ -61,6 +61,8 @@ static const double *grad_find(const grads *g, int i, int j) {
   return NULL;
 }
 
+/* Analytic Hessian of sys at sys->x (eV/A^2), caller frees; ENG_EINVAL on a
+ * mismatched system, ENG_ENOMEM.  Contract in engine.h. */
 int eng_hessian_build(eng_calc *c, const eng_system *sys, eng_hessian **out) {
   const int n = sys ? sys->natoms : 0;
   eng_nlist *nl = NULL;
@@ -261,6 +263,7 @@ out:
   return rc;
 }
 
+/* Release a Hessian; NULL is a no-op. */
 void eng_hessian_free(eng_hessian *h) {
   if (!h) return;
   free(h->start);
@@ -269,8 +272,10 @@ void eng_hessian_free(eng_hessian *h) {
   free(h);
 }
 
+/* Stored 3x3 blocks (0 for NULL). */
 long eng_hessian_nblocks(const eng_hessian *h) { return h ? h->start[h->natoms] : 0; }
 
+/* y = H x (Angstrom -> eV/Angstrom); x and y distinct 3N vectors. */
 void eng_hessian_apply(const eng_hessian *h, const double *x, double *y) {
   for (int i = 0; i < h->natoms; i++) {
     double s0 = 0, s1 = 0, s2 = 0;
@@ -286,6 +291,7 @@ void eng_hessian_apply(const eng_hessian *h, const double *x, double *y) {
   }
 }
 
+/* Dense row-major H (eV/A^2), or D (eV/(A^2 amu)) when sys is given. */
 void eng_hessian_dense(const eng_hessian *h, const eng_system *sys, double *out) {
   const size_t n3 = 3 * (size_t)h->natoms;
   memset(out, 0, n3 * n3 * sizeof *out);

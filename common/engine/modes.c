@@ -35,6 +35,7 @@
  * variables, so one Lanczos run at a time per process. */
 static pthread_mutex_t arpack_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Defaults of eng_modes_opts (engine.h). */
 void eng_modes_opts_default(eng_modes_opts *o) {
   memset(o, 0, sizeof *o);
   o->nmodes = 0;
@@ -48,6 +49,7 @@ void eng_modes_opts_default(eng_modes_opts *o) {
   o->max_factor_gb = 6.0;
 }
 
+/* Number of modes the options select for natoms atoms (0 if < 2 atoms). */
 int eng_modes_count(const eng_modes_opts *o, int natoms) {
   eng_modes_opts d;
   long n3 = 3L * natoms, k;
@@ -64,6 +66,7 @@ int eng_modes_count(const eng_modes_opts *o, int natoms) {
   return (int)k;
 }
 
+/* Signed frequency (THz) of an eigenvalue of D (eV/(A^2 amu)). */
 double eng_mode_thz(double lambda) {
   double w = sqrt(fabs(lambda) / ENG_MVV2E) / TWO_PI;
   return lambda < 0 ? -w : w;
@@ -115,6 +118,7 @@ static eng_modes *modes_alloc(int natoms, int k) {
   return m;
 }
 
+/* Release modes; NULL is a no-op. */
 void eng_modes_free(eng_modes *m) {
   if (!m) return;
   free(m->lambda);
@@ -444,6 +448,8 @@ out:
   return rc;
 }
 
+/* Lowest modes of D without the translations; caller frees.  ENG_EINVAL,
+ * ENG_ENOCONV, ENG_ENOMEM, ENG_ECANCEL.  Contract in engine.h. */
 int eng_modes_lowest(const eng_hessian *h, const eng_system *sys, const eng_modes_opts *opts,
                      eng_progress_fn progress, void *ud, eng_modes **out) {
   eng_modes_opts o;
@@ -519,6 +525,8 @@ out:
   return rc;
 }
 
+/* Paper Eq. 4: p_i = sum over the lowest nlow modes of |e^i|^2
+ * (dimensionless, sum_i p_i = nlow).  ENG_EINVAL on bad arguments. */
 int eng_participation(const eng_modes *m, int nlow, double *p) {
   if (!m || !p) return eng_set_error(ENG_EINVAL, "eng_participation: NULL argument");
   if (nlow <= 0) nlow = m->nmodes;
@@ -534,6 +542,7 @@ int eng_participation(const eng_modes *m, int nlow, double *p) {
   return ENG_OK;
 }
 
+/* Histogram VDOS over [0, fmax) THz, 1/THz, normalised per mode held. */
 int eng_vdos(const eng_modes *m, double fmax, int nbins, double *g) {
   if (!m || !g || nbins <= 0 || !(fmax > 0) || !isfinite(fmax))
     return eng_set_error(ENG_EINVAL, "eng_vdos: need modes, fmax > 0 THz and nbins > 0");
@@ -549,6 +558,7 @@ int eng_vdos(const eng_modes *m, double fmax, int nbins, double *g) {
   return ENG_OK;
 }
 
+/* k_B T sum_m |e_m^i|^2 / (m_i lambda_m) over modes with lambda > 0, A^2. */
 int eng_msd_harmonic(const eng_modes *m, const eng_system *sys, double T, double *msd) {
   if (!m || !sys || !msd || sys->natoms != m->natoms || !(T >= 0) || !isfinite(T))
     return eng_set_error(ENG_EINVAL, "eng_msd_harmonic: need modes, the same system and T >= 0 K");
