@@ -96,6 +96,10 @@ static void *worker(void *arg) {
         j->ev2 = evals[1];
       }
     }
+    fprintf(stderr, "done atom %d: full %s dq %.4f calls %d t %.1f | local %s dq %.4f dq_local %.4f calls %d+%d t %.1f\n",
+            j->atom, eng_artn_status_name(j->ev.status), j->ev.dq, j->ev.force_calls, j->t,
+            eng_artn_status_name(j->evl.status), j->evl.dq, j->evl.dq_local, j->evl.force_calls,
+            j->evl.force_calls_local, j->tl);
   }
 out:
   eng_calc_free(c);
@@ -115,7 +119,7 @@ static int cmp_dbl(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   const char *potpath = "/usr/share/lammps/potentials/CuZr_mm.eam.fs", *data = NULL, *save = NULL;
-  int nglass = 0, natoms_pick = 20, events = 1, threads = 2, quiet = 0;
+  int nglass = 0, natoms_pick = 20, events = 1, threads = 2, quiet = 0, rep_n = 1;
   uint64_t gseed = 7;
   shared sh;
   eng_potential *pot = NULL;
@@ -144,6 +148,7 @@ int main(int argc, char **argv) {
     else if (ARG("--basin-relax")) sh.o.basin_relax_steps = atoi(v);
     else if (ARG("--perp-max")) sh.o.perp_steps_max = atoi(v);
     else if (ARG("--save")) save = v;
+    else if (ARG("--replicate")) rep_n = atoi(v);
     else if (strcmp(a, "--compare") == 0) sh.compare = 1;
     else if (strcmp(a, "--hessian") == 0) sh.hessian = 1;
     else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;
@@ -183,6 +188,38 @@ int main(int argc, char **argv) {
       eng_write_file(cache, ENG_FMT_LAMMPS_DATA, sys);
     }
   }
+  if (rep_n > 1) {
+    /* rep_n^3 periodic copies (a big sample from a small glass) */
+    int n0 = sys->natoms, m = rep_n * rep_n * rep_n;
+    eng_system *big = eng_system_create(n0 * m, sys->ntypes);
+    const eng_box *b = &sys->box;
+    int idx = 0;
+    for (int t = 0; t < sys->ntypes; t++) {
+      memcpy(big->type_name[t], sys->type_name[t], ENG_NAME_MAX);
+      big->type_mass[t] = sys->type_mass[t];
+    }
+    for (int a = 0; a < rep_n; a++)
+      for (int bb = 0; bb < rep_n; bb++)
+        for (int c = 0; c < rep_n; c++)
+          for (int i = 0; i < n0; i++, idx++) {
+            big->type[idx] = sys->type[i];
+            big->x[3 * idx] = sys->x[3 * i] + a * b->len[0] + bb * b->xy + c * b->xz;
+            big->x[3 * idx + 1] = sys->x[3 * i + 1] + bb * b->len[1] + c * b->yz;
+            big->x[3 * idx + 2] = sys->x[3 * i + 2] + c * b->len[2];
+          }
+    big->box = *b;
+    for (int k = 0; k < 3; k++) big->box.len[k] *= rep_n;
+    big->box.xy *= rep_n;
+    big->box.xz *= rep_n;
+    big->box.yz *= rep_n;
+    eng_calc_free(calc);
+    eng_system_free(sys);
+    sys = big;
+    if (eng_calc_create(pot, sys, NULL, &calc)) {
+      fprintf(stderr, "artn_bench: %s\n", eng_last_error());
+      return 1;
+    }
+  }
   {
     /* make sure the structure is minimised to 1e-6 */
     eng_min_opts mo;
@@ -212,13 +249,13 @@ int main(int argc, char **argv) {
     int nconv = 0, nfirst = 0, nchecked = 0, *calls = calloc(sh.njobs + 1, sizeof(int));
     int *callsall = calloc(sh.njobs + 1, sizeof(int)), nstat[16] = {0}, ncmp = 0, nsame = 0;
     double *dq[2], *dev = calloc(sh.njobs + 1, sizeof(double)), tfull = 0, tloc = 0, sumdev = 0;
-    int ndq[2] = {0, 0};
+    int ndq[2] = {0, 0}, nconn = 0;
     FILE *sf = save ? fopen(save, "w") : NULL;
     dq[0] = calloc(sh.njobs + 1, sizeof(double));
     dq[1] = calloc(sh.njobs + 1, sizeof(double));
     if (!quiet)
       printf("#atom_id\ttype\tevent\tstatus\tdq\tde_final\tlambda\tcalls_saddle\tcalls\tcalls_local"
-             "\tmax_disp\tn_moved\tnneg\tlambda2\tdq_local\tdq_cmp\tt\tt_local\treason\n");
+             "\tmax_disp\tn_moved\tnneg\tlambda2\tdq_local\tdq_cmp\tt\tt_local\tconnected\treason\n");
     for (int i = 0; i < sh.njobs; i++) {
       job *j = &sh.jobs[i];
       const eng_artn_event *e = sh.local && !sh.compare ? &j->evl : &j->ev;
@@ -236,6 +273,7 @@ int main(int argc, char **argv) {
         callsall[nconv] = e->force_calls + e->force_calls_local;
         nconv++;
         dq[type > 0][ndq[type > 0]++] = e->dq;
+        nconn += e->connected == 1;
       }
       if (j->nneg >= 0) {
         nchecked++;
@@ -251,12 +289,12 @@ int main(int argc, char **argv) {
       }
       if (!quiet || sf) {
         FILE *o = sf ? sf : stdout;
-        fprintf(o, "%lld\t%s\t%ld\t%s\t%.6f\t%.6f\t%.4f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%.4g\t%.6f\t%.6f\t%.2f\t%.2f\t%s\n",
+        fprintf(o, "%lld\t%s\t%ld\t%s\t%.6f\t%.6f\t%.4f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%.4g\t%.6f\t%.6f\t%.2f\t%.2f\t%d\t%s\n",
                 (long long)e->atom_id, sys->type_name[type], e->event_index,
                 eng_artn_status_name(e->status), e->dq, e->de_final, e->eigenvalue,
                 e->force_calls_saddle, e->force_calls, e->force_calls_local, e->max_disp,
                 e->n_moved, j->nneg, j->ev2, sh.compare ? j->evl.dq : e->dq_local,
-                sh.compare ? j->evl.dq - j->ev.dq : NAN, j->t, j->tl, e->reason);
+                sh.compare ? j->evl.dq - j->ev.dq : NAN, j->t, j->tl, e->connected, e->reason);
       }
     }
     if (sf) fclose(sf);
@@ -274,7 +312,7 @@ int main(int argc, char **argv) {
              sys->natoms, sh.njobs, threads, wall, nconv, (double)nconv / sh.njobs,
              sh.local && !sh.compare ? tloc : tfull);
       printf("\"status\":{");
-      for (int s = 0; s <= ENG_ARTN_REFINE_FAILED; s++)
+      for (int s = 0; s <= ENG_ARTN_HIGHER_ORDER; s++)
         printf("%s\"%s\":%d", s ? "," : "", eng_artn_status_name((eng_artn_status)s), nstat[s]);
       printf("},");
       if (nconv)
@@ -286,6 +324,7 @@ int main(int argc, char **argv) {
         if (ndq[t])
           printf("\"dq_%s\":{\"n\":%d,\"min\":%.3f,\"median\":%.3f,\"max\":%.3f},", t ? "Zr" : "Cu",
                  ndq[t], dq[t][0], dq[t][ndq[t] / 2], dq[t][ndq[t] - 1]);
+      if (sh.o.check_connect) printf("\"connected\":%d,", nconn);
       if (nchecked)
         printf("\"hessian_checked\":%d,\"first_order\":%d,", nchecked, nfirst);
       if (sh.compare)

@@ -50,6 +50,17 @@
 #define SHELL_MARGIN 1.0
 /* Increments tried to recover a lost eigenvalue. */
 #define LOST_PUSHES 8
+/* Lanczos vectors for the second-lowest eigenvalue (cold start). */
+#define SECOND_ITER 48
+/* Two minima within 5*same_dist whose energies differ by less than this
+ * (eV) are the same minimum (soft, nearly flat modes of a glass). */
+#define SAME_ENERGY 1e-3
+/* Lanczos vectors at least, to confirm a lost eigenvalue. */
+#define CONFIRM_ITER 8
+/* An eigenvalue below -SECOND_TOL counts as negative, eV/A^2. */
+#define SECOND_TOL 1e-3
+/* Push off a higher-order point along the second mode, A. */
+#define SECOND_PUSH 0.2
 
 void eng_artn_opts_default(eng_artn_opts *o) {
   assert(o);
@@ -58,7 +69,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->perturb_radius = 2.0;
   o->perturb_size = 0.1;
   o->basin_step = 0.15;
-  o->basin_relax_steps = 3;
+  o->basin_relax_steps = 10;
   o->basin_max_steps = 40;
   o->eigen_threshold = -0.30;
   o->saddle_force = 0.05;
@@ -75,6 +86,9 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->min_ftol = 1e-3;
   o->min_max_calls = 5000;
   o->check_connect = 0;
+  o->check_second = 1;
+  o->second_force = 0.01;
+  o->second_retries = 3;
   o->same_dist = 0.1;
   o->max_energy = 15.0;
   o->max_calls = 3000;
@@ -94,6 +108,7 @@ const char *eng_artn_status_name(eng_artn_status s) {
   case ENG_ARTN_ENERGY_LIMIT: return "energy_limit";
   case ENG_ARTN_RETURNED: return "returned";
   case ENG_ARTN_REFINE_FAILED: return "refine_failed";
+  case ENG_ARTN_HIGHER_ORDER: return "higher_order";
   }
   return "unknown";
 }
@@ -138,6 +153,7 @@ typedef struct actx {
   eng_progress_fn progress;
   void *ud;
   const char *phase;
+  eng_rng *rng;               /* the event's stream (second-mode starts) */
 } actx;
 
 static void actx_free(actx *a) {
@@ -170,7 +186,8 @@ static int actx_init(actx *a, eng_calc *calc, eng_system *sys, const eng_artn_op
   a->fp = eng__calloc((size_t)n3, sizeof(double));
   a->w = eng__calloc((size_t)n3, sizeof(double));
   a->w2 = eng__calloc((size_t)n3, sizeof(double));
-  a->Q = eng__calloc((size_t)n3 * (size_t)o->lanczos_max_iter, sizeof(double));
+  a->Q = eng__calloc((size_t)n3 * (size_t)(o->lanczos_max_iter > SECOND_ITER ? o->lanczos_max_iter : SECOND_ITER),
+                     sizeof(double));
   if (!a->f || !a->ftmp || !a->xtmp || !a->vel || !a->fp || !a->w || !a->w2 || !a->Q) {
     actx_free(a);
     return ENG_ENOMEM;
@@ -274,21 +291,30 @@ static int hess_vec(actx *a, const double *q, double *out) {
 /* Lowest eigenvalue (eV/A^2) and unit eigenvector of the Hessian at sys->x,
  * Lanczos with full reorthogonalisation started from v (in: start, out:
  * eigenvector; a zero start is replaced by the displacement from x0). */
-static int lanczos(actx *a, double *v, double *lambda) {
+/* project() and, if defl is not NULL, remove the unit vector defl. */
+static void project_defl(const actx *a, double *v, const double *defl) {
+  project(a, v);
+  if (defl) {
+    double c = eng__dot(v, defl, a->n3);
+    for (int i = 0; i < a->n3; i++) v[i] -= c * defl[i];
+  }
+}
+
+static int lanczos_ex(actx *a, double *v, double *lambda, const double *defl, int m, int mmin) {
   const eng_artn_opts *o = a->o;
-  int m = o->lanczos_max_iter, n3 = a->n3, k = 0, rc = 0;
+  int n3 = a->n3, k = 0, rc = 0;
   double alpha[64], beta[64], d[64], e[64], z[64 * 64];
   double theta = NAN, theta_prev = NAN;
   double *Q = a->Q, *w = a->w;
   assert(m >= 1 && m <= 64);
   memcpy(Q, v, sizeof(double) * (size_t)n3);
-  project(a, Q);
+  project_defl(a, Q, defl);
   if (normalize(Q, n3) < 1e-12) {
     for (int i = 0; i < n3; i++) Q[i] = a->sys->x[i] - a->x0[i];
-    project(a, Q);
+    project_defl(a, Q, defl);
     if (normalize(Q, n3) < 1e-12) {
       for (int i = 0; i < n3; i++) Q[i] = 1.0 + (i % 7);
-      project(a, Q);
+      project_defl(a, Q, defl);
       normalize(Q, n3);
     }
   }
@@ -308,7 +334,7 @@ static int lanczos(actx *a, double *v, double *lambda) {
         double c = eng__dot(w, ql, n3);
         for (int i = 0; i < n3; i++) w[i] -= c * ql[i];
       }
-    project(a, w);
+    project_defl(a, w, defl);
     beta[j] = sqrt(eng__dot(w, w, n3));
     k = j + 1;
     /* Lowest Ritz pair of the k x k tridiagonal matrix. */
@@ -317,8 +343,9 @@ static int lanczos(actx *a, double *v, double *lambda) {
     if (LAPACKE_dstev(LAPACK_COL_MAJOR, 'V', k, d, e, z, k) != 0)
       return eng_set_error(ENG_ENOCONV, "artn.c:%d: tridiagonal eigensolver failed", __LINE__);
     theta = d[0];
-    if (k >= o->lanczos_min_iter && isfinite(theta_prev) &&
-        fabs(theta - theta_prev) <= o->lanczos_tol * fabs(theta))
+    if (k >= mmin && isfinite(theta_prev) &&
+        (fabs(theta - theta_prev) <= o->lanczos_tol * fabs(theta) ||
+         (defl && fabs(theta - theta_prev) <= 0.1 * SECOND_TOL)))
       break;
     if (beta[j] <= 1e-10 * (fabs(alpha[j]) + 1.0)) break;
     if (j + 1 < m)
@@ -331,10 +358,14 @@ static int lanczos(actx *a, double *v, double *lambda) {
     const double *ql = Q + (size_t)l * n3;
     for (int i = 0; i < n3; i++) v[i] += z[l] * ql[i];
   }
-  project(a, v);
+  project_defl(a, v, defl);
   normalize(v, n3);
   *lambda = theta;
   return 0;
+}
+
+static int lanczos(actx *a, double *v, double *lambda) {
+  return lanczos_ex(a, v, lambda, NULL, a->o->lanczos_max_iter, a->o->lanczos_min_iter);
 }
 
 /* ------------------------------------------------------------------ */
@@ -444,6 +475,7 @@ static int minimise(actx *a) {
 typedef struct sstate {
   double lambda;
   int basin_steps, climb_steps, lost;
+  double lambda2;
   char reason[80];
 } sstate;
 
@@ -500,6 +532,13 @@ static int climb(actx *a, double *v, double ftarget, sstate *st) {
     for (int i = 0; i < n3; i++) disp += v[i] * (x[i] - a->x0[i]);
     if (disp < 0.0)
       for (int i = 0; i < n3; i++) v[i] = -v[i];
+    if (!(st->lambda < 0.0)) {
+      /* A short warm-started Lanczos over-estimates lambda when the mode
+       * turns: confirm with a longer one before calling it lost. */
+      rc = lanczos_ex(a, v, &st->lambda, NULL, o->lanczos_max_iter, CONFIRM_ITER);
+      if (rc != 0) return rc;
+      if (st->lambda < 0.0) continue;
+    }
     if (!(st->lambda < 0.0) && st->lost < o->lost_retries) {
       /* Eigenvalue lost: push again along the displacement from the
        * minimum, as in the basin, until it is back below the threshold. */
@@ -551,6 +590,13 @@ static int climb(actx *a, double *v, double ftarget, sstate *st) {
   }
 }
 
+/* 1 if the minimum at a->sys->x (energy a->e) is the initial one. */
+static int same_as_initial(const actx *a) {
+  double dmax = max_disp(a, a->sys->x, MOVED_DIST, NULL);
+  return dmax <= a->o->same_dist ||
+         (dmax <= 5.0 * a->o->same_dist && fabs(a->e - a->e0) < SAME_ENERGY);
+}
+
 /* Push from the saddle xs by sign*push_over along v, minimise; the result
  * stays in a->sys->x, energy a->e. */
 static int relax_side(actx *a, const double *xs, const double *v, double sign) {
@@ -558,6 +604,50 @@ static int relax_side(actx *a, const double *xs, const double *v, double sign) {
   a->phase = "relax";
   for (int i = 0; i < a->n3; i++) x[i] = xs[i] + sign * a->o->push_over * v[i];
   return minimise(a);
+}
+
+/* Lowest eigenvalue orthogonal to the unit mode v (cold Lanczos start from
+ * the event's random stream); eigenvector into w. */
+static int second_mode(actx *a, const double *v, double *w, double *lam2) {
+  for (int i = 0; i < a->n3; i++) w[i] = eng_rng_normal(a->rng);
+  return lanczos_ex(a, w, lam2, v, SECOND_ITER, a->o->lanczos_min_iter);
+}
+
+/* A converged point with a second negative eigenvalue is not a first-order
+ * saddle: push it off along the second mode (the lower side) and climb
+ * again to the tighter second_force, at most second_retries times. */
+static int ensure_first_order(actx *a, double *v, sstate *st) {
+  const eng_artn_opts *o = a->o;
+  double *w = a->w2, *x = a->sys->x;
+  int rc;
+  for (int t = 0;; t++) {
+    double ep, em;
+    rc = second_mode(a, v, w, &st->lambda2);
+    if (rc != 0) return rc;
+    if (getenv("ARTN_TRACE"))
+      fprintf(stderr, "second mode %d: lambda %.4f lambda2 %.4f E-E0 %.4f calls %ld\n", t,
+              st->lambda, st->lambda2, a->e - a->e0, a->ncalls);
+    if (st->lambda2 >= -SECOND_TOL) return 0;
+    if (t >= o->second_retries) {
+      snprintf(st->reason, sizeof st->reason,
+               "second eigenvalue %.3g eV/A^2 < 0 after %d push-offs", st->lambda2, t);
+      return ENG_ARTN_HIGHER_ORDER;
+    }
+    memcpy(a->xtmp, x, sizeof(double) * (size_t)a->n3);
+    for (int i = 0; i < a->n3; i++) x[i] = a->xtmp[i] + SECOND_PUSH * w[i];
+    rc = eval(a);
+    ep = a->e;
+    for (int i = 0; rc == 0 && i < a->n3; i++) x[i] = a->xtmp[i] - SECOND_PUSH * w[i];
+    if (rc == 0) rc = eval(a);
+    em = a->e;
+    if (rc == 0 && ep < em) {
+      for (int i = 0; i < a->n3; i++) x[i] = a->xtmp[i] + SECOND_PUSH * w[i];
+      rc = eval(a);
+    }
+    if (rc == 0) rc = lanczos(a, v, &st->lambda);
+    if (rc == 0) rc = climb(a, v, o->second_force, st);
+    if (rc != 0) return rc;
+  }
 }
 
 static int status_of(int rc, eng_artn_event *ev, const sstate *st, const char *prefix) {
@@ -601,6 +691,9 @@ static int check_opts(const eng_artn_opts *o) {
   BAD(!(o->same_dist > 0.0 && o->same_dist < 100.0), "same_dist must be in (0, 100) A");
   BAD(!(o->max_energy > 0.0 && o->max_energy < 1e6), "max_energy must be positive");
   BAD(o->max_calls < 1, "max_calls must be >= 1");
+  BAD(!(o->second_force > 0.0 && o->second_force <= o->saddle_force),
+      "second_force must be in (0, saddle_force]");
+  BAD(o->second_retries < 0 || o->second_retries > 100, "second_retries must be 0..100");
   BAD(o->local && !(o->local_radius >= o->perturb_radius + 1.0 && o->local_radius < 1e3),
       "local_radius must be at least perturb_radius + 1 A");
 #undef BAD
@@ -735,7 +828,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   ev->stream = eng_artn_stream_seed(o->seed, ev->atom_id, event_index);
   ev->e_saddle = ev->e_final = ev->dq = ev->de_final = ev->eigenvalue = NAN;
   ev->fmax_saddle = ev->max_disp_saddle = ev->max_disp = NAN;
-  ev->dq_local = ev->refine_shift = NAN;
+  ev->dq_local = ev->refine_shift = ev->eigenvalue2 = NAN;
   ev->connected = -1;
 
   work = eng_system_copy(sys);
@@ -754,6 +847,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   have_F = 1;
   F.progress = progress;
   F.ud = ud;
+  F.rng = &rng;
   F.phase = "start";
   eng_calc_invalidate(calc); /* same neighbour order whatever ran before */
   rc = eval(&F);
@@ -803,6 +897,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
     nc = L.n3;
     L.progress = progress;
     L.ud = ud;
+    L.rng = &rng;
     L.limit = o->max_calls;
     if (cl.sys) {
       rc = eval(&L);
@@ -901,6 +996,18 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
     }
   }
 
+  /* Make sure it is a first-order saddle. */
+  if (o->check_second) {
+    st.lambda2 = NAN;
+    rc = ensure_first_order(S, v, &st);
+    if (rc < 0) goto out;
+    if (rc > 0) {
+      rc = status_of(rc, ev, &st, "");
+      goto finish;
+    }
+    ev->eigenvalue2 = st.lambda2;
+  }
+
   /* The saddle. */
   ev->e_saddle = S->e;
   ev->dq = S->e - S->e0;
@@ -952,7 +1059,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
         goto out;
       }
       ea = R->e;
-      diff_a = max_disp(R, R->sys->x, MOVED_DIST, NULL) > o->same_dist;
+      diff_a = !same_as_initial(R);
       if (diff_a) {
         memcpy(F.xtmp, R->sys->x, sizeof(double) * (size_t)R->n3);
         if (o->check_connect) {
@@ -961,7 +1068,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
             free(sxc);
             goto out;
           }
-          ev->connected = max_disp(R, R->sys->x, MOVED_DIST, NULL) <= o->same_dist;
+          ev->connected = same_as_initial(R);
         }
         memcpy(R->sys->x, F.xtmp, sizeof(double) * (size_t)R->n3);
         R->e = ea;
@@ -972,7 +1079,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
           free(sxc);
           goto out;
         }
-        diff_b = max_disp(R, R->sys->x, MOVED_DIST, NULL) > o->same_dist;
+        diff_b = !same_as_initial(R);
         ev->final_differs = diff_b;
         ev->connected = diff_b ? 1 : -1;
       }

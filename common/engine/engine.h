@@ -824,7 +824,8 @@ typedef enum eng_artn_status {
   ENG_ARTN_MAX_STEPS,       /* climb_max_steps activation steps without convergence */
   ENG_ARTN_ENERGY_LIMIT,    /* E - E_initial rose above max_energy */
   ENG_ARTN_RETURNED,        /* both sides of the saddle relax to the initial minimum */
-  ENG_ARTN_REFINE_FAILED    /* local saddle not recovered in the full system */
+  ENG_ARTN_REFINE_FAILED,   /* local saddle not recovered in the full system */
+  ENG_ARTN_HIGHER_ORDER     /* converged point keeps a second negative eigenvalue */
 } eng_artn_status;
 
 /* Parameters of an event (all recorded with the result).  Defaults from
@@ -836,7 +837,7 @@ typedef struct eng_artn_opts {
   double perturb_radius;    /* atoms within this of the chosen one are kicked, A; 2.0 */
   double perturb_size;      /* norm of the initial random kick, A; 0.1 */
   double basin_step;        /* push increment along the kick direction, A; 0.15 */
-  int basin_relax_steps;    /* perpendicular FIRE steps after each increment; 3 */
+  int basin_relax_steps;    /* perpendicular FIRE steps after each increment; 10 */
   int basin_max_steps;      /* increments before giving up (NO_EXIT); 40 */
   double eigen_threshold;   /* leave the basin when lambda < this, eV/A^2; -0.30 */
   double saddle_force;      /* converged when max |force component| < this, eV/A; 0.05 */
@@ -857,7 +858,14 @@ typedef struct eng_artn_opts {
   int min_max_calls;        /* force-call cap of each final minimisation; 5000 */
   int check_connect;        /* 1: also relax the other side and record whether it
                                returns to the initial minimum; 0 */
-  double same_dist;         /* two minima are the same if no atom differs by more, A; 0.1 */
+  int check_second;         /* 1: after convergence, estimate the lowest eigenvalue
+                               orthogonal to the mode (Lanczos, 48 vectors); if it is
+                               below -1e-3 eV/A^2, push off along it by 0.2 A and climb
+                               again to second_force; 1 */
+  double second_force;      /* force criterion of that re-climb, eV/A; 0.01 */
+  int second_retries;       /* push-offs before HIGHER_ORDER; 3 */
+  double same_dist;         /* two minima are the same if no atom differs by more, A
+                               (or by 5x more with |dE| < 1e-3 eV: soft modes); 0.1 */
   double max_energy;        /* ENERGY_LIMIT above E_initial + this, eV; 15 */
   int max_calls;            /* force-call budget of the saddle search (cluster calls
                                count 1 each); 3000 */
@@ -883,6 +891,7 @@ typedef struct eng_artn_event {
   double dq;                /* activation energy E_saddle - E_initial, eV */
   double de_final;          /* E_final - E_initial, eV */
   double eigenvalue;        /* lowest Hessian eigenvalue at the saddle, eV/A^2 */
+  double eigenvalue2;       /* lowest one orthogonal to it (check_second), eV/A^2 */
   double fmax_saddle;       /* max |force component| at the saddle, eV/A */
   int force_calls;          /* all full-system force calls of the event */
   int force_calls_saddle;   /* full-system calls up to the converged saddle */
@@ -904,7 +913,7 @@ typedef struct eng_artn_event {
 /* Fill o with the defaults listed above. */
 void eng_artn_opts_default(eng_artn_opts *o);
 /* Name of a status ("ok", "no_exit", "eigen_lost", "max_calls", "max_steps",
- * "energy_limit", "returned", "refine_failed"); never NULL. */
+ * "energy_limit", "returned", "refine_failed", "higher_order"); never NULL. */
 const char *eng_artn_status_name(eng_artn_status s);
 /* Seed of the random stream of event (seed, atom id, event index): a
  * splitmix64 hash, so that any subset of a sweep can be re-run alone. */

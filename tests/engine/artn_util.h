@@ -150,9 +150,11 @@ static inline double au_max_dist(const eng_system *s, const double *a, const dou
 
 /* Push the saddle xs by +-push (A) along the unit mode and minimise (CG,
  * 1e-4 eV/A) each side; *dist_plus, *dist_minus get the largest atom
- * distance of each relaxed side from x0.  0 on success. */
+ * distance of each relaxed side from x0, *e_plus, *e_minus their energies
+ * (eV).  0 on success. */
 static inline int au_both_sides(eng_calc *c, const eng_system *s0, const double *xs, const double *mode,
-                         double push, const double *x0, double *dist_plus, double *dist_minus) {
+                         double push, const double *x0, double *dist_plus, double *dist_minus,
+                         double *e_plus, double *e_minus) {
   int n3 = 3 * s0->natoms, rc = 0;
   eng_system *s = eng_system_copy(s0);
   eng_min_opts mo;
@@ -166,6 +168,7 @@ static inline int au_both_sides(eng_calc *c, const eng_system *s0, const double 
     for (int i = 0; i < n3; i++) s->x[i] = xs[i] + sg * push * mode[i];
     rc = eng_minimize(c, s, &mo, NULL, NULL, &mr);
     *(side == 0 ? dist_plus : dist_minus) = au_max_dist(s, s->x, x0);
+    *(side == 0 ? e_plus : e_minus) = mr.e_final;
   }
   eng_system_free(s);
   return rc;
