@@ -174,8 +174,13 @@ static double random_seed(void) {
 /* "must be a number > 0" etc. for p. */
 static void rule_text(const kind_param *p, char *buf, size_t n) {
   const char *what = p->type == KIND_P_NUMBER ? "a number" : "an integer";
-  if (p->type == KIND_P_STRING) {
-    size_t k = (size_t)snprintf(buf, n, "must be one of ");
+  if (p->type == KIND_P_LIST || p->type == KIND_P_STRING) {
+    size_t k = (size_t)snprintf(buf, n, "%s",
+                                p->type == KIND_P_LIST
+                                    ? "must be a non-empty list (JSON array "
+                                      "or comma-separated) of distinct names "
+                                      "from "
+                                    : "must be one of ");
     const char *c = p->choices;
     while (*c && k + 8 < n) {
       const char *bar = strchr(c, '|');
@@ -186,6 +191,11 @@ static void rule_text(const kind_param *p, char *buf, size_t n) {
     }
   } else if (p->type == KIND_P_BOOL) {
     snprintf(buf, n, "must be true or false");
+  } else if (p->type == KIND_P_NUMLIST) {
+    snprintf(buf, n,
+             "must be a non-empty list (JSON array or comma-separated) of "
+             "numbers %s %g and <= %g",
+             p->min_excl ? ">" : ">=", p->min, p->max);
   } else if (p->max >= NOMAX) {
     snprintf(buf, n, "must be %s %s %g", what, p->min_excl ? ">" : ">=",
              p->min);
@@ -225,13 +235,127 @@ static int value_ok(const kind_param *p, const cJSON *v) {
   return 1;
 }
 
+/* Index of name[0..len) in p->choices ("a|b|c"), or -1. */
+static int choice_index(const kind_param *p, const char *name, size_t len) {
+  const char *c = p->choices;
+  int i = 0;
+  while (c && *c) {
+    const char *bar = strchr(c, '|');
+    size_t cl = bar ? (size_t)(bar - c) : strlen(c);
+    if (cl == len && !strncmp(c, name, len)) return i;
+    c = bar ? bar + 1 : NULL;
+    i++;
+  }
+  return -1;
+}
+
+#define LIST_MAX 64 /* elements of a list param; choices of a KIND_P_LIST */
+
+/* One element of a list value: text t[0..len) (spaces trimmed) or a JSON
+ * item; for KIND_P_LIST sets bit *idx, for KIND_P_NUMLIST stores *x.
+ * Returns 1 if it fits p. */
+static int list_elem(const kind_param *p, const char *t, size_t len,
+                     const cJSON *item, int *idx, double *x) {
+  char buf[64];
+  char *end;
+  if (item) {
+    if (p->type == KIND_P_LIST) {
+      if (!cJSON_IsString(item) || !item->valuestring) return 0;
+      t = item->valuestring;
+      len = strlen(t);
+    } else {
+      if (!cJSON_IsNumber(item)) return 0;
+      *x = item->valuedouble;
+      goto check_num;
+    }
+  }
+  while (len && (*t == ' ' || *t == '\t')) t++, len--;
+  while (len && (t[len - 1] == ' ' || t[len - 1] == '\t')) len--;
+  if (!len || len >= sizeof buf) return 0;
+  if (p->type == KIND_P_LIST) {
+    *idx = choice_index(p, t, len);
+    return *idx >= 0;
+  }
+  memcpy(buf, t, len);
+  buf[len] = 0;
+  *x = strtod(buf, &end);
+  if (end == buf || *end) return 0;
+check_num:
+  if (!isfinite(*x)) return 0;
+  if (p->min_excl ? !(*x > p->min) : !(*x >= p->min)) return 0;
+  return *x <= p->max;
+}
+
+/* Normalize a KIND_P_LIST / KIND_P_NUMLIST value (JSON array or
+ * comma-separated string) into *out (a new array).  0, KIND_EINVAL (does
+ * not fit p), KIND_ENOMEM. */
+static int list_value(const kind_param *p, const cJSON *v, cJSON **out) {
+  int seen[LIST_MAX] = {0};
+  double xs[LIST_MAX];
+  int n = 0, i, idx = -1;
+  *out = NULL;
+  if (cJSON_IsArray(v)) {
+    const cJSON *it;
+    for (it = v->child; it; it = it->next) {
+      if (n >= LIST_MAX || !list_elem(p, NULL, 0, it, &idx, &xs[n]))
+        return KIND_EINVAL;
+      if (p->type == KIND_P_LIST) {
+        if (idx >= LIST_MAX || seen[idx]) return KIND_EINVAL;
+        seen[idx] = 1;
+      }
+      n++;
+    }
+  } else if (cJSON_IsString(v) && v->valuestring) {
+    const char *t = v->valuestring;
+    for (;;) {
+      const char *comma = strchr(t, ',');
+      size_t len = comma ? (size_t)(comma - t) : strlen(t);
+      if (n >= LIST_MAX || !list_elem(p, t, len, NULL, &idx, &xs[n]))
+        return KIND_EINVAL;
+      if (p->type == KIND_P_LIST) {
+        if (idx >= LIST_MAX || seen[idx]) return KIND_EINVAL;
+        seen[idx] = 1;
+      }
+      n++;
+      if (!comma) break;
+      t = comma + 1;
+    }
+  } else {
+    return KIND_EINVAL;
+  }
+  if (n == 0) return KIND_EINVAL;
+  *out = cJSON_CreateArray();
+  if (!*out) return KIND_ENOMEM;
+  if (p->type == KIND_P_NUMLIST) {
+    for (i = 0; i < n; i++)
+      if (!cJSON_AddItemToArray(*out, cJSON_CreateNumber(xs[i]))) goto nomem;
+  } else {
+    const char *c = p->choices;
+    for (i = 0; c && *c && i < LIST_MAX; i++) {
+      const char *bar = strchr(c, '|');
+      size_t cl = bar ? (size_t)(bar - c) : strlen(c);
+      if (seen[i]) {
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)cl, c);
+        if (!cJSON_AddItemToArray(*out, cJSON_CreateString(name))) goto nomem;
+      }
+      c = bar ? bar + 1 : NULL;
+    }
+  }
+  return 0;
+nomem:
+  cJSON_Delete(*out);
+  *out = NULL;
+  return KIND_ENOMEM;
+}
+
 int kind__validate(const kind_def *k, const cJSON *params, cJSON **normalized,
                    char *err, size_t errlen,
                    int (*fix)(cJSON *o, char *err, size_t errlen)) {
   cJSON *o = NULL;
   const cJSON *it;
   int i, rc = KIND_EINVAL;
-  char rule[160];
+  char rule[320];
 
   assert(k && normalized);
   *normalized = NULL;
@@ -273,7 +397,15 @@ int kind__validate(const kind_def *k, const cJSON *params, cJSON **normalized,
     const cJSON *v = params ? cJSON_GetObjectItemCaseSensitive(params, p->name)
                             : NULL;
     cJSON *c = NULL;
-    if (v && !(p->type == KIND_P_SEED && cJSON_IsNull(v))) {
+    if (v && (p->type == KIND_P_LIST || p->type == KIND_P_NUMLIST)) {
+      int lrc = list_value(p, v, &c);
+      if (lrc == KIND_ENOMEM) goto nomem;
+      if (lrc) {
+        rule_text(p, rule, sizeof rule);
+        snprintf(err, errlen, "%s: %s", p->name, rule);
+        goto fail;
+      }
+    } else if (v && !(p->type == KIND_P_SEED && cJSON_IsNull(v))) {
       if (!value_ok(p, v)) {
         rule_text(p, rule, sizeof rule);
         snprintf(err, errlen, "%s: %s", p->name, rule);
@@ -343,6 +475,12 @@ static kind_def kinds[] = {
      "sleep for `seconds` reporting progress (service tests, benchmarks)",
      noop_validate, kind__run_noop, NULL, noop_params, NPARAMS(noop_params),
      0},
+    {"descriptors",
+     "structural descriptors per atom: g(r), Voronoi, L5FS, S2, vibrational "
+     "MSD, flexibility volume, normal modes, participation, harmonic MSD",
+     kind__validate_descriptors, kind__run_descriptors, NULL,
+     kind__descriptors_params, KIND__DESC_NPARAMS,
+     KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL},
 };
 
 #define NKINDS NPARAMS(kinds)
@@ -353,6 +491,19 @@ static kind_def kinds[] = {
 
 static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
 static char *schema_text[NKINDS];
+
+/* s.enum = the choices "a|b|c" as strings. */
+static void add_enum(cJSON *s, const char *c) {
+  cJSON *e = cJSON_AddArrayToObject(s, "enum");
+  while (e && c && *c) {
+    const char *bar = strchr(c, '|');
+    size_t len = bar ? (size_t)(bar - c) : strlen(c);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.*s", (int)len, c);
+    cJSON_AddItemToArray(e, cJSON_CreateString(buf));
+    c = bar ? bar + 1 : NULL;
+  }
+}
 
 static cJSON *param_schema(const kind_param *p) {
   cJSON *s = cJSON_CreateObject();
@@ -368,19 +519,33 @@ static cJSON *param_schema(const kind_param *p) {
   case KIND_P_BOOL:
     cJSON_AddStringToObject(s, "type", "boolean");
     break;
-  default: {
-    cJSON *e = cJSON_AddArrayToObject(s, "enum");
-    const char *c = p->choices;
-    cJSON_AddStringToObject(s, "type", "string");
-    while (e && c && *c) {
-      const char *bar = strchr(c, '|');
-      size_t len = bar ? (size_t)(bar - c) : strlen(c);
-      char buf[32];
-      snprintf(buf, sizeof buf, "%.*s", (int)len, c);
-      cJSON_AddItemToArray(e, cJSON_CreateString(buf));
-      c = bar ? bar + 1 : NULL;
+  case KIND_P_NUMLIST: {
+    cJSON *it = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "type", "array");
+    cJSON_AddNumberToObject(s, "minItems", 1);
+    if (it) {
+      cJSON_AddStringToObject(it, "type", "number");
+      cJSON_AddNumberToObject(it, p->min_excl ? "exclusiveMinimum" : "minimum",
+                              p->min);
+      if (p->max < NOMAX) cJSON_AddNumberToObject(it, "maximum", p->max);
+      cJSON_AddItemToObject(s, "items", it);
     }
   } break;
+  case KIND_P_LIST: {
+    cJSON *it = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "type", "array");
+    cJSON_AddNumberToObject(s, "minItems", 1);
+    cJSON_AddTrueToObject(s, "uniqueItems");
+    if (it) {
+      cJSON_AddStringToObject(it, "type", "string");
+      add_enum(it, p->choices);
+      cJSON_AddItemToObject(s, "items", it);
+    }
+  } break;
+  default:
+    cJSON_AddStringToObject(s, "type", "string");
+    add_enum(s, p->choices);
+    break;
   }
   if (p->type == KIND_P_NUMBER || p->type == KIND_P_INT ||
       p->type == KIND_P_SEED) {

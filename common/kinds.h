@@ -76,7 +76,14 @@ enum kind_ptype {
   KIND_P_INT,        /* JSON number with an integer value */
   KIND_P_STRING,     /* one of a fixed set (choices "a|b|c") */
   KIND_P_BOOL,       /* true / false */
-  KIND_P_SEED        /* integer 0 .. 2^53-1; default: drawn at random */
+  KIND_P_SEED,       /* integer 0 .. 2^53-1; default: drawn at random */
+  KIND_P_LIST,       /* non-empty list of distinct names from choices: a
+                      * JSON array of strings or one comma-separated
+                      * string ("rdf,voronoi"); normalized to an array in
+                      * the order of choices */
+  KIND_P_NUMLIST     /* non-empty list of numbers in [min, max]: a JSON
+                      * array or one comma-separated string ("3.9,6.4");
+                      * normalized to an array in the order given */
 };
 
 /* One parameter of a kind.  Used for validation, for the JSON schema
@@ -85,8 +92,9 @@ enum kind_ptype {
 typedef struct kind_param {
   const char *name;
   int type;            /* enum kind_ptype */
-  const char *choices; /* KIND_P_STRING: "fire|cg" */
-  double min, max;     /* inclusive bounds unless min_excl (min < v) */
+  const char *choices; /* KIND_P_STRING, KIND_P_LIST: "fire|cg" */
+  double min, max;     /* inclusive bounds unless min_excl (min < v);
+                        * KIND_P_NUMLIST: of every element */
   int min_excl;
   /* Default as JSON text ("1e-6", "\"cg\"", "true"); NULL when the
    * default is derived from other params (described in help). */

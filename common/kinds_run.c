@@ -1,5 +1,6 @@
 /*
- * kinds_run.c -- running the job kinds with the engine: read the potential
+ * kinds_run.c -- running the job kinds with the engine (and the kind__
+ * helpers kinds_desc.c shares, kinds_internal.h): read the potential
  * and the structure from the kind_io buffers, build a calculator, compute
  * (energy, minimize, md, quench; noop just sleeps), and assemble the result
  * JSON documented in docs/kinds.md:
@@ -27,19 +28,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Everything a run holds; released by ctx_end. */
-typedef struct run_ctx {
-  const kind_def *kind;
-  const kind_io *io;
-  cJSON *params; /* normalized copy */
-  eng_potential *pot;
-  eng_system *sys;
-  eng_calc *calc;
-  double *f;     /* 3*natoms forces */
-  double *eatom; /* natoms per-atom energies */
-} run_ctx;
-
-static void ctx_end(run_ctx *c) {
+void kind__ctx_end(kind__ctx *c) {
   cJSON_Delete(c->params);
   free(c->f);
   free(c->eatom);
@@ -51,8 +40,8 @@ static void ctx_end(run_ctx *c) {
 
 /* Map an engine code to a kind code, copying the engine's message (with
  * prefix what) into err. */
-static int eng_fail(int code, int setup, const char *what, char *err,
-                    size_t errlen) {
+int kind__eng_fail(int code, int setup, const char *what, char *err,
+                   size_t errlen) {
   snprintf(err, errlen, "%s%s%s", what ? what : "", what ? ": " : "",
            eng_last_error());
   switch (code) {
@@ -80,8 +69,8 @@ static eng_pot_style style_from_name(const char *s) {
 /* Validate params again (normalized copy in c->params); for kinds with a
  * structure read the potential and the structure, name untyped species
  * after the potential's elements, and build the calculator. */
-static int ctx_begin(run_ctx *c, const char *kname, const cJSON *params,
-                     const kind_io *io, char *err, size_t errlen) {
+int kind__ctx_begin(kind__ctx *c, const char *kname, const cJSON *params,
+                    const kind_io *io, char *err, size_t errlen) {
   eng_read_opts ro;
   int rc, t;
   const char *sname, *pname;
@@ -103,7 +92,7 @@ static int ctx_begin(run_ctx *c, const char *kname, const cJSON *params,
   rc = eng_potential_read_buffer(io->potential_data, io->potential_len,
                                  pname, style_from_name(io->potential_style),
                                  &c->pot);
-  if (rc) return eng_fail(rc, 1, NULL, err, errlen);
+  if (rc) return kind__eng_fail(rc, 1, NULL, err, errlen);
   memset(&ro, 0, sizeof ro);
   ro.type_names = io->type_names;
   ro.frame = io->frame;
@@ -112,7 +101,7 @@ static int ctx_begin(run_ctx *c, const char *kname, const cJSON *params,
                            ? eng_format_from_name(io->structure_format)
                            : ENG_FMT_AUTO,
                        &ro, &c->sys);
-  if (rc) return eng_fail(rc, 1, NULL, err, errlen);
+  if (rc) return kind__eng_fail(rc, 1, NULL, err, errlen);
   if (c->sys->natoms < 1) {
     snprintf(err, errlen, "%s: the structure has no atoms", sname);
     return KIND_EINVAL;
@@ -130,7 +119,7 @@ static int ctx_begin(run_ctx *c, const char *kname, const cJSON *params,
              eng_potential_element(c->pot, t));
   }
   rc = eng_calc_create(c->pot, c->sys, NULL, &c->calc);
-  if (rc) return eng_fail(rc, 1, sname, err, errlen);
+  if (rc) return kind__eng_fail(rc, 1, sname, err, errlen);
   eng_calc_fill_masses(c->calc, c->sys);
   c->f = calloc((size_t)c->sys->natoms * 3, sizeof *c->f);
   c->eatom = calloc((size_t)c->sys->natoms, sizeof *c->eatom);
@@ -151,7 +140,7 @@ static cJSON *arr3(double a, double b, double c) {
 }
 
 /* The envelope: kind, versions, params, seed, structure, potential. */
-static cJSON *result_begin(const run_ctx *c) {
+cJSON *kind__result_begin(const kind__ctx *c) {
   cJSON *r = cJSON_CreateObject(), *s, *p, *seed;
   if (!r) return NULL;
   cJSON_AddStringToObject(r, "kind", c->kind->name);
@@ -219,10 +208,10 @@ static void add_col(cJSON *pa, const char *name, const double *v, int n,
 
 enum { PA_POS = 1, PA_VEL = 2 };
 
-static void add_per_atom(cJSON *r, const run_ctx *c, int what) {
-  const eng_system *s = c->sys;
+cJSON *kind__per_atom_ids(cJSON *r, const eng_system *s) {
   cJSON *pa = cJSON_AddObjectToObject(r, "per_atom"), *a;
   int i, n = s->natoms;
+  if (!pa) return NULL;
   a = cJSON_AddArrayToObject(pa, "id");
   for (i = 0; a && i < n; i++)
     cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->id[i]));
@@ -232,6 +221,14 @@ static void add_per_atom(cJSON *r, const run_ctx *c, int what) {
   a = cJSON_AddArrayToObject(pa, "species");
   for (i = 0; a && i < n; i++)
     cJSON_AddItemToArray(a, cJSON_CreateString(s->type_name[s->type[i]]));
+  return pa;
+}
+
+static void add_per_atom(cJSON *r, const kind__ctx *c, int what) {
+  const eng_system *s = c->sys;
+  cJSON *pa = kind__per_atom_ids(r, s);
+  int n = s->natoms;
+  if (!pa) return;
   add_col(pa, "energy", c->eatom, n, 1);
   add_col(pa, "fx", c->f, n, 3);
   add_col(pa, "fy", c->f + 1, n, 3);
@@ -250,11 +247,11 @@ static void add_per_atom(cJSON *r, const run_ctx *c, int what) {
 
 /* Evaluate at the current positions and add the static summary: energy,
  * energy_per_atom, fmax, volume, virial, pressure (virial part, bar). */
-static int static_summary(run_ctx *c, cJSON *sum, char *err, size_t errlen) {
+static int static_summary(kind__ctx *c, cJSON *sum, char *err, size_t errlen) {
   double e, vir[6], vol, pt[6], fmax = 0;
   int i, rc;
   rc = eng_calc_compute(c->calc, c->sys, &e, c->f, c->eatom, vir);
-  if (rc) return eng_fail(rc, 0, "compute", err, errlen);
+  if (rc) return kind__eng_fail(rc, 0, "compute", err, errlen);
   for (i = 0; i < 3 * c->sys->natoms; i++)
     if (fabs(c->f[i]) > fmax) fmax = fabs(c->f[i]);
   vol = eng_box_volume(&c->sys->box);
@@ -269,37 +266,37 @@ static int static_summary(run_ctx *c, cJSON *sum, char *err, size_t errlen) {
   return 0;
 }
 
-static int progress(const run_ctx *c, double frac, const char *msg) {
+int kind__progress(const kind__ctx *c, double frac, const char *msg) {
   if (!c->io || !c->io->progress) return 0;
   return c->io->progress(c->io->ud, frac, msg);
 }
 
 /* Finish: hand the system to io->final_system if asked, set *result. */
-static int finish(run_ctx *c, cJSON *r, cJSON **result, char *err,
-                  size_t errlen) {
+int kind__finish(kind__ctx *c, cJSON *r, cJSON **result, char *err,
+                 size_t errlen) {
   if (!r || cJSON_IsInvalid(r)) {
     cJSON_Delete(r);
     snprintf(err, errlen, "out of memory");
-    ctx_end(c);
+    kind__ctx_end(c);
     return KIND_ENOMEM;
   }
   if (c->io && c->io->final_system && c->sys) {
     *c->io->final_system = c->sys;
     c->sys = NULL;
   }
-  progress(c, 1.0, "done");
+  kind__progress(c, 1.0, "done");
   *result = r;
-  ctx_end(c);
+  kind__ctx_end(c);
   return 0;
 }
 
-static double par(const run_ctx *c, const char *k) {
+double kind__par(const kind__ctx *c, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->params, k);
   assert(cJSON_IsNumber(v));
   return v->valuedouble;
 }
 
-static const char *spar(const run_ctx *c, const char *k) {
+const char *kind__spar(const kind__ctx *c, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->params, k);
   assert(cJSON_IsString(v));
   return v->valuestring;
@@ -311,58 +308,58 @@ static const char *spar(const run_ctx *c, const char *k) {
 
 int kind__run_energy(const cJSON *params, const kind_io *io, cJSON **result,
                      char *err, size_t errlen) {
-  run_ctx c;
+  kind__ctx c;
   cJSON *r = NULL, *sum;
   int rc;
   *result = NULL;
-  rc = ctx_begin(&c, "energy", params, io, err, errlen);
+  rc = kind__ctx_begin(&c, "energy", params, io, err, errlen);
   if (rc) goto fail;
-  if (progress(&c, 0.0, "computing energy and forces")) {
+  if (kind__progress(&c, 0.0, "computing energy and forces")) {
     rc = KIND_ECANCEL;
     snprintf(err, errlen, "cancelled");
     goto fail;
   }
-  r = result_begin(&c);
+  r = kind__result_begin(&c);
   if (!r) goto nomem;
   sum = cJSON_AddObjectToObject(r, "summary");
   rc = static_summary(&c, sum, err, errlen);
   if (rc) goto fail;
   add_per_atom(r, &c, 0);
-  return finish(&c, r, result, err, errlen);
+  return kind__finish(&c, r, result, err, errlen);
 nomem:
   rc = KIND_ENOMEM;
   snprintf(err, errlen, "out of memory");
 fail:
   cJSON_Delete(r);
-  ctx_end(&c);
+  kind__ctx_end(&c);
   return rc;
 }
 
 int kind__run_minimize(const cJSON *params, const kind_io *io, cJSON **result,
                        char *err, size_t errlen) {
-  run_ctx c;
+  kind__ctx c;
   cJSON *r = NULL, *sum;
   eng_min_opts o;
   eng_min_result mr;
   int rc;
   *result = NULL;
-  rc = ctx_begin(&c, "minimize", params, io, err, errlen);
+  rc = kind__ctx_begin(&c, "minimize", params, io, err, errlen);
   if (rc) goto fail;
   eng_min_opts_default(&o);
-  o.algo = strcmp(spar(&c, "algo"), "fire") ? ENG_MIN_CG : ENG_MIN_FIRE;
-  o.ftol = par(&c, "ftol");
-  o.etol = par(&c, "etol");
-  o.max_iter = (int)par(&c, "max_iter");
-  o.max_eval = (int)par(&c, "max_eval");
-  o.dmax = par(&c, "dmax");
+  o.algo = strcmp(kind__spar(&c, "algo"), "fire") ? ENG_MIN_CG : ENG_MIN_FIRE;
+  o.ftol = kind__par(&c, "ftol");
+  o.etol = kind__par(&c, "etol");
+  o.max_iter = (int)kind__par(&c, "max_iter");
+  o.max_eval = (int)kind__par(&c, "max_eval");
+  o.dmax = kind__par(&c, "dmax");
   memset(&mr, 0, sizeof mr);
   rc = eng_minimize(c.calc, c.sys, &o, io ? io->progress : NULL,
                     io ? io->ud : NULL, &mr);
   if (rc) {
-    rc = eng_fail(rc, 0, "minimize", err, errlen);
+    rc = kind__eng_fail(rc, 0, "minimize", err, errlen);
     goto fail;
   }
-  r = result_begin(&c);
+  r = kind__result_begin(&c);
   if (!r) goto nomem;
   sum = cJSON_AddObjectToObject(r, "summary");
   rc = static_summary(&c, sum, err, errlen);
@@ -375,13 +372,13 @@ int kind__run_minimize(const cJSON *params, const kind_io *io, cJSON **result,
   cJSON_AddNumberToObject(sum, "force_calls", mr.force_calls);
   add_box(r, &c.sys->box);
   add_per_atom(r, &c, PA_POS);
-  return finish(&c, r, result, err, errlen);
+  return kind__finish(&c, r, result, err, errlen);
 nomem:
   rc = KIND_ENOMEM;
   snprintf(err, errlen, "out of memory");
 fail:
   cJSON_Delete(r);
-  ctx_end(&c);
+  kind__ctx_end(&c);
   return rc;
 }
 
@@ -410,7 +407,7 @@ static int md_step(void *ud, const eng_system *sys, const double *f,
 
 int kind__run_md(const cJSON *params, const kind_io *io, cJSON **result,
                  char *err, size_t errlen) {
-  run_ctx c;
+  kind__ctx c;
   cJSON *r = NULL, *sum;
   eng_md_opts o;
   eng_md_state st;
@@ -418,24 +415,24 @@ int kind__run_md(const cJSON *params, const kind_io *io, cJSON **result,
   const char *ens;
   int rc;
   *result = NULL;
-  rc = ctx_begin(&c, "md", params, io, err, errlen);
+  rc = kind__ctx_begin(&c, "md", params, io, err, errlen);
   if (rc) goto fail;
   eng_md_opts_default(&o);
-  ens = spar(&c, "ensemble");
+  ens = kind__spar(&c, "ensemble");
   o.ensemble = !strcmp(ens, "nve") ? ENG_NVE
                : !strcmp(ens, "npt") ? ENG_NPT
                                      : ENG_NVT;
-  o.dt = par(&c, "dt");
-  o.nsteps = (long)par(&c, "steps");
-  o.t_start = par(&c, "t_start");
-  o.t_stop = par(&c, "t_stop");
-  o.t_damp = par(&c, "t_damp");
-  o.chain = (int)par(&c, "chain");
-  o.p_target = par(&c, "pressure");
-  o.p_damp = par(&c, "p_damp");
-  o.aniso = !strcmp(spar(&c, "barostat"), "aniso");
-  o.seed = (uint64_t)par(&c, "seed");
-  o.init_velocities = !strcmp(spar(&c, "velocities"), "create");
+  o.dt = kind__par(&c, "dt");
+  o.nsteps = (long)kind__par(&c, "steps");
+  o.t_start = kind__par(&c, "t_start");
+  o.t_stop = kind__par(&c, "t_stop");
+  o.t_damp = kind__par(&c, "t_damp");
+  o.chain = (int)kind__par(&c, "chain");
+  o.p_target = kind__par(&c, "pressure");
+  o.p_damp = kind__par(&c, "p_damp");
+  o.aniso = !strcmp(kind__spar(&c, "barostat"), "aniso");
+  o.seed = (uint64_t)kind__par(&c, "seed");
+  o.init_velocities = !strcmp(kind__spar(&c, "velocities"), "create");
   o.progress_every = 50;
   if (!o.init_velocities && !c.sys->v) {
     rc = eng_system_alloc_velocities(c.sys);
@@ -452,10 +449,10 @@ int kind__run_md(const cJSON *params, const kind_io *io, cJSON **result,
   rc = eng_md_run(c.calc, c.sys, &o, md_step, &acc, io ? io->progress : NULL,
                   io ? io->ud : NULL, &st);
   if (rc) {
-    rc = eng_fail(rc, 0, "md", err, errlen);
+    rc = kind__eng_fail(rc, 0, "md", err, errlen);
     goto fail;
   }
-  r = result_begin(&c);
+  r = kind__result_begin(&c);
   if (!r) goto nomem;
   sum = cJSON_AddObjectToObject(r, "summary");
   rc = static_summary(&c, sum, err, errlen);
@@ -477,44 +474,44 @@ int kind__run_md(const cJSON *params, const kind_io *io, cJSON **result,
   }
   add_box(r, &c.sys->box);
   add_per_atom(r, &c, PA_POS | PA_VEL);
-  return finish(&c, r, result, err, errlen);
+  return kind__finish(&c, r, result, err, errlen);
 nomem:
   rc = KIND_ENOMEM;
   snprintf(err, errlen, "out of memory");
 fail:
   cJSON_Delete(r);
-  ctx_end(&c);
+  kind__ctx_end(&c);
   return rc;
 }
 
 int kind__run_quench(const cJSON *params, const kind_io *io, cJSON **result,
                      char *err, size_t errlen) {
-  run_ctx c;
+  kind__ctx c;
   cJSON *r = NULL, *sum;
   eng_quench_opts o;
   eng_min_result mr;
   int rc;
   *result = NULL;
-  rc = ctx_begin(&c, "quench", params, io, err, errlen);
+  rc = kind__ctx_begin(&c, "quench", params, io, err, errlen);
   if (rc) goto fail;
   eng_quench_opts_default(&o);
-  o.t_high = par(&c, "t_high");
-  o.t_melt = par(&c, "t_melt");
-  o.t_liquid = par(&c, "t_liquid");
-  o.t_low = par(&c, "t_low");
-  o.rate = par(&c, "rate");
-  o.t_hold = par(&c, "t_hold");
-  o.pressure = par(&c, "pressure");
-  o.dt = par(&c, "dt");
-  o.seed = (uint64_t)par(&c, "seed");
+  o.t_high = kind__par(&c, "t_high");
+  o.t_melt = kind__par(&c, "t_melt");
+  o.t_liquid = kind__par(&c, "t_liquid");
+  o.t_low = kind__par(&c, "t_low");
+  o.rate = kind__par(&c, "rate");
+  o.t_hold = kind__par(&c, "t_hold");
+  o.pressure = kind__par(&c, "pressure");
+  o.dt = kind__par(&c, "dt");
+  o.seed = (uint64_t)kind__par(&c, "seed");
   memset(&mr, 0, sizeof mr);
   rc = eng_quench(c.calc, c.sys, &o, io ? io->progress : NULL,
                   io ? io->ud : NULL, &mr);
   if (rc) {
-    rc = eng_fail(rc, 0, "quench", err, errlen);
+    rc = kind__eng_fail(rc, 0, "quench", err, errlen);
     goto fail;
   }
-  r = result_begin(&c);
+  r = kind__result_begin(&c);
   if (!r) goto nomem;
   sum = cJSON_AddObjectToObject(r, "summary");
   rc = static_summary(&c, sum, err, errlen);
@@ -525,13 +522,13 @@ int kind__run_quench(const cJSON *params, const kind_io *io, cJSON **result,
                           c.sys->natoms / eng_box_volume(&c.sys->box));
   add_box(r, &c.sys->box);
   add_per_atom(r, &c, PA_POS);
-  return finish(&c, r, result, err, errlen);
+  return kind__finish(&c, r, result, err, errlen);
 nomem:
   rc = KIND_ENOMEM;
   snprintf(err, errlen, "out of memory");
 fail:
   cJSON_Delete(r);
-  ctx_end(&c);
+  kind__ctx_end(&c);
   return rc;
 }
 
@@ -543,14 +540,14 @@ static double now_s(void) {
 
 int kind__run_noop(const cJSON *params, const kind_io *io, cJSON **result,
                    char *err, size_t errlen) {
-  run_ctx c;
+  kind__ctx c;
   cJSON *r = NULL, *sum;
   double secs, t0, t;
   int rc;
   *result = NULL;
-  rc = ctx_begin(&c, "noop", params, io, err, errlen);
+  rc = kind__ctx_begin(&c, "noop", params, io, err, errlen);
   if (rc) goto fail;
-  secs = par(&c, "seconds");
+  secs = kind__par(&c, "seconds");
   t0 = now_s();
   for (;;) {
     char msg[64];
@@ -558,7 +555,7 @@ int kind__run_noop(const cJSON *params, const kind_io *io, cJSON **result,
     t = now_s() - t0;
     if (t >= secs) break;
     snprintf(msg, sizeof msg, "slept %.1f of %g s", t, secs);
-    if (progress(&c, t / secs, msg)) {
+    if (kind__progress(&c, t / secs, msg)) {
       rc = KIND_ECANCEL;
       snprintf(err, errlen, "cancelled");
       goto fail;
@@ -571,16 +568,16 @@ int kind__run_noop(const cJSON *params, const kind_io *io, cJSON **result,
     snprintf(err, errlen, "noop: failing as asked (fail=true)");
     goto fail;
   }
-  r = result_begin(&c);
+  r = kind__result_begin(&c);
   if (!r) goto nomem;
   sum = cJSON_AddObjectToObject(r, "summary");
   cJSON_AddNumberToObject(sum, "seconds", now_s() - t0);
-  return finish(&c, r, result, err, errlen);
+  return kind__finish(&c, r, result, err, errlen);
 nomem:
   rc = KIND_ENOMEM;
   snprintf(err, errlen, "out of memory");
 fail:
   cJSON_Delete(r);
-  ctx_end(&c);
+  kind__ctx_end(&c);
   return rc;
 }

@@ -30,7 +30,7 @@ PEL_SERVICE_LIBS = libpelservice.a $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
 # --- libpelkinds.a + pelmap CLI + tests/cli (engineer K's block) ---
 noinst_LIBRARIES += libpelkinds.a
 libpelkinds_a_SOURCES = common/kinds.h common/kinds_internal.h \
-  common/kinds.c common/kinds_run.c
+  common/kinds.c common/kinds_run.c common/kinds_desc.c
 libpelkinds_a_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 # what a program linking libpelkinds.a needs after it
 PEL_KINDS_LIBS = libpelkinds.a $(ENGINE_LIBS) $(CJSON_LIBS) \
@@ -46,4 +46,7 @@ tests_cli_test_kinds_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 tests_cli_test_kinds_LDADD = $(PEL_KINDS_LIBS)
 TESTS += tests/cli/test_kinds tests/cli/test_cli.sh
 EXTRA_DIST += tests/cli/test_cli.sh tests/cli/test_cli.py tests/cli/cuzr_b2_250.data
+# the descriptors kind through the CLI (TAP; uses tests/data/desc/cuzr500.data)
+TESTS += tests/cli/test_desc.sh
+EXTRA_DIST += tests/cli/test_desc.sh tests/cli/test_desc.py
 # --- end of K's block ---

@@ -1,7 +1,7 @@
 /*
  * pelmap.c -- the pelmap command line: runs a job kind (energy, minimize,
- * md, quench, noop) on a structure file without the service, through the
- * same kind_def->run the worker uses, and prints the result JSON.
+ * md, quench, noop, descriptors) on a structure file without the service,
+ * through the same kind_def->run the worker uses, and prints the result JSON.
  *
  *   pelmap KIND FILE [--potential POT] [--PARAM VALUE ...] [--params JSON]
  *                    [-o OUT] [--format F] [--frame N] [--types "Cu Zr"]
@@ -87,6 +87,7 @@ static const char *cli_type_name(int t) {
   case KIND_P_INT: return "integer";
   case KIND_P_SEED: return "integer";
   case KIND_P_BOOL: return "true|false";
+  case KIND_P_NUMLIST: return "number,number,...";
   default: return "string";
   }
 }
@@ -105,7 +106,9 @@ static void cli_kind_help(const kind_def *k) {
     for (j = 0; opt[j]; j++)
       if (opt[j] == '_') opt[j] = '-';
     printf("  --%-12s %s%s%s%s  default %s\n      %s\n", opt,
-           p->type == KIND_P_STRING ? p->choices : cli_type_name(p->type),
+           p->type == KIND_P_STRING || p->type == KIND_P_LIST
+               ? p->choices
+               : cli_type_name(p->type),
            p->unit && p->unit[0] ? " (" : "", p->unit ? p->unit : "",
            p->unit && p->unit[0] ? ")" : "",
            p->def ? p->def
@@ -194,7 +197,10 @@ static cJSON *cli_param_value(const kind_param *p, const char *opt,
                               const char *val) {
   char *end;
   double x;
-  if (p->type == KIND_P_STRING) return cJSON_CreateString(val);
+  /* lists stay text: the validator splits "a,b" (kinds.h KIND_P_LIST) */
+  if (p->type == KIND_P_STRING || p->type == KIND_P_LIST ||
+      p->type == KIND_P_NUMLIST)
+    return cJSON_CreateString(val);
   if (p->type == KIND_P_BOOL) {
     if (!strcmp(val, "true") || !strcmp(val, "1") || !strcmp(val, "yes"))
       return cJSON_CreateTrue();

@@ -62,8 +62,8 @@ int main(void) {
     ok(kind_find(k->name) == k, "kind_find(%s)", k->name);
     cJSON_Delete(s);
   }
-  ok(n == 5 && kind_at(-1) == NULL && kind_find("nope") == NULL && kind_find(NULL) == NULL,
-     "5 kinds; unknown names and indexes give NULL");
+  ok(n == 6 && kind_at(-1) == NULL && kind_find("nope") == NULL && kind_find(NULL) == NULL,
+     "6 kinds; unknown names and indexes give NULL");
 
   /* defaults */
   rc = v("minimize", NULL, &o, err, sizeof err);
@@ -117,6 +117,39 @@ int main(void) {
   bad("quench", "{\"rate\":0}", "rate: must be a number > 0");
   bad("noop", "{\"fail\":1}", "fail: must be true or false");
   bad("noop", "{\"seconds\":-1}", "seconds: must be a number between 0");
+
+  /* list params (descriptors: only = KIND_P_LIST, s2_cutoffs = KIND_P_NUMLIST) */
+  rc = v("descriptors", "{\"only\":\" voronoi,rdf\",\"s2_cutoffs\":\"3.9, 0\",\"seed\":5}", &o, err,
+         sizeof err);
+  o2 = cJSON_Parse("{\"only\":[\"rdf\",\"voronoi\"],\"s2_cutoffs\":[3.9,0]}");
+  ok(rc == 0 && o2 &&
+         cJSON_Compare(cJSON_GetObjectItemCaseSensitive(o, "only"),
+                       cJSON_GetObjectItemCaseSensitive(o2, "only"), 1) &&
+         cJSON_Compare(cJSON_GetObjectItemCaseSensitive(o, "s2_cutoffs"),
+                       cJSON_GetObjectItemCaseSensitive(o2, "s2_cutoffs"), 1) &&
+         num(o, "seed") == 5 && num(o, "mode_fraction") == 0.0025,
+     "descriptors: comma-separated lists -> arrays (only in table order), defaults filled");
+  cJSON_Delete(o2);
+  rc = kind_find("descriptors")->validate(o, &o2, err, sizeof err);
+  ok(rc == 0 && cJSON_Compare(o, o2, 1), "descriptors: validate(normalized) == normalized");
+  cJSON_Delete(o);
+  cJSON_Delete(o2);
+  rc = v("descriptors", NULL, &o, err, sizeof err);
+  ok(rc == 0 && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "only")) == 9 &&
+         cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "s2_cutoffs")) == 4,
+     "descriptors: default only = all nine, four S2 cutoffs (troughs)");
+  cJSON_Delete(o);
+  bad("descriptors", "{\"only\":[]}", "only: must be a non-empty list");
+  bad("descriptors", "{\"only\":\"\"}", "only: must be a non-empty list");
+  bad("descriptors", "{\"only\":[\"rdf\",1]}", "only: must be a non-empty list");
+  bad("descriptors", "{\"only\":\"rdf,,s2\"}", "only: must be a non-empty list");
+  bad("descriptors", "{\"only\":[\"s2\",\"s2\"]}", "only: must be a non-empty list");
+  bad("descriptors", "{\"only\":7}", "only: must be a non-empty list");
+  bad("descriptors", "{\"s2_cutoffs\":[3,\"x\"]}", "s2_cutoffs: must be a non-empty list");
+  bad("descriptors", "{\"s2_cutoffs\":\"3,6x\"}", "s2_cutoffs: must be a non-empty list");
+  bad("descriptors", "{\"s2_cutoffs\":[51]}", "s2_cutoffs: must be a non-empty list");
+  bad("descriptors", "{\"s2_cutoffs\":[1,2,3,4,5,6,7,8,9]}", "s2_cutoffs: at most 8");
+  bad("descriptors", "{\"msd_dt\":0.01,\"msd_t_damp\":0.001}", "msd_t_damp: must be >= msd_dt");
 
   /* noop: result shape, progress, cancel, failure */
   {
