@@ -150,7 +150,7 @@ int main(int argc, char **argv) {
   eng_participation(m, 0, p);
   for (int i = 0; i < s->natoms; i++)
     if (p[i] > pmax) pmax = p[i];
-  printf("factor: %.3g non-zeros (%.2f GB), %.3g Gflop\n", m->factor_nnz, m->factor_nnz * 8e-9,
+  printf("factor: %.3g non-zeros, %.2f GB stored, %.3g Gflop\n", m->factor_nnz, m->factor_gb,
          m->factor_gflop);
   printf("modes: %s, %d modes in %.2f s (%d solves, sigma %g), lowest %.4f THz, highest "
          "%.4f THz, max residual %.2g, max p_i %.3g\n",

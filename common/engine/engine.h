@@ -750,7 +750,8 @@ typedef struct eng_modes_opts {
   int ncv;              /* Lanczos basis size; 0 = default max(2k+20, 60) */
   int max_restarts;     /* ARPACK iteration limit; 0 = default 300 */
   double max_factor_gb; /* SPARSE: refuse (ENG_ENOMEM) when the Cholesky
-                           factor would exceed this many GB; 0 = default
+                           factor (factor_gb below, known after the symbolic
+                           analysis) would exceed this many GB; 0 = default
                            6; < 0 = no limit */
 } eng_modes_opts;
 
@@ -769,6 +770,8 @@ typedef struct eng_modes {
   int nop;         /* operator applications (SPARSE) */
   double factor_nnz;   /* non-zeros of the Cholesky factor (SPARSE) */
   double factor_gflop; /* its flop count / 1e9 (SPARSE) */
+  double factor_gb;    /* its storage incl. supernode padding and the largest
+                          update matrix, GB (SPARSE) */
 } eng_modes;
 
 void eng_modes_opts_default(eng_modes_opts *o);

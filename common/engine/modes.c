@@ -313,17 +313,20 @@ static int solve_sparse(const eng_hessian *h, const eng_system *sys, const doubl
       }
       m->factor_nnz = cc.lnz;
       m->factor_gflop = cc.fl / 1e9;
-      if (o->max_factor_gb > 0 && cc.lnz * 8e-9 > o->max_factor_gb) {
+      /* supernodal storage (with the padding of relaxed supernodes) plus
+       * the largest update matrix, when known; the exact count otherwise */
+      m->factor_gb = (L->is_super ? (double)L->xsize + (double)L->maxcsize : cc.lnz) * 8e-9;
+      if (o->max_factor_gb > 0 && m->factor_gb > o->max_factor_gb) {
         rc = eng_set_error(ENG_ENOMEM,
                            "modes: the Cholesky factor of %ld rows would need %.1f GB (%.3g "
-                           "non-zeros), above max_factor_gb = %g", n3, cc.lnz * 8e-9, cc.lnz,
+                           "non-zeros), above max_factor_gb = %g", n3, m->factor_gb, cc.lnz,
                            o->max_factor_gb);
         goto out;
       }
       if (progress) {
         char msg[128];
-        snprintf(msg, sizeof msg, "Cholesky of %ld rows: %.3g non-zeros (%.2f GB), %.3g Gflop",
-                 n3, cc.lnz, cc.lnz * 8e-9, cc.fl / 1e9);
+        snprintf(msg, sizeof msg, "Cholesky of %ld rows: %.3g non-zeros (%.2f GB stored), %.3g Gflop",
+                 n3, cc.lnz, m->factor_gb, cc.fl / 1e9);
         if (progress(ud, 0.08, msg)) {
           rc = eng_set_error(ENG_ECANCEL, "modes: cancelled");
           goto out;
