@@ -46,7 +46,12 @@ tests_cli_test_kinds_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 tests_cli_test_kinds_LDADD = $(PEL_KINDS_LIBS)
 TESTS += tests/cli/test_kinds tests/cli/test_cli.sh
 EXTRA_DIST += tests/cli/test_cli.sh tests/cli/test_cli.py tests/cli/cuzr_b2_250.data
-# the descriptors kind through the CLI (TAP; uses tests/data/desc/cuzr500.data)
-TESTS += tests/cli/test_desc.sh
+# the descriptors kind through the CLI and through kind_io (TAP; both use
+# tests/data/desc/cuzr500.data)
+check_PROGRAMS += tests/cli/test_kinds_desc
+tests_cli_test_kinds_desc_SOURCES = tests/cli/test_kinds_desc.c
+tests_cli_test_kinds_desc_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
+tests_cli_test_kinds_desc_LDADD = $(PEL_KINDS_LIBS)
+TESTS += tests/cli/test_desc.sh tests/cli/test_kinds_desc
 EXTRA_DIST += tests/cli/test_desc.sh tests/cli/test_desc.py
 # --- end of K's block ---
