@@ -9,7 +9,7 @@ cd "$top"
 bash scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 status=0
-pass=0; fail=0; skip=0
+pass=0; fail=0; skip=0; todo=0
 run_suite() { # dir, configure args...
   local dir=$1; shift
   if ! bash scripts/build.sh "$dir" "$@"; then
@@ -25,7 +25,9 @@ run_suite() { # dir, configure args...
     e=$(sed -n 's/^# ERROR: *//p' "$log" | head -1)
     x=$(sed -n 's/^# XPASS: *//p' "$log" | head -1)
     s=$(sed -n 's/^# SKIP: *//p' "$log" | head -1)
+    t=$(sed -n 's/^# XFAIL: *//p' "$log" | head -1)
     pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0} + ${e:-0} + ${x:-0})); skip=$((skip + ${s:-0}))
+    todo=$((todo + ${t:-0}))
   else
     fail=$((fail + 1)); status=1
   fi
@@ -35,5 +37,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite build-san --enable-sanitizers
 [ "$fail" -eq 0 ] || status=1
-echo "$pass passed, $fail failed, $skip skipped"
+# TAP "TODO" checks that fail (automake XFAIL) are known open problems: listed
+# here and counted with the skipped ones.
+[ "$todo" -eq 0 ] || { echo "known open (TODO) checks:"; grep -h '^XFAIL:' build/test-suite.log build-san/test-suite.log 2>/dev/null | sed 's/^/  /'; }
+echo "$pass passed, $fail failed, $((skip + todo)) skipped"
 exit $status
