@@ -507,9 +507,6 @@ static int basin(actx *a, const double *d, double first, int maxsteps, double *v
     if (rc == 0) rc = energy_check(a, st);
     if (rc == 0) rc = lanczos(a, v, &st->lambda);
     if (rc != 0) return rc;
-    if (getenv("ARTN_TRACE"))
-      fprintf(stderr, "basin %d: E-E0 %.4f lambda %.4f fmax %.3f calls %ld\n", k, a->e - a->e0,
-              st->lambda, fmax_of(a, a->f), a->ncalls);
     if (st->lambda < o->eigen_threshold) return 0;
   }
   snprintf(st->reason, sizeof st->reason,
@@ -572,9 +569,6 @@ static int climb(actx *a, double *v, double ftarget, sstate *st) {
     }
     fpar = eng__dot(a->f, v, n3);
     step = fabs(fpar) / fabs(st->lambda);
-    if (getenv("ARTN_TRACE"))
-      fprintf(stderr, "climb %d: E-E0 %.4f lambda %.4f fpar %.4f fmax %.4f calls %ld\n", s,
-              a->e - a->e0, st->lambda, fpar, fmax_of(a, a->f), a->ncalls);
     if (step > o->climb_step_max) step = o->climb_step_max;
     sgn = fpar > 0.0 ? -1.0 : 1.0;
     for (int i = 0; i < n3; i++) x[i] += sgn * step * v[i];
@@ -624,9 +618,6 @@ static int ensure_first_order(actx *a, double *v, sstate *st) {
     double ep, em;
     rc = second_mode(a, v, w, &st->lambda2);
     if (rc != 0) return rc;
-    if (getenv("ARTN_TRACE"))
-      fprintf(stderr, "second mode %d: lambda %.4f lambda2 %.4f E-E0 %.4f calls %ld\n", t,
-              st->lambda, st->lambda2, a->e - a->e0, a->ncalls);
     if (st->lambda2 >= -SECOND_TOL) return 0;
     if (t >= o->second_retries) {
       snprintf(st->reason, sizeof st->reason,
