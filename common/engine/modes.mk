@@ -1,13 +1,12 @@
 # common/engine/modes.mk: fragment owned by one piece of work; see Makefile.am.
 # The EAM Hessian (hessian.c), normal modes, participation, VDOS and the
 # harmonic MSD (modes.c) and their tests.  modes.c uses CHOLMOD (Debian
-# libsuitesparse-dev, no pkg-config file); MODES_LIBS links it until
-# configure checks for it and ENGINE_LIBS carries it.
+# libsuitesparse-dev), which configure checks and ENGINE_LIBS carries.
 libpelengine_a_SOURCES += \
   common/engine/hessian.c \
   common/engine/modes.c
 
-MODES_LIBS = -lcholmod -lsuitesparseconfig
+MODES_LIBS =
 
 check_PROGRAMS += tests/engine/test_hessian tests/engine/test_modes
 tests_engine_test_hessian_SOURCES = tests/engine/test_hessian.c
