@@ -11,4 +11,4 @@ TESTS += tests/engine/test_artn
 noinst_PROGRAMS += bench/artn_bench
 bench_artn_bench_SOURCES = bench/artn_bench.c
 bench_artn_bench_LDADD = $(ENGINE_LIBS)
-CLEANFILES += tests/artn_glass_300_slow.data tests/artn_glass_300_fast.data
+CLEANFILES += tests/artn_glass_300_slow.data

@@ -84,14 +84,14 @@ int main(void) {
   }
   if (eng_potential_read(pp, ENG_POT_AUTO, &pot)) bail("potential: %s", eng_last_error());
   {
-    /* A 300-atom glass (melt 5 ps, 100 K/ps; under ASan a faster 500 K/ps
-     * quench), cached in the build tree for later runs. */
+    /* A 300-atom glass (melt 5 ps, 100 K/ps), cached in the build tree for
+     * later runs.  (A faster 500 K/ps quench gave saddles below the initial
+     * energy: too unstable a start.) */
     char cache[4096];
     const char *bd = getenv("PELMAP_BUILDDIR");
     eng_min_opts mo;
     eng_min_result mr;
-    snprintf(cache, sizeof cache, "%s/tests/artn_glass_300_%s.data", bd ? bd : ".",
-             UNDER_ASAN ? "fast" : "slow");
+    snprintf(cache, sizeof cache, "%s/tests/artn_glass_300_slow.data", bd ? bd : ".");
     if (eng_read_file(cache, ENG_FMT_AUTO, NULL, &g) == ENG_OK &&
         eng_calc_create(pot, g, NULL, &calc) == ENG_OK) {
       eng_calc_fill_masses(calc, g);
@@ -99,7 +99,7 @@ int main(void) {
     } else {
       eng_system_free(g);
       g = NULL;
-      if (au_make_glass(pot, 300, 11, UNDER_ASAN ? 2.0 : 5.0, UNDER_ASAN ? 500.0 : 100.0, &g, &calc))
+      if (au_make_glass(pot, 300, 11, 5.0, 100.0, &g, &calc))
         bail("glass: %s", eng_last_error());
       if (eng_write_file(cache, ENG_FMT_LAMMPS_DATA, g) != ENG_OK) diag("cannot cache %s", cache);
     }
@@ -212,7 +212,7 @@ int main(void) {
            good ? "" : " # TODO most saddles not connected on the 300-atom glass");
   }
   else
-    skip("connectivity rate not asserted on the fast-quenched ASan glass (%d / %d)", nreturn, nconv);
+    skip("connectivity rate not asserted under ASan (one event only: %d / %d)", nreturn, nconv);
 
   /* ---- reproducibility ---- */
   {
