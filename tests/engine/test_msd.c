@@ -22,29 +22,6 @@
 
 #define CU_POT "/usr/share/lammps/potentials/Cu_mishin1.eam.alloy"
 
-static eng_system *fcc(int n, double a) {
-  const double basis[4][3] = {{0, 0, 0}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
-  eng_system *s = eng_system_create(4 * n * n * n, 1);
-  int m = 0;
-  if (!s) return NULL;
-  strcpy(s->type_name[0], "Cu");
-  s->type_mass[0] = 63.546;
-  for (int k = 0; k < 3; k++) {
-    s->box.len[k] = n * a;
-    s->box.periodic[k] = 1;
-  }
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < n; j++)
-      for (int k = 0; k < n; k++)
-        for (int b = 0; b < 4; b++) {
-          s->x[3 * m] = (i + basis[b][0] + 0.25) * a;
-          s->x[3 * m + 1] = (j + basis[b][1] + 0.25) * a;
-          s->x[3 * m + 2] = (k + basis[b][2] + 0.25) * a;
-          m++;
-        }
-  return s;
-}
-
 /* Exact harmonic displacement of every atom at time t from the IS with
  * initial velocities v0: u_i(t) = m_i^-1/2 sum_m e_m^i (p_m / w_m) sin(w_m t),
  * p_m = sum_i sqrt(m_i) v0_i . e_m^i, w_m = sqrt(lambda_m / mvv2e). */
@@ -79,7 +56,7 @@ int main(void) {
     skip("no Cu potential: %s", eng_last_error());
     return tap_done();
   }
-  s = fcc(4, 3.615);
+  s = tu_fcc_cu(4, 3.615, 0.25);
   if (!s || eng_calc_create(pot, s, NULL, &c) != ENG_OK) bail("set-up: %s", eng_last_error());
   n = s->natoms;
 

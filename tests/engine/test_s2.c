@@ -20,29 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static eng_system *fcc(int n, double a) {
-  const double basis[4][3] = {{0, 0, 0}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
-  eng_system *s = eng_system_create(4 * n * n * n, 1);
-  int m = 0;
-  if (!s) return NULL;
-  strcpy(s->type_name[0], "Cu");
-  s->type_mass[0] = 63.546;
-  for (int k = 0; k < 3; k++) {
-    s->box.len[k] = n * a;
-    s->box.periodic[k] = 1;
-  }
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < n; j++)
-      for (int k = 0; k < n; k++)
-        for (int b = 0; b < 4; b++) {
-          s->x[3 * m] = (i + basis[b][0]) * a;
-          s->x[3 * m + 1] = (j + basis[b][1]) * a;
-          s->x[3 * m + 2] = (k + basis[b][2]) * a;
-          m++;
-        }
-  return s;
-}
-
 /* Trapezoid S2 from g on r_k = k*dr up to index kc (the test's own
  * integration, for rc on the grid). */
 static double s2_from_g(const double *g, double dr, int kc, double rho) {
@@ -67,7 +44,7 @@ static void test_fcc(void) {
   const int nsh = 6;
   const double r2[6] = {0.5, 1.0, 1.5, 2.0, 2.5, 3.0};
   const int cnt[6] = {12, 6, 24, 12, 24, 8};
-  eng_system *s = fcc(4, a);
+  eng_system *s = tu_fcc_cu(4, a, 0.0);
   eng_s2_opts o;
   eng_s2 *r = NULL, *r1 = NULL;
   double rho = 4.0 / (a * a * a);

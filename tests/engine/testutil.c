@@ -48,6 +48,29 @@ eng_system *tu_random_sample(int n, double rho, double txy, double txz, double t
   return s;
 }
 
+eng_system *tu_fcc_cu(int n, double a, double offset) {
+  const double basis[4][3] = {{0, 0, 0}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
+  eng_system *s = eng_system_create(4 * n * n * n, 1);
+  int m = 0;
+  if (!s) return NULL;
+  snprintf(s->type_name[0], ENG_NAME_MAX, "Cu");
+  s->type_mass[0] = eng_element_mass("Cu");
+  for (int k = 0; k < 3; k++) {
+    s->box.len[k] = n * a;
+    s->box.periodic[k] = 1;
+  }
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++)
+      for (int k = 0; k < n; k++)
+        for (int b = 0; b < 4; b++) {
+          s->x[3 * m] = (i + basis[b][0] + offset) * a;
+          s->x[3 * m + 1] = (j + basis[b][1] + offset) * a;
+          s->x[3 * m + 2] = (k + basis[b][2] + offset) * a;
+          m++;
+        }
+  return s;
+}
+
 int tu_write_data(const char *path, const eng_system *s) {
   FILE *f = fopen(path, "w");
   const eng_box *b = &s->box;

@@ -14,6 +14,9 @@
 eng_system *tu_random_sample(int n, double rho, double tilt_xy, double tilt_xz,
                              double tilt_yz, const char *a, const char *b, double x,
                              double dmin, uint64_t seed);
+/* Perfect fcc Cu crystal: n x n x n cubic cells of side a (Angstrom), every
+ * site shifted by offset*a along x, y and z.  NULL when out of memory. */
+eng_system *tu_fcc_cu(int n, double a, double offset);
 /* Write a LAMMPS data file (atomic) of s at path, full precision. 0 on success. */
 int tu_write_data(const char *path, const eng_system *s);
 /* Path of the lmp executable from $LMP, or NULL when LAMMPS is unavailable. */
