@@ -281,8 +281,9 @@ typedef struct eng_calc_opts {
 
 /* Create a calculator for systems shaped like sys (same atom count and
  * types).  Species are mapped to potential elements by name; a species the
- * potential lacks is ENG_EINVAL naming it.  A box narrower than twice the
- * cutoff along a periodic direction is ENG_EINVAL too.  Masses of types
+ * potential lacks is ENG_EINVAL naming it.  (A box narrower than the
+ * cutoff along a periodic direction is refused by eng_calc_compute; boxes
+ * between one and two cutoffs wide work, with several periodic images.)  Masses of types
  * with mass 0 are NOT changed: call eng_calc_fill_masses for that.  The
  * calculator borrows pot.  opts may be NULL. */
 int eng_calc_create(const eng_potential *pot, const eng_system *sys,
