@@ -100,6 +100,11 @@ static const kind_param noop_params[] = {
      "how long to sleep (reporting progress; cancellable)"},
     {"fail", KIND_P_BOOL, NULL, 0, 0, 0, "false", "",
      "fail with an error after sleeping (for tests)"},
+    {"fanout", KIND_P_INT, NULL, 0, 100000, 0, "0", "",
+     "fan out into this many noop child jobs (each sleeping `seconds`); "
+     "the parent runs after them and reports how many it gathered"},
+    {"fail_child", KIND_P_INT, NULL, -1, 100000, 0, "-1", "",
+     "index of the child that fails (-1 = none; for tests)"},
 };
 
 /* ------------------------------------------------------------------ */
@@ -458,29 +463,55 @@ static kind_def kinds[] = {
     {"energy",
      "energy, per-atom energies, forces and virial/pressure of a structure",
      energy_validate, kind__run_energy, NULL, energy_params, 0,
-     KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL},
+     KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL, NULL},
     {"minimize",
      "minimise the potential energy (positions, fixed box) with CG or FIRE",
      minimize_validate, kind__run_minimize, NULL, minimize_params,
-     NPARAMS(minimize_params), KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL},
+     NPARAMS(minimize_params), KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL,
+     NULL},
     {"md", "molecular dynamics: NVE, Nose-Hoover NVT, or NPT",
      md_validate, kind__run_md, NULL, md_params, NPARAMS(md_params),
-     KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL},
+     KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL, NULL},
     {"quench",
      "melt at t_high, cool at rate to t_low under the barostat, hold, "
      "minimise (makes a glass)",
      quench_validate, kind__run_quench, NULL, quench_params,
-     NPARAMS(quench_params), KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL},
+     NPARAMS(quench_params), KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL,
+     NULL},
     {"noop",
      "sleep for `seconds` reporting progress (service tests, benchmarks)",
      noop_validate, kind__run_noop, NULL, noop_params, NPARAMS(noop_params),
-     0},
+     0, kind__plan_noop},
     {"descriptors",
      "structural descriptors per atom: g(r), Voronoi, L5FS, S2, vibrational "
      "MSD, flexibility volume, normal modes, participation, harmonic MSD",
      kind__validate_descriptors, kind__run_descriptors, NULL,
      kind__descriptors_params, KIND__DESC_NPARAMS,
-     KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL},
+     KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL, NULL},
+    /* Kinds defined in their own files: nparams -1 = count the table up to
+     * its {NULL} sentinel (done once, with the schemas). */
+    {"artn",
+     "ARTn sweep: activation energies of local excitations around selected "
+     "atoms, fanned out into artn_chunk child jobs and gathered per atom",
+     kind__validate_artn, kind__run_artn, NULL, kind__artn_params, -1,
+     KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL, kind__plan_artn},
+    {"artn_chunk",
+     "ARTn events for a list of atoms (one chunk of an artn sweep)",
+     kind__validate_artn_chunk, kind__run_artn_chunk, NULL,
+     kind__artn_chunk_params, -1, KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL,
+     NULL},
+    {"analysis",
+     "correlations, spatial autocorrelation and correlation lengths, "
+     "barrier spectra and slice maps of per-atom fields from other results",
+     kind__validate_analysis, kind__run_analysis, NULL,
+     kind__analysis_params, -1, KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL,
+     NULL},
+    {"pipeline",
+     "the paper end to end: minimise, descriptors and ARTn sweep, analysis, "
+     "and a report per figure",
+     kind__validate_pipeline, kind__run_pipeline, NULL,
+     kind__pipeline_params, -1, KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL,
+     kind__plan_pipeline},
 };
 
 #define NKINDS NPARAMS(kinds)
@@ -564,6 +595,12 @@ static cJSON *param_schema(const kind_param *p) {
 
 static void build_schemas(void) {
   int i, j;
+  for (i = 0; i < NKINDS; i++) {
+    if (kinds[i].nparams < 0) {
+      kinds[i].nparams = 0;
+      while (kinds[i].params[kinds[i].nparams].name) kinds[i].nparams++;
+    }
+  }
   for (i = 0; i < NKINDS; i++) {
     cJSON *s = cJSON_CreateObject(), *props;
     if (!s) continue;

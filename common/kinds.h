@@ -59,6 +59,18 @@ typedef struct kind_io {
   /* If not NULL, a successful run of a kind that has a structure stores
    * the final system here (new, owned by the caller; eng_system_free). */
   struct eng_system **final_system;
+  /* --- job graphs (fan-out and pipelines; see kind_def.plan) --- */
+  /* Results of this job's inputs (borrowed; NULL/0 = none): for a job with
+   * children (a fan-out parent) the children's results in the order plan
+   * listed them; for a planned child with "after", the results of those
+   * siblings in that order. */
+  const cJSON *const *inputs;
+  int ninputs;
+  /* If not NULL, a result (borrowed) whose final positions and box
+   * (per_atom x,y,z matched by id; "box") replace the structure's before
+   * the run: how a planned child works on the structure a sibling made
+   * ("structure_from").  Applied by the kind layer (kind__ctx_begin). */
+  const cJSON *structure_result;
 } kind_io;
 
 /* Return codes of validate and run (0 = ok). */
@@ -130,6 +142,38 @@ typedef struct kind_def {
   const kind_param *params; /* the parameter table, nparams entries */
   int nparams;
   int flags; /* KIND_NEEDS_* */
+  /* --- job graphs --- */
+  /* Fan-out (NULL for ordinary kinds).  Given the normalized params and
+   * the job's structure as submitted (NULL for kinds without one; only its
+   * atom count, ids, types and species may be relied on: positions may be
+   * replaced later through structure_from), make the child jobs.  On
+   * success returns 0 and *children is a new JSON array (owned by the
+   * caller), each item
+   *   {"kind": NAME, "params": {...normalized...},
+   *    "after": [i, ...],        optional: earlier siblings (0-based, each
+   *                              < own index) that must succeed first;
+   *                              their results are the child's io->inputs,
+   *                              in this order
+   *    "structure_from": j,      optional (absent or -1 = the parent's
+   *                              structure as is): a sibling listed in
+   *                              "after" whose result's positions and box
+   *                              the child runs on (io->structure_result)
+   *    "label": "text"}          optional: names the step in progress and
+   *                              in errors ("descriptors", "chunk 3/40")
+   * An empty array is allowed (the parent then runs with no inputs).
+   * Every child job has the parent's structure, potential, user and
+   * priority.  A child whose kind has a plan is expanded the same way
+   * (recursively); its own children inherit its "after" and
+   * "structure_from".  The parent runs after all its children succeeded,
+   * with io->inputs = the children's results in array order, and, if it
+   * was itself planned with structure_from, that structure_result.  If a
+   * child fails for good, the parent (and every job after it) fails with
+   * "LABEL (job ID, KIND) failed: reason".  Implemented in process by
+   * kind_run_graph (CLI) and in the queue by pelmapd (docs/kinds.md,
+   * "Job graphs").  On failure returns KIND_EINVAL/KIND_ENOMEM with the
+   * reason in err. */
+  int (*plan)(const cJSON *params, const struct eng_system *sys,
+              cJSON **children, char *err, size_t errlen);
 } kind_def;
 
 /* The kind called name, or NULL if there is none. */
@@ -153,6 +197,19 @@ const char *kind_program(void);
  * ids), KIND_ENOMEM. */
 int kind_apply_result(struct eng_system *sys, const cJSON *result, char *err,
                       size_t errlen);
+
+/* Run kind k with params the way the queue would, in this process: if k
+ * has a plan, read the structure from io (for plan), expand the graph
+ * recursively and run every child in order (each with its inputs and
+ * structure_result as specified at kind_def.plan, the other io fields
+ * as given), then k itself with the children's results as inputs;
+ * without a plan, the same as k->run.  Progress is reported through io
+ * over the whole graph (by job count).  Returns 0 with *result (new, owned
+ * by the caller), or the first failing job's KIND_E* code with
+ * "LABEL (KIND): reason" in err.  io->final_system, if set, receives the
+ * final system of k's own run only. */
+int kind_run_graph(const kind_def *k, const cJSON *params, const kind_io *io,
+                   cJSON **result, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

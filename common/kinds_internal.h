@@ -83,4 +83,38 @@ int kind__run_descriptors(const cJSON *params, const kind_io *io,
 #define KIND__DESC_NPARAMS 25
 extern const kind_param kind__descriptors_params[KIND__DESC_NPARAMS];
 
+/* noop's fan-out (kinds_run.c); contract of kind_def.plan. */
+int kind__plan_noop(const cJSON *params, const eng_system *sys,
+                    cJSON **children, char *err, size_t errlen);
+
+/* Kinds in their own files.  Each parameter table ends with a {NULL}
+ * sentinel entry; validate/run/plan follow the kind_def contracts. */
+/* kinds_artn.c: the ARTn sweep (fan-out parent) and its chunks */
+extern const kind_param kind__artn_params[];
+extern const kind_param kind__artn_chunk_params[];
+int kind__validate_artn(const cJSON *params, cJSON **normalized, char *err,
+                        size_t errlen);
+int kind__run_artn(const cJSON *params, const kind_io *io, cJSON **result,
+                   char *err, size_t errlen);
+int kind__plan_artn(const cJSON *params, const eng_system *sys,
+                    cJSON **children, char *err, size_t errlen);
+int kind__validate_artn_chunk(const cJSON *params, cJSON **normalized,
+                              char *err, size_t errlen);
+int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
+                         cJSON **result, char *err, size_t errlen);
+/* kinds_analysis.c */
+extern const kind_param kind__analysis_params[];
+int kind__validate_analysis(const cJSON *params, cJSON **normalized,
+                            char *err, size_t errlen);
+int kind__run_analysis(const cJSON *params, const kind_io *io,
+                       cJSON **result, char *err, size_t errlen);
+/* kinds_pipeline.c */
+extern const kind_param kind__pipeline_params[];
+int kind__validate_pipeline(const cJSON *params, cJSON **normalized,
+                            char *err, size_t errlen);
+int kind__run_pipeline(const cJSON *params, const kind_io *io,
+                       cJSON **result, char *err, size_t errlen);
+int kind__plan_pipeline(const cJSON *params, const eng_system *sys,
+                        cJSON **children, char *err, size_t errlen);
+
 #endif

@@ -118,6 +118,10 @@ int kind__ctx_begin(kind__ctx *c, const char *kname, const cJSON *params,
     snprintf(c->sys->type_name[t], ENG_NAME_MAX, "%s",
              eng_potential_element(c->pot, t));
   }
+  if (io->structure_result) {
+    rc = kind_apply_result(c->sys, io->structure_result, err, errlen);
+    if (rc) return rc;
+  }
   rc = eng_calc_create(c->pot, c->sys, NULL, &c->calc);
   if (rc) return kind__eng_fail(rc, 1, sname, err, errlen);
   eng_calc_fill_masses(c->calc, c->sys);
@@ -538,6 +542,57 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Sum of summary.seconds over io's inputs (0 without inputs). */
+static double input_seconds(const kind_io *io) {
+  double t = 0;
+  int i;
+  for (i = 0; io && i < io->ninputs; i++) {
+    const cJSON *sm = cJSON_GetObjectItemCaseSensitive(io->inputs[i], "summary");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(sm, "seconds");
+    if (cJSON_IsNumber(v)) t += v->valuedouble;
+  }
+  return t;
+}
+
+/* noop's plan: fanout children of kind noop sleeping `seconds` each, the
+ * one at index fail_child failing (for tests of fan-out and its faults). */
+int kind__plan_noop(const cJSON *params, const eng_system *sys,
+                    cJSON **children, char *err, size_t errlen) {
+  const cJSON *fo = cJSON_GetObjectItemCaseSensitive(params, "fanout");
+  const cJSON *fc = cJSON_GetObjectItemCaseSensitive(params, "fail_child");
+  const cJSON *sec = cJSON_GetObjectItemCaseSensitive(params, "seconds");
+  int n = cJSON_IsNumber(fo) ? fo->valueint : 0, i;
+  int bad = cJSON_IsNumber(fc) ? fc->valueint : -1;
+  cJSON *a = cJSON_CreateArray();
+  (void)sys;
+  *children = NULL;
+  if (!a) goto nomem;
+  for (i = 0; i < n; i++) {
+    cJSON *c = cJSON_CreateObject(), *p;
+    char label[48];
+    if (!c) goto nomem;
+    cJSON_AddItemToArray(a, c);
+    snprintf(label, sizeof label, "noop %d/%d", i + 1, n);
+    if (!cJSON_AddStringToObject(c, "kind", "noop") ||
+        !cJSON_AddStringToObject(c, "label", label))
+      goto nomem;
+    p = cJSON_AddObjectToObject(c, "params");
+    if (!p ||
+        !cJSON_AddNumberToObject(p, "seconds",
+                                 cJSON_IsNumber(sec) ? sec->valuedouble : 0) ||
+        !cJSON_AddBoolToObject(p, "fail", i == bad) ||
+        !cJSON_AddNumberToObject(p, "fanout", 0) ||
+        !cJSON_AddNumberToObject(p, "fail_child", -1))
+      goto nomem;
+  }
+  *children = a;
+  return 0;
+nomem:
+  cJSON_Delete(a);
+  snprintf(err, errlen, "out of memory");
+  return KIND_ENOMEM;
+}
+
 int kind__run_noop(const cJSON *params, const kind_io *io, cJSON **result,
                    char *err, size_t errlen) {
   kind__ctx c;
@@ -572,6 +627,9 @@ int kind__run_noop(const cJSON *params, const kind_io *io, cJSON **result,
   if (!r) goto nomem;
   sum = cJSON_AddObjectToObject(r, "summary");
   cJSON_AddNumberToObject(sum, "seconds", now_s() - t0);
+  /* a fan-out parent (fanout > 0) reports what it gathered */
+  cJSON_AddNumberToObject(sum, "ninputs", io ? io->ninputs : 0);
+  cJSON_AddNumberToObject(sum, "input_seconds", input_seconds(io));
   return kind__finish(&c, r, result, err, errlen);
 nomem:
   rc = KIND_ENOMEM;

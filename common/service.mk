@@ -30,7 +30,8 @@ PEL_SERVICE_LIBS = libpelservice.a $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
 # --- libpelkinds.a + pelmap CLI + tests/cli (engineer K's block) ---
 noinst_LIBRARIES += libpelkinds.a
 libpelkinds_a_SOURCES = common/kinds.h common/kinds_internal.h \
-  common/kinds.c common/kinds_run.c common/kinds_desc.c
+  common/kinds.c common/kinds_run.c common/kinds_desc.c common/kinds_graph.c \
+  common/kinds_artn.c common/kinds_analysis.c common/kinds_pipeline.c
 libpelkinds_a_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 # what a program linking libpelkinds.a needs after it
 PEL_KINDS_LIBS = libpelkinds.a $(ENGINE_LIBS) $(CJSON_LIBS) \

@@ -403,7 +403,7 @@ static int cli_run(cli_opts *o) {
   }
   io.progress = cli_on_progress;
   io.ud = &prog;
-  krc = o->kind->run(norm, &io, &result, err, sizeof err);
+  krc = kind_run_graph(o->kind, norm, &io, &result, err, sizeof err);
   if (krc) {
     if (krc == KIND_ECANCEL && cli_interrupted)
       snprintf(err, sizeof err, "interrupted");

@@ -62,8 +62,8 @@ int main(void) {
     ok(kind_find(k->name) == k, "kind_find(%s)", k->name);
     cJSON_Delete(s);
   }
-  ok(n == 6 && kind_at(-1) == NULL && kind_find("nope") == NULL && kind_find(NULL) == NULL,
-     "6 kinds; unknown names and indexes give NULL");
+  ok(n == 10 && kind_at(-1) == NULL && kind_find("nope") == NULL && kind_find(NULL) == NULL,
+     "10 kinds; unknown names and indexes give NULL");
 
   /* defaults */
   rc = v("minimize", NULL, &o, err, sizeof err);
