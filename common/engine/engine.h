@@ -938,6 +938,14 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
                  double *x_saddle, double *x_final);
 /* @@artn-api@@ (keep this marker: new declarations go above it) */
 
+/* ------------------------------------------------------------------ */
+/* Analysis of per-atom fields (analysis.c): correlations, spatial     */
+/* autocorrelation and correlation lengths, histograms, slice maps     */
+/* (docs/analysis.md).                                                 */
+/* ------------------------------------------------------------------ */
+
+/* @@analysis-api@@ (keep this marker: new declarations go above it) */
+
 #ifdef __cplusplus
 }
 #endif
