@@ -29,7 +29,7 @@
 extern const char *const jobq__migrations[];
 extern const int jobq__nmigrations;
 
-#define JOBQ_STMT_CACHE 48
+#define JOBQ_STMT_CACHE 96
 #define JOBQ_REAP_MAX 256
 
 struct jobq {
@@ -936,11 +936,46 @@ int jobq_potential_blob(jobq *q, int64_t id, char **data, size_t *len, char name
 /* Jobs                                                                */
 /* ------------------------------------------------------------------ */
 
+/* A growable list of job ids. */
+typedef struct idlist {
+  int64_t *v;
+  int n, cap;
+} idlist;
+
+static int idlist_push(idlist *l, int64_t id) {
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 16;
+    int64_t *v = realloc(l->v, (size_t)cap * sizeof *v);
+    if (!v) return JOBQ_ENOMEM;
+    l->v = v;
+    l->cap = cap;
+  }
+  l->v[l->n++] = id;
+  return JOBQ_OK;
+}
+
+/* Collect the ids of column 0 of st's rows into l. */
+static int collect_ids(jobq *q, sqlite3_stmt *st, idlist *l) {
+  int rc = sqlite3_step(st);
+  while (rc == SQLITE_ROW) {
+    if (idlist_push(l, sqlite3_column_int64(st, 0)) < 0) {
+      sqlite3_reset(st);
+      return seterr(q, JOBQ_ENOMEM, "out of memory");
+    }
+    rc = sqlite3_step(st);
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return dberr(q, rc, "collect");
+  return JOBQ_OK;
+}
+
 #define JOB_OBJ                                                                      \
   "json_object('id', j.id, 'user', (SELECT name FROM users WHERE id = j.user_id), "  \
   "'kind', j.kind, 'state', j.state, 'priority', j.priority, 'params', json(j.params), " \
   "'structure', j.structure_id, 'potential', j.potential_id, 'parent', j.parent_id, " \
   "'run_after', json((SELECT json_group_array(dep_id) FROM job_deps WHERE job_id = j.id)), " \
+  "'label', j.label, 'structure_from', j.structure_from, "                          \
+  "'inputs', (SELECT count(*) FROM job_inputs i WHERE i.job_id = j.id), "           \
   "'attempt', j.attempt, 'max_attempts', j.max_attempts, 'progress', j.progress, "   \
   "'message', j.message, 'worker', j.worker, 'error', j.error, "                     \
   "'lease_expires', j.lease_expires, 'not_before', j.not_before, "                   \
@@ -972,16 +1007,97 @@ static int valid_kind(const char *k) {
   return 1;
 }
 
-int jobq_submit(jobq *q, const jobq_submit_in *in, int64_t *id, int *existed) {
-  *id = 0;
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Check the shape of a graph: indices in range and in order (see
+ * jobq_graph_node), exactly one root (the last node). */
+static int check_graph(jobq *q, const jobq_graph_node *nodes, int n) {
+  if (n < 1 || !nodes) return seterr(q, JOBQ_EINVAL, "graph: no nodes");
+  if (nodes[n - 1].parent != -1) return seterr(q, JOBQ_EINVAL, "graph: the last node must be the root");
+  for (int i = 0; i < n; i++) {
+    const jobq_graph_node *g = &nodes[i];
+    if (!valid_kind(g->kind))
+      return seterr(q, JOBQ_EINVAL, "graph node %d: kind must be 1-31 characters [A-Za-z0-9_.-]", i);
+    if (i < n - 1 && (g->parent <= i || g->parent >= n))
+      return seterr(q, JOBQ_EINVAL, "graph node %d: parent must be a later node", i);
+    if (g->nafter < 0 || (g->nafter && !g->after) || g->ninputs < 0 || (g->ninputs && !g->inputs))
+      return seterr(q, JOBQ_EINVAL, "graph node %d: bad dependency list", i);
+    for (int k = 0; k < g->nafter; k++)
+      if (g->after[k] < 0 || g->after[k] >= i)
+        return seterr(q, JOBQ_EINVAL, "graph node %d: \"after\" must name earlier nodes", i);
+    for (int k = 0; k < g->ninputs; k++)
+      if (g->inputs[k] < 0 || g->inputs[k] >= i)
+        return seterr(q, JOBQ_EINVAL, "graph node %d: inputs must name earlier nodes", i);
+    if (g->structure_from < -1 || g->structure_from >= i)
+      return seterr(q, JOBQ_EINVAL, "graph node %d: structure_from must name an earlier node", i);
+    if (g->label && strlen(g->label) > 128)
+      return seterr(q, JOBQ_EINVAL, "graph node %d: label longer than 128 bytes", i);
+  }
+  return JOBQ_OK;
+}
+
+/* Depth-first pre-order of the graph's nodes (root first, children in
+ * index order): order[rank] = node.  Returns JOBQ_ENOMEM or OK. */
+static int preorder(jobq *q, const jobq_graph_node *nodes, int n, int *order) {
+  int *first = malloc((size_t)n * sizeof *first), *next = malloc((size_t)n * sizeof *next);
+  int *stack = malloc((size_t)n * sizeof *stack), *last = malloc((size_t)n * sizeof *last);
+  int rc = JOBQ_OK, sp = 0, nr = 0;
+  if (!first || !next || !stack || !last) {
+    rc = seterr(q, JOBQ_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (int i = 0; i < n; i++) first[i] = last[i] = next[i] = -1;
+  for (int i = 0; i < n - 1; i++) { /* children lists in index order */
+    int p = nodes[i].parent;
+    if (last[p] < 0)
+      first[p] = i;
+    else
+      next[last[p]] = i;
+    last[p] = i;
+  }
+  stack[sp++] = n - 1;
+  while (sp > 0) {
+    int v = stack[--sp];
+    order[nr++] = v;
+    /* push the children in reverse so that the first is visited first */
+    int m = 0;
+    for (int c = first[v]; c >= 0; c = next[c]) last[m++] = c; /* reuse last[] as scratch */
+    for (int k = m - 1; k >= 0; k--) stack[sp++] = last[k];
+  }
+  assert(nr == n);
+out:
+  free(first);
+  free(next);
+  free(stack);
+  free(last);
+  return rc;
+}
+
+int jobq_submit_graph(jobq *q, const jobq_submit_in *in, const jobq_graph_node *nodes, int n,
+                      int64_t *ids, int64_t *root, int *existed) {
+  int64_t *jid = NULL, *deps = NULL, base = 0, user_pending = 0;
+  int *order = NULL, ndeps_cap = 0;
   if (existed) *existed = 0;
-  if (!in || in->user_id <= 0 || !valid_kind(in->kind))
-    return seterr(q, JOBQ_EINVAL, "kind: must be 1-31 characters [A-Za-z0-9_.-]");
+  if (root) *root = 0;
+  if (ids && n > 0) memset(ids, 0, (size_t)n * sizeof *ids);
+  if (!in || in->user_id <= 0) return seterr(q, JOBQ_EINVAL, "user: missing");
   if (in->nrun_after < 0 || (in->nrun_after > 0 && !in->run_after))
     return seterr(q, JOBQ_EINVAL, "run_after: bad list");
-  int64_t owner = in->see_all ? 0 : in->user_id;
-  int rc = begin(q);
+  int rc = check_graph(q, nodes, n);
   if (rc < 0) return rc;
+  jid = malloc((size_t)n * sizeof *jid);
+  order = malloc((size_t)n * sizeof *order);
+  if (!jid || !order) {
+    free(jid);
+    free(order);
+    return seterr(q, JOBQ_ENOMEM, "out of memory");
+  }
+  int64_t owner = in->see_all ? 0 : in->user_id;
+  rc = begin(q);
+  if (rc < 0) goto done;
   sqlite3_stmt *st;
   if (in->idempotency_key) {
     st = stmt(q, "SELECT id FROM jobs WHERE user_id = ?1 AND idempotency_key = ?2");
@@ -991,25 +1107,31 @@ int jobq_submit(jobq *q, const jobq_submit_in *in, int64_t *id, int *existed) {
     }
     sqlite3_bind_int64(st, 1, in->user_id);
     sqlite3_bind_text(st, 2, in->idempotency_key, -1, SQLITE_STATIC);
-    rc = step_int(q, st, id, "idempotency");
+    int64_t old = 0;
+    rc = step_int(q, st, &old, "idempotency");
     if (rc == JOBQ_OK) {
       if (existed) *existed = 1;
+      if (ids) ids[n - 1] = old;
+      if (root) *root = old;
       goto out;
     }
     if (rc != JOBQ_ENOTFOUND) goto out;
     rc = JOBQ_OK;
   }
-  if (in->params_json) {
+  for (int i = 0; i < n; i++) {
+    if (!nodes[i].params_json) continue;
     st = stmt(q, "SELECT json_type(?1) = 'object'");
     if (!st) {
       rc = JOBQ_EDB;
       goto out;
     }
-    sqlite3_bind_text(st, 1, in->params_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, nodes[i].params_json, -1, SQLITE_STATIC);
     int64_t isobj = 0;
     rc = step_int(q, st, &isobj, "params");
     if (rc < 0 || !isobj) {
-      rc = seterr(q, JOBQ_EINVAL, "params: must be a JSON object");
+      rc = seterr(q, JOBQ_EINVAL, n > 1 ? "params of graph node %d (%s): must be a JSON object"
+                                        : "params: must be a JSON object",
+                  i, nodes[i].kind);
       goto out;
     }
   }
@@ -1054,20 +1176,25 @@ int jobq_submit(jobq *q, const jobq_submit_in *in, int64_t *id, int *existed) {
     rc = check_visible(q, "SELECT 1 FROM jobs WHERE id = ?1 AND (?2 = 0 OR user_id = ?2)",
                        in->run_after[i], owner, "run_after job");
     if (rc < 0) goto out;
-    st = stmt(q, "SELECT state IN ('failed', 'cancelled') FROM jobs WHERE id = ?1");
+    st = stmt(q, "SELECT CASE state WHEN 'succeeded' THEN 0 WHEN 'failed' THEN 2 "
+                 "WHEN 'cancelled' THEN 2 ELSE 1 END FROM jobs WHERE id = ?1");
     if (!st) {
       rc = JOBQ_EDB;
       goto out;
     }
     sqlite3_bind_int64(st, 1, in->run_after[i]);
-    int64_t dead = 0;
-    rc = step_int(q, st, &dead, "run_after");
+    int64_t s = 0;
+    rc = step_int(q, st, &s, "run_after");
     if (rc < 0) goto out;
-    if (dead) {
+    if (s == 2) {
       rc = seterr(q, JOBQ_ECONFLICT, "run_after job %lld already failed or was cancelled",
                   (long long)in->run_after[i]);
       goto out;
     }
+    /* the same id listed twice counts once (job_deps is a set) */
+    int dup = 0;
+    for (int k = 0; k < i; k++) dup |= in->run_after[k] == in->run_after[i];
+    if (s == 1 && !dup) user_pending++;
   }
   if (in->max_queued > 0) {
     /* Two counts so that each uses its partial index (jobs_queue, jobs_running). */
@@ -1080,63 +1207,231 @@ int jobq_submit(jobq *q, const jobq_submit_in *in, int64_t *id, int *existed) {
       goto out;
     }
     sqlite3_bind_int64(st, 1, in->user_id);
-    int64_t n = 0;
-    rc = step_int(q, st, &n, "count");
+    int64_t cnt = 0;
+    rc = step_int(q, st, &cnt, "count");
     if (rc < 0) goto out;
-    if (n >= in->max_queued) {
-      rc = seterr(q, JOBQ_ELIMIT, "you already have %lld queued or running jobs (limit %lld)",
-                  (long long)n, (long long)in->max_queued);
+    if (cnt + n > in->max_queued) {
+      rc = n > 1 ? seterr(q, JOBQ_ELIMIT,
+                          "this graph has %d jobs and you already have %lld queued or running "
+                          "(limit %lld)", n, (long long)cnt, (long long)in->max_queued)
+                 : seterr(q, JOBQ_ELIMIT, "you already have %lld queued or running jobs (limit %lld)",
+                          (long long)cnt, (long long)in->max_queued);
       goto out;
     }
   }
-  double now = jobq_now();
-  st = stmt(q,
-      "INSERT INTO jobs(user_id, kind, priority, params, structure_id, potential_id, parent_id, "
-      "max_attempts, idempotency_key, created, updated) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)");
+  /* Ids: the root first, then depth-first pre-order.  The write lock is
+   * held, so max(id) cannot move under us. */
+  st = stmt(q, "SELECT ifnull(max(id), 0) FROM jobs");
   if (!st) {
     rc = JOBQ_EDB;
     goto out;
   }
-  sqlite3_bind_int64(st, 1, in->user_id);
-  sqlite3_bind_text(st, 2, in->kind, -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 3, in->priority);
-  sqlite3_bind_text(st, 4, in->params_json ? in->params_json : "{}", -1, SQLITE_STATIC);
-  bind_id_or_null(st, 5, in->structure_id);
-  bind_id_or_null(st, 6, in->potential_id);
-  bind_id_or_null(st, 7, in->parent_id);
-  sqlite3_bind_int(st, 8, in->max_attempts > 0 ? in->max_attempts : 3);
-  bind_text_or_null(st, 9, in->idempotency_key);
-  sqlite3_bind_double(st, 10, now);
-  rc = exec_done(q, st, "insert job");
+  rc = step_int(q, st, &base, "max id");
   if (rc < 0) goto out;
-  *id = sqlite3_last_insert_rowid(q->db);
-  for (int i = 0; i < in->nrun_after; i++) {
-    st = stmt(q, "INSERT OR IGNORE INTO job_deps(job_id, dep_id) VALUES (?1, ?2)");
-    if (!st) {
-      rc = JOBQ_EDB;
-      goto out;
+  rc = preorder(q, nodes, n, order);
+  if (rc < 0) goto out;
+  for (int r = 0; r < n; r++) jid[order[r]] = base + 1 + r;
+  /* Two passes, so that every foreign key points at a row already there
+   * (no deferred checks, which would make each insert scan for pending
+   * references): first the jobs in pre-order (a parent before its
+   * children; a structure_from job, an earlier sibling of the job or of an
+   * ancestor, before the job), then the dependencies and inputs. */
+  double now = jobq_now();
+  for (int pass = 0; pass < 2 && rc >= 0; pass++) {
+    for (int r = 0; r < n && rc >= 0; r++) {
+      int i = order[r];
+      const jobq_graph_node *g = &nodes[i];
+      /* the distinct graph dependencies, sorted */
+      int nd = 0;
+      if (g->nafter > ndeps_cap) {
+        int64_t *t = realloc(deps, (size_t)g->nafter * sizeof *t);
+        if (!t) {
+          rc = seterr(q, JOBQ_ENOMEM, "out of memory");
+          break;
+        }
+        deps = t;
+        ndeps_cap = g->nafter;
+      }
+      for (int k = 0; k < g->nafter; k++) deps[nd++] = jid[g->after[k]];
+      if (nd > 1) {
+        qsort(deps, (size_t)nd, sizeof *deps, cmp_i64);
+        int u = 1;
+        for (int k = 1; k < nd; k++)
+          if (deps[k] != deps[u - 1]) deps[u++] = deps[k];
+        nd = u;
+      }
+      if (pass == 0) {
+        int is_root = i == n - 1;
+        st = stmt(q,
+            "INSERT INTO jobs(id, user_id, kind, priority, params, structure_id, potential_id, "
+            "parent_id, max_attempts, idempotency_key, created, updated, label, structure_from, "
+            "waiting) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14)");
+        if (!st) {
+          rc = JOBQ_EDB;
+          break;
+        }
+        sqlite3_bind_int64(st, 1, jid[i]);
+        sqlite3_bind_int64(st, 2, in->user_id);
+        sqlite3_bind_text(st, 3, g->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, in->priority);
+        sqlite3_bind_text(st, 5, g->params_json ? g->params_json : "{}", -1, SQLITE_STATIC);
+        bind_id_or_null(st, 6, in->structure_id);
+        bind_id_or_null(st, 7, in->potential_id);
+        bind_id_or_null(st, 8, is_root ? in->parent_id : jid[g->parent]);
+        sqlite3_bind_int(st, 9, in->max_attempts > 0 ? in->max_attempts : 3);
+        bind_text_or_null(st, 10, is_root ? in->idempotency_key : NULL);
+        sqlite3_bind_double(st, 11, now);
+        bind_text_or_null(st, 12, g->label);
+        bind_id_or_null(st, 13, g->structure_from >= 0 ? jid[g->structure_from] : 0);
+        sqlite3_bind_int64(st, 14, nd + user_pending);
+        rc = exec_done(q, st, "insert job");
+        if (rc >= 0) rc = add_event(q, jid[i], now, NULL, "queued", 0, NULL, "submitted");
+        continue;
+      }
+      for (int k = 0; k < nd + in->nrun_after && rc >= 0; k++) {
+        st = stmt(q, "INSERT OR IGNORE INTO job_deps(job_id, dep_id) VALUES (?1, ?2)");
+        if (!st) {
+          rc = JOBQ_EDB;
+          break;
+        }
+        sqlite3_bind_int64(st, 1, jid[i]);
+        sqlite3_bind_int64(st, 2, k < nd ? deps[k] : in->run_after[k - nd]);
+        rc = exec_done(q, st, "insert dependency");
+      }
+      for (int k = 0; k < g->ninputs && rc >= 0; k++) {
+        st = stmt(q, "INSERT INTO job_inputs(job_id, pos, input_id) VALUES (?1, ?2, ?3)");
+        if (!st) {
+          rc = JOBQ_EDB;
+          break;
+        }
+        sqlite3_bind_int64(st, 1, jid[i]);
+        sqlite3_bind_int(st, 2, k);
+        sqlite3_bind_int64(st, 3, jid[g->inputs[k]]);
+        rc = exec_done(q, st, "insert input");
+      }
     }
-    sqlite3_bind_int64(st, 1, *id);
-    sqlite3_bind_int64(st, 2, in->run_after[i]);
-    rc = exec_done(q, st, "insert dependency");
-    if (rc < 0) goto out;
   }
-  rc = add_event(q, *id, now, NULL, "queued", 0, NULL, "submitted");
+  if (rc >= 0) {
+    if (ids) memcpy(ids, jid, (size_t)n * sizeof *ids);
+    if (root) *root = jid[n - 1];
+  }
 out:
   rc = finish(q, rc);
-  if (rc < 0) *id = 0;
+  if (rc < 0) {
+    if (ids) memset(ids, 0, (size_t)n * sizeof *ids);
+    if (root) *root = 0;
+  }
+done:
+  free(jid);
+  free(order);
+  free(deps);
   return rc;
 }
 
+int jobq_submit(jobq *q, const jobq_submit_in *in, int64_t *id, int *existed) {
+  *id = 0;
+  if (existed) *existed = 0;
+  if (!in || in->user_id <= 0 || !valid_kind(in->kind))
+    return seterr(q, JOBQ_EINVAL, "kind: must be 1-31 characters [A-Za-z0-9_.-]");
+  jobq_graph_node one = {in->kind, in->params_json, NULL, -1, NULL, 0, NULL, 0, -1};
+  return jobq_submit_graph(q, in, &one, 1, NULL, id, existed);
+}
+
+/* Descendants of ?1 (recursive over parent_id, each step on jobs_parent). */
+#define JOB_DESC                                                                   \
+  "WITH RECURSIVE d(id) AS (SELECT id FROM jobs WHERE parent_id = ?1 UNION ALL "   \
+  "SELECT c.id FROM jobs c JOIN d ON c.parent_id = d.id) "
+
 int jobq_job_json(jobq *q, int64_t id, int64_t owner, char **json) {
+  *json = NULL;
   sqlite3_stmt *st = stmt(q, "SELECT " JOB_OBJ " FROM jobs j WHERE j.id = ?1 AND (?2 = 0 OR j.user_id = ?2)");
   if (!st) return JOBQ_EDB;
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_int64(st, 2, owner);
   int rc = step_text(q, st, json, "job");
   if (rc == JOBQ_ENOTFOUND) seterr(q, rc, "no job %lld", (long long)id);
+  if (rc < 0) return rc;
+  /* A graph: aggregate over the descendants. */
+  st = stmt(q, "SELECT EXISTS (SELECT 1 FROM jobs WHERE parent_id = ?1)");
+  if (!st) goto dberr;
+  sqlite3_bind_int64(st, 1, id);
+  int64_t has = 0;
+  rc = step_int(q, st, &has, "children");
+  if (rc < 0) goto fail;
+  if (!has) return JOBQ_OK;
+  st = stmt(q, JOB_DESC
+      "SELECT json_set(?2, '$.graph', json_object('total', count(*), "
+      "'queued', sum(j.state = 'queued'), 'running', sum(j.state = 'running'), "
+      "'succeeded', sum(j.state = 'succeeded'), 'failed', sum(j.state = 'failed'), "
+      "'cancelled', sum(j.state = 'cancelled')), "
+      "'$.progress', (total(CASE j.state WHEN 'succeeded' THEN 1.0 WHEN 'running' THEN j.progress "
+      "  ELSE 0.0 END) + (SELECT CASE state WHEN 'succeeded' THEN 1.0 WHEN 'running' THEN progress "
+      "  ELSE 0.0 END FROM jobs WHERE id = ?1)) / (count(*) + 1), "
+      "'$.message', CASE WHEN (SELECT state FROM jobs WHERE id = ?1) = 'queued' THEN "
+      "  printf('%d of %d jobs done, %d running', sum(j.state = 'succeeded'), count(*), "
+      "         sum(j.state = 'running')) "
+      "  ELSE json_extract(?2, '$.message') END) "
+      "FROM d JOIN jobs j ON j.id = d.id");
+  if (!st) goto dberr;
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_text(st, 2, *json, -1, SQLITE_TRANSIENT);
+  char *agg = NULL;
+  rc = step_text(q, st, &agg, "graph progress");
+  if (rc < 0) goto fail;
+  free(*json);
+  *json = agg;
+  return JOBQ_OK;
+dberr:
+  rc = JOBQ_EDB;
+fail:
+  free(*json);
+  *json = NULL;
   return rc;
+}
+
+int jobq_job_children(jobq *q, int64_t id, int64_t owner, int64_t limit, int64_t offset,
+                      char **json, int64_t *total) {
+  *json = NULL;
+  *total = 0;
+  int rc = check_visible(q, "SELECT 1 FROM jobs WHERE id = ?1 AND (?2 = 0 OR user_id = ?2)", id,
+                         owner, "job");
+  if (rc < 0) return rc;
+  sqlite3_stmt *st = stmt(q, "SELECT count(*) FROM jobs WHERE parent_id = ?1");
+  if (!st) return JOBQ_EDB;
+  sqlite3_bind_int64(st, 1, id);
+  rc = count_rows(q, st, total);
+  if (rc < 0) return rc;
+  st = stmt(q, "SELECT json_group_array(json(o)) FROM (SELECT " JOB_OBJ " AS o FROM jobs j "
+               "WHERE j.parent_id = ?1 ORDER BY j.id LIMIT ?2 OFFSET ?3)");
+  if (!st) return JOBQ_EDB;
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_int64(st, 2, limit);
+  sqlite3_bind_int64(st, 3, offset);
+  return step_text(q, st, json, "children");
+}
+
+int jobq_job_inputs(jobq *q, int64_t id, int64_t **inputs, int *n, int64_t *structure_from) {
+  *inputs = NULL;
+  *n = 0;
+  *structure_from = 0;
+  sqlite3_stmt *st = stmt(q, "SELECT ifnull(structure_from, 0) FROM jobs WHERE id = ?1");
+  if (!st) return JOBQ_EDB;
+  sqlite3_bind_int64(st, 1, id);
+  int rc = step_int(q, st, structure_from, "job");
+  if (rc == JOBQ_ENOTFOUND) return seterr(q, rc, "no job %lld", (long long)id);
+  if (rc < 0) return rc;
+  st = stmt(q, "SELECT input_id FROM job_inputs WHERE job_id = ?1 ORDER BY pos");
+  if (!st) return JOBQ_EDB;
+  sqlite3_bind_int64(st, 1, id);
+  idlist l = {0};
+  rc = collect_ids(q, st, &l);
+  if (rc < 0) {
+    free(l.v);
+    return rc;
+  }
+  *inputs = l.v;
+  *n = l.n;
+  return JOBQ_OK;
 }
 
 /* Filters of a job listing; the owner test comes in two forms so that a
@@ -1224,39 +1519,6 @@ int jobq_job_state(jobq *q, int64_t id, int64_t owner, char state[16], int64_t *
   return JOBQ_OK;
 }
 
-/* A growable list of job ids. */
-typedef struct idlist {
-  int64_t *v;
-  int n, cap;
-} idlist;
-
-static int idlist_push(idlist *l, int64_t id) {
-  if (l->n == l->cap) {
-    int cap = l->cap ? 2 * l->cap : 16;
-    int64_t *v = realloc(l->v, (size_t)cap * sizeof *v);
-    if (!v) return JOBQ_ENOMEM;
-    l->v = v;
-    l->cap = cap;
-  }
-  l->v[l->n++] = id;
-  return JOBQ_OK;
-}
-
-/* Collect the ids of column 0 of st's rows into l. */
-static int collect_ids(jobq *q, sqlite3_stmt *st, idlist *l) {
-  int rc = sqlite3_step(st);
-  while (rc == SQLITE_ROW) {
-    if (idlist_push(l, sqlite3_column_int64(st, 0)) < 0) {
-      sqlite3_reset(st);
-      return seterr(q, JOBQ_ENOMEM, "out of memory");
-    }
-    rc = sqlite3_step(st);
-  }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) return dberr(q, rc, "collect");
-  return JOBQ_OK;
-}
-
 /* Move job id to a final state (failed or cancelled) from whatever
  * unfinished state it is in, with an event; no-op if already finished. */
 static int end_job(jobq *q, int64_t id, const char *to, const char *why, double now) {
@@ -1290,37 +1552,81 @@ static int end_job(jobq *q, int64_t id, const char *to, const char *why, double 
   return rc;
 }
 
-/* After job root failed or was cancelled: end every job that runs after it
- * (failed: "dependency N failed"; cancelled likewise) and, when cancelling,
- * its children; transitively. */
-static int cascade(jobq *q, int64_t root, const char *root_state, double now) {
-  idlist todo = {0}, next = {0};
-  int rc = idlist_push(&todo, root);
-  if (rc < 0) return seterr(q, JOBQ_ENOMEM, "out of memory");
-  int cancel = strcmp(root_state, "cancelled") == 0;
-  for (int i = 0; i < todo.n && rc >= 0; i++) {
-    next.n = 0;
-    sqlite3_stmt *st = stmt(q, cancel
-        ? "SELECT j.id FROM jobs j WHERE j.state IN ('queued', 'running') AND "
-          "(j.parent_id = ?1 OR j.id IN (SELECT job_id FROM job_deps WHERE dep_id = ?1))"
-        : "SELECT j.id FROM jobs j WHERE j.state = 'queued' AND "
-          "j.id IN (SELECT job_id FROM job_deps WHERE dep_id = ?1)");
-    if (!st) {
-      rc = JOBQ_EDB;
-      break;
-    }
-    sqlite3_bind_int64(st, 1, todo.v[i]);
-    rc = collect_ids(q, st, &next);
-    for (int k = 0; k < next.n && rc >= 0; k++) {
-      char why[96];
-      snprintf(why, sizeof why, cancel ? "job %lld was cancelled" : "dependency job %lld failed",
-               (long long)todo.v[i]);
-      rc = end_job(q, next.v[k], cancel ? "cancelled" : "failed", why, now);
-      if (rc >= 0 && idlist_push(&todo, next.v[k]) < 0) rc = seterr(q, JOBQ_ENOMEM, "out of memory");
-    }
+/* end_job every unfinished job of st's rows (bound to ?1 = id) with to /
+ * why and append it to l. */
+static int end_rows(jobq *q, sqlite3_stmt *st, int64_t id, const char *to, const char *why,
+                    double now, idlist *l) {
+  idlist next = {0};
+  sqlite3_bind_int64(st, 1, id);
+  int rc = collect_ids(q, st, &next);
+  for (int k = 0; k < next.n && rc >= 0; k++) {
+    rc = end_job(q, next.v[k], to, why, now);
+    if (rc >= 0 && idlist_push(l, next.v[k]) < 0) rc = seterr(q, JOBQ_ENOMEM, "out of memory");
   }
-  free(todo.v);
   free(next.v);
+  return rc;
+}
+
+/* After job root failed or was cancelled, transitively:
+ *  - failed: every queued job that runs after it fails with the same
+ *    reason, "LABEL (job ID, KIND) failed: error" naming root (or
+ *    "dependency job ID (KIND) failed: error" when root has no label), and
+ *    the unfinished children of every failed job are cancelled (a parent
+ *    that failed will never use them);
+ *  - cancelled: its children and every job that runs after it are
+ *    cancelled. */
+static int cascade(jobq *q, int64_t root, const char *root_state, double now) {
+  idlist failed = {0}, cancelled = {0};
+  char why[1024], cwhy[1100];
+  int rc;
+  if (strcmp(root_state, "cancelled") == 0) {
+    rc = idlist_push(&cancelled, root);
+  } else {
+    sqlite3_stmt *st = stmt(q, "SELECT label, kind, ifnull(error, '') FROM jobs WHERE id = ?1");
+    if (!st) return JOBQ_EDB;
+    sqlite3_bind_int64(st, 1, root);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+      sqlite3_reset(st);
+      return seterr(q, JOBQ_EDB, "cascade: job %lld vanished", (long long)root);
+    }
+    const char *label = (const char *)sqlite3_column_text(st, 0);
+    const char *kind = (const char *)sqlite3_column_text(st, 1);
+    const char *err = (const char *)sqlite3_column_text(st, 2);
+    if (label)
+      snprintf(why, sizeof why, "%s (job %lld, %s) failed: %s", label, (long long)root, kind, err);
+    else
+      snprintf(why, sizeof why, "dependency job %lld (%s) failed: %s", (long long)root, kind, err);
+    sqlite3_reset(st);
+    snprintf(cwhy, sizeof cwhy, "cancelled: %s", why);
+    rc = idlist_push(&failed, root);
+  }
+  if (rc < 0) return seterr(q, JOBQ_ENOMEM, "out of memory");
+  for (int i = 0; i < failed.n && rc >= 0; i++) {
+    sqlite3_stmt *st = stmt(q, "SELECT j.id FROM jobs j WHERE j.state = 'queued' AND "
+                               "j.id IN (SELECT job_id FROM job_deps WHERE dep_id = ?1)");
+    rc = st ? end_rows(q, st, failed.v[i], "failed", why, now, &failed) : JOBQ_EDB;
+    if (rc < 0) break;
+    st = stmt(q, "SELECT id FROM jobs WHERE parent_id = ?1 AND state IN ('queued', 'running')");
+    rc = st ? end_rows(q, st, failed.v[i], "cancelled", cwhy, now, &cancelled) : JOBQ_EDB;
+  }
+  for (int i = 0; i < cancelled.n && rc >= 0; i++) {
+    char cw[96];
+    const char *w = cw;
+    if (failed.n)
+      w = cwhy;
+    else
+      snprintf(cw, sizeof cw, "job %lld was cancelled", (long long)cancelled.v[i]);
+    /* two statements, so that each walks its index (jobs_parent, job_deps_dep) */
+    sqlite3_stmt *st = stmt(q, "SELECT id FROM jobs WHERE parent_id = ?1 AND "
+                               "state IN ('queued', 'running')");
+    rc = st ? end_rows(q, st, cancelled.v[i], "cancelled", w, now, &cancelled) : JOBQ_EDB;
+    if (rc < 0) break;
+    st = stmt(q, "SELECT j.id FROM jobs j WHERE j.state IN ('queued', 'running') AND "
+                 "j.id IN (SELECT job_id FROM job_deps WHERE dep_id = ?1)");
+    rc = st ? end_rows(q, st, cancelled.v[i], "cancelled", w, now, &cancelled) : JOBQ_EDB;
+  }
+  free(failed.v);
+  free(cancelled.v);
   return rc;
 }
 
@@ -1459,9 +1765,9 @@ int jobq_claim(jobq *q, const char *worker, const char *const *kinds, int nkinds
   /* Users with a queued job that may start, least recently served first. */
   idlist users = {0};
   sqlite3_stmt *st = stmt(q,
-      "SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM jobs j INDEXED BY jobs_queue "
+      "SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM jobs j INDEXED BY jobs_ready "
       "WHERE j.user_id = u.id AND "
-      "j.state = 'queued' AND j.not_before <= ?1 AND "
+      "j.state = 'queued' AND j.waiting = 0 AND j.not_before <= ?1 AND "
       "(?2 IS NULL OR j.kind IN (SELECT value FROM json_each(?2)))) "
       "ORDER BY u.last_claim, u.id");
   if (!st) {
@@ -1474,10 +1780,9 @@ int jobq_claim(jobq *q, const char *worker, const char *const *kinds, int nkinds
   int64_t job = 0, uid = 0;
   for (int i = 0; i < users.n && rc >= 0 && !job; i++) {
     st = stmt(q,
-        "SELECT j.id FROM jobs j INDEXED BY jobs_queue WHERE j.user_id = ?1 AND j.state = 'queued' AND "
-        "j.not_before <= ?2 AND (?3 IS NULL OR j.kind IN (SELECT value FROM json_each(?3))) AND "
-        "NOT EXISTS (SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.dep_id "
-        "            WHERE d.job_id = j.id AND p.state <> 'succeeded') "
+        "SELECT j.id FROM jobs j INDEXED BY jobs_ready WHERE j.user_id = ?1 AND j.state = 'queued' "
+        "AND j.waiting = 0 AND j.not_before <= ?2 AND "
+        "(?3 IS NULL OR j.kind IN (SELECT value FROM json_each(?3))) "
         "ORDER BY j.priority DESC, j.id LIMIT 1");
     if (!st) {
       rc = JOBQ_EDB;
@@ -1524,7 +1829,9 @@ int jobq_claim(jobq *q, const char *worker, const char *const *kinds, int nkinds
   rc = exec_done(q, st, "last claim");
   if (rc < 0) goto out;
   st = stmt(q, "SELECT id, user_id, ifnull(structure_id, 0), ifnull(potential_id, 0), "
-               "ifnull(parent_id, 0), attempt, kind, params, lease_expires FROM jobs WHERE id = ?1");
+               "ifnull(parent_id, 0), attempt, kind, params, lease_expires, "
+               "ifnull(structure_from, 0), (SELECT count(*) FROM job_inputs WHERE job_id = ?1) "
+               "FROM jobs WHERE id = ?1");
   if (!st) {
     rc = JOBQ_EDB;
     goto out;
@@ -1544,6 +1851,8 @@ int jobq_claim(jobq *q, const char *worker, const char *const *kinds, int nkinds
   snprintf(out->kind, sizeof out->kind, "%s", (const char *)sqlite3_column_text(st, 6));
   out->params_json = strdup((const char *)sqlite3_column_text(st, 7));
   out->lease_expires = sqlite3_column_double(st, 8);
+  out->structure_from = sqlite3_column_int64(st, 9);
+  out->ninputs = sqlite3_column_int(st, 10);
   sqlite3_reset(st);
   if (!out->params_json) {
     rc = seterr(q, JOBQ_ENOMEM, "out of memory");
@@ -1675,6 +1984,16 @@ int jobq_complete(jobq *q, int64_t id, int attempt, const char *result_json) {
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_double(st, 2, now);
   rc = exec_done(q, st, "succeed");
+  if (rc < 0) goto out;
+  /* one dependency fewer for every job that runs after this one */
+  st = stmt(q, "UPDATE jobs SET waiting = waiting - 1 "
+               "WHERE id IN (SELECT job_id FROM job_deps WHERE dep_id = ?1)");
+  if (!st) {
+    rc = JOBQ_EDB;
+    goto out;
+  }
+  sqlite3_bind_int64(st, 1, id);
+  rc = exec_done(q, st, "dependents");
   if (rc >= 0) rc = add_event(q, id, now, "running", "succeeded", attempt, worker, NULL);
   if (rc >= 0) rc = bump_counter(q, "completions");
 out:

@@ -230,9 +230,14 @@ typedef struct jobq_submit_in {
 int jobq_submit(jobq *q, const jobq_submit_in *in, int64_t *id, int *existed);
 
 /* A job as JSON: id, user, kind, state, priority, params, structure,
- * potential, parent, run_after, attempt, max_attempts, progress, message,
- * worker, error, lease_expires, not_before, created, started, finished,
- * updated, has_result. */
+ * potential, parent, run_after, label, structure_from, inputs (count),
+ * attempt, max_attempts, progress, message, worker, error, lease_expires,
+ * not_before, created, started, finished, updated, has_result.  A job
+ * with children (a graph) also has "graph": {"total", "queued",
+ * "running", "succeeded", "failed", "cancelled"} counted over all its
+ * descendants; its "progress" is then (succeeded descendants + the
+ * progress of running ones + its own) / (total + 1), and while it waits
+ * for them its "message" says "k of N jobs done, r running". */
 int jobq_job_json(jobq *q, int64_t id, int64_t owner, char **json);
 /* Filters may be NULL / 0.  Newest first. */
 int jobq_job_list(jobq *q, int64_t owner, const char *state, const char *kind,
@@ -249,9 +254,57 @@ int jobq_job_state(jobq *q, int64_t id, int64_t owner, char state[16],
 
 /* Cancel: queued -> cancelled at once; running -> cancelled, and the
  * running attempt learns it at its next heartbeat (cancel = 1).  Children
- * (parent_id) and jobs that run after it are cancelled too.
+ * (parent_id), all their descendants and jobs that run after any of them
+ * are cancelled too.
  * JOBQ_ECONFLICT if already finished (succeeded/failed/cancelled). */
 int jobq_cancel(jobq *q, int64_t id, int64_t owner, const char *why);
+
+/* ------------------------------------------------------------------ */
+/* Job graphs (kinds with a plan: fan-out sweeps, pipelines)           */
+/* ------------------------------------------------------------------ */
+
+/* One job of a graph; indices refer to the nodes array of
+ * jobq_submit_graph.  Dependencies may only name earlier nodes (lower
+ * index) and a parent a later one, which keeps the graph acyclic (the
+ * depth-first order of kind_graph_expand, children before their parent). */
+typedef struct jobq_graph_node {
+  const char *kind;
+  const char *params_json; /* normalized params (object); NULL = {} */
+  const char *label;       /* step name for progress and errors; may be NULL */
+  int parent;              /* index of the parent node (> own), -1 = the root */
+  const int *after;        /* nodes that must succeed first (with inputs, */
+  int nafter;              /* inherited "after", a parent's children) */
+  const int *inputs;       /* nodes whose results are kind_io.inputs, */
+  int ninputs;             /* in this order (each must be in after too) */
+  int structure_from;      /* node whose result gives positions/box, -1 = none */
+} jobq_graph_node;
+
+/* Queue a job graph in one transaction.  nodes[n-1] is the root (parent
+ * -1; in->kind and in->params_json are ignored: every node names its
+ * own).  in->user_id, structure_id, potential_id, priority, max_attempts
+ * apply to every node; in->parent_id and idempotency_key to the root;
+ * in->run_after to every node (an inherited "after").  The root gets the
+ * lowest id and the others follow in depth-first pre-order (a parent
+ * before its children, siblings in order), so that claims take children
+ * in plan order.  ids (n entries, may be NULL) receives the job id of each
+ * node.  With an idempotency key already used, ids[n-1] (and *root) is
+ * that job, the other ids 0, *existed = 1.  *root (may be NULL) gets the
+ * root's id.  Errors as jobq_submit; JOBQ_ELIMIT when the user's queued +
+ * running jobs plus n would exceed max_queued; JOBQ_EINVAL for an index
+ * out of order. */
+int jobq_submit_graph(jobq *q, const jobq_submit_in *in, const jobq_graph_node *nodes, int n,
+                      int64_t *ids, int64_t *root, int *existed);
+
+/* The graph inputs of job id (any owner: for workers): *inputs (malloc'd,
+ * caller frees; NULL when *n == 0) = the ordered input job ids, whose
+ * results are kind_io.inputs; *structure_from = the job whose result gives
+ * kind_io.structure_result (0 = none).  JOBQ_ENOTFOUND if no such job. */
+int jobq_job_inputs(jobq *q, int64_t id, int64_t **inputs, int *n, int64_t *structure_from);
+
+/* Direct children of job id (visible to owner) as a JSON array of job
+ * objects in plan order (ascending id), paged; *total = their count. */
+int jobq_job_children(jobq *q, int64_t id, int64_t owner, int64_t limit, int64_t offset,
+                      char **json, int64_t *total);
 
 /* ------------------------------------------------------------------ */
 /* Workers                                                             */
@@ -263,6 +316,9 @@ typedef struct jobq_job {          /* a claimed job; strings owned by the struct
   char kind[32];
   char *params_json;               /* validated params (defaults filled) */
   double lease_expires;            /* unix seconds */
+  /* job graphs: inputs to fetch before the run (jobq_job_inputs) */
+  int64_t structure_from;          /* 0 = none */
+  int ninputs;
 } jobq_job;
 /* Free the strings of a job and zero it (safe on a zeroed struct). */
 void jobq_job_clear(jobq_job *j);
@@ -274,7 +330,7 @@ int jobq_reap(jobq *q, int *n);
 
 /* Atomically claim the best runnable job of one of kinds (NULL/0 = any):
  * returns 1 claimed (out filled), 0 none, <0 error.  Runnable: queued,
- * not_before passed, every run_after job succeeded.  Fairness: among users
+ * not_before passed, every run_after job succeeded (jobs.waiting = 0).  Fairness: among users
  * with runnable jobs, the one whose last claim is oldest; within a user,
  * highest priority then lowest id.  The claim sets state running, a lease
  * of lease_s seconds, attempt + 1 and the worker name. */

@@ -71,6 +71,11 @@ typedef struct kind_io {
    * the run: how a planned child works on the structure a sibling made
    * ("structure_from").  Applied by the kind layer (kind__ctx_begin). */
   const cJSON *structure_result;
+  /* If not NULL, a directory where kinds that make configurations write
+   * them as files (artn_chunk: each converged event's initial, saddle and
+   * final configurations as extended XYZ, docs/kinds.md "artn").  Set by
+   * `pelmap --save-configs`; NULL in the service. */
+  const char *save_dir;
 } kind_io;
 
 /* Return codes of validate and run (0 = ok). */
@@ -210,6 +215,44 @@ int kind_apply_result(struct eng_system *sys, const cJSON *result, char *err,
  * final system of k's own run only. */
 int kind_run_graph(const kind_def *k, const cJSON *params, const kind_io *io,
                    cJSON **result, char *err, size_t errlen);
+
+/* One job of an expanded graph (kind_graph_expand). */
+typedef struct kind_graph_node {
+  const kind_def *kind;
+  cJSON *params;   /* normalized (owned by the graph) */
+  char label[96];  /* "chunk 3/40"; the top node: the kind's name */
+  int parent;      /* node whose plan made this one; -1 for the top */
+  int *inputs;     /* nodes whose results are io->inputs, in order */
+  int ninputs;
+  int *after;      /* every node that must succeed first: the inputs, */
+  int nafter;      /* the "after" inherited from planned ancestors, and
+                    * for a node with a plan its children */
+  int structure_from; /* node whose result is io->structure_result, -1 = none */
+} kind_graph_node;
+
+/* A job graph flattened depth first: a node's children come before it,
+ * siblings keep the plan's order, the top node is last (nodes[n-1]); every
+ * index in inputs, after and structure_from is lower than the node's own,
+ * parent higher.  Release with kind_graph_free. */
+typedef struct kind_graph {
+  kind_graph_node *nodes;
+  int n, cap;
+  const struct eng_system *sys; /* internal: the structure plans see */
+  int depth;                    /* internal */
+} kind_graph;
+
+/* Expand kind k (with a plan) exactly as kind_run_graph does, without
+ * running anything: read the structure from io as the top job's run would
+ * (structure, potential, type_names, frame; nothing when k needs no
+ * structure), validate params, call the plans recursively.  How pelmapd
+ * turns one submission into jobs (docs/kinds.md, "Job graphs").  For a
+ * kind without a plan the graph is the one node.  Returns 0 with *g
+ * filled (zero it first), or a KIND_E* code with the reason in err (*g
+ * then empty). */
+int kind_graph_expand(const kind_def *k, const cJSON *params, const kind_io *io,
+                      kind_graph *g, char *err, size_t errlen);
+/* Release what kind_graph_expand made and zero g. */
+void kind_graph_free(kind_graph *g);
 
 #ifdef __cplusplus
 }

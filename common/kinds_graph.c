@@ -4,9 +4,10 @@
  * pipelines), done here one job after another so that the CLI gives the
  * same results as the service (docs/kinds.md, "Job graphs").
  *
- * The graph is flattened depth first: a node's children come before it and
- * siblings keep the plan's order, so running the list in order respects
- * every "after" (which may only name earlier siblings).
+ * The graph is flattened depth first (kind_graph_expand, also used by
+ * pelmapd to create the jobs of a submission): a node's children come
+ * before it and siblings keep the plan's order, so running the list in
+ * order respects every "after" (which may only name earlier siblings).
  */
 #include "config.h"
 
@@ -20,23 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One job of the flattened graph. */
-typedef struct graph_node {
-  const kind_def *kind;
-  cJSON *params; /* normalized, owned */
-  char label[96];
-  int *inputs; /* node indices whose results are io->inputs, owned */
-  int ninputs;
-  int structure_from; /* node index, or -1 = the caller's structure */
-  cJSON *result;      /* owned once run */
-} graph_node;
-
-typedef struct graph {
-  graph_node *nodes;
-  int n, cap;
-  const eng_system *sys; /* the structure plans see (borrowed) */
-  int depth;
-} graph;
+typedef kind_graph_node graph_node;
+typedef kind_graph graph;
 
 /* Progress of the whole graph through the caller's callback. */
 typedef struct graph_prog {
@@ -54,21 +40,39 @@ static int graph_on_progress(void *ud, double frac, const char *msg) {
   return p->io->progress(p->io->ud, (p->node + frac) / p->total, buf);
 }
 
-static void graph_free(graph *g) {
+void kind_graph_free(kind_graph *g) {
   int i;
+  if (!g) return;
   for (i = 0; i < g->n; i++) {
     cJSON_Delete(g->nodes[i].params);
-    cJSON_Delete(g->nodes[i].result);
     free(g->nodes[i].inputs);
+    free(g->nodes[i].after);
   }
   free(g->nodes);
   memset(g, 0, sizeof *g);
 }
 
-/* Append a node (taking params); its index, or -1 when out of memory. */
+/* a union b (each without repeats, b's new items appended) into a new array;
+ * NULL only when out of memory (or both empty: *n = 0). */
+static int *merge_ids(const int *a, int na, const int *b, int nb, int *n) {
+  int *m, k, j;
+  *n = 0;
+  if (na + nb == 0) return NULL;
+  m = malloc((size_t)(na + nb) * sizeof *m);
+  if (!m) return NULL;
+  for (k = 0; k < na; k++) m[(*n)++] = a[k];
+  for (j = 0; j < nb; j++) {
+    for (k = 0; k < na && a[k] != b[j]; k++) continue;
+    if (k == na) m[(*n)++] = b[j];
+  }
+  return m;
+}
+
+/* Append a node (taking params); its index, or -1 when out of memory.
+ * after = inputs union inh (inh: inherited from planned ancestors). */
 static int graph_add(graph *g, const kind_def *k, cJSON *params,
                      const char *label, const int *inputs, int ninputs,
-                     int sf) {
+                     const int *inh, int ninh, int sf) {
   graph_node *nd;
   if (g->n == g->cap) {
     int cap = g->cap ? 2 * g->cap : 16;
@@ -84,10 +88,16 @@ static int graph_add(graph *g, const kind_def *k, cJSON *params,
     if (!nd->inputs) goto fail;
     memcpy(nd->inputs, inputs, (size_t)ninputs * sizeof *inputs);
   }
+  nd->after = merge_ids(inputs, ninputs, inh, ninh, &nd->nafter);
+  if (ninputs + ninh && !nd->after) {
+    free(nd->inputs);
+    goto fail;
+  }
   nd->kind = k;
   nd->params = params;
   nd->ninputs = ninputs;
   nd->structure_from = sf;
+  nd->parent = -1;
   snprintf(nd->label, sizeof nd->label, "%s", label);
   return g->n++;
 fail:
@@ -96,20 +106,30 @@ fail:
 }
 
 /* Expand kind k with normalized params (taken) into g: its children first
- * (recursively), then k itself.  inputs/sf: what the node gets when k has
- * no plan.  Returns the node index or a negative KIND_E* code (err set). */
+ * (recursively), then k itself.  own/nown: the siblings k runs after (its
+ * inputs when k has no plan); inh/ninh: what planned ancestors run after;
+ * sf: structure_from.  Returns the node index or a negative KIND_E* code
+ * (err set). */
 static int graph_expand(graph *g, const kind_def *k, cJSON *params,
-                        const char *label, const int *inputs, int ninputs,
-                        int sf, char *err, size_t errlen) {
+                        const char *label, const int *own, int nown,
+                        const int *inh, int ninh, int sf, char *err,
+                        size_t errlen) {
   cJSON *children = NULL;
-  int *sib = NULL, *in = NULL, nch, j, rc, idx;
+  int *sib = NULL, *in = NULL, *cinh = NULL, ncinh = 0, nch, j, rc, idx;
 
-  if (!k->plan) return graph_add(g, k, params, label, inputs, ninputs, sf);
+  if (!k->plan) {
+    idx = graph_add(g, k, params, label, own, nown, inh, ninh, sf);
+    if (idx < 0) snprintf(err, errlen, "out of memory");
+    return idx < 0 ? KIND_ENOMEM : idx;
+  }
   if (++g->depth > 8) {
     snprintf(err, errlen, "%s: job graph nested deeper than 8 levels", label);
     rc = KIND_EINVAL;
     goto out;
   }
+  /* the children run after whatever this node runs after */
+  cinh = merge_ids(inh, ninh, own, nown, &ncinh);
+  if (ninh + nown && !cinh) goto nomem;
   rc = k->plan(params, g->sys, &children, err, errlen);
   if (rc) goto out;
   rc = KIND_EINVAL;
@@ -163,16 +183,18 @@ static int graph_expand(graph *g, const kind_def *k, cJSON *params,
       }
       csf = sib[sfj->valueint];
     }
-    idx = graph_expand(g, ck, norm, clabel, in, na, csf, err, errlen);
+    idx = graph_expand(g, ck, norm, clabel, in, na, cinh, ncinh, csf, err,
+                       errlen);
     if (idx < 0) {
       rc = idx;
       goto out;
     }
     sib[j] = idx;
   }
-  idx = graph_add(g, k, params, label, sib, nch, sf);
+  idx = graph_add(g, k, params, label, sib, nch, cinh, ncinh, sf);
   params = NULL;
   if (idx < 0) goto nomem;
+  for (j = 0; j < nch; j++) g->nodes[sib[j]].parent = idx;
   rc = idx;
   g->depth--;
   goto done;
@@ -185,43 +207,61 @@ done:
   cJSON_Delete(children);
   free(sib);
   free(in);
+  free(cinh);
   return rc;
 }
 
-int kind_run_graph(const kind_def *k, const cJSON *params, const kind_io *io,
-                   cJSON **result, char *err, size_t errlen) {
+int kind_graph_expand(const kind_def *k, const cJSON *params,
+                      const kind_io *io, kind_graph *g, char *err,
+                      size_t errlen) {
   kind__ctx c;
-  graph g;
-  graph_prog prog;
-  cJSON *norm = NULL;
-  const cJSON **ins = NULL;
-  char nerr[1024];
-  int rc, i, top;
+  cJSON *norm;
+  int rc, top;
 
-  assert(k && io && result);
-  *result = NULL;
-  memset(&g, 0, sizeof g);
-  memset(&c, 0, sizeof c);
-  if (!k->plan) return k->run(params, io, result, err, errlen);
-  /* the structure the plans see (read as the parent's run would read it) */
+  assert(k && g);
+  memset(g, 0, sizeof *g);
+  /* the structure the plans see (read as the top job's run would read it) */
   rc = kind__ctx_begin(&c, k->name, params, io, err, errlen);
   if (rc) goto out;
-  g.sys = c.sys;
+  g->sys = c.sys;
   norm = cJSON_Duplicate(c.params, 1);
   if (!norm) {
     rc = KIND_ENOMEM;
     snprintf(err, errlen, "out of memory");
     goto out;
   }
-  top = graph_expand(&g, k, norm, k->name, NULL, 0, -1, err, errlen);
-  norm = NULL;
+  top = graph_expand(g, k, norm, k->name, NULL, 0, NULL, 0, -1, err, errlen);
   if (top < 0) {
     rc = top;
     goto out;
   }
-  assert(top == g.n - 1);
+  assert(top == g->n - 1);
+  rc = 0;
+out:
+  g->sys = NULL;
+  if (rc) kind_graph_free(g);
+  kind__ctx_end(&c);
+  return rc;
+}
+
+int kind_run_graph(const kind_def *k, const cJSON *params, const kind_io *io,
+                   cJSON **result, char *err, size_t errlen) {
+  graph g;
+  graph_prog prog;
+  const cJSON **ins = NULL;
+  cJSON **res = NULL;
+  char nerr[1024];
+  int rc, i, top;
+
+  assert(k && io && result);
+  *result = NULL;
+  if (!k->plan) return k->run(params, io, result, err, errlen);
+  rc = kind_graph_expand(k, params, io, &g, err, errlen);
+  if (rc) return rc;
+  top = g.n - 1;
   ins = malloc((size_t)g.n * sizeof *ins);
-  if (!ins) {
+  res = calloc((size_t)g.n, sizeof *res);
+  if (!ins || !res) {
     rc = KIND_ENOMEM;
     snprintf(err, errlen, "out of memory");
     goto out;
@@ -233,32 +273,32 @@ int kind_run_graph(const kind_def *k, const cJSON *params, const kind_io *io,
     kind_io cio = *io;
     int j;
     for (j = 0; j < nd->ninputs; j++) {
-      assert(nd->inputs[j] < i && g.nodes[nd->inputs[j]].result);
-      ins[j] = g.nodes[nd->inputs[j]].result;
+      assert(nd->inputs[j] < i && res[nd->inputs[j]]);
+      ins[j] = res[nd->inputs[j]];
     }
     cio.inputs = nd->ninputs ? ins : NULL;
     cio.ninputs = nd->ninputs;
-    if (nd->structure_from >= 0)
-      cio.structure_result = g.nodes[nd->structure_from].result;
+    cio.structure_result =
+        nd->structure_from >= 0 ? res[nd->structure_from] : NULL;
     if (i != top) cio.final_system = NULL;
     cio.progress = graph_on_progress;
     cio.ud = &prog;
     prog.node = i;
     prog.label = nd->label;
     nerr[0] = 0;
-    rc = nd->kind->run(nd->params, &cio, &nd->result, nerr, sizeof nerr);
+    rc = nd->kind->run(nd->params, &cio, &res[i], nerr, sizeof nerr);
     if (rc) {
       snprintf(err, errlen, "%s (%s): %s", nd->label, nd->kind->name, nerr);
       goto out;
     }
   }
-  *result = g.nodes[top].result;
-  g.nodes[top].result = NULL;
+  *result = res[top];
+  res[top] = NULL;
   rc = 0;
 out:
+  for (i = 0; res && i < g.n; i++) cJSON_Delete(res[i]);
+  free(res);
   free(ins);
-  cJSON_Delete(norm);
-  graph_free(&g);
-  kind__ctx_end(&c);
+  kind_graph_free(&g);
   return rc;
 }

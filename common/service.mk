@@ -3,7 +3,7 @@
 # --- libpelservice.a: the SQLite job queue (engineer S's block) ---
 # The schema migrations schema/NNN_*.sql are compiled in as strings
 # (common/jobq_schema.c, generated); list new migrations here in order.
-JOBQ_MIGRATIONS = schema/001_init.sql schema/002_read_opts.sql
+JOBQ_MIGRATIONS = schema/001_init.sql schema/002_read_opts.sql schema/003_graphs.sql
 noinst_LIBRARIES += libpelservice.a
 libpelservice_a_SOURCES = common/jobq.h common/jobq.c
 nodist_libpelservice_a_SOURCES = common/jobq_schema.c
@@ -55,4 +55,8 @@ tests_cli_test_kinds_desc_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 tests_cli_test_kinds_desc_LDADD = $(PEL_KINDS_LIBS)
 TESTS += tests/cli/test_desc.sh tests/cli/test_kinds_desc
 EXTRA_DIST += tests/cli/test_desc.sh tests/cli/test_desc.py
+# the artn sweep kind (job graph) through the CLI, on a 250-atom glass (TAP)
+TESTS += tests/cli/test_artn.sh
+EXTRA_DIST += tests/cli/test_artn.sh tests/cli/test_artn.py \
+  tests/cli/test_artn_glass250.data
 # --- end of K's block ---

@@ -592,6 +592,87 @@ out:
 /* Jobs                                                                */
 /* ------------------------------------------------------------------ */
 
+/* Expand a kind with a plan into its job graph (kind_graph_expand on the
+ * stored structure, read as the worker will read it) and queue every job
+ * in one transaction.  *root gets the top job's id.  Returns a jobq code,
+ * or 1 with a 400/500 response already queued in *ret. */
+static int submit_graph(api_server *s, struct MHD_Connection *c, jobq *q, const kind_def *kd,
+                        const jobq_submit_in *in, int64_t owner, int64_t *root, int *existed,
+                        enum MHD_Result *ret) {
+  char *sdata = NULL, *pdata = NULL, sname[64] = "", sfmt[32] = "", pname[64] = "",
+       pstyle[32] = "", types[256] = "", err[1024];
+  size_t slen = 0, plen = 0;
+  int frame = 0, rc = JOBQ_OK, krc;
+  cJSON *params = NULL;
+  kind_graph g;
+  jobq_graph_node *nodes = NULL;
+  char **ptxt = NULL;
+  memset(&g, 0, sizeof g);
+  if (in->structure_id > 0) {
+    rc = jobq_structure_blob_for(q, in->structure_id, owner, &sdata, &slen, sname, sfmt);
+    if (rc >= 0) rc = jobq_structure_read_opts(q, in->structure_id, types, &frame);
+    if (rc >= 0 && in->potential_id > 0)
+      rc = jobq_potential_blob_for(q, in->potential_id, owner, &pdata, &plen, pname, pstyle);
+    if (rc < 0) goto out;
+  }
+  params = cJSON_Parse(in->params_json ? in->params_json : "{}");
+  if (!params) {
+    rc = 1;
+    *ret = api_error(s, c, 500, "internal", "out of memory");
+    goto out;
+  }
+  kind_io io;
+  memset(&io, 0, sizeof io);
+  io.structure_data = sdata;
+  io.structure_len = slen;
+  io.structure_name = sname;
+  io.structure_format = sfmt[0] ? sfmt : NULL;
+  io.type_names = types[0] ? types : NULL;
+  io.frame = frame;
+  io.potential_data = pdata;
+  io.potential_len = plen;
+  io.potential_name = pname;
+  io.potential_style = pstyle[0] ? pstyle : NULL;
+  krc = kind_graph_expand(kd, params, &io, &g, err, sizeof err);
+  if (krc) {
+    rc = 1;
+    *ret = krc == KIND_ENOMEM ? api_error(s, c, 500, "internal", "%s", err)
+                              : api_error(s, c, 400, "bad_request", "%s", err);
+    goto out;
+  }
+  nodes = calloc((size_t)g.n, sizeof *nodes);
+  ptxt = calloc((size_t)g.n, sizeof *ptxt);
+  if (!nodes || !ptxt) goto nomem;
+  for (int i = 0; i < g.n; i++) {
+    const kind_graph_node *nd = &g.nodes[i];
+    ptxt[i] = cJSON_PrintUnformatted(nd->params);
+    if (!ptxt[i]) goto nomem;
+    nodes[i].kind = nd->kind->name;
+    nodes[i].params_json = ptxt[i];
+    nodes[i].label = nd->label;
+    nodes[i].parent = nd->parent;
+    nodes[i].after = nd->after;
+    nodes[i].nafter = nd->nafter;
+    nodes[i].inputs = nd->inputs;
+    nodes[i].ninputs = nd->ninputs;
+    nodes[i].structure_from = nd->structure_from;
+  }
+  rc = jobq_submit_graph(q, in, nodes, g.n, NULL, root, existed);
+  goto out;
+nomem:
+  rc = 1;
+  *ret = api_error(s, c, 500, "internal", "out of memory");
+out:
+  for (int i = 0; ptxt && i < g.n; i++) free(ptxt[i]);
+  free(ptxt);
+  free(nodes);
+  kind_graph_free(&g);
+  cJSON_Delete(params);
+  free(sdata);
+  free(pdata);
+  return rc;
+}
+
 static enum MHD_Result job_submit(api_server *s, api_req *r, struct MHD_Connection *c, jobq *q) {
   enum MHD_Result ret;
   if (require_json(s, c, &ret) < 0) return ret;
@@ -627,8 +708,18 @@ static enum MHD_Result job_submit(api_server *s, api_req *r, struct MHD_Connecti
   in.max_queued = r->user.max_queued;
   in.see_all = r->user.role == JOBQ_ROLE_ADMIN;
   int64_t id = 0;
-  int existed = 0;
-  int rc = jobq_submit(q, &in, &id, &existed);
+  int existed = 0, rc;
+  const kind_def *kd = kind_find(sub.kind);
+  if (kd && kd->plan) {
+    enum MHD_Result gret = MHD_NO;
+    rc = submit_graph(s, c, q, kd, &in, r->owner, &id, &existed, &gret);
+    if (rc == 1) {
+      api_submit_clear(&sub);
+      return gret;
+    }
+  } else {
+    rc = jobq_submit(q, &in, &id, &existed);
+  }
   api_submit_clear(&sub);
   if (rc < 0) return qerror(s, c, q, rc);
   char *json = NULL;
@@ -815,6 +906,10 @@ static enum MHD_Result worker_claim(api_server *s, api_req *r, struct MHD_Connec
   http_buf_add(&b, ",\"parent\":", 10);
   snprintf(buf, sizeof buf, j.parent_id ? "%lld" : "null", (long long)j.parent_id);
   http_buf_add(&b, buf, strlen(buf));
+  http_buf_add(&b, ",\"structure_from\":", 18);
+  snprintf(buf, sizeof buf, j.structure_from ? "%lld" : "null", (long long)j.structure_from);
+  http_buf_add(&b, buf, strlen(buf));
+  http_buf_printf(&b, ",\"inputs\":%d", j.ninputs);
   http_buf_add(&b, ",\"params\":", 10);
   http_buf_add(&b, j.params_json, strlen(j.params_json));
   http_buf_printf(&b, ",\"lease_expires\":%.3f}}", j.lease_expires);
@@ -851,6 +946,138 @@ static enum MHD_Result worker_call(api_server *s, api_req *r, struct MHD_Connect
   api_worker_clear(&w);
   if (rc < 0) return qerror(s, c, q, rc);
   return api_send(s, c, 200, "application/json", buf, strlen(buf), 0);
+}
+
+/* GET /api/v1/jobs/{id}/inputs, streamed: {"structure_result": R|null,
+ * "inputs": [R, ...]} with each stored result text copied out one at a
+ * time (a fan-out parent's inputs may add up to ~100 MB). */
+typedef struct inputs_stream {
+  api_server *s;
+  int64_t *ids;   /* input job ids, in order */
+  int n, next;    /* next = index of the next input to send */
+  int64_t sf;     /* structure_from job, 0 = none */
+  int stage;      /* 0 head, 1 structure_result, 2 ",\"inputs\":[", 3 inputs and tail, 4 end */
+  int comma;      /* the comma before input `next` was sent */
+  char *cur;      /* piece being sent (malloc'd, or a literal when lit) */
+  size_t len, pos;
+  int lit;
+} inputs_stream;
+
+static void inputs_stream_free(void *cls) {
+  inputs_stream *st = cls;
+  if (!st) return;
+  if (!st->lit) free(st->cur);
+  free(st->ids);
+  free(st);
+}
+
+/* Make the next piece current; 0 ok, 1 at the end, -1 on error. */
+static int inputs_next_piece(inputs_stream *st) {
+  jobq *q;
+  if (!st->lit) free(st->cur);
+  st->cur = NULL;
+  st->len = st->pos = 0;
+  st->lit = 1;
+  switch (st->stage) {
+  case 0:
+    st->cur = (char *)"{\"structure_result\":";
+    st->stage = 1;
+    break;
+  case 1:
+    st->stage = 2;
+    if (!st->sf) {
+      st->cur = (char *)"null";
+      break;
+    }
+    q = api_q(st->s);
+    if (!q || jobq_result_json(q, st->sf, 0, &st->cur) < 0) return -1;
+    st->lit = 0;
+    break;
+  case 2:
+    st->cur = (char *)",\"inputs\":[";
+    st->stage = 3;
+    break;
+  case 3:
+    if (st->next >= st->n) {
+      st->cur = (char *)"]}";
+      st->stage = 4;
+      break;
+    }
+    if (st->next > 0 && !st->comma) { /* a comma before every input but the first */
+      st->cur = (char *)",";
+      st->comma = 1;
+      break;
+    }
+    q = api_q(st->s);
+    if (!q || jobq_result_json(q, st->ids[st->next], 0, &st->cur) < 0) return -1;
+    st->lit = 0;
+    st->next++;
+    st->comma = 0;
+    break;
+  default:
+    return 1;
+  }
+  st->len = strlen(st->cur);
+  return 0;
+}
+
+static ssize_t inputs_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+  inputs_stream *st = cls;
+  size_t n = 0;
+  (void)pos;
+  while (n < max) {
+    if (st->pos == st->len) {
+      int r = inputs_next_piece(st);
+      if (r < 0) return MHD_CONTENT_READER_END_WITH_ERROR;
+      if (r > 0) break;
+      continue;
+    }
+    size_t k = st->len - st->pos;
+    if (k > max - n) k = max - n;
+    memcpy(buf + n, st->cur + st->pos, k);
+    st->pos += k;
+    n += k;
+  }
+  if (n == 0) return MHD_CONTENT_READER_END_OF_STREAM;
+  return (ssize_t)n;
+}
+
+static enum MHD_Result job_inputs(api_server *s, struct MHD_Connection *c, jobq *q, int64_t id) {
+  inputs_stream *st = calloc(1, sizeof *st);
+  if (!st) return api_error(s, c, 500, "internal", "out of memory");
+  st->s = s;
+  st->lit = 1;
+  int rc = jobq_job_inputs(q, id, &st->ids, &st->n, &st->sf);
+  if (rc < 0) {
+    inputs_stream_free(st);
+    return qerror(s, c, q, rc);
+  }
+  /* every input must have its result before anything is sent */
+  for (int i = -1; i < st->n; i++) {
+    int64_t jid = i < 0 ? st->sf : st->ids[i];
+    char state[16];
+    if (!jid) continue;
+    rc = jobq_job_state(q, jid, 0, state, NULL);
+    if (rc < 0 || strcmp(state, "succeeded") != 0) {
+      inputs_stream_free(st);
+      if (rc < 0) return qerror(s, c, q, rc);
+      return api_error(s, c, 409, "conflict", "input job %lld is %s, not succeeded",
+                       (long long)jid, state);
+    }
+  }
+  struct MHD_Response *resp =
+      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, inputs_reader, st,
+                                        inputs_stream_free);
+  if (!resp) {
+    inputs_stream_free(st);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+  MHD_add_response_header(resp, "Cache-Control", "no-store");
+  enum MHD_Result ret = MHD_queue_response(c, 200, resp);
+  MHD_destroy_response(resp);
+  atomic_fetch_add(&s->status_count[200], 1);
+  return ret;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1038,6 +1265,21 @@ enum MHD_Result api_route(api_server *s, api_req *r, struct MHD_Connection *c, c
     if (strcmp(sub, "result") == 0) {
       if (!get) return method_not_allowed(s, c, "GET", method);
       return job_result(s, r, c, q, id);
+    }
+    if (strcmp(sub, "children") == 0) {
+      if (!get) return method_not_allowed(s, c, "GET", method);
+      enum MHD_Result ret;
+      int64_t limit, offset, total = 0;
+      if (page(s, c, &limit, &offset, &ret) < 0) return ret;
+      rc = jobq_job_children(q, id, r->owner, limit, offset, &json, &total);
+      if (rc < 0) return qerror(s, c, q, rc);
+      return send_list(s, c, json, total);
+    }
+    if (strcmp(sub, "inputs") == 0) {
+      if (!get) return method_not_allowed(s, c, "GET", method);
+      if (!is_worker(r))
+        return api_error(s, c, 403, "forbidden", "inputs needs a worker or admin token");
+      return job_inputs(s, c, q, id);
     }
     if (strcmp(sub, "cancel") == 0) {
       if (!post) return method_not_allowed(s, c, "POST", method);

@@ -11,6 +11,13 @@ tests_service_test_jobq_race_SOURCES = tests/service/test_jobq_race.c
 tests_service_test_jobq_race_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
 tests_service_test_jobq_race_LDADD = $(PEL_SERVICE_LIBS)
 TESTS += tests/service/test_jobq tests/service/test_jobq_race
+# job graphs in the queue (jobq_submit_graph): shape, order, inputs,
+# failure/cancel cascades, lost children, limits, speed with 2,000 children
+check_PROGRAMS += tests/service/test_jobq_graph
+tests_service_test_jobq_graph_SOURCES = tests/service/test_jobq_graph.c
+tests_service_test_jobq_graph_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
+tests_service_test_jobq_graph_LDADD = $(PEL_SERVICE_LIBS)
+TESTS += tests/service/test_jobq_graph
 
 # --- pelmapd ---
 bin_PROGRAMS += server/pelmapd

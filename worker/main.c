@@ -76,6 +76,12 @@ typedef struct wrk_run {
   const kind_def *kind;
   int setup_rc;          /* KIND_* code of claim-time problems (fetch) */
   char setup_err[512];
+  /* job graphs: {"structure_result":..,"inputs":[..]} (owned) and borrowed
+   * pointers into it for kind_io */
+  cJSON *inputs_doc;
+  const cJSON **inputs;
+  int ninputs;
+  const cJSON *structure_result;
   /* compute thread <-> loop thread */
   pthread_mutex_t mu;
   double frac;
@@ -151,6 +157,8 @@ static void run_free(wrk_run *r) {
   if (!r) return;
   wrk_job_clear(&r->job);
   free(r->result_json);
+  cJSON_Delete(r->inputs_doc);
+  free(r->inputs);
   pthread_mutex_destroy(&r->mu);
   free(r);
 }
@@ -247,6 +255,42 @@ static int fetch_cached(wrk *w, int what, int64_t id, wrk_blob *b, char *err,
   return rc;
 }
 
+/* Fetch the results a graph job runs with (kind_io.inputs,
+ * structure_result) into r. */
+static int fetch_inputs(wrk *w, wrk_run *r) {
+  const cJSON *arr, *it;
+  int rc = w->src->ops->inputs(w->src, &r->job, &r->inputs_doc, r->setup_err,
+                               sizeof r->setup_err);
+  int n, i = 0;
+  if (rc != WRK_OK) return rc;
+  arr = cJSON_GetObjectItemCaseSensitive(r->inputs_doc, "inputs");
+  n = cJSON_GetArraySize(arr);
+  if (n != r->job.ninputs) {
+    snprintf(r->setup_err, sizeof r->setup_err,
+             "job %lld: %d inputs arrived, %d expected", (long long)r->job.id,
+             n, r->job.ninputs);
+    return WRK_ENET;
+  }
+  if (n > 0) {
+    r->inputs = malloc((size_t)n * sizeof *r->inputs);
+    if (!r->inputs) {
+      snprintf(r->setup_err, sizeof r->setup_err, "out of memory");
+      return WRK_ENOMEM;
+    }
+    cJSON_ArrayForEach(it, arr) r->inputs[i++] = it; /* linear walk */
+  }
+  r->ninputs = n;
+  it = cJSON_GetObjectItemCaseSensitive(r->inputs_doc, "structure_result");
+  r->structure_result = cJSON_IsObject(it) ? it : NULL;
+  if (r->job.structure_from > 0 && !r->structure_result) {
+    snprintf(r->setup_err, sizeof r->setup_err,
+             "job %lld: the result of job %lld (structure_from) is missing",
+             (long long)r->job.id, (long long)r->job.structure_from);
+    return WRK_ENET;
+  }
+  return WRK_OK;
+}
+
 static void do_claim(uv_work_t *req) {
   wrk *w = req->data;
   wrk_run *r;
@@ -281,12 +325,16 @@ static void do_claim(uv_work_t *req) {
     snprintf(r->setup_err, sizeof r->setup_err, "params: not a JSON object");
     return;
   }
-  if (!(r->kind->flags & KIND_NEEDS_STRUCTURE)) return;
-  rc = fetch_cached(w, 0, r->job.structure_id, &w->structure, r->setup_err,
-                    sizeof r->setup_err);
-  if (rc == WRK_OK)
-    rc = fetch_cached(w, 1, r->job.potential_id, &w->potential, r->setup_err,
+  rc = WRK_OK;
+  if (r->kind->flags & KIND_NEEDS_STRUCTURE) {
+    rc = fetch_cached(w, 0, r->job.structure_id, &w->structure, r->setup_err,
                       sizeof r->setup_err);
+    if (rc == WRK_OK)
+      rc = fetch_cached(w, 1, r->job.potential_id, &w->potential,
+                        r->setup_err, sizeof r->setup_err);
+  }
+  if (rc == WRK_OK && (r->job.ninputs > 0 || r->job.structure_from > 0))
+    rc = fetch_inputs(w, r);
   if (rc != WRK_OK)
     r->setup_rc = rc == WRK_ENET || rc == WRK_ENOMEM ? KIND_ENOMEM : KIND_EINVAL;
 }
@@ -388,6 +436,9 @@ static void do_compute(uv_work_t *req) {
     io.potential_name = w->potential.meta.name;
     io.potential_style = w->potential.meta.fmt[0] ? w->potential.meta.fmt : NULL;
   }
+  io.inputs = r->ninputs ? r->inputs : NULL;
+  io.ninputs = r->ninputs;
+  io.structure_result = r->structure_result;
   io.progress = on_progress;
   io.ud = r;
   r->rc = r->kind->run(r->job.params, &io, &result, r->err, sizeof r->err);

@@ -56,6 +56,8 @@ static int db_claim(wrk_source *s, const char *worker,
   out->attempt = j.attempt;
   snprintf(out->kind, sizeof out->kind, "%s", j.kind);
   out->lease_expires = j.lease_expires;
+  out->structure_from = j.structure_from;
+  out->ninputs = j.ninputs;
   out->params = j.params_json ? cJSON_Parse(j.params_json) : cJSON_CreateObject();
   if (!out->params) {
     /* claimed but unreadable: report it as a permanent failure upstream */
@@ -125,6 +127,70 @@ static int db_fetch(wrk_source *s, int what, int64_t id, char **data,
   return rc;
 }
 
+/* Parse the stored result of job id into *out (new).  Caller holds d->mu. */
+static int db_result(wrk_db *d, int64_t id, cJSON **out, char *err,
+                     size_t errlen) {
+  char *txt = NULL;
+  int rc = jobq_result_json(d->q, id, 0, &txt);
+  *out = NULL;
+  if (rc) return db_code(d, rc, "input", err, errlen);
+  *out = cJSON_Parse(txt);
+  free(txt);
+  if (!*out) {
+    snprintf(err, errlen, "input: the result of job %lld is not JSON",
+             (long long)id);
+    return WRK_EFAIL;
+  }
+  return WRK_OK;
+}
+
+static int db_inputs(wrk_source *s, const wrk_job *j, cJSON **doc, char *err,
+                     size_t errlen) {
+  wrk_db *d = (wrk_db *)s;
+  int64_t *ids = NULL, sf = 0;
+  int n = 0, i, rc;
+  cJSON *o = cJSON_CreateObject(), *arr, *v = NULL;
+  *doc = NULL;
+  arr = o ? cJSON_AddArrayToObject(o, "inputs") : NULL;
+  if (!arr) {
+    cJSON_Delete(o);
+    snprintf(err, errlen, "out of memory");
+    return WRK_ENOMEM;
+  }
+  pthread_mutex_lock(&d->mu);
+  rc = jobq_job_inputs(d->q, j->id, &ids, &n, &sf);
+  if (rc) {
+    rc = db_code(d, rc, "inputs", err, errlen);
+    goto out;
+  }
+  if (sf > 0) {
+    rc = db_result(d, sf, &v, err, errlen);
+    if (rc) goto out;
+  } else {
+    v = cJSON_CreateNull();
+  }
+  if (!v) goto nomem;
+  cJSON_AddItemToObject(o, "structure_result", v);
+  for (i = 0; i < n; i++) {
+    rc = db_result(d, ids[i], &v, err, errlen);
+    if (rc) goto out;
+    cJSON_AddItemToArray(arr, v); /* appends in O(1) (child->prev is the tail) */
+  }
+  rc = WRK_OK;
+  goto out;
+nomem:
+  rc = WRK_ENOMEM;
+  snprintf(err, errlen, "out of memory");
+out:
+  pthread_mutex_unlock(&d->mu);
+  free(ids);
+  if (rc == WRK_OK)
+    *doc = o;
+  else
+    cJSON_Delete(o);
+  return rc;
+}
+
 static void db_close(wrk_source *s) {
   wrk_db *d = (wrk_db *)s;
   if (!d) return;
@@ -134,7 +200,8 @@ static void db_close(wrk_source *s) {
 }
 
 static const wrk_source_ops db_ops = {db_claim, db_heartbeat, db_complete,
-                                      db_fail,  db_fetch,     db_close};
+                                      db_fail,  db_fetch,     db_close,
+                                      db_inputs};
 
 wrk_source *wrk_source_db(const char *path, char *err, size_t errlen) {
   wrk_db *d = calloc(1, sizeof *d);

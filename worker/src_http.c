@@ -8,6 +8,7 @@
  *   POST /api/v1/jobs/{id}/fail         -> 200 | 409
  *   GET  /api/v1/structures/{id}/file   (X-Pelmap-Name, X-Pelmap-Format)
  *   GET  /api/v1/potentials/{id}/file
+ *   GET  /api/v1/jobs/{id}/inputs       (job graphs: results it runs with)
  *
  * One curl easy handle (keep-alive connection) per worker, guarded by a
  * mutex; the calls block and are made off the event-loop thread.
@@ -201,6 +202,11 @@ static int http_claim(wrk_source *s, const char *worker,
     const cJSON *le = cJSON_GetObjectItemCaseSensitive(job, "lease_expires");
     out->lease_expires = cJSON_IsNumber(le) ? le->valuedouble : 0;
   }
+  out->structure_from = json_id(job, "structure_from");
+  {
+    const cJSON *ni = cJSON_GetObjectItemCaseSensitive(job, "inputs");
+    out->ninputs = cJSON_IsNumber(ni) ? (int)ni->valuedouble : 0;
+  }
   params = cJSON_GetObjectItemCaseSensitive(job, "params");
   out->params = params ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
   rc = out->params ? 1 : WRK_ENOMEM;
@@ -337,6 +343,37 @@ static int http_fetch(wrk_source *s, int what, int64_t id, char **data,
   return WRK_OK;
 }
 
+/* GET /api/v1/jobs/{id}/inputs: the whole reply is parsed at once (the
+ * text is released right after). */
+static int http_inputs(wrk_source *s, const wrk_job *j, cJSON **doc,
+                       char *err, size_t errlen) {
+  wrk_http *h = (wrk_http *)s;
+  char path[128];
+  http_reply r;
+  long st;
+  int rc;
+  *doc = NULL;
+  snprintf(path, sizeof path, "/api/v1/jobs/%lld/inputs", (long long)j->id);
+  pthread_mutex_lock(&h->mu);
+  rc = http_do(h, "GET", path, NULL, &st, &r, err, errlen);
+  pthread_mutex_unlock(&h->mu);
+  if (rc) return rc;
+  if (st != 200) {
+    rc = http_status_code(st, path, &r, err, errlen);
+    free(r.body);
+    return rc == WRK_ESTALE ? WRK_EFAIL : rc;
+  }
+  *doc = r.body ? cJSON_ParseWithLength(r.body, r.len) : NULL;
+  free(r.body);
+  if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(*doc, "inputs"))) {
+    cJSON_Delete(*doc);
+    *doc = NULL;
+    snprintf(err, errlen, "%s: malformed reply", path);
+    return WRK_EFAIL;
+  }
+  return WRK_OK;
+}
+
 static void http_close(wrk_source *s) {
   wrk_http *h = (wrk_http *)s;
   if (!h) return;
@@ -350,7 +387,8 @@ static void http_close(wrk_source *s) {
 
 static const wrk_source_ops http_ops = {http_claim, http_heartbeat,
                                         http_complete, http_fail,
-                                        http_fetch, http_close};
+                                        http_fetch, http_close,
+                                        http_inputs};
 
 wrk_source *wrk_source_http(const char *base_url, const char *token,
                             char *err, size_t errlen) {

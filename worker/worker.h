@@ -45,6 +45,9 @@ typedef struct wrk_job {
   char kind[32];
   cJSON *params; /* the job's params object (owned) */
   double lease_expires;
+  /* job graphs: what ops->inputs must fetch before the run */
+  int64_t structure_from; /* job whose result is io->structure_result, 0 = none */
+  int ninputs;            /* number of io->inputs */
 } wrk_job;
 
 /* Free the params of a job and zero it. */
@@ -83,6 +86,13 @@ typedef struct wrk_source_ops {
   int (*fetch)(wrk_source *s, int what, int64_t id, char **data, size_t *len,
                wrk_meta *meta, char *err, size_t errlen);
   void (*close)(wrk_source *s);
+  /* The results a graph job runs with (only called when j->ninputs > 0 or
+   * j->structure_from > 0): *doc = a new object {"structure_result":
+   * OBJECT|null, "inputs": [OBJECT, ...]} (kind_io.inputs in order), owned
+   * by the caller.  Each result is parsed once from its text, which is
+   * released as soon as it is parsed. */
+  int (*inputs)(wrk_source *s, const wrk_job *j, cJSON **doc, char *err,
+                size_t errlen);
 } wrk_source_ops;
 
 /* Every source starts with this. */

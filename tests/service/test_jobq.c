@@ -58,7 +58,9 @@ static void test_migration_from_v1(void) {
         "INSERT INTO structures(id, owner, name, format, bytes, size, sha256, natoms, species, box,"
         " created) VALUES (5, 7, 'o.xyz', 'extxyz', x'31', 1, 'abc', 1, '{\"Cu\":1}', '{}', 1);"
         "INSERT INTO jobs(id, user_id, kind, structure_id, created, updated)"
-        " VALUES (3, 7, 'energy', 5, 1, 1);",
+        " VALUES (3, 7, 'energy', 5, 1, 1);"
+        "INSERT INTO jobs(id, user_id, kind, created, updated) VALUES (4, 7, 'noop', 1, 1);"
+        "INSERT INTO job_deps(job_id, dep_id) VALUES (4, 3);",
         NULL, NULL, &emsg);
   ok(rc == SQLITE_OK, "version-1 database written (%s)", emsg ? emsg : "ok");
   sqlite3_free(emsg);
@@ -82,6 +84,16 @@ static void test_migration_from_v1(void) {
     ok(good, "the job still references its structure");
     if (!good) diag("got %s", js ? js : "(none)");
     free(js);
+    /* migration 3 counted the old dependency: 4 waits for 3 */
+    jobq_job j = {0};
+    ok(jobq_claim(q, "w", NULL, 0, 30, &j) == 1 && j.id == 3, "old dependency: 3 first");
+    int64_t a = j.attempt;
+    jobq_job_clear(&j);
+    ok(jobq_claim(q, "w", NULL, 0, 30, &j) == 0, "old dependency: 4 waits");
+    ok(jobq_complete(q, 3, (int)a, "{}") == 0 && jobq_claim(q, "w", NULL, 0, 30, &j) == 1 &&
+           j.id == 4,
+       "old dependency: 4 runs after 3 succeeded");
+    jobq_job_clear(&j);
   }
   jobq_close(q);
   unlink(path);
@@ -92,10 +104,12 @@ int main(void) {
   unlink(dbpath);
   jobq *q = NULL;
   if (jobq_open(dbpath, &q) < 0) bail("open: %s", jobq_open_error());
-  ok(jobq_schema_version(q) == 2, "schema migrated to version 2");
+  ok(jobq_schema_version(q) == jobq__nmigrations, "schema migrated to version %d",
+     jobq__nmigrations);
   /* A second handle on the same file does not re-run migrations. */
   jobq *q2 = NULL;
-  ok(jobq_open(dbpath, &q2) == 0 && jobq_schema_version(q2) == 2, "second handle opens");
+  ok(jobq_open(dbpath, &q2) == 0 && jobq_schema_version(q2) == jobq__nmigrations,
+     "second handle opens");
 
   char tok[65], tok2[65];
   int64_t alice = 0, bob = 0;
