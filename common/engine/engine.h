@@ -313,6 +313,23 @@ void eng_calc_invalidate(eng_calc *c);
 /* Cutoff used (potential cutoff), Angstrom. */
 double eng_calc_cutoff(const eng_calc *c);
 
+/* Threads used by eng_calc_compute (and so by everything that calls it:
+ * minimisation, MD, modes, ARTn).  One setting for the whole process,
+ * read at the start of each compute; default 1 (the library is serial
+ * unless asked).  n <= 0 means one thread per processor (OpenMP's
+ * omp_get_num_procs; 1 in a build without OpenMP).  ENG_EINVAL for
+ * n > 256.  Reproducibility: the work is split into n fixed chunks of
+ * atoms, each summed in a fixed order into its own arrays, and the chunks
+ * are added in chunk order; so results are bit-identical from run to run
+ * for a given n (whatever the OS schedules, and also if OpenMP grants
+ * fewer threads, e.g. inside another parallel region), and results for
+ * different n agree to round-off (forces ~1e-12 eV/Angstrom, energies
+ * ~1e-11 relative), not bit for bit.  Safe to call from any thread, but
+ * a compute already running keeps the count it started with. */
+int eng_set_threads(int n);
+/* Current thread count for eng_calc_compute (>= 1). */
+int eng_get_threads(void);
+
 /* Full neighbour list within rcut (any rcut > 0), for descriptors:
  * for atom i, the neighbours are nbr[start[i] .. start[i+1]-1] with
  * separation vectors d (3 per neighbour, x_j - x_i, Angstrom).  Every
@@ -643,6 +660,9 @@ typedef struct eng_msd {
   long nsamples;
   double t_mean;     /* mean instantaneous temperature over samples, K */
   double *msd;       /* natoms, Angstrom^2 */
+  double *x_end;     /* 3*natoms: unwrapped positions at the end of the run
+                        (image counters of the MD applied), Angstrom; the
+                        "current" configuration for D2min after the run */
 } eng_msd;
 
 void eng_msd_opts_default(eng_msd_opts *o);
@@ -733,9 +753,13 @@ double eng_mode_thz(double lambda);
 
 typedef enum eng_modes_solver {
   ENG_MODES_AUTO = 0,  /* dense up to dense_max_atoms or for all modes,
-                          else shift-invert */
+                          shift-invert up to sparse_max_atoms (and only
+                          while its factor fits max_factor_gb), else
+                          matrix-free Lanczos */
   ENG_MODES_DENSE = 1, /* LAPACK dsyevr on the dense D, subset by index */
-  ENG_MODES_SPARSE = 2 /* ARPACK shift-invert Lanczos, CHOLMOD factor of D - sigma I */
+  ENG_MODES_SPARSE = 2, /* ARPACK shift-invert Lanczos, CHOLMOD factor of D - sigma I */
+  ENG_MODES_LANCZOS = 3 /* ARPACK Lanczos on P D P, matrix-free (block Hessian
+                           products only; memory: the Hessian + ncv vectors) */
 } eng_modes_solver;
 
 typedef struct eng_modes_opts {
@@ -744,10 +768,14 @@ typedef struct eng_modes_opts {
   double mode_fraction; /* of the 3N modes, rounded, at least 1; default 0.0025 */
   eng_modes_solver solver; /* default AUTO */
   int dense_max_atoms;  /* AUTO threshold; default 1000 */
+  int sparse_max_atoms; /* AUTO: shift-invert up to this many atoms, LANCZOS
+                           above; 0 = default 5000 */
   double sigma;         /* shift, eV/(A^2 amu), < 0; 0 = default -1e-5
                            (made 10x more negative, up to 6 times, when
                            D - sigma I is not positive definite) */
-  double tol;           /* ARPACK relative tolerance; 0 = default 1e-10 */
+  double tol;           /* ARPACK relative tolerance (|D e - l e| <= tol |l|
+                           for LANCZOS; of the shift-inverted values for
+                           SPARSE); 0 = default 1e-10 */
   int ncv;              /* Lanczos basis size; 0 = default max(2k+20, 60) */
   int max_restarts;     /* ARPACK iteration limit; 0 = default 300 */
   double max_factor_gb; /* SPARSE: refuse (ENG_ENOMEM) when the Cholesky
@@ -764,11 +792,12 @@ typedef struct eng_modes {
   double *lambda;  /* k eigenvalues of D, eV/(A^2 amu), ascending */
   double *thz;     /* k signed frequencies, THz */
   double *evec;    /* k*3N: mode m at evec + m*3N, unit norm */
-  eng_modes_solver solver; /* the one used (DENSE or SPARSE) */
-  double sigma;    /* shift used by SPARSE, eV/(A^2 amu); 0 for DENSE */
+  eng_modes_solver solver; /* the one used (DENSE, SPARSE or LANCZOS) */
+  double sigma;    /* shift used by SPARSE, eV/(A^2 amu); 0 otherwise */
   double resid_max;/* max_m |D e_m - lambda_m e_m| / max(|lambda_m|, 1e-12) */
-  int iterations;  /* ARPACK restart iterations (SPARSE), 0 for DENSE */
-  int nop;         /* operator applications (SPARSE) */
+  int iterations;  /* ARPACK restart iterations (SPARSE, LANCZOS), 0 for DENSE */
+  int nop;         /* operator applications: triangular-solve pairs (SPARSE)
+                      or products with D (LANCZOS) */
   double factor_nnz;   /* non-zeros of the Cholesky factor (SPARSE) */
   double factor_gflop; /* its flop count / 1e9 (SPARSE) */
   double factor_gb;    /* its storage incl. supernode padding and the largest
@@ -781,7 +810,11 @@ int eng_modes_count(const eng_modes_opts *o, int natoms);
 /* The lowest modes of D = M^-1/2 H M^-1/2 (masses of sys, amu) with the
  * three rigid translations projected out: DENSE moves them to the top of
  * the spectrum (D + c T T^T on the projected D), SPARSE runs ARPACK mode 3
- * on P (D - sigma I)^-1 P, P = 1 - T T^T, T the mass-weighted translations.
+ * on P (D - sigma I)^-1 P, P = 1 - T T^T, T the mass-weighted translations,
+ * LANCZOS runs ARPACK mode 1 (smallest algebraic) on P D P + c T T^T with
+ * products of the block Hessian only (memory: H + (ncv + 4) 3N doubles).
+ * AUTO falls back from SPARSE to LANCZOS when the factor would exceed
+ * max_factor_gb.
  * opts may be NULL (defaults).  progress (may be NULL) is called between
  * stages and ARPACK iterations; non-zero cancels (ENG_ECANCEL).  On success
  * *out is owned by the caller (eng_modes_free).  ENG_EINVAL for bad
@@ -880,6 +913,12 @@ typedef struct eng_artn_opts {
                                fixed; then refine the saddle in the full system; 0 */
   double local_radius;      /* radius of the moving region, A; 8.0 */
   int local_refine;         /* local mode: refine the saddle in the full system; 1 */
+  /* -- added in session 2 (fields are only ever appended) -- */
+  int restarts;             /* a failed search (no_exit, eigen_lost, max_steps,
+                               energy_limit, higher_order) starts again from the
+                               initial minimum with a new kick drawn from the same
+                               event stream, at most this many times, on the same
+                               max_calls budget; 0 = one direction only; 2 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */
@@ -912,6 +951,8 @@ typedef struct eng_artn_event {
   double refine_shift;      /* local mode: most-moved atom between the cluster
                                saddle and the refined one, A; NaN otherwise */
   int n_cluster, n_active;  /* local mode: cluster atoms / moving atoms (0 otherwise) */
+  /* -- added in session 2 (fields are only ever appended) -- */
+  int attempts;             /* kick directions tried (1 + restarts used) */
 } eng_artn_event;
 
 /* Fill o with the defaults listed above. */
@@ -943,6 +984,195 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
 /* autocorrelation and correlation lengths, histograms, slice maps     */
 /* (docs/analysis.md).                                                 */
 /* ------------------------------------------------------------------ */
+
+/* Conventions of this section: a per-atom field is an array of natoms
+ * doubles in the system's atom order; NaN marks an atom without a value
+ * (e.g. no successful ARTn event), which every analysis skips.  A
+ * selection sel (natoms ints, non-zero = use the atom; NULL = all atoms)
+ * restricts an analysis to a subset (one species).  Atoms are used when
+ * selected AND every field involved is finite at them. */
+
+/* Ordinary least-squares line y = intercept + slope * x over the used
+ * points, with standard errors from the residual variance s^2 = SSR/(n-2)
+ * (slope_err = s / sqrt(Sxx), intercept_err = s sqrt(1/n + xbar^2/Sxx);
+ * NaN when n < 3) and Pearson's r (NaN when x or y is constant). */
+typedef struct eng_linfit {
+  int n;
+  double slope, intercept;         /* units of y/x, of y */
+  double slope_err, intercept_err; /* standard errors */
+  double r;                        /* Pearson correlation coefficient */
+} eng_linfit;
+
+/* Fit over the n points (x[i], y[i]) selected by sel.  ENG_EINVAL (fit
+ * zeroed, NaN) when fewer than 2 points are usable or x is constant. */
+int eng_linfit_compute(int n, const double *x, const double *y, const int *sel,
+                       eng_linfit *fit);
+/* Pearson's r of the used points into *r (NaN if a variance is 0).
+ * ENG_EINVAL when fewer than 2 points are usable. */
+int eng_pearson(int n, const double *x, const double *y, const int *sel,
+                double *r);
+/* Spearman's rank correlation: Pearson's r of the ranks (ties get the mean
+ * of their ranks).  ENG_EINVAL when fewer than 2 points; ENG_ENOMEM. */
+int eng_spearman(int n, const double *x, const double *y, const int *sel,
+                 double *rho);
+
+/* Correlation of a property y with a descriptor x, raw and coarse-grained
+ * as in the paper (Fig. 4): the used atoms sorted by x (ties by index),
+ * cut into nbins = max(1, round(n / bin_atoms)) consecutive groups whose
+ * sizes differ by at most one (group k holds sorted atoms
+ * floor(k n / nbins) .. floor((k+1) n / nbins) - 1), each group reduced to
+ * the mean of x and the mean of y; fit_binned is the line through those
+ * nbins points and its r the binned Pearson r_P. */
+typedef struct eng_corr {
+  int n;                 /* atoms used */
+  double pearson;        /* raw, per atom */
+  double spearman;       /* raw, per atom */
+  eng_linfit fit;        /* raw line y(x) */
+  int bin_atoms;         /* requested atoms per group */
+  int nbins;
+  double *bin_x, *bin_y; /* nbins group means (x, y units) */
+  double *bin_y_sem;     /* nbins standard errors of the y means (NaN for
+                            groups of one atom) */
+  int *bin_count;        /* nbins atoms per group */
+  eng_linfit fit_binned; /* line through the group means; .r = binned r_P */
+} eng_corr;
+
+/* Compute *out (caller's, eng_corr_free).  ENG_EINVAL when bin_atoms < 1
+ * or fewer than 3 atoms are usable; ENG_ENOMEM. */
+int eng_corr_compute(int n, const double *x, const double *y, const int *sel,
+                     int bin_atoms, eng_corr **out);
+void eng_corr_free(eng_corr *c);
+
+/* Spatial autocorrelation (paper Eq. 6) of nfields per-atom fields under
+ * the system's periodic boundaries:
+ *   C(r_k) = < dP_i dP_j >_{pairs i != j with |r_ij| in bin k} / < dP^2 >,
+ *   dP_i = P_i - mean(P)  (center_by_type: the mean of i's species),
+ * every pair (periodic images included, each physical pair once) between
+ * used atoms of a field; nbins = floor(rmax/dr) whole bins [k dr,
+ * (k+1) dr) (so the range used, opts.rmax of the result, is nbins * dr),
+ * reported at their centres.  Normalised curve: c_norm = C / C(r_norm), C(r_norm)
+ * interpolated linearly between bin centres (the paper sets C = 1 at 3 A).
+ * Cost O(N * neighbours within rmax); the pair list uses cell lists, so
+ * orthogonal and triclinic boxes work. */
+typedef struct eng_acf_opts {
+  double dr;         /* bin width, Angstrom; default 0.2 */
+  double rmax;       /* Angstrom; default 12 */
+  double r_norm;     /* Angstrom; default 3; 0 = no normalisation
+                        (c_norm = c) */
+  int center_by_type;/* 1: deviations from each species' own mean; 0 */
+} eng_acf_opts;
+
+typedef struct eng_acf {
+  int natoms, nfields, nbins;
+  eng_acf_opts opts;    /* parameters used */
+  double *r;            /* nbins bin centres, Angstrom */
+  double *c;            /* nfields*nbins, c[f*nbins + k]; NaN for empty bins
+                           or a constant field */
+  double *c_norm;       /* same, divided by C(r_norm) (NaN if that is not
+                           finite and non-zero) */
+  long *npairs;         /* nfields*nbins pairs per bin */
+  int *nused;           /* nfields atoms used */
+  double *mean, *var;   /* nfields: mean and variance <dP^2> of the field */
+  double *c_at_norm;    /* nfields: C(r_norm) before normalising */
+} eng_acf;
+
+void eng_acf_opts_default(eng_acf_opts *o);
+/* p holds nfields fields of sys->natoms values, field f at p + f*natoms.
+ * *out is the caller's (eng_acf_free).  ENG_EINVAL for bad options
+ * (dr <= 0, rmax <= dr, r_norm < 0 or >= rmax, more than 10^6 bins),
+ * nfields < 1; ENG_ERANGE when rmax would need more than 1e8 pairs;
+ * ENG_ENOMEM. */
+int eng_acf_compute(const eng_system *sys, int nfields, const double *p,
+                    const int *sel, const eng_acf_opts *o, eng_acf **out);
+void eng_acf_free(eng_acf *a);
+
+/* Correlation length from C(r) ~ A exp(-r / xi): least squares of ln c on
+ * r over the points with r_lo <= r[k] <= r_hi, taken in order from the
+ * first one in range up to (not including) the first point whose c is not
+ * finite or <= 0 (past it the curve is noise).  weighted = 0: every point
+ * counts the same (a straight line on the semilog plot); weighted = 1:
+ * weights c^2, the inverse variance of ln c when the noise of c is the
+ * same at every r (as it is for a finite sample: the tail, where ln c is
+ * mostly noise, then barely counts).  xi = -1/slope, xi_err =
+ * slope_err / slope^2 (standard errors from the residuals), amplitude
+ * A = exp(intercept).  ENG_EINVAL (fields
+ * NaN, npoints set) with fewer than 3 points; ENG_ERANGE (xi NaN) when the
+ * fitted curve does not decay (slope >= 0). */
+typedef struct eng_xi_fit {
+  double xi, xi_err;    /* Angstrom */
+  double amplitude;     /* A */
+  eng_linfit line;      /* the fit of ln c on r */
+  double r_first, r_last; /* first and last r used, Angstrom */
+  int npoints;
+} eng_xi_fit;
+int eng_xi_fit_compute(int n, const double *r, const double *c, double r_lo,
+                       double r_hi, int weighted, eng_xi_fit *out);
+
+/* Histogram of the used values of v on nbins bins [lo + k width, lo + (k+1)
+ * width); values outside go to *below / *above (may be NULL).  count has
+ * nbins entries.  ENG_EINVAL for width <= 0 or nbins < 1. */
+int eng_histogram(int n, const double *v, const int *sel, double lo,
+                  double width, int nbins, long *count, long *below,
+                  long *above);
+
+/* Two-mode model of a barrier spectrum (paper Fig. 1c-e): an exponential
+ * at low energies and a Rayleigh mode above,
+ *   p(E) = w exp(-E/e0)/e0 + (1 - w) (E/sigma^2) exp(-E^2 / (2 sigma^2)),
+ * E >= 0 (eV), fitted by maximum likelihood (expectation-maximisation,
+ * from w = 0.5, e0 = mean/2, sigma = mean; stops when the log-likelihood
+ * changes by less than 1e-10 per point, at most 10000 iterations). */
+typedef struct eng_twomode {
+  int n;            /* values used (finite and > 0) */
+  double w;         /* weight of the exponential mode */
+  double e0;        /* its mean, eV */
+  double sigma;     /* Rayleigh scale, eV (mode at sigma, mean sigma sqrt(pi/2)) */
+  double loglik;    /* per value */
+  int iterations;
+  int converged;
+} eng_twomode;
+/* ENG_EINVAL with fewer than 10 usable values. */
+int eng_twomode_fit(int n, const double *v, const int *sel, eng_twomode *m);
+/* Model density at E (1/eV); 0 for E < 0. */
+double eng_twomode_pdf(const eng_twomode *m, double e);
+
+/* Slice map (paper Figs. 1a, 2, 3, 6a-e): the atoms in a slab between
+ * lattice planes normal to cell vector `axis` (0, 1, 2; for orthogonal
+ * boxes the slab is normal to x, y or z), |s_axis - center| <= thickness /
+ * (2 * width) in fractional coordinates (periodic), coarse-grained onto a
+ * grid over the other two cell vectors (u along the first, v along the
+ * second, in Angstrom from lo; grid points at (k + 0.5) * spacing', the
+ * spacing adjusted so that a whole number of points spans the cell).
+ * smooth > 0: value at a grid point = Gaussian-weighted mean (sigma =
+ * smooth, in-plane periodic distance, truncated at 3 sigma) of the slab
+ * atoms' values; smooth = 0: mean of the atoms in each grid cell.  NaN
+ * where no atom contributes. */
+typedef struct eng_slice_opts {
+  int axis;          /* 0, 1, 2; default 2 (z) */
+  double center;     /* fractional slab centre in [0, 1); default 0.5 */
+  double thickness;  /* Angstrom; default 3.9 */
+  double spacing;    /* grid spacing, Angstrom; default 1.0 */
+  double smooth;     /* Angstrom; default 1.0 */
+} eng_slice_opts;
+
+typedef struct eng_slice {
+  int nfields;
+  eng_slice_opts opts;  /* parameters used */
+  int axis_u, axis_v;   /* the in-plane cell vectors */
+  int nu, nv;           /* grid points */
+  double *u, *v;        /* nu, nv coordinates, Angstrom */
+  double *val;          /* nfields*nv*nu, val[(f*nv + j)*nu + i] at (u_i, v_j) */
+  int natoms_slab;      /* atoms in the slab */
+  int *slab_atoms;      /* their indices */
+} eng_slice;
+
+void eng_slice_opts_default(eng_slice_opts *o);
+/* p as for eng_acf_compute (NaN values are skipped per field).  *out is
+ * the caller's (eng_slice_free).  ENG_EINVAL for bad options (axis, center
+ * outside [0,1), thickness or spacing <= 0, smooth < 0, more than 10^6 grid
+ * points); ENG_ENOMEM. */
+int eng_slice_map(const eng_system *sys, int nfields, const double *p,
+                  const eng_slice_opts *o, eng_slice **out);
+void eng_slice_free(eng_slice *s);
 
 /* @@analysis-api@@ (keep this marker: new declarations go above it) */
 
