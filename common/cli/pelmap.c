@@ -1,10 +1,12 @@
 /*
  * pelmap.c -- the pelmap command line: runs a job kind (energy, minimize,
- * md, quench, noop, descriptors) on a structure file without the service,
- * through the same kind_def->run the worker uses, and prints the result JSON.
+ * md, quench, noop, descriptors, artn, ...) on a structure file without the
+ * service, through the same kind_def->run the worker uses (a kind with a
+ * plan as a whole job graph, kind_run_graph), and prints the result JSON.
  *
  *   pelmap KIND FILE [--potential POT] [--PARAM VALUE ...] [--params JSON]
  *                    [-o OUT] [--format F] [--frame N] [--types "Cu Zr"]
+ *                    [--input RESULT.json ...] [--save-configs DIR]
  *                    [--compact]
  *                    [--summary] [--progress]
  *   pelmap kinds     pelmap KIND --help     pelmap --help     pelmap --version
@@ -22,6 +24,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +42,30 @@ typedef struct cli_opts {
   int compact, summary_only, show_progress;
   int frame; /* --frame: 0 first, -1 last */
   cJSON *params; /* from --params and --NAME VALUE */
+  const char *save_dir; /* --save-configs */
+  cJSON *inputs;        /* --input results, a JSON array (owned) */
 } cli_opts;
+
+/* Short option names for parameters: --ALIAS VALUE sets kind's param. */
+static const struct cli_alias {
+  const char *kind, *alias, *param;
+} cli_aliases[] = {
+    {"artn", "events", "events_per_atom"},
+    {"artn_chunk", "events", "events_per_atom"},
+};
+
+/* The parameter an option name (without "--", '-' already '_') stands for
+ * in kind k: its own name, or an alias; NULL if none. */
+static const kind_param *cli_find_param(const kind_def *k, const char *name) {
+  size_t i;
+  const kind_param *p = kind_param_find(k, name);
+  if (p) return p;
+  for (i = 0; i < sizeof cli_aliases / sizeof cli_aliases[0]; i++)
+    if (!strcmp(cli_aliases[i].kind, k->name) &&
+        !strcmp(cli_aliases[i].alias, name))
+      return kind_param_find(k, cli_aliases[i].param);
+  return NULL;
+}
 
 static volatile sig_atomic_t cli_interrupted;
 
@@ -78,6 +104,13 @@ static void cli_usage(FILE *f) {
           "  --compact         one-line JSON (default: indented)\n"
           "  --summary         leave the per_atom arrays out of the printed JSON\n"
           "  --progress        progress lines on stderr\n"
+          "  --input RESULT    a result JSON file given to the kind as an input\n"
+          "                    (repeatable, in order; e.g. analysis).  A kind with\n"
+          "                    a plan then runs alone on them, without its job\n"
+          "                    graph (artn: gathers artn_chunk results)\n"
+          "  --save-configs DIR  artn: write each converged event's initial, saddle\n"
+          "                    and final configurations as extended XYZ into DIR\n"
+          "                    (atom<ID>_ev<K>_{initial,saddle,final}.xyz)\n"
           "\nexit status: 0 ok, 1 computation failed or interrupted, 2 bad usage or input\n");
 }
 
@@ -94,6 +127,9 @@ static const char *cli_type_name(int t) {
 
 static void cli_kind_help(const kind_def *k) {
   int i;
+  cJSON *defs = NULL; /* the normalized defaults, for derived ones */
+  char derr[256];
+  if (k->validate(NULL, &defs, derr, sizeof derr)) defs = NULL;
   printf("pelmap %s%s - %s\n", k->name,
          (k->flags & KIND_NEEDS_STRUCTURE) ? " FILE" : "", k->summary);
   if (!k->nparams) printf("\n(no parameters)\n");
@@ -102,9 +138,12 @@ static void cli_kind_help(const kind_def *k) {
     const kind_param *p = &k->params[i];
     char opt[64];
     size_t j;
+    char *dv = NULL;
     snprintf(opt, sizeof opt, "%s", p->name);
     for (j = 0; opt[j]; j++)
       if (opt[j] == '_') opt[j] = '-';
+    if (!p->def && p->type != KIND_P_SEED)
+      dv = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(defs, p->name));
     printf("  --%-12s %s%s%s%s  default %s\n      %s\n", opt,
            p->type == KIND_P_STRING || p->type == KIND_P_LIST
                ? p->choices
@@ -112,9 +151,17 @@ static void cli_kind_help(const kind_def *k) {
            p->unit && p->unit[0] ? " (" : "", p->unit ? p->unit : "",
            p->unit && p->unit[0] ? ")" : "",
            p->def ? p->def
-                  : (p->type == KIND_P_SEED ? "random (recorded)" : "derived"),
+                  : p->type == KIND_P_SEED ? "random (recorded)"
+                  : dv                     ? dv
+                                           : "derived",
            p->help);
+    free(dv);
   }
+  for (i = 0; i < (int)(sizeof cli_aliases / sizeof cli_aliases[0]); i++)
+    if (!strcmp(cli_aliases[i].kind, k->name))
+      printf("  --%s is short for --%s\n", cli_aliases[i].alias,
+             cli_aliases[i].param);
+  cJSON_Delete(defs);
 }
 
 /* Print every kind with its schema. */
@@ -181,6 +228,39 @@ out:
   free(buf);
   fclose(f);
   return rc;
+}
+
+/* A result file (JSON object) for --input; NULL with a message if it
+ * cannot be read or is not a JSON object. */
+static cJSON *cli_load_json(const char *path) {
+  char *data = NULL;
+  size_t len = 0;
+  cJSON *j;
+  if (cli_slurp(path, &data, &len)) return NULL;
+  j = cJSON_ParseWithLength(data, len);
+  if (!cJSON_IsObject(j)) {
+    const char *at = cJSON_GetErrorPtr();
+    if (!j && at && at >= data && at <= data + len)
+      fprintf(stderr, "pelmap: --input %s: not valid JSON (at byte %ld)\n",
+              path, (long)(at - data));
+    else
+      fprintf(stderr, "pelmap: --input %s: not a JSON object (a result file)\n",
+              path);
+    cJSON_Delete(j);
+    j = NULL;
+  }
+  free(data);
+  return j;
+}
+
+/* Make directory dir for --save-configs (an existing one is fine). */
+static int cli_make_dir(const char *dir) {
+  struct stat st;
+  if (mkdir(dir, 0777) == 0) return 0;
+  if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+  fprintf(stderr, "pelmap: --save-configs %s: %s\n", dir,
+          errno == EEXIST ? "exists and is not a directory" : strerror(errno));
+  return -1;
 }
 
 /* Output format for -o by extension, or ENG_FMT_AUTO if not supported. */
@@ -277,6 +357,19 @@ static int cli_parse(int argc, char **argv, cli_opts *o) {
         fprintf(stderr, "pelmap: -o %s: unknown extension (use .data, .xyz or .extxyz)\n", val);
         return CLI_EUSAGE;
       }
+    } else if (!strcmp(a, "--save-configs")) {
+      NEED_VAL();
+      if (!*val) {
+        fprintf(stderr, "pelmap: --save-configs: needs a directory\n");
+        return CLI_EUSAGE;
+      }
+      o->save_dir = val;
+    } else if (!strcmp(a, "--input")) {
+      cJSON *in;
+      NEED_VAL();
+      in = cli_load_json(val);
+      if (!in) return CLI_EUSAGE;
+      cJSON_AddItemToArray(o->inputs, in);
     } else if (!strcmp(a, "--compact")) {
       o->compact = 1;
     } else if (!strcmp(a, "--summary")) {
@@ -291,7 +384,7 @@ static int cli_parse(int argc, char **argv, cli_opts *o) {
       snprintf(name, sizeof name, "%s", a + 2);
       for (j = 0; name[j]; j++)
         if (name[j] == '-') name[j] = '_';
-      p = kind_param_find(o->kind, name);
+      p = cli_find_param(o->kind, name);
       if (!p) {
         fprintf(stderr, "pelmap: %s: unknown option '%s' (see pelmap %s --help)\n",
                 o->kind->name, a, o->kind->name);
@@ -362,8 +455,10 @@ static int cli_run(cli_opts *o) {
   char *sdata = NULL, *pdata = NULL, *out = NULL;
   size_t slen = 0, plen = 0;
   cJSON *norm = NULL, *result = NULL;
+  const cJSON **inputs = NULL;
   eng_system *final = NULL;
   kind_io io;
+  int ninputs;
   cli_progress prog = {o->show_progress, 0};
   char err[1024];
   int rc = CLI_EUSAGE, krc;
@@ -384,7 +479,27 @@ static int cli_run(cli_opts *o) {
     fprintf(stderr, "pelmap: %s: takes no structure FILE or -o\n", o->kind->name);
     goto out;
   }
+  ninputs = cJSON_GetArraySize(o->inputs);
+  if (o->save_dir && strcmp(o->kind->name, "artn_chunk") && !o->kind->plan) {
+    fprintf(stderr, "pelmap: %s: --save-configs: only for artn (and kinds "
+            "that run artn sweeps)\n", o->kind->name);
+    goto out;
+  }
+  if (o->save_dir && cli_make_dir(o->save_dir)) goto out;
   memset(&io, 0, sizeof io);
+  if (ninputs) {
+    const cJSON *it;
+    int k = 0;
+    inputs = malloc(sizeof *inputs * (size_t)ninputs);
+    if (!inputs) {
+      fprintf(stderr, "pelmap: out of memory\n");
+      goto out;
+    }
+    for (it = o->inputs->child; it; it = it->next) inputs[k++] = it;
+    io.inputs = inputs;
+    io.ninputs = ninputs;
+  }
+  io.save_dir = o->save_dir;
   if (needs) {
     if (!o->potential) o->potential = CLI_DEFAULT_POTENTIAL;
     if (cli_slurp(o->file, &sdata, &slen) || cli_slurp(o->potential, &pdata, &plen))
@@ -403,7 +518,12 @@ static int cli_run(cli_opts *o) {
   }
   io.progress = cli_on_progress;
   io.ud = &prog;
-  krc = kind_run_graph(o->kind, norm, &io, &result, err, sizeof err);
+  /* with --input the kind itself runs on the given inputs (for a kind with
+   * a plan: its gather step alone); otherwise the whole job graph */
+  if (ninputs)
+    krc = o->kind->run(norm, &io, &result, err, sizeof err);
+  else
+    krc = kind_run_graph(o->kind, norm, &io, &result, err, sizeof err);
   if (krc) {
     if (krc == KIND_ECANCEL && cli_interrupted)
       snprintf(err, sizeof err, "interrupted");
@@ -436,6 +556,7 @@ static int cli_run(cli_opts *o) {
   rc = CLI_OK;
 out:
   free(out);
+  free(inputs);
   free(sdata);
   free(pdata);
   cJSON_Delete(norm);
@@ -477,7 +598,12 @@ int main(int argc, char **argv) {
     return CLI_EUSAGE;
   }
   o.params = cJSON_CreateObject();
-  if (!o.params) return CLI_EFAIL;
+  o.inputs = cJSON_CreateArray();
+  if (!o.params || !o.inputs) {
+    cJSON_Delete(o.params);
+    cJSON_Delete(o.inputs);
+    return CLI_EFAIL;
+  }
   rc = cli_parse(argc - 2, argv + 2, &o);
   if (rc == CLI_OK) {
     memset(&sa, 0, sizeof sa);
@@ -489,5 +615,6 @@ int main(int argc, char **argv) {
     rc = CLI_OK;
   }
   cJSON_Delete(o.params);
+  cJSON_Delete(o.inputs);
   return rc;
 }

@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""test_artn.py -- black-box tests of the `artn` sweep job kind (TAP).
+
+Runs `pelmap artn` (a job graph: minimize, artn_chunk children, gather) on a
+250-atom Cu50Zr50 glass, test_artn_glass250.data next to this file (made by
+`pelmap random --atoms 250 --species Cu,Zr --seed 2026` then `pelmap quench
+--t-melt 5 --rate 100 --t-hold 2 --seed 2026`, CuZr_mm.eam.fs; CG-minimised
+to fmax 8.8e-7 eV/A), and checks:
+
+- the same sweep in one chunk and in chunks of one event gives identical
+  event tables (every column but the timings) and per-atom results, and
+  chunk results taken alone (`pelmap artn_chunk`) give the same rows;
+- the gathered per-atom statistics and summary agree with the event table;
+- another seed gives another event;
+- --save-configs writes initial/saddle/final extended XYZ files (with atom
+  ids) for exactly the converged events, and `pelmap energy` on them gives
+  back dQ and dE_final within 1e-6 eV and a saddle force below saddle_force;
+- bad parameters exit with status 2 and a message naming the problem;
+- --input loads result files into a kind's inputs.
+
+Under ASan the sweep has one atom instead of two (about 10x slower events).
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+SRC = os.environ.get("PELMAP_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("PELMAP_BUILDDIR", ".")
+PELMAP = os.path.join(BUILD, "pelmap")
+GLASS = os.path.join(SRC, "tests", "cli", "test_artn_glass250.data")
+POT = "/usr/share/lammps/potentials/CuZr_mm.eam.fs"
+SEED = 7
+
+n_test = 0
+n_fail = 0
+
+
+def ok(cond, what):
+    global n_test, n_fail
+    n_test += 1
+    print("%s %d - %s" % ("ok" if cond else "not ok", n_test, what))
+    if not cond:
+        n_fail += 1
+    sys.stdout.flush()
+    return bool(cond)
+
+
+def diag(msg):
+    for line in str(msg).splitlines():
+        print("# " + line)
+
+
+def run(*args, timeout=900):
+    p = subprocess.run([PELMAP] + [str(a) for a in args], capture_output=True,
+                       text=True, timeout=timeout)
+    if "runtime error:" in p.stderr or "Sanitizer" in p.stderr:
+        diag("sanitizer report from pelmap %s:\n%s" % (" ".join(map(str, args)), p.stderr[-3000:]))
+        ok(False, "no sanitizer report")
+    return p.returncode, p.stdout, p.stderr
+
+
+def pelmap_json(*args):
+    rc, out, err = run(*args, "--potential", POT, "--compact")
+    if rc != 0:
+        diag("pelmap %s -> %d: %s" % (" ".join(map(str, args)), rc, err))
+        return None
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        diag("not JSON: %s" % e)
+        return None
+
+
+def table_without(t, cols):
+    return {k: v for k, v in t.items() if k not in cols}
+
+
+def rows(t):
+    n = len(t["atom_id"])
+    return [{k: t[k][i] for k in t} for i in range(n)]
+
+
+def main():
+    if not os.access(PELMAP, os.X_OK):
+        print("1..0 # SKIP pelmap not built")
+        return 0
+    if not os.path.exists(POT):
+        print("1..0 # SKIP %s missing (Debian lammps-data)" % POT)
+        return 0
+    with open(PELMAP, "rb") as f:
+        asan = b"__asan_init" in f.read()
+    ids = [1] if asan else [1, 2]
+    atoms = ",".join(map(str, ids))
+    K = 2
+    tmp = tempfile.mkdtemp(prefix="test_artn.")
+    try:
+        return checks(tmp, ids, atoms, K, asan)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def checks(tmp, ids, atoms, K, asan):
+    cfg = os.path.join(tmp, "configs")
+    a = pelmap_json("artn", GLASS, "--atoms", atoms, "--events", K, "--seed", SEED,
+                    "--save-configs", cfg)
+    b = pelmap_json("artn", GLASS, "--atoms", "ids:" + atoms, "--events-per-atom", K,
+                    "--seed", SEED, "--chunk-events", 1)
+    if not ok(a is not None and b is not None, "artn sweeps (one chunk; chunks of one event) run"):
+        print("1..%d" % n_test)
+        return 1
+    n = len(ids) * K
+    ev_a, ev_b = a["events"], b["events"]
+    ok(a["summary"]["chunks"] == 1 and b["summary"]["chunks"] == n,
+       "chunks: 1 and %d (got %s, %s)" % (n, a["summary"]["chunks"], b["summary"]["chunks"]))
+    ok(ev_a["atom_id"] == [i for i in ids for _ in range(K)] and
+       ev_a["event"] == [k for _ in ids for k in range(K)],
+       "event table rows: atoms in selection order, events 0..K-1")
+    timing = {"seconds"}
+    ok(table_without(ev_a, timing) == table_without(ev_b, timing),
+       "chunked and unchunked sweeps give identical event tables")
+    ok(a["per_atom"] == b["per_atom"], "... and identical per-atom results")
+    same = ["attempts", "successes", "success_rate", "status_counts", "dq_mean",
+            "dq_median", "force_calls_median", "force_calls_p90"]
+    ok(all(a["summary"][k] == b["summary"][k] for k in same), "... and summaries")
+    ok(a["histogram"] == b["histogram"], "... and histogram lists")
+
+    # the envelope records what was run
+    p = a["params"]
+    ok(a["seed"] == SEED and p["seed"] == SEED and p["events_per_atom"] == K and
+       p["atoms"] == "ids:" + atoms and p["minimize_first"] is True and
+       "saddle_force" in p and "local" in p and a.get("engine_version"),
+       "params (with every engine option), seed and engine version recorded")
+    ok("NaN" not in json.dumps(a) and "Infinity" not in json.dumps(a), "result is NaN-free")
+
+    # gathered statistics agree with the event table
+    s = a["summary"]
+    st = ev_a["status"]
+    nok = st.count("ok")
+    ok(s["attempts"] == n and s["successes"] == nok and
+       abs(s["success_rate"] - nok / n) < 1e-15, "summary: attempts, successes, rate")
+    conv_calls = sorted(c for c, x in zip(ev_a["force_calls"], st) if x == "ok")
+    ok((not conv_calls and s["force_calls_median"] is None) or
+       abs(s["force_calls_median"] - statistics.median(conv_calls)) < 1e-9,
+       "summary: median force calls of converged events")
+    pa = a["per_atom"]
+    good = True
+    for j, aid in enumerate(pa["id"]):
+        mine = [r for r in rows(ev_a) if r["atom_id"] == aid]
+        dq = sorted(r["dq"] for r in mine if r["status"] == "ok")
+        if pa["n_attempts"][j] != len(mine) or pa["n_success"][j] != len(dq) or \
+           pa["selected"][j] != (aid in ids):
+            good = False
+        if dq:
+            if abs(pa["dq_mean"][j] - sum(dq) / len(dq)) > 1e-12 or pa["dq_min"][j] != dq[0] \
+               or abs(pa["dq_median"][j] - statistics.median(dq)) > 1e-12:
+                good = False
+        elif any(pa[c][j] is not None for c in ("dq_mean", "dq_min", "dq_median", "de_final_mean")):
+            good = False
+    ok(good and len(pa["id"]) == 250,
+       "per_atom: one row per atom; counts, mean/min/median dQ from the table, null without success")
+    ok(sorted(a["histogram"]["dq"]["all"]) ==
+       sorted(d for d, x in zip(ev_a["dq"], st) if x == "ok"),
+       "histogram list holds the converged events' dQ")
+
+    # chunks alone reproduce the sweep's rows, and gathered with --input
+    # its per-atom results
+    last = ids[-1]
+    fc = []
+    for k in range(K):
+        c = pelmap_json("artn_chunk", GLASS, "--atoms", last, "--events", K, "--first", k,
+                        "--count", 1, "--seed", SEED)
+        ok(c is not None and
+           table_without(c["events"], timing) ==
+           {col: v[-K + k:len(v) - K + k + 1] for col, v in table_without(ev_a, timing).items()},
+           "artn_chunk alone (atom %d, event %d) reproduces the sweep's row" % (last, k))
+        fc.append(os.path.join(tmp, "chunk%d.json" % k))
+        with open(fc[-1], "w") as f:
+            json.dump(c, f)
+    g = pelmap_json("artn", GLASS, "--atoms", last, "--events", K, "--seed", SEED,
+                    *sum((["--input", x] for x in fc), []))
+    j = a["per_atom"]["id"].index(last) if g else 0
+    ok(g is not None and
+       all(g["per_atom"][col][j] == a["per_atom"][col][j] for col in a["per_atom"]),
+       "artn --input CHUNK.json...: gathers the chunks into the sweep's per-atom row")
+    rc, out, err = run("artn", GLASS, "--potential", POT, "--atoms", last, "--events", K + 1,
+                       "--seed", SEED, *sum((["--input", x] for x in fc), []))
+    ok(rc == 1 and "gathered 2 events, the sweep has 3" in err,
+       "gathering chunks that do not make the sweep fails (%d: %s)" % (rc, err.strip()[:200]))
+
+    # another seed: another event
+    d = pelmap_json("artn", GLASS, "--atoms", ids[0], "--events", 1, "--seed", SEED + 1)
+    differs = d is not None and any(
+        d["events"][col][0] != ev_a[col][0]
+        for col in ("e_saddle", "e_final", "max_disp_saddle", "force_calls", "basin_steps"))
+    ok(differs and d["events"]["stream"][0] != ev_a["stream"][0],
+       "another seed gives another event")
+
+    # saved configurations
+    files = sorted(os.listdir(cfg)) if os.path.isdir(cfg) else []
+    expect = sorted("atom%d_ev%d_%s.xyz" % (r["atom_id"], r["event"], w)
+                    for r in rows(ev_a) if r["status"] == "ok"
+                    for w in ("initial", "saddle", "final"))
+    ok(files == expect, "--save-configs: three files per converged event (%d files)" % len(files))
+    if nok == 0:
+        diag("no converged event in this sweep: the dQ recomputation is not exercised")
+    saddle_force = p["saddle_force"]
+    for r in rows(ev_a):
+        if r["status"] != "ok":
+            continue
+        base = os.path.join(cfg, "atom%d_ev%d_" % (r["atom_id"], r["event"]))
+        with open(base + "saddle.xyz") as f:
+            f.readline()
+            head = f.readline()
+        e = {}
+        for w in ("initial", "saddle", "final"):
+            res = pelmap_json("energy", base + w + ".xyz", "--summary")
+            e[w] = res["summary"] if res else None
+        if not ok(all(e.values()), "pelmap energy reads the saved files of atom %d event %d"
+                  % (r["atom_id"], r["event"])):
+            continue
+        ok(":id:I:1" in head, "saved files carry atom ids")
+        dq = e["saddle"]["energy"] - e["initial"]["energy"]
+        ok(abs(dq - r["dq"]) < 1e-6,
+           "dQ from the saved saddle and initial files: %.9f vs %.9f eV" % (dq, r["dq"]))
+        de = e["final"]["energy"] - e["initial"]["energy"]
+        ok(abs(de - r["de_final"]) < 1e-6,
+           "dE_final from the saved files: %.9f vs %.9f eV" % (de, r["de_final"]))
+        ok(e["saddle"]["fmax"] < saddle_force,
+           "saved saddle: max force component %.4f < saddle_force" % e["saddle"]["fmax"])
+
+    # bad input
+    rnd = os.path.join(tmp, "random.data")
+    run("random", "--atoms", 250, "--species", "Cu,Zr", "--seed", 3, "-o", rnd)
+    bad = [
+        (["--atoms", "ids:99999"], "atom id 99999 is not in the structure"),
+        (["--atoms", "species:Xx"], "no species Xx"),
+        (["--atoms", "region:5,1,0,1,0,1"], "atoms: region"),
+        (["--atoms", "bogus"], "atoms: must be"),
+        (["--atoms", "1,1"], "selected twice"),
+        (["--events", 0], "events_per_atom:"),
+        (["--chunk-events", 0], "chunk_events:"),
+        (["--refine-force", 0.1], "refine_force:"),
+        (["--saddle-force", -1], "saddle_force:"),
+        (["--local", "true", "--local-radius", 2], "local_radius:"),
+        (["--no-such-option", 1], "unknown option"),
+        (["--input", os.path.join(tmp, "none.json")], "none.json"),
+    ]
+    for args, msg in bad:
+        rc, out, err = run("artn", GLASS, "--potential", POT, "--seed", 1, *args)
+        ok(rc == 2 and msg in err, "artn %s -> exit 2 '%s' (got %d: %s)"
+           % (" ".join(map(str, args)), msg, rc, err.strip()[:200]))
+    rc, out, err = run("artn", rnd, "--potential", POT, "--atoms", 1, "--events", 1,
+                       "--minimize-first", "false")
+    ok(rc == 2 and "not minimised" in err,
+       "unminimised structure with minimize_first false -> exit 2 (%d: %s)" % (rc, err.strip()[:200]))
+
+    # --input (kinds without a plan take result files as their inputs)
+    fa = os.path.join(tmp, "a.json")
+    with open(fa, "w") as f:
+        json.dump(a, f)
+    rc, out, err = run("artn", GLASS, "--potential", POT, "--input", fa, "--seed", 1)
+    ok(rc == 2 and "input 0 is not an artn_chunk result" in err,
+       "artn --input with a result that is not a chunk -> exit 2")
+    rc, out, err = run("noop", "--input", fa, "--input", fa, "--compact")
+    ok(rc == 0 and json.loads(out)["summary"]["ninputs"] == 2, "--input twice: two inputs")
+    bj = os.path.join(tmp, "bad.json")
+    with open(bj, "w") as f:
+        f.write("{not json")
+    rc, out, err = run("noop", "--input", bj)
+    ok(rc == 2 and "not valid JSON" in err, "--input with a malformed file -> exit 2")
+
+    print("1..%d" % n_test)
+    return 1 if n_fail else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
