@@ -3,7 +3,9 @@
  * evaluations, NVE molecular dynamics, or minimisation.  Prints one JSON
  * line with CPU and wall time, atom-steps per second and peak memory.
  *
- *   bench_engine FILE POTENTIAL force|nve|min [steps] [ftol]
+ *   bench_engine FILE POTENTIAL force|nve|min [steps] [ftol] [threads]
+ *
+ * threads: eng_set_threads (default 1; 0 = all processors).
  */
 #include "engine.h"
 
@@ -26,13 +28,18 @@ int main(int argc, char **argv) {
   double *f = NULL, e = 0, c0, w0, cpu, wall, rate = 0;
   long steps = argc > 4 ? atol(argv[4]) : 100;
   double ftol = argc > 5 ? atof(argv[5]) : 1e-6;
+  int threads = argc > 6 ? atoi(argv[6]) : 1;
   const char *mode = argc > 3 ? argv[3] : "force";
   struct rusage ru;
   int rc = 1;
   char extra[256] = "";
 
   if (argc < 4) {
-    fprintf(stderr, "usage: bench_engine FILE POTENTIAL force|nve|min [steps] [ftol]\n");
+    fprintf(stderr, "usage: bench_engine FILE POTENTIAL force|nve|min [steps] [ftol] [threads]\n");
+    return 2;
+  }
+  if (eng_set_threads(threads)) {
+    fprintf(stderr, "bench_engine: %s\n", eng_last_error());
     return 2;
   }
   if (eng_read_file(argv[1], ENG_FMT_AUTO, NULL, &s) ||
@@ -74,8 +81,8 @@ int main(int argc, char **argv) {
       goto out;
     }
     steps = r.force_calls;
-    snprintf(extra, sizeof extra, ",\"stop\":\"%s\",\"iterations\":%d,\"e_final\":%.10f",
-             eng_min_stop_name(r.stop), r.iterations, r.e_final);
+    snprintf(extra, sizeof extra, ",\"stop\":\"%s\",\"iterations\":%d,\"e_final\":%.10f,\"fmax\":%.4g",
+             eng_min_stop_name(r.stop), r.iterations, r.e_final, r.fmax);
   } else {
     fprintf(stderr, "bench_engine: unknown mode %s\n", mode);
     goto out;
@@ -85,8 +92,10 @@ int main(int argc, char **argv) {
   rate = (double)s->natoms * steps / cpu;
   getrusage(RUSAGE_SELF, &ru);
   printf("{\"program\":\"pelmap\",\"mode\":\"%s\",\"natoms\":%d,\"steps\":%ld,\"cpu_s\":%.4f,"
-         "\"wall_s\":%.4f,\"atom_steps_per_cpu_s\":%.4g,\"peak_rss_mb\":%.1f%s}\n",
-         mode, s->natoms, steps, cpu, wall, rate, ru.ru_maxrss / 1024.0, extra);
+         "\"wall_s\":%.4f,\"atom_steps_per_cpu_s\":%.4g,\"atom_steps_per_wall_s\":%.4g,"
+         "\"threads\":%d,\"peak_rss_mb\":%.1f%s}\n",
+         mode, s->natoms, steps, cpu, wall, rate, (double)s->natoms * steps / wall,
+         eng_get_threads(), ru.ru_maxrss / 1024.0, extra);
   rc = 0;
 out:
   free(f);

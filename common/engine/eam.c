@@ -27,6 +27,9 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* ------------------------------------------------------------------ */
 /* Tables                                                              */
@@ -420,6 +423,12 @@ struct eng_calc {
   long *pend;
   long pcap;
   long ncompute, nbuild;
+  /* Threads: nchunk chunks of owned slots (boundaries cb[0..nchunk]);
+   * chunks 1.. accumulate into private arrays of tcap atoms each. */
+  int nchunk, tcap, split;
+  int *cb;
+  double *trho, *tfx, *tea;
+  double *tsum; /* 8 per chunk: energy sum and compensation, virial */
 };
 
 int eng_calc_create(const eng_potential *pot, const eng_system *sys,
@@ -512,6 +521,11 @@ void eng_calc_free(eng_calc *c) {
   free(c->pj);
   free(c->pr);
   free(c->pend);
+  free(c->cb);
+  free(c->trho);
+  free(c->tfx);
+  free(c->tea);
+  free(c->tsum);
   free(c);
 }
 
@@ -617,7 +631,94 @@ static int rebuild(eng_calc *c, const eng_system *sys) {
   memcpy(c->xbuild, sys->x, (size_t)sys->natoms * 3 * sizeof *c->xbuild);
   c->boxbuild = sys->box;
   c->built = 1;
+  c->split = 0; /* new list: new chunk boundaries */
   c->nbuild++;
+  return ENG_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Threads                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Threads used by eng_calc_compute (the same for every calculator). */
+static _Atomic int eng__threads = 1;
+#define ENG_MAX_THREADS 256
+
+int eng_set_threads(int n) {
+  if (n > ENG_MAX_THREADS)
+    return eng_set_error(ENG_EINVAL, "eam.c:%d: at most %d threads (asked for %d)", __LINE__,
+                         ENG_MAX_THREADS, n);
+  if (n <= 0) {
+#ifdef _OPENMP
+    n = omp_get_num_procs();
+#else
+    n = 1;
+#endif
+    if (n < 1) n = 1;
+    if (n > ENG_MAX_THREADS) n = ENG_MAX_THREADS;
+  }
+  eng__threads = n;
+  return ENG_OK;
+}
+
+int eng_get_threads(void) { return eng__threads; }
+
+/* Compensated (Kahan) running sum: *s + *cmp holds the sum far more
+ * accurately than a plain double accumulator. */
+static inline void ksum(double *s, double *cmp, double x) {
+  const double y = x - *cmp;
+  const double t = *s + y;
+  *cmp = (t - *s) - y;
+  *s = t;
+}
+
+/* Split the owned slots into c->nchunk chunks of about equal pair counts:
+ * chunk t is slots [cb[t], cb[t+1]).  Depends only on the list. */
+static void chunks_split(eng_calc *c) {
+  const int n = c->l.nlocal, T = c->nchunk;
+  const long *start = c->l.start;
+  const double tot = (double)start[n];
+  int i = 0;
+  c->cb[0] = 0;
+  for (int t = 1; t < T; t++) {
+    const double want = tot * t / T;
+    while (i < n && (double)start[i] < want) i++;
+    c->cb[t] = i;
+  }
+  c->cb[T] = n;
+}
+
+/* Per-chunk work arrays for nchunk chunks of nall extended atoms; chunk 0
+ * uses the calculator's own rho, fx, ea, chunks 1.. private copies. */
+static int chunks_reserve(eng_calc *c, int T, int nall) {
+  if (T != c->nchunk || nall > c->tcap) {
+    int cap = nall > c->tcap ? nall + nall / 8 + 16 : c->tcap;
+    size_t np = (size_t)(T > 1 ? T - 1 : 0) * (size_t)cap;
+    free(c->trho);
+    free(c->tfx);
+    free(c->tea);
+    free(c->cb);
+    free(c->tsum);
+    c->trho = c->tfx = c->tea = c->tsum = NULL;
+    c->cb = NULL;
+    c->nchunk = 0;
+    c->tcap = 0;
+    c->cb = eng__malloc((size_t)T + 1, sizeof *c->cb);
+    c->tsum = eng__calloc((size_t)T * 8, sizeof *c->tsum);
+    if (np) {
+      c->trho = eng__malloc(np, sizeof *c->trho);
+      c->tfx = eng__malloc(3 * np, sizeof *c->tfx);
+      c->tea = eng__malloc(np, sizeof *c->tea);
+    }
+    if (!c->cb || !c->tsum || (np && (!c->trho || !c->tfx || !c->tea))) return ENG_ENOMEM;
+    c->nchunk = T;
+    c->tcap = cap;
+    c->split = 0;
+  }
+  if (!c->split) {
+    chunks_split(c);
+    c->split = 1;
+  }
   return ENG_OK;
 }
 
@@ -627,13 +728,9 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
   const int nel = pot->nel, nlocal = sys->natoms;
   const double rdr = 1.0 / pot->dr, rdrho = 1.0 / pot->drho;
   const int nr = pot->nr, nrho = pot->nrho;
-  double etot = 0.0, v[6] = {0, 0, 0, 0, 0, 0};
+  const int T = eng_get_threads();
+  const int want_v = virial != NULL, want_ea = eatom != NULL;
   int rc, nall;
-  const double *x;
-  const long *start;
-  const int *nbr, *ae;
-  (void)nel;
-  double *rho, *fp, *fx, *ea = c->ea;
 
   if (sys->natoms != c->natoms)
     return eng_set_error(ENG_EINVAL, "calculator made for %d atoms, system has %d",
@@ -651,16 +748,9 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
   }
   c->ncompute++;
   nall = c->g.nall;
-  x = c->g.x;
-  start = c->l.start;
-  nbr = c->l.nbr;
-  ae = c->aelem;
-  rho = c->rho;
-  fp = c->fp;
-  fx = c->fx;
-
-  /* Pass 1: densities; remember the pairs within the cutoff and their r. */
-  if (c->pcap < c->l.start[nlocal]) {
+  /* In-range pairs of slot i go to [start[i], pend[i]) of pj/pr, so that
+   * chunks fill them independently. */
+  if (c->pcap < c->l.start[nlocal] + 1) {
     long cap = c->l.start[nlocal] + c->l.start[nlocal] / 8 + 64;
     free(c->pj);
     free(c->pr);
@@ -670,132 +760,209 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
     if (!c->pj || !c->pr) return ENG_ENOMEM;
     c->pcap = cap;
   }
-  memset(rho, 0, (size_t)nall * sizeof *rho);
+  rc = chunks_reserve(c, T, nall);
+  if (rc) return rc;
+
+  /* Every chunk t accumulates into its own arrays (t = 0: the calculator's)
+   * in a fixed order, and the chunks are summed in order t = 0, 1, ...: the
+   * result depends on T but not on the scheduling. */
+#pragma omp parallel num_threads(T) if (T > 1)
   {
+    const double *x = c->g.x;
+    const long *start = c->l.start;
+    const int *nbr = c->l.nbr, *ae = c->aelem, *owner = c->g.owner;
+    const double cutsq = c->cutsq;
     int *pj = c->pj;
     double *pr = c->pr;
-    long np = 0;
-    const double cutsq = c->cutsq;
-    for (int i = 0; i < nlocal; i++) {
-      const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
-      const struct knot1 *k1i = c->k1 + (size_t)ae[i] * nel * nr;
-      double rhoi = 0.0;
-      for (long q = start[i]; q < start[i + 1]; q++) {
-        const int j = nbr[q];
-        const double dx = xi - x[3 * j], dy = yi - x[3 * j + 1], dz = zi - x[3 * j + 2];
-        const double rsq = dx * dx + dy * dy + dz * dz;
-        if (rsq >= cutsq) continue;
-        const double r = sqrt(rsq);
-        double p = r * rdr + 1.0;
+    long *pend = c->pend;
+
+    /* Pass 1: densities; remember the pairs within the cutoff and their r. */
+#pragma omp for schedule(static, 1)
+    for (int t = 0; t < T; t++) {
+      double *rho = t == 0 ? c->rho : c->trho + (size_t)(t - 1) * c->tcap;
+      memset(rho, 0, (size_t)nall * sizeof *rho);
+      for (int i = c->cb[t]; i < c->cb[t + 1]; i++) {
+        const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
+        const struct knot1 *k1i = c->k1 + (size_t)ae[i] * nel * nr;
+        double rhoi = 0.0;
+        long np = start[i];
+        for (long q = start[i]; q < start[i + 1]; q++) {
+          const int j = nbr[q];
+          const double dx = xi - x[3 * j], dy = yi - x[3 * j + 1], dz = zi - x[3 * j + 2];
+          const double rsq = dx * dx + dy * dy + dz * dz;
+          if (rsq >= cutsq) continue;
+          const double r = sqrt(rsq);
+          double p = r * rdr + 1.0;
+          int m = (int)p;
+          if (m > nr - 1) m = nr - 1;
+          p -= m;
+          if (p > 1.0) p = 1.0;
+          const struct knot1 *k = k1i + (size_t)ae[j] * nr + (m - 1);
+          rhoi += ((k->ri[0] * p + k->ri[1]) * p + k->ri[2]) * p + k->ri[3];
+          rho[j] += ((k->rj[0] * p + k->rj[1]) * p + k->rj[2]) * p + k->rj[3];
+          pj[np] = j;
+          pr[np] = r;
+          np++;
+        }
+        rho[i] += rhoi;
+        pend[i] = np;
+      }
+    }
+    /* Sum the chunks, then fold ghosts onto their owners. */
+    if (T > 1) {
+#pragma omp for schedule(static)
+      for (int j = 0; j < nall; j++) {
+        double s = c->rho[j];
+        for (int t = 1; t < T; t++) s += c->trho[(size_t)(t - 1) * c->tcap + j];
+        c->rho[j] = s;
+      }
+    }
+#pragma omp single
+    for (int j = nlocal; j < nall; j++) c->rho[owner[j]] += c->rho[j];
+
+    /* Embedding energies and F'(rho). */
+#pragma omp for schedule(static, 1)
+    for (int t = 0; t < T; t++) {
+      double *ea = t == 0 ? c->ea : c->tea + (size_t)(t - 1) * c->tcap;
+      double es = 0.0, ec = 0.0;
+      if (want_ea) memset(ea, 0, (size_t)nlocal * sizeof *ea);
+      for (int i = c->cb[t]; i < c->cb[t + 1]; i++) {
+        const double rhoi = c->rho[i];
+        const eng__coef *tab = pot->frho + (size_t)ae[i] * nrho;
+        double p = rhoi * rdrho + 1.0;
         int m = (int)p;
-        if (m > nr - 1) m = nr - 1;
+        if (m < 1) m = 1;
+        if (m > nrho - 1) m = nrho - 1;
         p -= m;
         if (p > 1.0) p = 1.0;
-        const struct knot1 *k = k1i + (size_t)ae[j] * nr + (m - 1);
-        rhoi += ((k->ri[0] * p + k->ri[1]) * p + k->ri[2]) * p + k->ri[3];
-        rho[j] += ((k->rj[0] * p + k->rj[1]) * p + k->rj[2]) * p + k->rj[3];
-        pj[np] = j;
-        pr[np] = r;
-        np++;
+        const double *co = tab[m - 1];
+        const double fpi = (co[0] * p + co[1]) * p + co[2];
+        double phi = ((co[3] * p + co[4]) * p + co[5]) * p + co[6];
+        if (rhoi > pot->rhomax) phi += fpi * (rhoi - pot->rhomax);
+        c->fp[i] = fpi;
+        ksum(&es, &ec, phi);
+        if (want_ea) ea[i] = phi;
       }
-      rho[i] += rhoi;
-      c->pend[i] = np;
+      c->tsum[8 * t] = es;
+      c->tsum[8 * t + 1] = ec;
+    }
+#pragma omp for schedule(static)
+    for (int j = nlocal; j < nall; j++) c->fp[j] = c->fp[owner[j]];
+
+    /* Pass 2: forces over the pairs found in pass 1. */
+#pragma omp for schedule(static, 1)
+    for (int t = 0; t < T; t++) {
+      double *fx = t == 0 ? c->fx : c->tfx + (size_t)(t - 1) * 3 * c->tcap;
+      double *ea = t == 0 ? c->ea : c->tea + (size_t)(t - 1) * c->tcap;
+      const double *fp = c->fp;
+      double es = c->tsum[8 * t], ec = c->tsum[8 * t + 1];
+      double v0 = 0, v1 = 0, v2 = 0, v3 = 0, v4 = 0, v5 = 0;
+      memset(fx, 0, (size_t)nall * 3 * sizeof *fx);
+      for (int i = c->cb[t]; i < c->cb[t + 1]; i++) {
+        const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
+        const struct knot2 *k2i = c->k2 + (size_t)ae[i] * nel * nr;
+        const double fpi = fp[i];
+        double fxi = 0, fyi = 0, fzi = 0, erow = 0;
+        for (long q = start[i]; q < pend[i]; q++) {
+          const int j = pj[q];
+          const double r = pr[q];
+          const double dx = xi - x[3 * j], dy = yi - x[3 * j + 1], dz = zi - x[3 * j + 2];
+          double p = r * rdr + 1.0;
+          int m = (int)p;
+          if (m > nr - 1) m = nr - 1;
+          p -= m;
+          if (p > 1.0) p = 1.0;
+          const struct knot2 *k = k2i + (size_t)ae[j] * nr + (m - 1);
+          const double drhoi = (k->dri[0] * p + k->dri[1]) * p + k->dri[2]; /* d rho_i/dr */
+          const double drhoj = (k->drj[0] * p + k->drj[1]) * p + k->drj[2]; /* d rho_j/dr */
+          const double z2p = (k->dz[0] * p + k->dz[1]) * p + k->dz[2];
+          const double z2 = ((k->z[0] * p + k->z[1]) * p + k->z[2]) * p + k->z[3];
+          const double recip = 1.0 / r;
+          const double phi = z2 * recip;
+          const double phip = z2p * recip - phi * recip;
+          const double psip = fpi * drhoi + fp[j] * drhoj + phip;
+          const double fpair = -psip * recip;
+          fxi += dx * fpair;
+          fyi += dy * fpair;
+          fzi += dz * fpair;
+          fx[3 * j] -= dx * fpair;
+          fx[3 * j + 1] -= dy * fpair;
+          fx[3 * j + 2] -= dz * fpair;
+          erow += phi;
+          if (want_ea) {
+            ea[i] += 0.5 * phi;
+            ea[j < nlocal ? j : owner[j]] += 0.5 * phi;
+          }
+          if (want_v) {
+            v0 += dx * dx * fpair;
+            v1 += dy * dy * fpair;
+            v2 += dz * dz * fpair;
+            v3 += dx * dy * fpair;
+            v4 += dx * dz * fpair;
+            v5 += dy * dz * fpair;
+          }
+        }
+        fx[3 * i] += fxi;
+        fx[3 * i + 1] += fyi;
+        fx[3 * i + 2] += fzi;
+        ksum(&es, &ec, erow);
+      }
+      c->tsum[8 * t] = es;
+      c->tsum[8 * t + 1] = ec;
+      c->tsum[8 * t + 2] = v0;
+      c->tsum[8 * t + 3] = v1;
+      c->tsum[8 * t + 4] = v2;
+      c->tsum[8 * t + 5] = v3;
+      c->tsum[8 * t + 6] = v4;
+      c->tsum[8 * t + 7] = v5;
+    }
+    if (T > 1) {
+#pragma omp for schedule(static)
+      for (long j = 0; j < 3L * nall; j++) {
+        double s = c->fx[j];
+        for (int t = 1; t < T; t++) s += c->tfx[(size_t)(t - 1) * 3 * c->tcap + j];
+        c->fx[j] = s;
+      }
+      if (want_ea) {
+#pragma omp for schedule(static)
+        for (int j = 0; j < nlocal; j++) {
+          double s = c->ea[j];
+          for (int t = 1; t < T; t++) s += c->tea[(size_t)(t - 1) * c->tcap + j];
+          c->ea[j] = s;
+        }
+      }
     }
   }
-  for (int j = nlocal; j < nall; j++) rho[c->g.owner[j]] += rho[j];
 
-  /* Embedding energies and F'(rho). */
-  for (int i = 0; i < nlocal; i++) {
-    const eng__coef *tab = pot->frho + (size_t)ae[i] * nrho;
-    double p = rho[i] * rdrho + 1.0;
-    int m = (int)p;
-    if (m < 1) m = 1;
-    if (m > nrho - 1) m = nrho - 1;
-    p -= m;
-    if (p > 1.0) p = 1.0;
-    const double *co = tab[m - 1];
-    fp[i] = (co[0] * p + co[1]) * p + co[2];
-    double phi = ((co[3] * p + co[4]) * p + co[5]) * p + co[6];
-    if (rho[i] > pot->rhomax) phi += fp[i] * (rho[i] - pot->rhomax);
-    etot += phi;
-    if (eatom) ea[i] = phi;
-  }
-  for (int j = nlocal; j < nall; j++) fp[j] = fp[c->g.owner[j]];
-
-  /* Pass 2: forces over the pairs found in pass 1. */
-  memset(fx, 0, (size_t)nall * 3 * sizeof *fx);
   {
-    const int *pj = c->pj;
-    const double *pr = c->pr;
-    long q = 0;
-    for (int i = 0; i < nlocal; i++) {
-      const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
-      const struct knot2 *k2i = c->k2 + (size_t)ae[i] * nel * nr;
-      const double fpi = fp[i];
-      double fxi = 0, fyi = 0, fzi = 0;
-      for (; q < c->pend[i]; q++) {
-        const int j = pj[q];
-        const double r = pr[q];
-        const double dx = xi - x[3 * j], dy = yi - x[3 * j + 1], dz = zi - x[3 * j + 2];
-        double p = r * rdr + 1.0;
-        int m = (int)p;
-        if (m > nr - 1) m = nr - 1;
-        p -= m;
-        if (p > 1.0) p = 1.0;
-        const struct knot2 *k = k2i + (size_t)ae[j] * nr + (m - 1);
-        const double drhoi = (k->dri[0] * p + k->dri[1]) * p + k->dri[2]; /* d rho_i/dr */
-        const double drhoj = (k->drj[0] * p + k->drj[1]) * p + k->drj[2]; /* d rho_j/dr */
-        const double z2p = (k->dz[0] * p + k->dz[1]) * p + k->dz[2];
-        const double z2 = ((k->z[0] * p + k->z[1]) * p + k->z[2]) * p + k->z[3];
-        const double recip = 1.0 / r;
-        const double phi = z2 * recip;
-        const double phip = z2p * recip - phi * recip;
-        const double psip = fpi * drhoi + fp[j] * drhoj + phip;
-        const double fpair = -psip * recip;
-        fxi += dx * fpair;
-        fyi += dy * fpair;
-        fzi += dz * fpair;
-        fx[3 * j] -= dx * fpair;
-        fx[3 * j + 1] -= dy * fpair;
-        fx[3 * j + 2] -= dz * fpair;
-        etot += phi;
-        if (eatom) {
-          ea[i] += 0.5 * phi;
-          ea[j < nlocal ? j : c->g.owner[j]] += 0.5 * phi;
-        }
-        if (virial) {
-          v[0] += dx * dx * fpair;
-          v[1] += dy * dy * fpair;
-          v[2] += dz * dz * fpair;
-          v[3] += dx * dy * fpair;
-          v[4] += dx * dz * fpair;
-          v[5] += dy * dz * fpair;
-        }
+    double *fx = c->fx;
+    const int *owner = c->g.owner;
+    double es = 0.0, ec = 0.0, v[6] = {0, 0, 0, 0, 0, 0};
+    for (int j = nlocal; j < nall; j++) {
+      const int o = owner[j];
+      fx[3 * o] += fx[3 * j];
+      fx[3 * o + 1] += fx[3 * j + 1];
+      fx[3 * o + 2] += fx[3 * j + 2];
+    }
+    for (int t = 0; t < T; t++) {
+      ksum(&es, &ec, c->tsum[8 * t]);
+      ksum(&es, &ec, -c->tsum[8 * t + 1]);
+      for (int k = 0; k < 6; k++) v[k] += c->tsum[8 * t + 2 + k];
+    }
+    /* Back from spatially sorted slots to the caller's atom order. */
+    if (f)
+      for (int k = 0; k < nlocal; k++) {
+        const int i = c->g.order[k];
+        f[3 * i] = fx[3 * k];
+        f[3 * i + 1] = fx[3 * k + 1];
+        f[3 * i + 2] = fx[3 * k + 2];
       }
-      fx[3 * i] += fxi;
-      fx[3 * i + 1] += fyi;
-      fx[3 * i + 2] += fzi;
-    }
+    if (eatom)
+      for (int k = 0; k < nlocal; k++) eatom[c->g.order[k]] = c->ea[k];
+    if (energy) *energy = es;
+    if (virial)
+      for (int k = 0; k < 6; k++) virial[k] = v[k];
   }
-  for (int j = nlocal; j < nall; j++) {
-    const int o = c->g.owner[j];
-    fx[3 * o] += fx[3 * j];
-    fx[3 * o + 1] += fx[3 * j + 1];
-    fx[3 * o + 2] += fx[3 * j + 2];
-  }
-  /* Back from spatially sorted slots to the caller's atom order. */
-  if (f)
-    for (int k = 0; k < nlocal; k++) {
-      const int i = c->g.order[k];
-      f[3 * i] = fx[3 * k];
-      f[3 * i + 1] = fx[3 * k + 1];
-      f[3 * i + 2] = fx[3 * k + 2];
-    }
-  if (eatom)
-    for (int k = 0; k < nlocal; k++) eatom[c->g.order[k]] = ea[k];
-  if (energy) *energy = etot;
-  if (virial)
-    for (int k = 0; k < 6; k++) virial[k] = v[k];
   return ENG_OK;
 }
 

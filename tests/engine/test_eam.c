@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static eng_potential *load(const char *path) {
   eng_potential *p = NULL;
@@ -112,10 +115,72 @@ static void fd_check(const char *tag, const eng_potential *pot, eng_system *s) {
   free(f);
 }
 
+
+/* Threads: T = 2 and 3 against T = 1 on s (round-off), T = 2 twice
+ * (bit-identical), and T = 2 inside an outer parallel region where OpenMP
+ * grants fewer threads (still bit-identical to T = 2). */
+static void threads_check(const char *tag, const eng_potential *pot, eng_system *s) {
+  const int n = s->natoms;
+  double e[4], v[4][6], *f[4], *ea[4];
+  eng_calc *c = NULL;
+  int rc = 0;
+  for (int k = 0; k < 4; k++) {
+    f[k] = malloc(sizeof(double) * 3 * n);
+    ea[k] = malloc(sizeof(double) * n);
+  }
+  if (eng_calc_create(pot, s, NULL, &c)) bail("calc: %s", eng_last_error());
+  /* k = 0: 1 thread, 1: 2 threads, 2: 2 threads again, 3: 3 threads. */
+  static const int nt[4] = {1, 2, 2, 3};
+  for (int k = 0; k < 4; k++) {
+    eng_set_threads(nt[k]);
+    rc |= eng_calc_compute(c, s, &e[k], f[k], ea[k], v[k]);
+  }
+  ok(rc == ENG_OK, "%s: compute with 1, 2, 2, 3 threads", tag);
+  ok(e[1] == e[2] && memcmp(f[1], f[2], sizeof(double) * 3 * n) == 0 &&
+         memcmp(ea[1], ea[2], sizeof(double) * n) == 0 && memcmp(v[1], v[2], sizeof v[1]) == 0,
+     "%s: 2 threads twice give bit-identical energy, forces, per-atom energies, virial", tag);
+  for (int k = 1; k < 4; k += 2) {
+    double df = 0, dea = 0, dv = 0;
+    for (int i = 0; i < 3 * n; i++) df = fmax(df, fabs(f[k][i] - f[0][i]));
+    for (int i = 0; i < n; i++) dea = fmax(dea, fabs(ea[k][i] - ea[0][i]));
+    for (int q = 0; q < 6; q++) dv = fmax(dv, fabs(v[k][q] - v[0][q]));
+    ok(df < 1e-10 && fabs(e[k] - e[0]) < 1e-9 && dea < 1e-10 && dv < 1e-9,
+       "%s: %d vs 1 thread: max|dF| %.2g eV/A, |dE| %.2g eV, max|dE_i| %.2g eV, max|dW| %.2g eV", tag,
+       nt[k], df, fabs(e[k] - e[0]), dea, dv);
+  }
+  /* Outer region of 2 threads, each with its own calculator and T = 2:
+   * without nested parallelism each compute gets one thread. */
+  {
+    double eo[2];
+    int same = 1, rco = 0;
+    eng_calc *cc[2] = {NULL, NULL};
+    eng_set_threads(2);
+    for (int t = 0; t < 2; t++)
+      if (eng_calc_create(pot, s, NULL, &cc[t])) bail("calc: %s", eng_last_error());
+#ifdef _OPENMP
+    omp_set_max_active_levels(1);
+#endif
+#pragma omp parallel for num_threads(2) schedule(static, 1) reduction(| : rco)
+    for (int t = 0; t < 2; t++) rco |= eng_calc_compute(cc[t], s, &eo[t], t ? f[3] : f[0], NULL, NULL);
+    for (int t = 0; t < 2; t++)
+      same &= eo[t] == e[1] && memcmp(t ? f[3] : f[0], f[1], sizeof(double) * 3 * n) == 0;
+    ok(rco == ENG_OK && same, "%s: 2-thread computes inside an outer parallel region are bit-identical", tag);
+    eng_calc_free(cc[0]);
+    eng_calc_free(cc[1]);
+  }
+  eng_set_threads(1);
+  eng_calc_free(c);
+  for (int k = 0; k < 4; k++) {
+    free(f[k]);
+    free(ea[k]);
+  }
+}
+
 int main(void) {
   const char *cuni = "/usr/share/lammps/potentials/CuNi.eam.alloy";
   eng_potential *cuzr = load(TU_CUZR), *alloy = load(cuni);
   eng_system *s;
+  ok(eng_get_threads() == 1, "one thread by default");
 
   ok(eng_potential_nelements(cuzr) == 2 && strcmp(eng_potential_element(cuzr, 0), "Cu") == 0 &&
          strcmp(eng_potential_element(cuzr, 1), "Zr") == 0,
@@ -170,6 +235,7 @@ int main(void) {
   s = tu_random_sample(160, 0.0556, 0.1, 0, 0, "Cu", "Zr", 0.64, 2.3, 3);
   if (!s) bail("sample");
   vs_lammps("small-fs", cuzr, TU_CUZR, "eam/fs", s);
+  threads_check("small", cuzr, s);
   eng_system_free(s);
 
   /* The bundled glass, and the same glass sheared into a triclinic cell. */
@@ -179,6 +245,11 @@ int main(void) {
     snprintf(path, sizeof path, "%s/common/data/cu50zr50-2000.data", src && *src ? src : "..");
     if (eng_read_file(path, ENG_FMT_AUTO, NULL, &s)) bail("cannot read %s: %s", path, eng_last_error());
     vs_lammps("glass-fs", cuzr, TU_CUZR, "eam/fs", s);
+    threads_check("glass", cuzr, s);
+    /* The LAMMPS comparison again with 2 threads. */
+    ok(eng_set_threads(2) == ENG_OK && eng_get_threads() == 2, "eng_set_threads(2)");
+    vs_lammps("glass-fs-2threads", cuzr, TU_CUZR, "eam/fs", s);
+    eng_set_threads(1);
     /* Affine shear: x += g_xy y + g_xz z, y += g_yz z (positions and cell). */
     const double gxy = 0.12, gxz = -0.08, gyz = 0.05;
     for (int i = 0; i < s->natoms; i++) {
@@ -200,8 +271,18 @@ int main(void) {
   if (!s) bail("sample");
   fd_check("alloy", alloy, s);
   vs_lammps("triclinic-alloy", alloy, cuni, "eam/alloy", s);
+  eng_set_threads(2);
+  vs_lammps("triclinic-alloy-2threads", alloy, cuni, "eam/alloy", s);
+  eng_set_threads(1);
+  threads_check("alloy", alloy, s);
   eng_system_free(s);
 
+  /* Thread settings. */
+  ok(eng_set_threads(0) == ENG_OK && eng_get_threads() >= 1, "eng_set_threads(0): all processors (%d)",
+     eng_get_threads());
+  ok(eng_set_threads(100000) == ENG_EINVAL && strstr(eng_last_error(), "threads"),
+     "absurd thread count refused (%s)", eng_last_error());
+  eng_set_threads(1);
   /* Error paths. */
   {
     eng_potential *p = NULL;
