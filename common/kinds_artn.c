@@ -930,6 +930,45 @@ static int add_event_row(cJSON *t, const eng_artn_event *ev,
 }
 
 /* ------------------------------------------------------------------ */
+/* JSON round trips                                                    */
+/* ------------------------------------------------------------------ */
+
+/* x as it comes back from cJSON's text (print, then parse).  cJSON prints
+ * 15 significant digits when they read back within DBL_EPSILON, so a
+ * number may come back one ulp off; this map is idempotent.  The service
+ * hands results between jobs as text and kind_run_graph in memory: numbers
+ * a chunk or the gather takes from another job's result go through this
+ * map, so that both give bit-identical events (an ARTn trajectory
+ * amplifies a one-ulp change of a position).  0 or KIND_ENOMEM. */
+static int json_round(double *x) {
+  cJSON *n;
+  char *t;
+  if (!isfinite(*x)) return 0;
+  n = cJSON_CreateNumber(*x);
+  t = n ? cJSON_PrintUnformatted(n) : NULL;
+  cJSON_Delete(n);
+  if (!t) return KIND_ENOMEM;
+  *x = strtod(t, NULL);
+  free(t);
+  return 0;
+}
+
+/* The positions and box of sys through json_round. */
+static int json_round_system(eng_system *sys) {
+  size_t i;
+  int k, rc = 0;
+  for (i = 0; !rc && i < 3 * (size_t)sys->natoms; i++) rc = json_round(&sys->x[i]);
+  for (k = 0; !rc && k < 3; k++) {
+    rc = json_round(&sys->box.lo[k]);
+    if (!rc) rc = json_round(&sys->box.len[k]);
+  }
+  if (!rc) rc = json_round(&sys->box.xy);
+  if (!rc) rc = json_round(&sys->box.xz);
+  if (!rc) rc = json_round(&sys->box.yz);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* artn_chunk                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -1006,6 +1045,8 @@ int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
   *result = NULL;
   rc = kind__ctx_begin(&c, "artn_chunk", params, io, err, errlen);
   if (rc) goto fail;
+  /* positions from another job's result: as the service would see them */
+  if (io->structure_result && json_round_system(c.sys)) goto nomem;
   opts_from_params(c.params, &o);
   rc = resolve_atoms(c.params, c.sys, &idx, &n, err, errlen);
   if (rc) goto fail;
@@ -1143,7 +1184,8 @@ static const char *col_str(const cJSON *t, const char *col, int k) {
   return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-/* Append every column of chunk table src to dst (same columns). */
+/* Append every column of chunk table src to dst (same columns); numbers
+ * through json_round (the gather sees what the service would). */
 static int merge_table(cJSON *dst, const cJSON *src) {
   const cJSON *col;
   for (col = src->child; col; col = col->next) {
@@ -1152,8 +1194,18 @@ static int merge_table(cJSON *dst, const cJSON *src) {
     d = cJSON_GetObjectItemCaseSensitive(dst, col->string);
     if (!d) d = cJSON_AddArrayToObject(dst, col->string);
     if (!d) return KIND_ENOMEM;
-    for (it = col->child; it; it = it->next)
-      if (!cJSON_AddItemToArray(d, cJSON_Duplicate(it, 1))) return KIND_ENOMEM;
+    for (it = col->child; it; it = it->next) {
+      cJSON *v = cJSON_Duplicate(it, 1);
+      if (!v || !cJSON_AddItemToArray(d, v)) {
+        cJSON_Delete(v);
+        return KIND_ENOMEM;
+      }
+      if (cJSON_IsNumber(v)) {
+        double x = v->valuedouble;
+        if (json_round(&x)) return KIND_ENOMEM;
+        cJSON_SetNumberValue(v, x);
+      }
+    }
   }
   return 0;
 }
@@ -1307,7 +1359,7 @@ int kind__run_artn(const cJSON *params, const kind_io *io, cJSON **result,
     }
     if (!cJSON_IsString(kn) || strcmp(kn->valuestring, "artn_chunk") ||
         !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(in, "events"))) {
-      snprintf(err, errlen, "artn: input %d is not an artn_chunk result", i);
+      snprintf(err, errlen, "input %d is not an artn_chunk result", i);
       rc = KIND_EINVAL;
       goto fail;
     }
@@ -1321,7 +1373,7 @@ int kind__run_artn(const cJSON *params, const kind_io *io, cJSON **result,
   }
   if (!nchunks) {
     snprintf(err, errlen,
-             "artn: no artn_chunk results to gather (an artn sweep runs as a "
+             "no artn_chunk results to gather (an artn sweep runs as a "
              "job graph: pelmap artn, or a job of the service)");
     rc = KIND_EINVAL;
     goto fail;
@@ -1329,7 +1381,7 @@ int kind__run_artn(const cJSON *params, const kind_io *io, cJSON **result,
   /* the merged table must be exactly the sweep's pairs, in order */
   nev = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(tab, "atom_id"));
   if ((long long)nev != (long long)nsel * K) {
-    snprintf(err, errlen, "artn: gathered %d events, the sweep has %lld", nev,
+    snprintf(err, errlen, "gathered %d events, the sweep has %lld", nev,
              (long long)nsel * K);
     rc = KIND_EFAIL;
     goto fail;
@@ -1339,7 +1391,7 @@ int kind__run_artn(const cJSON *params, const kind_io *io, cJSON **result,
     if (col_num(tab, "atom_id", i) != (double)id ||
         col_num(tab, "event", i) != (double)(i % K)) {
       snprintf(err, errlen,
-               "artn: gathered event %d is atom %.0f event %.0f, the sweep "
+               "gathered event %d is atom %.0f event %.0f, the sweep "
                "expects atom %" PRId64 " event %lld",
                i, col_num(tab, "atom_id", i), col_num(tab, "event", i), id,
                (long long)(i % K));

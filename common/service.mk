@@ -59,4 +59,7 @@ EXTRA_DIST += tests/cli/test_desc.sh tests/cli/test_desc.py
 TESTS += tests/cli/test_artn.sh
 EXTRA_DIST += tests/cli/test_artn.sh tests/cli/test_artn.py \
   tests/cli/test_artn_glass250.data
+# ... and through pelmapd + workers (--db, --server): equal to the CLI sweep
+TESTS += tests/cli/test_artn_service.sh
+EXTRA_DIST += tests/cli/test_artn_service.sh
 # --- end of K's block ---
