@@ -35,6 +35,14 @@ TESTS += tests/service/api_http.sh
 # pelmap-worker processes in --db and --server mode
 dist_noinst_SCRIPTS += tests/service/read_opts.sh
 TESTS += tests/service/read_opts.sh
+# job graphs through pelmapd and real workers (--db and --server): fan-out,
+# failure, kill -9, cancel, structure_from (graph_qtool queues a chain), CLI
+check_PROGRAMS += tests/service/graph_qtool
+tests_service_graph_qtool_SOURCES = tests/service/graph_qtool.c
+tests_service_graph_qtool_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
+tests_service_graph_qtool_LDADD = $(PEL_SERVICE_LIBS)
+dist_noinst_SCRIPTS += tests/service/graph_http.sh
+TESTS += tests/service/graph_http.sh
 
 # --- fuzz target of the HTTP-facing parsers (fixed-seed driver in make check) ---
 check_PROGRAMS += tests/fuzz/fuzz_api
