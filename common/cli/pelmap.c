@@ -158,9 +158,14 @@ static void cli_kind_help(const kind_def *k) {
     free(dv);
   }
   for (i = 0; i < (int)(sizeof cli_aliases / sizeof cli_aliases[0]); i++)
-    if (!strcmp(cli_aliases[i].kind, k->name))
-      printf("  --%s is short for --%s\n", cli_aliases[i].alias,
-             cli_aliases[i].param);
+    if (!strcmp(cli_aliases[i].kind, k->name)) {
+      char opt[64];
+      size_t j;
+      snprintf(opt, sizeof opt, "%s", cli_aliases[i].param);
+      for (j = 0; opt[j]; j++)
+        if (opt[j] == '_') opt[j] = '-';
+      printf("  --%s is short for --%s\n", cli_aliases[i].alias, opt);
+    }
   cJSON_Delete(defs);
 }
 
