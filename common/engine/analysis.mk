@@ -7,3 +7,11 @@ tests_engine_test_analysis_SOURCES = tests/engine/test_analysis.c
 tests_engine_test_analysis_LDADD = $(TESTUTIL_LDADD)
 TESTS += tests/engine/test_analysis
 EXTRA_DIST += tests/engine/analysis_ref.py
+
+# The analysis and pipeline job kinds through kind_io (common/kinds_analysis.c,
+# common/kinds_pipeline.c).
+check_PROGRAMS += tests/cli/test_analysis_kind
+tests_cli_test_analysis_kind_SOURCES = tests/cli/test_analysis_kind.c
+tests_cli_test_analysis_kind_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
+tests_cli_test_analysis_kind_LDADD = $(PEL_KINDS_LIBS)
+TESTS += tests/cli/test_analysis_kind
