@@ -15,3 +15,5 @@ tests_cli_test_analysis_kind_SOURCES = tests/cli/test_analysis_kind.c
 tests_cli_test_analysis_kind_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 tests_cli_test_analysis_kind_LDADD = $(PEL_KINDS_LIBS)
 TESTS += tests/cli/test_analysis_kind
+TESTS += tests/cli/test_analysis.sh
+EXTRA_DIST += tests/cli/test_analysis.sh tests/cli/test_analysis.py
