@@ -17,3 +17,6 @@ tests_cli_test_analysis_kind_LDADD = $(PEL_KINDS_LIBS)
 TESTS += tests/cli/test_analysis_kind
 TESTS += tests/cli/test_analysis.sh
 EXTRA_DIST += tests/cli/test_analysis.sh tests/cli/test_analysis.py
+# The pipeline through pelmapd + workers (kill -9 of one), against the CLI.
+TESTS += tests/cli/test_pipeline_service.sh
+EXTRA_DIST += tests/cli/test_pipeline_service.sh

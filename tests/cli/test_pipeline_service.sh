@@ -1,0 +1,152 @@
+#!/bin/bash
+# test_pipeline_service.sh -- TAP: the pipeline kind through the service.
+# A real pelmapd on loopback (ephemeral port, temporary SQLite file) and real
+# pelmap-worker processes:
+#
+#  1. POST /jobs {"kind":"pipeline"} on the 250-atom test glass at tiny
+#     effort (2 ARTn events in 2 chunks, 0.2 ps of MSD) creates the whole
+#     graph at once: pipeline <- minimize, descriptors, artn (<- 2
+#     artn_chunk), analysis;
+#  2. a --db worker is killed (kill -9) while it runs a step; a --db and a
+#     --server worker finish the graph (the step is re-run after its lease);
+#  3. the result has every report section (Figs. 1, 3-8, S1) and the same
+#     numbers (report table, summary.steps minus timings) as the same
+#     pipeline run by `pelmap pipeline` in one process.
+set -u
+B=${PELMAP_BUILDDIR:-.}
+SRC=${PELMAP_SRCDIR:-$(dirname "$0")/../..}
+D=$B/server/pelmapd
+W=$B/pelmap-worker
+C=$B/pelmap
+DATA=$SRC/tests/cli/test_artn_glass250.data
+for x in "$D" "$W" "$C"; do
+  [ -x "$x" ] || { echo "1..0 # SKIP $x not built"; exit 0; }
+done
+command -v curl >/dev/null || { echo "1..0 # SKIP curl missing"; exit 0; }
+[ -r /usr/share/lammps/potentials/CuZr_mm.eam.fs ] || { echo "1..0 # SKIP CuZr_mm.eam.fs missing"; exit 0; }
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+command -v "$PY" >/dev/null || { echo "1..0 # SKIP python3 missing"; exit 0; }
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/pelmap-pipeline.XXXXXX")
+PIDS="" DPID=""
+cleanup() {
+  for p in $PIDS; do kill "$p" 2>/dev/null; done
+  for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+  [ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
+N=0 FAIL=0
+ok() { # ok STATUS "what"
+  N=$((N + 1))
+  if [ "$1" -eq 0 ]; then echo "ok $N - $2"; else echo "not ok $N - $2"; FAIL=$((FAIL + 1)); fi
+}
+wait_for() { # wait_for SECONDS CMD...
+  local t=$1 i=0; shift
+  while [ "$i" -lt $((t * 10)) ]; do "$@" && return 0; sleep 0.1; i=$((i + 1)); done
+  return 1
+}
+api() { # api METHOD PATH [curl args]: body in $T/body, status echoed
+  local m=$1 p=$2; shift 2
+  curl -sS --max-time 60 -o "$T/body" -w '%{http_code}' -X "$m" \
+    -H "Authorization: Bearer $ALICE" "$@" "$U$p" 2>>"$T/curl.err"
+}
+jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
+job_field() { api GET "/api/v1/jobs/$1" >/dev/null; jget "$T/body" "j[\"$2\"]"; }
+state_is() { [ "$(job_field "$1" state)" = "$2" ]; }
+PARAMS='{"artn_atoms":"ids:1-2","events_per_atom":1,"chunk_events":1,"msd_time":0.2,"seed":11}'
+
+"$D" user add alice --db "$T/db" >"$T/alice" 2>/dev/null
+"$D" user add wk --role worker --db "$T/db" >"$T/wk" 2>/dev/null
+ALICE=$(cat "$T/alice") WK=$(cat "$T/wk")
+[ -n "$ALICE" ] && [ -n "$WK" ] || { echo "Bail out! pelmapd user add failed"; exit 1; }
+"$D" --db "$T/db" --listen 127.0.0.1:0 --port-file "$T/port" --quiet 2>>"$T/pelmapd.log" &
+DPID=$!
+wait_for 10 test -s "$T/port" || { echo "Bail out! pelmapd did not start"; exit 1; }
+U=http://127.0.0.1:$(cat "$T/port")
+
+# the same pipeline in one process, meanwhile
+"$C" pipeline "$DATA" --params "$PARAMS" --compact >"$T/cli.json" 2>"$T/cli.err" &
+CLIPID=$!
+PIDS="$PIDS $CLIPID"
+
+api POST /api/v1/structures -H 'Content-Type: application/octet-stream' --data-binary @"$DATA" >/dev/null
+S=$(jget "$T/body" 'j["id"]')
+api POST /api/v1/jobs -H 'Content-Type: application/json' \
+  --data-binary "{\"kind\":\"pipeline\",\"structure\":$S,\"params\":$PARAMS}" >"$T/st"
+P=$(jget "$T/body" 'j["id"]')
+[ "$(cat "$T/st")" = 201 ] && [ "$(jget "$T/body" 'j["graph"]["total"], j["state"]')" = "6 queued" ]
+ok $? "pipeline submitted: job $P with a graph of 6 (minimize, descriptors, artn + 2 chunks, analysis)"
+api GET "/api/v1/jobs/$P/children" >/dev/null
+[ "$(jget "$T/body" '[c["label"] for c in j]')" = "['minimize', 'descriptors', 'artn', 'analysis']" ]
+ok $? "children in plan order: minimize, descriptors, artn, analysis"
+
+# a worker that dies in the middle of a step
+"$W" --db "$T/db" --lease 2 --name victim -q 2>>"$T/victim.log" &
+VICTIM=$!
+running_step() {
+  "$PY" - "$T/db" "$P" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+n = db.execute("SELECT count(*) FROM jobs WHERE state = 'running' AND kind IN "
+               "('descriptors', 'artn_chunk')").fetchone()[0]
+sys.exit(0 if n else 1)
+EOF
+}
+wait_for 60 running_step
+ok $? "the victim worker runs a step (descriptors or an ARTn chunk)"
+{ kill -9 "$VICTIM"; wait "$VICTIM"; } 2>/dev/null
+timeout 300 "$W" --db "$T/db" --lease 2 --name db1 --poll 0.2 -q 2>>"$T/db1.log" &
+PIDS="$PIDS $!"
+timeout 300 "$W" --server "$U" --token "$WK" --lease 2 --name h1 --poll 0.2 -q 2>>"$T/h1.log" &
+PIDS="$PIDS $!"
+done_or_failed() { local s; s=$(job_field "$P" state); [ "$s" = succeeded ] || [ "$s" = failed ]; }
+wait_for 280 done_or_failed
+api GET "/api/v1/jobs/$P" >/dev/null
+[ "$(jget "$T/body" 'j["state"], j["graph"]["succeeded"], j["graph"]["total"]')" = "succeeded 6 6" ]
+ok $? "the pipeline completed after the kill ($(jget "$T/body" 'j["state"], j.get("error")'))"
+"$PY" - "$T/db" "$P" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+rerun = db.execute("SELECT count(*) FROM jobs WHERE attempt >= 2 AND state = 'succeeded'").fetchone()[0]
+sys.exit(0 if rerun >= 1 else 1)
+EOF
+ok $? "the killed worker's step was run again (attempt 2)"
+api GET "/api/v1/jobs/$P/result" >/dev/null
+cp "$T/body" "$T/svc.json"
+[ "$(jget "$T/svc.json" '[f["figure"] for f in j["report"]["figures"]]')" = "['1', '3', '4', '5', '6', '7', '8', 'S1']" ]
+ok $? "report: sections for Figs. 1, 3, 4, 5, 6, 7, 8, S1"
+wait "$CLIPID"
+CLIRC=$?
+PIDS=${PIDS/ $CLIPID/}
+[ "$CLIRC" -eq 0 ]
+ok $? "pelmap pipeline (in process) succeeded ($(tail -c 200 "$T/cli.err"))"
+"$PY" - "$T/cli.json" "$T/svc.json" <<'EOF'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+ta, tb = a["report"]["table"]["rows"], b["report"]["table"]["rows"]
+def strip(s):
+    s = json.loads(json.dumps(s))
+    s["steps"]["artn"].pop("wall_seconds", None)
+    return s
+same = ta == tb and strip(a["summary"]) == strip(b["summary"]) and a["params"] == b["params"]
+if not same:
+    for x, y in zip(ta, tb):
+        if x != y:
+            print("# cli %s\n# svc %s" % (x, y))
+sys.exit(0 if same and len(ta) > 40 else 1)
+EOF
+ok $? "the same numbers as the CLI: every report row, the steps' summaries, the params"
+
+for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+for p in $PIDS; do wait "$p" 2>/dev/null; done
+PIDS=""
+kill -TERM "$DPID"
+wait "$DPID"
+ok $? "pelmapd: clean exit"
+DPID=""
+! grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$T"/*.log "$T"/cli.err >/dev/null 2>&1
+ok $? "no sanitizer reports in the logs"
+echo "1..$N"
+[ "$FAIL" -eq 0 ]
