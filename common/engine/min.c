@@ -26,10 +26,14 @@
 
 /* Line search: at most this many energy/force evaluations per direction. */
 #define LS_MAXEVAL 20
+/* Smallest growth of the step when extrapolating beyond a downhill point
+ * (the secant through the start and that point is usually close). */
+#define LS_GROW_MIN 1.1
 /* Curvature condition |slope| <= LS_CURV * |slope0| ends the search. */
 #define LS_CURV 0.1
-/* Consecutive CG iterations whose energy change is below the round-off
- * scale (e_noise) after which the minimiser gives up with ENG_STOP_LINESEARCH. */
+/* Consecutive CG iterations without progress (energy change below the
+ * round-off scale e_noise and the largest force not halved) after which
+ * the minimiser gives up with ENG_STOP_LINESEARCH. */
 #define CG_MAX_FLAT 50
 /* Progress callback period, iterations. */
 #define PROGRESS_EVERY 100
@@ -270,7 +274,7 @@ static int line_search(mstate *m, const double *h, const double *x0, double *ft,
         double sec = lo.a * s0 / (s0 - lo.s);
         if (sec < anew) anew = sec;
       }
-      if (anew < 1.5 * lo.a) anew = 1.5 * lo.a;
+      if (anew < LS_GROW_MIN * lo.a) anew = LS_GROW_MIN * lo.a;
       if (anew > amax) anew = amax;
       a = anew;
     }
@@ -289,15 +293,16 @@ static int line_search(mstate *m, const double *h, const double *x0, double *ft,
 /* Polak-Ribiere(+) conjugate gradients with Powell restarts, a restart
  * every 3N iterations, and steepest descent when the direction is not
  * downhill.  ENG_STOP_LINESEARCH when even a steepest-descent search finds
- * no lower point, or after CG_MAX_FLAT iterations whose energy change is
- * within round-off (e_noise). */
+ * no lower point, or after CG_MAX_FLAT iterations in a row whose energy
+ * change is within round-off (e_noise) while the largest force component
+ * did not halve. */
 static int run_cg(mstate *m, eng_min_stop *stop) {
   int rc = ENG_OK, n3 = m->n3, flat = 0, since_restart = 0;
   double *h = eng__calloc((size_t)n3, sizeof *h);
   double *x0 = eng__calloc((size_t)n3, sizeof *x0);
   double *ft = eng__calloc((size_t)n3, sizeof *ft);
   double *fold = eng__calloc((size_t)n3, sizeof *fold);
-  double a_prev = 0.0;
+  double a_prev = 0.0, f_ref = eng__max_abs(m->f, n3);
   if (!h || !x0 || !ft || !fold) {
     rc = ENG_ENOMEM;
     goto out;
@@ -343,8 +348,15 @@ static int run_cg(mstate *m, eng_min_stop *stop) {
     }
     m->iter++;
     a_prev = a_acc;
-    flat = fabs(m->e - e_prev) <= e_noise(e_prev) ? flat + 1 : 0;
     fmax = eng__max_abs(m->f, n3);
+    /* Progress: the energy fell by more than its round-off, or the largest
+     * force halved since the last progress. */
+    if (fabs(m->e - e_prev) > e_noise(e_prev) || fmax < 0.5 * f_ref) {
+      flat = 0;
+      f_ref = fmax;
+    } else {
+      flat++;
+    }
     *stop = stop_test(m, fmax, e_prev, 1);
     if (*stop == ENG_STOP_NONE && flat >= CG_MAX_FLAT) *stop = ENG_STOP_LINESEARCH;
     if (*stop != ENG_STOP_NONE) break;

@@ -176,6 +176,41 @@ static void threads_check(const char *tag, const eng_potential *pot, eng_system 
   }
 }
 
+/* Energy differences agree with the forces to round-off: for a tiny random
+ * move d, E(x+d) - E(x) = -(F(x) + F(x+d)).d/2 (trapezoid; the cubic error
+ * is ~1e-20 eV).  A plain running sum of a ~1e4 eV total over ~1e5 terms
+ * is off by ~1e-10 eV, which misleads line searches near a minimum; the
+ * compensated sum must do better than 1e-11 eV. */
+static void energy_noise_check(const char *tag, const eng_potential *pot, eng_system *s) {
+  const int n3 = 3 * s->natoms;
+  double e0, e1, *f0 = malloc(sizeof(double) * n3), *f1 = malloc(sizeof(double) * n3);
+  double *x0 = malloc(sizeof(double) * n3), *d = malloc(sizeof(double) * n3), worst = 0, de = 0;
+  eng_calc *c = NULL;
+  eng_rng r;
+  if (eng_calc_create(pot, s, NULL, &c)) bail("calc: %s", eng_last_error());
+  memcpy(x0, s->x, sizeof(double) * n3);
+  eng_rng_seed(&r, 77);
+  for (int rep = 0; rep < 5; rep++) {
+    double pred = 0;
+    for (int i = 0; i < n3; i++) d[i] = 2e-7 * (eng_rng_uniform(&r) - 0.5);
+    memcpy(s->x, x0, sizeof(double) * n3);
+    eng_calc_compute(c, s, &e0, f0, NULL, NULL);
+    for (int i = 0; i < n3; i++) s->x[i] += d[i];
+    eng_calc_compute(c, s, &e1, f1, NULL, NULL);
+    for (int i = 0; i < n3; i++) pred -= 0.5 * (f0[i] + f1[i]) * d[i];
+    worst = fmax(worst, fabs((e1 - e0) - pred));
+    de = fmax(de, fabs(pred));
+  }
+  ok(worst < 1e-11, "%s: E(x+d) - E(x) matches the forces to %.2g eV (|dE| ~ %.2g eV, |E| = %.4g eV)", tag,
+     worst, de, fabs(e0));
+  memcpy(s->x, x0, sizeof(double) * n3);
+  eng_calc_free(c);
+  free(f0);
+  free(f1);
+  free(x0);
+  free(d);
+}
+
 int main(void) {
   const char *cuni = "/usr/share/lammps/potentials/CuNi.eam.alloy";
   eng_potential *cuzr = load(TU_CUZR), *alloy = load(cuni);
@@ -246,6 +281,7 @@ int main(void) {
     if (eng_read_file(path, ENG_FMT_AUTO, NULL, &s)) bail("cannot read %s: %s", path, eng_last_error());
     vs_lammps("glass-fs", cuzr, TU_CUZR, "eam/fs", s);
     threads_check("glass", cuzr, s);
+    energy_noise_check("glass", cuzr, s);
     /* The LAMMPS comparison again with 2 threads. */
     ok(eng_set_threads(2) == ENG_OK && eng_get_threads() == 2, "eng_set_threads(2)");
     vs_lammps("glass-fs-2threads", cuzr, TU_CUZR, "eam/fs", s);

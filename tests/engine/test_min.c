@@ -243,6 +243,9 @@ int main(void) {
        "CG to 1e-6 eV/A on the glass (stop %s, fmax %.2e)", eng_min_stop_name(res.stop), res.fmax);
     diag("CG glass: %d iterations, %d force calls, E %.10f -> %.10f eV, %.2f s", res.iterations,
          res.force_calls, res.e_initial, res.e_final, tmd_now() - t0);
+    ok(res.force_calls <= 2 * res.iterations + 2,
+       "CG line search: at most 2 force calls per iteration on average (%d calls, %d iterations)",
+       res.force_calls, res.iterations);
     cg = eng_system_copy(s);
     double ecg = res.e_final;
 
