@@ -1285,7 +1285,17 @@ int jobq_submit_graph(jobq *q, const jobq_submit_in *in, const jobq_graph_node *
         bind_id_or_null(st, 13, g->structure_from >= 0 ? jid[g->structure_from] : 0);
         sqlite3_bind_int64(st, 14, nd + user_pending);
         rc = exec_done(q, st, "insert job");
-        if (rc >= 0) rc = add_event(q, jid[i], now, NULL, "queued", 0, NULL, "submitted");
+        if (rc < 0) break;
+        /* the first event of a new job (add_event without its max(seq) lookup) */
+        st = stmt(q, "INSERT INTO job_events(job_id, seq, time, to_state, attempt, message) "
+                     "VALUES (?1, 1, ?2, 'queued', 0, 'submitted')");
+        if (!st) {
+          rc = JOBQ_EDB;
+          break;
+        }
+        sqlite3_bind_int64(st, 1, jid[i]);
+        sqlite3_bind_double(st, 2, now);
+        rc = exec_done(q, st, "event");
         continue;
       }
       for (int k = 0; k < nd + in->nrun_after && rc >= 0; k++) {

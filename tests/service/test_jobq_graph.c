@@ -311,7 +311,12 @@ static void test_speed(jobq *q, int64_t user) {
   int rc = fanout(q, &in, N, ids);
   double ts = now_s() - t0;
   ok(rc == 0, "fan-out of %d children submitted in %.0f ms", N, 1e3 * ts);
-  ok(ts < 2.0, "... well under 2 s even in a sanitizer build (%.3f s)", ts);
+#if defined(__SANITIZE_ADDRESS__)
+  const double tmax = 6.0; /* ASan + UBSan: ~10x slower */
+#else
+  const double tmax = 1.0;
+#endif
+  ok(ts < tmax, "... under %.0f s (%.3f s)", tmax, ts);
   /* claim + complete every child: the first and the last 200 timed */
   double tfirst = 0, tlast = 0, t1 = now_s();
   int bad = 0;
@@ -329,7 +334,7 @@ static void test_speed(jobq *q, int64_t user) {
      N / tall);
   diag("claim: first 200 %.3f ms each, last 200 %.3f ms each", 1e3 * tfirst / 200,
        1e3 * tlast / 200);
-  ok(tlast < 3 * tfirst + 0.05, "claims do not slow down as children finish (%.2f vs %.2f ms)",
+  ok(tlast < 3 * tfirst + 0.1, "claims do not slow down as children finish (%.2f vs %.2f ms)",
      1e3 * tlast / 200, 1e3 * tfirst / 200);
   int att = 0;
   t0 = now_s();
