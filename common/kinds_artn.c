@@ -1289,7 +1289,7 @@ static int per_atom_stats(cJSON *r, const eng_system *sys, const int *sel,
       m++;
     }
     qsort(v, (size_t)m, sizeof *v, cmp_double);
-    if (!cJSON_AddItemToArray(a[0], cJSON_CreateBool(issel[i])) ||
+    if (!cJSON_AddItemToArray(a[0], cJSON_CreateNumber(issel[i])) ||
         !cJSON_AddItemToArray(a[1], cJSON_CreateNumber(na[i])) ||
         !cJSON_AddItemToArray(a[2], cJSON_CreateNumber(m)) ||
         !cJSON_AddItemToArray(a[3], num_or_null(m ? sdq / m : NAN)) ||

@@ -159,7 +159,7 @@ def checks(tmp, ids, atoms, K, asan):
         mine = [r for r in rows(ev_a) if r["atom_id"] == aid]
         dq = sorted(r["dq"] for r in mine if r["status"] == "ok")
         if pa["n_attempts"][j] != len(mine) or pa["n_success"][j] != len(dq) or \
-           pa["selected"][j] != (aid in ids):
+           pa["selected"][j] != (1 if aid in ids else 0):
             good = False
         if dq:
             if abs(pa["dq_mean"][j] - sum(dq) / len(dq)) > 1e-12 or pa["dq_min"][j] != dq[0] \
