@@ -10,8 +10,10 @@
  *   autocorrelation  C(r) of Eq. 6 of the property and every descriptor,
  *                    normalised at cr_norm, and xi from C ~ exp(-r/xi)
  *   s2_sweep         xi of S2 at each of its cutoffs (Fig. 8b-d)
- *   spectra          histograms of the property, all and per species, with
- *                    the two-mode (exponential + Rayleigh) fit (Fig. 1c-e)
+ *   spectra          histograms of the converged events' dQ (an input's
+ *                    `events` table) or of the property, all and per
+ *                    species, with the two-mode (exponential + Rayleigh)
+ *                    fit (Fig. 1c-e); on demand one atom's events (Fig. 1b)
  *   slices           slice maps of the property and descriptors (Figs. 1a,
  *                    3, 6a-e)
  *
@@ -94,6 +96,14 @@ const kind_param kind__analysis_params[] = {
      "histogram bin width of the property's spectrum"},
     {"spectrum_fit", KIND_P_BOOL, NULL, 0, 0, 0, "true", "",
      "fit the two modes (exponential + Rayleigh) to each spectrum"},
+    {"spectrum_of", KIND_P_STRING, "auto|events|property", 0, 0, 0,
+     "\"auto\"", "",
+     "what the spectra count: every converged event's dQ (an input's "
+     "`events` table, as the paper's Fig. 1c-e), or the property per atom; "
+     "auto = events if an input has them"},
+    {"atom_spectrum", KIND_P_INT, NULL, 0, 9007199254740991.0, 0, "0", "",
+     "Fig. 1b: id of an atom whose events' dQ are histogrammed (with its "
+     "Voronoi index if an input has vor_n3..vor_n6); 0 = none"},
     {"slice_axis", KIND_P_STRING, "x|y|z", 0, 0, 0, "\"z\"", "",
      "slab normal (the cell vector a, b or c for triclinic boxes)"},
     {"slice_center", KIND_P_NUMBER, NULL, 0, 1, 0, "0.5", "",
@@ -282,6 +292,7 @@ typedef struct actx {
   /* S2 cutoffs of the s2_cK columns (0 = unknown), from an input summary */
   double s2cut[ENG_S2_MAXCUT];
   cJSON *notes; /* array of strings (borrowed from the result) */
+  const cJSON *events; /* the first input's `events` table (borrowed) */
 } actx;
 
 /* Boolean param k (normalized, so present). */
@@ -434,6 +445,16 @@ static int gather(actx *a, const kind_io *io, cJSON *inputs_json, char *err,
       for (e = col->child; e; e = e->next, j++)
         if (cJSON_IsNumber(e)) f->v[row[j]] = e->valuedouble;
       cJSON_AddItemToArray(cols, cJSON_CreateString(f->name));
+    }
+    /* an ARTn event table (columns dq, status, species, atom_id) */
+    {
+      const cJSON *ev = cJSON_GetObjectItemCaseSensitive(r, "events");
+      if (!a->events && cJSON_IsObject(ev) &&
+          cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(ev, "dq")) &&
+          cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(ev, "status")) &&
+          cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(ev, "species")) &&
+          cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(ev, "atom_id")))
+        a->events = ev;
     }
     /* S2 cutoffs (descriptors' summary.s2.cutoffs) */
     s2 = cJSON_GetObjectItemCaseSensitive(
@@ -813,11 +834,13 @@ static double median_of(const double *v, const int *sel, int n) {
   return m;
 }
 
-/* Spectra of the property: one histogram on common bins from 0 (or the
- * smallest value, if negative) per group, with its density, moments and
- * the two-mode fit. */
-static int run_spectra(actx *a, const field *prop, cJSON *r, cJSON *sum,
-                       cJSON *tables) {
+/* Spectra of nv values v (species index vtype, -1 = none): one histogram
+ * on common bins from 0 (or the smallest value, if negative) per group,
+ * with its density, moments and the two-mode fit.  source: "events" or
+ * "property". */
+static int run_spectra(actx *a, const double *v, const int *vtype, int nv,
+                       const char *fname, const char *source, cJSON *r,
+                       cJSON *sum, cJSON *tables) {
   double bin = kind__par(&a->c, "spectrum_bin"), lo = 0, hi = 0;
   int ng = bpar(a, "per_species") ? 1 + a->sys->ntypes : 1;
   int dofit = bpar(a, "spectrum_fit");
@@ -827,14 +850,14 @@ static int run_spectra(actx *a, const field *prop, cJSON *r, cJSON *sum,
   char colnames[512];
   size_t cl;
 
-  for (i = 0; i < a->n; i++)
-    if (isfinite(prop->v[i])) {
-      if (!any || prop->v[i] < lo) lo = prop->v[i];
-      if (!any || prop->v[i] > hi) hi = prop->v[i];
+  for (i = 0; i < nv; i++)
+    if (isfinite(v[i])) {
+      if (!any || v[i] < lo) lo = v[i];
+      if (!any || v[i] > hi) hi = v[i];
       any = 1;
     }
   if (!any) {
-    note(a, "spectra skipped: %s has no values", prop->name);
+    note(a, "spectra skipped: %s has no values", fname);
     return 0;
   }
   lo = lo < 0 ? floor(lo / bin) * bin : 0;
@@ -848,7 +871,10 @@ static int run_spectra(actx *a, const field *prop, cJSON *r, cJSON *sum,
   for (k = 0; k < nb; k++) cent[k] = lo + (k + 0.5) * bin;
   sp = cJSON_AddObjectToObject(r, "spectra");
   ssum = cJSON_AddObjectToObject(sum, "spectra");
-  cJSON_AddStringToObject(sp, "field", prop->name);
+  cJSON_AddStringToObject(sp, "field", fname);
+  cJSON_AddStringToObject(sp, "source", source);
+  cJSON_AddStringToObject(ssum, "field", fname);
+  cJSON_AddStringToObject(ssum, "source", source);
   cJSON_AddNumberToObject(sp, "bin", bin);
   cJSON_AddNumberToObject(sp, "lo", lo);
   cJSON_AddItemToObject(sp, "centers", darr(cent, nb));
@@ -861,13 +887,14 @@ static int run_spectra(actx *a, const field *prop, cJSON *r, cJSON *sum,
   rows = table_new(tables, "spectra", colnames);
   for (k = 0; k <= 16; k++) cols[k] = NULL;
   for (g = 0; g < ng && g < 16; g++) {
-    int *sel = g ? species_sel(a->sys, g - 1) : NULL;
+    int *sel = g ? malloc((size_t)(nv ? nv : 1) * sizeof *sel) : NULL;
     long *cnt = calloc((size_t)nb, sizeof *cnt), below = 0, above = 0, tot;
     double *dens = malloc((size_t)nb * sizeof *dens), mean = 0, var = 0;
     double *fitd = malloc((size_t)nb * sizeof *fitd);
     eng_twomode m;
     cJSON *o, *so;
     int cntn = 0;
+    for (i = 0; sel && i < nv; i++) sel[i] = vtype[i] == g - 1;
     if ((g && !sel) || !cnt || !dens || !fitd) {
       free(sel);
       free(cnt);
@@ -876,16 +903,16 @@ static int run_spectra(actx *a, const field *prop, cJSON *r, cJSON *sum,
       free(cent);
       return KIND_ENOMEM;
     }
-    eng_histogram(a->n, prop->v, sel, lo, bin, nb, cnt, &below, &above);
-    for (i = 0; i < a->n; i++)
-      if ((!sel || sel[i]) && isfinite(prop->v[i])) {
-        mean += prop->v[i];
+    eng_histogram(nv, v, sel, lo, bin, nb, cnt, &below, &above);
+    for (i = 0; i < nv; i++)
+      if ((!sel || sel[i]) && isfinite(v[i])) {
+        mean += v[i];
         cntn++;
       }
     mean = cntn ? mean / cntn : NAN;
-    for (i = 0; i < a->n; i++)
-      if ((!sel || sel[i]) && isfinite(prop->v[i]))
-        var += (prop->v[i] - mean) * (prop->v[i] - mean);
+    for (i = 0; i < nv; i++)
+      if ((!sel || sel[i]) && isfinite(v[i]))
+        var += (v[i] - mean) * (v[i] - mean);
     var = cntn > 1 ? var / (cntn - 1) : NAN;
     tot = below + above;
     for (k = 0; k < nb; k++) tot += cnt[k];
@@ -898,7 +925,7 @@ static int run_spectra(actx *a, const field *prop, cJSON *r, cJSON *sum,
     cJSON_AddNumberToObject(so, "n", cntn);
     add_num(so, "mean", mean);
     add_num(so, "std", sqrt(var));
-    add_num(so, "median", median_of(prop->v, sel, a->n));
+    add_num(so, "median", median_of(v, sel, nv));
     /* the most populated bin's centre: the spectrum's peak */
     {
       int kb = 0;
@@ -909,7 +936,7 @@ static int run_spectra(actx *a, const field *prop, cJSON *r, cJSON *sum,
     for (k = 0; k < nb; k++) fitd[k] = NAN;
     if (dofit) {
       cJSON *fo;
-      int frc = eng_twomode_fit(a->n, prop->v, sel, &m);
+      int frc = eng_twomode_fit(nv, v, sel, &m);
       if (frc) {
         note(a, "two-mode fit of the %s spectrum skipped: %s",
              group_name(a->sys, g), eng_last_error());
@@ -952,6 +979,99 @@ static int run_spectra(actx *a, const field *prop, cJSON *r, cJSON *sum,
   for (g = 0; g <= 16; g++) cJSON_Delete(cols[g]);
   free(cent);
   return 0;
+}
+
+/* The converged events of a->events (status "ok", numeric dq), those of
+ * atom id only when id > 0: new arrays *v (dq, eV) and *vt (species
+ * index, -1 unknown), *nv entries.  KIND_ENOMEM or 0. */
+static int event_values(actx *a, long long id, double **v, int **vt,
+                        int *nv) {
+  const cJSON *dq = cJSON_GetObjectItemCaseSensitive(a->events, "dq");
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(a->events, "status");
+  const cJSON *sp = cJSON_GetObjectItemCaseSensitive(a->events, "species");
+  const cJSON *ai = cJSON_GetObjectItemCaseSensitive(a->events, "atom_id");
+  const cJSON *d = dq->child, *s = st->child, *p = sp->child, *q = ai->child;
+  int m = cJSON_GetArraySize(dq), k = 0;
+  *v = malloc((size_t)(m ? m : 1) * sizeof **v);
+  *vt = malloc((size_t)(m ? m : 1) * sizeof **vt);
+  *nv = 0;
+  if (!*v || !*vt) return KIND_ENOMEM;
+  for (; d && s && p && q; d = d->next, s = s->next, p = p->next, q = q->next) {
+    if (!cJSON_IsNumber(d) || !cJSON_IsString(s) || strcmp(s->valuestring, "ok"))
+      continue;
+    if (id > 0 && !(cJSON_IsNumber(q) && (long long)q->valuedouble == id))
+      continue;
+    (*v)[k] = d->valuedouble;
+    (*vt)[k] = cJSON_IsString(p) ? eng_system_type_by_name(a->sys, p->valuestring)
+                                 : -1;
+    k++;
+  }
+  *nv = k;
+  return 0;
+}
+
+/* Fig. 1b: the spectrum of one atom's events, and its Voronoi index. */
+static int run_atom_spectrum(actx *a, long long id, cJSON *r) {
+  double *v = NULL, bin = kind__par(&a->c, "spectrum_bin"), hi = 0;
+  int *vt = NULL, nv, i, k, idx = -1, nb, rc;
+  long *cnt = NULL;
+  cJSON *o;
+  static const char *const vor[4] = {"vor_n3", "vor_n4", "vor_n5", "vor_n6"};
+  for (i = 0; i < a->n; i++)
+    if (a->sys->id[i] == id) idx = i;
+  if (idx < 0) {
+    note(a, "atom_spectrum: atom id %lld is not in the structure", id);
+    return 0;
+  }
+  if (!a->events) {
+    note(a, "atom_spectrum: no input has an ARTn events table");
+    return 0;
+  }
+  rc = event_values(a, id, &v, &vt, &nv);
+  if (rc) goto out;
+  for (i = 0; i < nv; i++)
+    if (v[i] > hi) hi = v[i];
+  nb = (int)floor(hi / bin) + 1;
+  if (nb > 100000) nb = 100000;
+  cnt = calloc((size_t)nb, sizeof *cnt);
+  rc = KIND_ENOMEM;
+  if (!cnt) goto out;
+  eng_histogram(nv, v, NULL, 0, bin, nb, cnt, NULL, NULL);
+  o = cJSON_AddObjectToObject(r, "atom_spectrum");
+  if (!o) goto out;
+  cJSON_AddNumberToObject(o, "id", (double)id);
+  cJSON_AddStringToObject(o, "species", a->sys->type_name[a->sys->type[idx]]);
+  cJSON_AddNumberToObject(o, "successes", nv);
+  {
+    cJSON *vi = cJSON_CreateArray();
+    for (k = 0; k < 4 && vi; k++) {
+      field *f = find_field(a, vor[k]);
+      if (!f || !isfinite(f->v[idx])) {
+        cJSON_Delete(vi);
+        vi = NULL;
+        break;
+      }
+      cJSON_AddItemToArray(vi, cJSON_CreateNumber(f->v[idx]));
+    }
+    cJSON_AddItemToObject(o, "voronoi_index", vi ? vi : cJSON_CreateNull());
+  }
+  cJSON_AddNumberToObject(o, "bin", bin);
+  {
+    double *c = malloc((size_t)nb * sizeof *c);
+    if (!c) goto out;
+    for (k = 0; k < nb; k++) c[k] = (k + 0.5) * bin;
+    cJSON_AddItemToObject(o, "centers", darr(c, nb));
+    free(c);
+  }
+  cJSON_AddItemToObject(o, "count", larr(cnt, nb));
+  qsort(v, (size_t)nv, sizeof *v, dcmp);
+  cJSON_AddItemToObject(o, "dq", darr(v, nv));
+  rc = 0;
+out:
+  free(v);
+  free(vt);
+  free(cnt);
+  return rc;
 }
 
 static int run_slices(actx *a, field **fl, int nfl, cJSON *r) {
@@ -1149,15 +1269,36 @@ int kind__run_analysis(const cJSON *params, const kind_io *io, cJSON **result,
     }
   }
   if (has(want, analysis_names[A_SPECTRA])) {
-    if (!prop)
-      note(&a, "spectra skipped: no property");
-    else {
-      kind__progress(&a.c, 0.8, "spectra");
-      rc = run_spectra(&a, prop, r, sum, tables);
-      if (rc) goto nomem_t;
-      if (cJSON_GetObjectItemCaseSensitive(r, "spectra"))
-        cJSON_AddItemToArray(an, cJSON_CreateString(analysis_names[A_SPECTRA]));
+    const char *so = kind__spar(&a.c, "spectrum_of");
+    if (!strcmp(so, "events") && !a.events) {
+      cJSON_Delete(tables);
+      snprintf(err, errlen, "spectrum_of: no input has an ARTn events table");
+      rc = KIND_EINVAL;
+      goto fail;
     }
+    kind__progress(&a.c, 0.8, "spectra");
+    if (a.events && strcmp(so, "property")) {
+      double *v = NULL;
+      int *vt = NULL, nv = 0;
+      rc = event_values(&a, 0, &v, &vt, &nv);
+      if (!rc)
+        rc = run_spectra(&a, v, vt, nv, "dq", "events", r, sum, tables);
+      free(v);
+      free(vt);
+      if (rc) goto nomem_t;
+    } else if (prop) {
+      rc = run_spectra(&a, prop->v, a.sys->type, a.n, prop->name, "property",
+                       r, sum, tables);
+      if (rc) goto nomem_t;
+    } else {
+      note(&a, "spectra skipped: no property and no events");
+    }
+    if (cJSON_GetObjectItemCaseSensitive(r, "spectra"))
+      cJSON_AddItemToArray(an, cJSON_CreateString(analysis_names[A_SPECTRA]));
+  }
+  if (kind__par(&a.c, "atom_spectrum") > 0) {
+    rc = run_atom_spectrum(&a, (long long)kind__par(&a.c, "atom_spectrum"), r);
+    if (rc) goto nomem_t;
   }
   if (has(want, analysis_names[A_SLICES])) {
     if (s2_first == 0)

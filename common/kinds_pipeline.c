@@ -360,7 +360,8 @@ static void build_report(report *rp, const cJSON *desc, const cJSON *artn,
           "dQ spreads from ~0 to 5 eV; each spectrum = exponential mode at "
           "low dQ + Rayleigh mode above; Cu more concentrated than Zr; Zr's "
           "peak to the right of Cu's; slice 3.9 A thick");
-  item(rp, "atoms with a dQ (successful events)", NAN, "19652 (all)",
+  item(rp, "values in the dQ spectrum (converged events)", NAN,
+       "~200000 (10 events x 19652 atoms)",
        getnum(path(spec, "all", "n", NULL)), "", -1);
   item(rp, "dQ mean, all", NAN, "-", getnum(path(spec, "all", "mean", NULL)),
        "eV", -1);

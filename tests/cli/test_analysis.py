@@ -7,7 +7,9 @@ artn-like one (dq_mean, rows in shuffled id order, some null), runs
 `pelmap analysis GLASS --input A --input B`, and checks the result against
 numpy on the same numbers: Pearson r per species, the coarse-grained points
 (sorted by the descriptor, groups floor(k n / nb)), the S2 sweep cutoffs,
-the spectra counts, the CSV tables; bad parameters and missing fields exit
+the spectra counts, the CSV tables; with an ARTn-like `events` table the
+spectra count the converged events and one atom's spectrum (Fig. 1b) is
+its events with its Voronoi index; bad parameters and missing fields exit
 with status 2 naming the field.
 """
 import json
@@ -145,6 +147,44 @@ def main():
     ok(rc == 0 and r["summary"]["property"] is None and "correlations" not in r
        and "s2_sweep" in r and any("correlation skipped" in n for n in r["summary"]["notes"]),
        "descriptors only: C(r) and the S2 sweep, correlations skipped with a note")
+    # an ARTn-like events table: spectra of the converged events (Fig. 1c-e)
+    # and one atom's spectrum with its Voronoi index (Fig. 1b)
+    ev = {"atom_id": [], "species": [], "status": [], "dq": []}
+    for i in ids[:60]:
+        for k in range(3):
+            ev["atom_id"].append(i)
+            ev["species"].append("Cu" if atoms[i][0] == 1 else "Zr")
+            good = (i + k) % 4 != 0
+            ev["status"].append("ok" if good else "eigen_lost")
+            ev["dq"].append(round(0.05 + 0.37 * ((i * 7 + k * 3) % 11), 6) if good else None)
+    artn2 = dict(artn, events=ev)
+    desc2 = json.loads(json.dumps(desc))
+    for c, v in (("vor_n3", 0), ("vor_n4", 2), ("vor_n5", 8), ("vor_n6", 2)):
+        desc2["per_atom"][c] = [v] * len(ids)
+    fd2, fa2 = os.path.join(tmp, "desc2.json"), os.path.join(tmp, "artn2.json")
+    json.dump(desc2, open(fd2, "w"))
+    json.dump(artn2, open(fa2, "w"))
+    a1 = ids[5]
+    rc, out, err = run("analysis", GLASS, "--input", fd2, "--input", fa2, "--summary",
+                       "--analyses", "spectra", "--atom-spectrum", a1, "--compact")
+    r = json.loads(out) if rc == 0 else {}
+    okdq = [d for d, st in zip(ev["dq"], ev["status"]) if st == "ok"]
+    sp = r.get("spectra", {})
+    ok(rc == 0 and sp.get("source") == "events" and sum(sp["all"]["count"]) == len(okdq)
+       and abs(r["summary"]["spectra"]["all"]["mean"] - float(np.mean(okdq))) < 1e-9,
+       "spectra of the %d converged events (source events), mean = numpy" % len(okdq))
+    mine = sorted(d for d, st, i in zip(ev["dq"], ev["status"], ev["atom_id"]) if st == "ok" and i == a1)
+    at = r.get("atom_spectrum", {})
+    ok(at.get("id") == a1 and at.get("dq") == mine and sum(at.get("count", [])) == len(mine)
+       and at.get("voronoi_index") == [0, 2, 8, 2],
+       "atom_spectrum of atom %d: its %d events and Voronoi index <0,2,8,2>" % (a1, len(mine)))
+    rc, out, err = run("analysis", GLASS, "--input", fd2, "--input", fa2, "--summary",
+                       "--analyses", "spectra", "--spectrum-of", "property", "--compact")
+    r = json.loads(out) if rc == 0 else {}
+    ok(rc == 0 and r["spectra"]["source"] == "property" and sum(r["spectra"]["all"]["count"]) == len(use),
+       "--spectrum-of property: one value per atom")
+    rc, out, err = run("analysis", GLASS, "--input", fd, "--spectrum-of", "events")
+    ok(rc == 2 and "spectrum_of" in err, "--spectrum-of events without events: exit 2")
     print("1..%d" % n_test)
     return 1 if n_fail else 0
 
