@@ -12,3 +12,8 @@ CLEANFILES += bench/service_client
 noinst_PROGRAMS += bench/bench_engine
 bench_bench_engine_SOURCES = bench/bench_engine.c
 bench_bench_engine_LDADD = $(ENGINE_LIBS)
+
+# --- descriptor benchmark (H5): bench/desc.sh BUILDDIR runs it against LAMMPS ---
+noinst_PROGRAMS += bench/desc_bench
+bench_desc_bench_SOURCES = bench/desc_bench.c
+bench_desc_bench_LDADD = $(ENGINE_LIBS)

@@ -90,6 +90,7 @@ int main(int argc, char **argv) {
   eng_hessian *h = NULL;
   eng_modes *m = NULL;
   eng_modes_opts o;
+  static const char *const sname[4] = {"auto", "dense", "sparse", "lanczos"};
   double t0, t_min, t_h, t_m, c0, c_h, c_m;
 
   if (eng_potential_read(potpath, ENG_POT_AUTO, &pot)) {
@@ -138,6 +139,10 @@ int main(int argc, char **argv) {
   eng_modes_opts_default(&o);
   if (!strcmp(solver, "dense")) o.solver = ENG_MODES_DENSE;
   else if (!strcmp(solver, "sparse")) o.solver = ENG_MODES_SPARSE;
+  else if (!strcmp(solver, "lanczos")) o.solver = ENG_MODES_LANCZOS;
+  /* PELMAP_BENCH_TOL / _NCV: ARPACK tolerance and basis size */
+  if (getenv("PELMAP_BENCH_TOL")) o.tol = atof(getenv("PELMAP_BENCH_TOL"));
+  if (getenv("PELMAP_BENCH_NCV")) o.ncv = atoi(getenv("PELMAP_BENCH_NCV"));
   t0 = now();
   c0 = cpu_s();
   if (eng_modes_lowest(h, s, &o, progress, NULL, &m)) {
@@ -154,11 +159,11 @@ int main(int argc, char **argv) {
          m->factor_gflop);
   printf("modes: %s, %d modes in %.2f s (%d solves, sigma %g), lowest %.4f THz, highest "
          "%.4f THz, max residual %.2g, max p_i %.3g\n",
-         m->solver == ENG_MODES_DENSE ? "dense" : "sparse", m->nmodes, t_m, m->nop, m->sigma,
+         sname[m->solver & 3], m->nmodes, t_m, m->nop, m->sigma,
          m->thz[0], m->thz[m->nmodes - 1], m->resid_max, pmax);
   printf("RESULT natoms=%d solver=%s nmodes=%d hessian_wall_s=%.2f hessian_cpu_s=%.2f "
          "modes_wall_s=%.2f modes_cpu_s=%.2f peak_rss_gb=%.2f\n",
-         s->natoms, m->solver == ENG_MODES_DENSE ? "dense" : "sparse", m->nmodes, t_h, c_h, t_m,
+         s->natoms, sname[m->solver & 3], m->nmodes, t_h, c_h, t_m,
          c_m, peak_gb());
   free(p);
   eng_modes_free(m);

@@ -11,8 +11,11 @@
  *
  * A descriptor named in `only` brings in what it needs (l5fs, vflex ->
  * voronoi; vflex -> msd; participation, msd_harmonic -> modes; s2 with a
- * cutoff 0 (= a g(r) trough) -> rdf); everything computed is reported and
- * listed in summary.computed.
+ * cutoff 0 (= a g(r) trough) -> rdf; d2min -> msd_diffusive when its
+ * current configuration is the end of that run, rdf when its cutoff is 0);
+ * everything computed is reported and listed in summary.computed.
+ * msd_diffusive (NVT at 700 K, unwrapped) and d2min (Falk-Langer, Eq. 5)
+ * are opt-in (not in the default `only`).
  */
 #include "config.h"
 
@@ -41,22 +44,26 @@ enum {
   D_MODES,
   D_PART,
   D_MSDH,
+  D_MSDD,
+  D_D2MIN,
   D_N
 };
 static const char *const desc_names[D_N] = {
     "rdf", "voronoi", "l5fs", "s2", "msd", "vflex", "modes", "participation",
-    "msd_harmonic"};
+    "msd_harmonic", "msd_diffusive", "d2min"};
 
 const kind_param kind__descriptors_params[KIND__DESC_NPARAMS] = {
     {"only", KIND_P_LIST,
-     "rdf|voronoi|l5fs|s2|msd|vflex|modes|participation|msd_harmonic", 0, 0,
-     0,
+     "rdf|voronoi|l5fs|s2|msd|vflex|modes|participation|msd_harmonic|"
+     "msd_diffusive|d2min",
+     0, 0, 0,
      "[\"rdf\",\"voronoi\",\"l5fs\",\"s2\",\"msd\",\"vflex\",\"modes\","
      "\"participation\",\"msd_harmonic\"]",
      "",
      "descriptors to compute (dependencies are added: l5fs/vflex need "
-     "voronoi, vflex msd, participation/msd_harmonic modes, s2 with a 0 "
-     "cutoff rdf)"},
+     "voronoi, vflex msd, participation/msd_harmonic modes, s2 or d2min "
+     "with a 0 cutoff rdf, d2min with d2min_current md msd_diffusive); "
+     "msd_diffusive and d2min are not in the default set"},
     {"minimize", KIND_P_BOOL, NULL, 0, 0, 0, "true", "",
      "CG-minimise the structure first (the descriptors are defined on the "
      "inherent structure)"},
@@ -106,13 +113,36 @@ const kind_param kind__descriptors_params[KIND__DESC_NPARAMS] = {
      "MSD velocity seed; default: drawn at submission and recorded"},
     {"mode_fraction", KIND_P_NUMBER, NULL, 0, 1, 1, "0.0025", "",
      "participation: fraction of the 3N modes (lowest) it sums over"},
-    {"modes_solver", KIND_P_STRING, "auto|dense|sparse", 0, 0, 0, "\"auto\"",
-     "",
-     "eigensolver: dense LAPACK, ARPACK shift-invert, or auto (dense up to "
-     "dense_max_atoms)"},
+    {"modes_solver", KIND_P_STRING, "auto|dense|sparse|lanczos", 0, 0, 0,
+     "\"auto\"", "",
+     "eigensolver: dense LAPACK, ARPACK shift-invert (CHOLMOD factor), "
+     "ARPACK matrix-free Lanczos, or auto (dense up to dense_max_atoms, "
+     "shift-invert up to sparse_max_atoms, Lanczos above)"},
+    {"sparse_max_atoms", KIND_P_INT, NULL, 1, 1e9, 0, "5000", "",
+     "auto solver: shift-invert up to this many atoms, matrix-free Lanczos "
+     "above (the Cholesky factor grows as N^1.66: 8 GB at 20,000 atoms)"},
     {"dense_max_atoms", KIND_P_INT, NULL, 1, 1e6, 0, "1000", "",
      "auto solver: dense up to this many atoms; msd_harmonic uses all "
      "modes (dense) up to this size, else the lowest ones only"},
+    {"diff_temperature", KIND_P_NUMBER, NULL, 0, 1e5, 1, "700", "K",
+     "diffusive MSD: NVT temperature (the paper's Fig. 3b: 700 K)"},
+    {"diff_time", KIND_P_NUMBER, NULL, 0, 1e6, 1, "50000", "ps",
+     "diffusive MSD: NVT run length (the paper: 50 ns; about 1.2e-5 s of "
+     "CPU per atom-step, so 50 ns of 2,000 atoms is some 100 CPU hours)"},
+    {"diff_dt", KIND_P_NUMBER, NULL, 0, 0.1, 1, "0.002", "ps",
+     "diffusive MSD: time step"},
+    {"diff_t_damp", KIND_P_NUMBER, NULL, 0, 1e6, 1, "0.1", "ps",
+     "diffusive MSD: thermostat relaxation time"},
+    {"d2min_cutoff", KIND_P_NUMBER, NULL, 0, 20, 0, "0", "A",
+     "D2min neighbour cutoff in the reference; 0 = the first trough of the "
+     "total g(r) (3.9 A in the paper's glass)"},
+    {"d2min_current", KIND_P_STRING, "md|input", 0, 0, 0, "\"md\"", "",
+     "D2min current configuration: md = the end of the diffusive-MSD run; "
+     "input = the final structure of the job's first input result (a job "
+     "graph); the reference is always the structure this job works on"},
+    {"d2min_normalise", KIND_P_BOOL, NULL, 0, 0, 0, "true", "",
+     "D2min divided by the neighbour count N_c (the paper's Eq. 5); false: "
+     "the plain sum (Falk-Langer, OVITO)"},
 };
 
 _Static_assert(sizeof kind__descriptors_params /
@@ -141,6 +171,16 @@ static int desc_fix(cJSON *o, char *err, size_t errlen) {
   if (num(o, "msd_t_damp") < num(o, "msd_dt")) {
     snprintf(err, errlen, "msd_t_damp: must be >= msd_dt (%g ps)",
              num(o, "msd_dt"));
+    return KIND_EINVAL;
+  }
+  if (num(o, "diff_time") < num(o, "diff_dt")) {
+    snprintf(err, errlen, "diff_time: must be >= diff_dt (%g ps)",
+             num(o, "diff_dt"));
+    return KIND_EINVAL;
+  }
+  if (num(o, "diff_t_damp") < num(o, "diff_dt")) {
+    snprintf(err, errlen, "diff_t_damp: must be >= diff_dt (%g ps)",
+             num(o, "diff_dt"));
     return KIND_EINVAL;
   }
   return 0;
@@ -329,8 +369,8 @@ static int add_voronoi_summary(cJSON *sum, const eng_voronoi *v,
 /* ------------------------------------------------------------------ */
 
 /* Relative cost of the stages (for progress). */
-static const double stage_weight[D_N] = {0.05, 0.05, 0.0, 0.1, 0.5,
-                                         0.0,  0.3,  0.0, 0.0};
+static const double stage_weight[D_N] = {0.05, 0.05, 0.0, 0.1, 0.5, 0.0,
+                                         0.3,  0.0,  0.0, 0.5, 0.02};
 
 int kind__run_descriptors(const cJSON *params, const kind_io *io,
                           cJSON **result, char *err, size_t errlen) {
@@ -342,7 +382,9 @@ int kind__run_descriptors(const cJSON *params, const kind_io *io,
   eng_rdf *g = NULL;
   eng_voronoi *vor = NULL;
   eng_s2 *s2 = NULL;
-  eng_msd *msd = NULL;
+  eng_msd *msd = NULL, *dmsd = NULL;
+  eng_d2min *d2 = NULL;
+  eng_system *cur = NULL;
   eng_hessian *h = NULL;
   eng_modes *modes = NULL;
   double *buf = NULL;
@@ -373,6 +415,17 @@ int kind__run_descriptors(const cJSON *params, const kind_io *io,
   if (want[D_S2])
     for (k = 0; k < ncut; k++)
       if (cut[k] == 0) want[D_RDF] = 1;
+  if (want[D_D2MIN]) {
+    if (kind__par(&c, "d2min_cutoff") == 0) want[D_RDF] = 1;
+    if (!strcmp(kind__spar(&c, "d2min_current"), "md")) want[D_MSDD] = 1;
+    else if (!io->inputs || io->ninputs < 1 || !io->inputs[0]) {
+      snprintf(err, errlen,
+               "d2min_current: \"input\" needs an input result (a job "
+               "graph); this job has none");
+      rc = KIND_EINVAL;
+      goto fail;
+    }
+  }
   for (k = 0; k < D_N; k++)
     if (want[k]) total += stage_weight[k];
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c.params, "minimize")))
@@ -494,12 +547,14 @@ int kind__run_descriptors(const cJSON *params, const kind_io *io,
     mo.nmodes = 0;
     mo.mode_fraction = kind__par(&c, "mode_fraction");
     mo.dense_max_atoms = (int)kind__par(&c, "dense_max_atoms");
-    mo.solver = !strcmp(solver, "dense")    ? ENG_MODES_DENSE
-                : !strcmp(solver, "sparse") ? ENG_MODES_SPARSE
-                                            : ENG_MODES_AUTO;
+    mo.solver = !strcmp(solver, "dense")     ? ENG_MODES_DENSE
+                : !strcmp(solver, "sparse")  ? ENG_MODES_SPARSE
+                : !strcmp(solver, "lanczos") ? ENG_MODES_LANCZOS
+                                             : ENG_MODES_AUTO;
+    mo.sparse_max_atoms = (int)kind__par(&c, "sparse_max_atoms");
     nlow = eng_modes_count(&mo, n);
     /* the harmonic MSD is exact with all modes: dense when it fits */
-    if (want[D_MSDH] && mo.solver != ENG_MODES_SPARSE &&
+    if (want[D_MSDH] && (mo.solver == ENG_MODES_AUTO || mo.solver == ENG_MODES_DENSE) &&
         n <= mo.dense_max_atoms) {
       mo.nmodes = -1;
       mo.solver = ENG_MODES_DENSE;
@@ -516,6 +571,67 @@ int kind__run_descriptors(const cJSON *params, const kind_io *io,
       goto fail;
     }
     if (nlow > modes->nmodes) nlow = modes->nmodes;
+  }
+
+  if (want[D_MSDD]) {
+    eng_msd_opts o;
+    STAGE(stage_weight[D_MSDD], "msd_diffusive");
+    eng_msd_opts_default(&o);
+    o.mode = ENG_MSD_DIFFUSIVE;
+    o.temp = kind__par(&c, "diff_temperature");
+    o.time = kind__par(&c, "diff_time");
+    o.t_equil = 0;
+    o.dt = kind__par(&c, "diff_dt");
+    o.t_damp = kind__par(&c, "diff_t_damp");
+    o.sample_every = 100;
+    /* its own velocities: the recorded seed + 1 (mod 2^53) */
+    o.seed = ((uint64_t)kind__par(&c, "seed") + 1) & ((1ULL << 53) - 1);
+    rc = eng_msd_compute(c.calc, c.sys, &o, stage_progress, &st, &dmsd);
+    if (rc) {
+      rc = kind__eng_fail(rc, 0, "msd_diffusive", err, errlen);
+      goto fail;
+    }
+  }
+
+  if (want[D_D2MIN]) {
+    double rc2 = kind__par(&c, "d2min_cutoff");
+    STAGE(stage_weight[D_D2MIN], "d2min");
+    if (rc2 == 0) {
+      assert(g);
+      if (g->ntroughs[0] < 1) {
+        snprintf(err, errlen,
+                 "d2min_cutoff: 0 (= the first trough of the total g(r)) "
+                 "but g(r) up to rdf_rmax %g A has no trough; give the "
+                 "cutoff", g->rmax);
+        rc = KIND_EINVAL;
+        goto fail;
+      }
+      rc2 = g->troughs[0];
+    }
+    cur = eng_system_copy(c.sys);
+    if (!cur) goto nomem;
+    if (dmsd && !strcmp(kind__spar(&c, "d2min_current"), "md")) {
+      memcpy(cur->x, dmsd->x_end, sizeof *cur->x * 3 * (size_t)n);
+    } else {
+      const cJSON *pa0 = cJSON_GetObjectItemCaseSensitive(io->inputs[0], "per_atom");
+      if (!cJSON_GetObjectItemCaseSensitive(pa0, "x")) {
+        snprintf(err, errlen,
+                 "d2min_current: the first input result has no per_atom "
+                 "positions (x, y, z)");
+        rc = KIND_EINVAL;
+        goto fail;
+      }
+      rc = kind_apply_result(cur, io->inputs[0], err, errlen);
+      if (rc) goto fail;
+    }
+    rc = eng_d2min_compute(c.sys, cur, rc2,
+                           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+                               c.params, "d2min_normalise")),
+                           &d2);
+    if (rc) {
+      rc = kind__eng_fail(rc, 1, "d2min", err, errlen);
+      goto fail;
+    }
   }
   if (kind__progress(&c, 0.99, "assembling the result")) goto cancel;
 
@@ -630,9 +746,13 @@ int kind__run_descriptors(const cJSON *params, const kind_io *io,
   if (modes) {
     cJSON *o = cJSON_AddObjectToObject(sum, "modes");
     cJSON_AddStringToObject(o, "hessian", "analytic");
-    cJSON_AddStringToObject(o, "solver", modes->solver == ENG_MODES_SPARSE
-                                             ? "sparse (ARPACK shift-invert)"
+    cJSON_AddStringToObject(
+        o, "solver",
+        modes->solver == ENG_MODES_SPARSE    ? "sparse (ARPACK shift-invert)"
+        : modes->solver == ENG_MODES_LANCZOS ? "lanczos (ARPACK, matrix-free)"
                                              : "dense (LAPACK dsyevr)");
+    cJSON_AddNumberToObject(o, "operator_applications", modes->nop);
+    cJSON_AddNumberToObject(o, "tol", mo.tol);
     cJSON_AddNumberToObject(o, "nmodes", modes->nmodes);
     cJSON_AddNumberToObject(o, "ndof", modes->ndof);
     cJSON_AddNumberToObject(o, "mode_fraction", mo.mode_fraction);
@@ -679,6 +799,37 @@ int kind__run_descriptors(const cJSON *params, const kind_io *io,
     cJSON_AddBoolToObject(o, "complete", all_modes);
     add_column(pa, means, c.sys, sp, "msd_harmonic", buf, 1);
   }
+  if (dmsd) {
+    cJSON *o = cJSON_AddObjectToObject(sum, "msd_diffusive");
+    cJSON_AddNumberToObject(o, "temperature", dmsd->opts.temp);
+    cJSON_AddNumberToObject(o, "time", dmsd->opts.time);
+    cJSON_AddNumberToObject(o, "dt", dmsd->opts.dt);
+    cJSON_AddNumberToObject(o, "t_damp", dmsd->opts.t_damp);
+    cJSON_AddNumberToObject(o, "seed", (double)dmsd->opts.seed);
+    cJSON_AddNumberToObject(o, "t_mean", dmsd->t_mean);
+    cJSON_AddStringToObject(o, "reference",
+                            "the structure at the start of the run (unwrapped "
+                            "positions)");
+    add_column(pa, means, c.sys, sp, "msd_diffusive", dmsd->msd, 1);
+  }
+  if (d2) {
+    cJSON *o = cJSON_AddObjectToObject(sum, "d2min");
+    int nbad = 0;
+    for (i = 0; i < n; i++) nbad += !d2->valid[i];
+    cJSON_AddNumberToObject(o, "cutoff", d2->rcut);
+    cJSON_AddBoolToObject(o, "normalise", d2->normalise);
+    cJSON_AddStringToObject(o, "reference", "the structure of this job");
+    cJSON_AddStringToObject(o, "current",
+                            dmsd ? "the end of the msd_diffusive run"
+                                 : "the final structure of input 1");
+    cJSON_AddNumberToObject(o, "invalid_atoms", nbad);
+    add_column(pa, means, c.sys, sp, "d2min", d2->d2min, 1);
+    rc = add_icolumn(pa, means, c.sys, sp, "d2min_neighbours", d2->nneigh, 1);
+    if (rc) {
+      cJSON_Delete(means);
+      goto nomem;
+    }
+  }
   cJSON_AddItemToObject(sum, "means", means);
   rc = 0;
   goto done;
@@ -699,6 +850,9 @@ done:
   eng_voronoi_free(vor);
   eng_s2_free(s2);
   eng_msd_free(msd);
+  eng_msd_free(dmsd);
+  eng_d2min_free(d2);
+  eng_system_free(cur);
   eng_modes_free(modes);
   eng_hessian_free(h);
   if (rc) {

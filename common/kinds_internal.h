@@ -80,7 +80,7 @@ int kind__validate_descriptors(const cJSON *params, cJSON **normalized,
 int kind__run_descriptors(const cJSON *params, const kind_io *io,
                           cJSON **result, char *err, size_t errlen);
 /* Parameter table of the descriptors kind (kinds_desc.c). */
-#define KIND__DESC_NPARAMS 25
+#define KIND__DESC_NPARAMS 33
 extern const kind_param kind__descriptors_params[KIND__DESC_NPARAMS];
 
 /* noop's fan-out (kinds_run.c); contract of kind_def.plan. */

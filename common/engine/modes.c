@@ -11,6 +11,10 @@
  * Solvers:
  *  - DENSE: D' = P D P + c T T^T with c = 2 max_i sum_j |D_ij| (above the
  *    spectrum), then LAPACK dsyevr for eigenvalues 1..k (subset by index).
+ *  - LANCZOS: ARPACK dsaupd/dseupd mode 1 (which = SA) on
+ *    P D P + c T T^T (c above the Gershgorin bound of D, so the
+ *    translations are the largest), D applied from the block Hessian:
+ *    no factorisation, memory = the Hessian + ncv vectors.
  *  - SPARSE: ARPACK dsaupd/dseupd mode 3 (shift-invert, which = LM) on the
  *    operator P (D - sigma I)^-1 P, sigma < 0, with a CHOLMOD supernodal
  *    Cholesky factor of D - sigma I (upper triangle assembled from the
@@ -42,6 +46,7 @@ void eng_modes_opts_default(eng_modes_opts *o) {
   o->mode_fraction = 0.0025;
   o->solver = ENG_MODES_AUTO;
   o->dense_max_atoms = 1000;
+  o->sparse_max_atoms = 5000;
   o->sigma = -1e-5;
   o->tol = 1e-10;
   o->ncv = 0;
@@ -451,6 +456,121 @@ out:
   return rc;
 }
 
+/* Matrix-free Lanczos: ARPACK dsaupd mode 1 (which = SA) on P D P with
+ * D applied from the block Hessian.  Memory: the Hessian plus ncv + O(1)
+ * vectors of 3N. */
+static int solve_lanczos(const eng_hessian *h, const double *t, const double *isq, int k,
+                         const eng_modes_opts *o, eng_progress_fn progress, void *ud,
+                         eng_modes *m) {
+  const long n3 = 3L * h->natoms;
+  int rc = ENG_ENOMEM, locked = 0, nop = 0;
+  a_int ncv = o->ncv > 0 ? o->ncv : (2 * k + 20 > 60 ? 2 * k + 20 : 60);
+  a_int lworkl, ido = 0, info = 1, iparam[11], ipntr[14];
+  double *resid = NULL, *v = NULL, *workd = NULL, *workl = NULL, *dval = NULL, *z = NULL,
+         *tmp = NULL, *tmp2 = NULL, c = 0;
+  a_int *select = NULL;
+
+  /* Gershgorin bound of D: c >= lambda_max */
+  for (int i = 0; i < h->natoms; i++)
+    for (int a = 0; a < 3; a++) {
+      double r = 0;
+      for (long b = h->start[i]; b < h->start[i + 1]; b++) {
+        const double *blk = h->blk + 9 * b + 3 * a;
+        r += isq[i] * isq[h->col[b]] * (fabs(blk[0]) + fabs(blk[1]) + fabs(blk[2]));
+      }
+      c = fmax(c, r);
+    }
+  c = 1.01 * c + 1e-12;
+  if (ncv > n3 - 3) ncv = (a_int)(n3 - 3);
+  if (ncv <= k) return eng_set_error(ENG_EINVAL, "%d modes of %ld need ncv > k (got %d)", k, n3, (int)ncv);
+  lworkl = ncv * (ncv + 8);
+  resid = eng__malloc((size_t)n3, sizeof *resid);
+  v = eng__malloc((size_t)(n3 * ncv), sizeof *v);
+  workd = eng__malloc((size_t)(3 * n3), sizeof *workd);
+  workl = eng__malloc((size_t)lworkl, sizeof *workl);
+  dval = eng__malloc((size_t)ncv, sizeof *dval);
+  tmp = eng__malloc((size_t)n3, sizeof *tmp);
+  tmp2 = eng__malloc((size_t)n3, sizeof *tmp2);
+  select = eng__calloc((size_t)ncv, sizeof *select);
+  if (!resid || !v || !workd || !workl || !dval || !tmp || !tmp2 || !select) goto out;
+  {
+    eng_rng r;
+    eng_rng_seed(&r, 0x6d6f646573ULL);
+    for (long i = 0; i < n3; i++) resid[i] = eng_rng_uniform(&r) - 0.5;
+    project(t, n3, resid);
+  }
+  memset(iparam, 0, sizeof iparam);
+  memset(ipntr, 0, sizeof ipntr);
+  iparam[0] = 1;
+  iparam[2] = o->max_restarts;
+  iparam[6] = 1;
+  pthread_mutex_lock(&arpack_lock);
+  locked = 1;
+  for (;;) {
+    dsaupd_c(&ido, "I", (a_int)n3, "SA", (a_int)k, o->tol, resid, ncv, v, (a_int)n3, iparam,
+             ipntr, workd, workl, lworkl, &info);
+    if (ido == -1 || ido == 1) {
+      const double *x = workd + ipntr[0] - 1;
+      double *y = workd + ipntr[1] - 1, tx[3];
+      /* y = P D P x + c T T^T x: the translations sit at c, above the
+       * spectrum, and are never among the smallest */
+      memcpy(tmp2, x, (size_t)n3 * sizeof *tmp2);
+      for (int a = 0; a < 3; a++) tx[a] = eng__dot(t + a * n3, tmp2, n3);
+      project(t, n3, tmp2);
+      apply_d(h, isq, tmp2, tmp, y);
+      project(t, n3, y);
+      for (int a = 0; a < 3; a++)
+        for (long i = 0; i < n3; i++) y[i] += c * tx[a] * t[a * n3 + i];
+      nop++;
+      if (progress && nop % 500 == 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Lanczos: %d products, restart %d", nop, (int)iparam[2]);
+        if (progress(ud, fmin(0.9, 0.1 + 0.8 * nop / (double)(nop + 20 * ncv)), msg)) {
+          rc = eng_set_error(ENG_ECANCEL, "modes: cancelled");
+          goto out;
+        }
+      }
+    } else {
+      break;
+    }
+  }
+  m->nop = nop;
+  m->iterations = (int)iparam[2];
+  if (info < 0 || info == 1 || info == 3) {
+    rc = eng_set_error(ENG_ENOCONV,
+                       "modes: ARPACK dsaupd info %d after %d restarts (%d of %d converged)",
+                       (int)info, (int)iparam[2], (int)iparam[4], k);
+    goto out;
+  }
+  z = eng__malloc((size_t)(n3 * k), sizeof *z);
+  if (!z) goto out;
+  dseupd_c(1, "A", select, dval, z, (a_int)n3, 0.0, "I", (a_int)n3, "SA", (a_int)k, o->tol,
+           resid, ncv, v, (a_int)n3, iparam, ipntr, workd, workl, lworkl, &info);
+  if (info != 0 || iparam[4] < k) {
+    rc = eng_set_error(ENG_ENOCONV, "modes: ARPACK dseupd info %d (%d of %d converged)",
+                       (int)info, (int)iparam[4], k);
+    goto out;
+  }
+  pthread_mutex_unlock(&arpack_lock);
+  locked = 0;
+  memcpy(m->lambda, dval, (size_t)k * sizeof *dval);
+  memcpy(m->evec, z, (size_t)(n3 * k) * sizeof *z);
+  m->solver = ENG_MODES_LANCZOS;
+  rc = ENG_OK;
+out:
+  if (locked) pthread_mutex_unlock(&arpack_lock);
+  free(resid);
+  free(v);
+  free(workd);
+  free(workl);
+  free(dval);
+  free(tmp);
+  free(tmp2);
+  free(select);
+  free(z);
+  return rc;
+}
+
 /* Lowest modes of D without the translations; caller frees.  ENG_EINVAL,
  * ENG_ENOCONV, ENG_ENOMEM, ENG_ECANCEL.  Contract in engine.h. */
 int eng_modes_lowest(const eng_hessian *h, const eng_system *sys, const eng_modes_opts *opts,
@@ -476,6 +596,7 @@ int eng_modes_lowest(const eng_hessian *h, const eng_system *sys, const eng_mode
     if (o.tol == 0) o.tol = d.tol;
     if (o.max_restarts == 0) o.max_restarts = d.max_restarts;
     if (o.dense_max_atoms == 0) o.dense_max_atoms = d.dense_max_atoms;
+    if (o.sparse_max_atoms == 0) o.sparse_max_atoms = d.sparse_max_atoms;
     if (o.max_factor_gb == 0) o.max_factor_gb = d.max_factor_gb;
     if (o.nmodes == 0 && o.mode_fraction == 0) o.mode_fraction = d.mode_fraction;
   }
@@ -486,7 +607,8 @@ int eng_modes_lowest(const eng_hessian *h, const eng_system *sys, const eng_mode
     return eng_set_error(ENG_EINVAL, "modes: invalid options (tol %g, mode_fraction %g, "
                          "max_restarts %d, ncv %d, nmodes %d)", o.tol, o.mode_fraction,
                          o.max_restarts, o.ncv, o.nmodes);
-  if (o.solver != ENG_MODES_AUTO && o.solver != ENG_MODES_DENSE && o.solver != ENG_MODES_SPARSE)
+  if (o.solver != ENG_MODES_AUTO && o.solver != ENG_MODES_DENSE && o.solver != ENG_MODES_SPARSE &&
+      o.solver != ENG_MODES_LANCZOS)
     return eng_set_error(ENG_EINVAL, "modes: unknown solver %d", (int)o.solver);
   if (o.nmodes > 3 * sys->natoms - 3)
     return eng_set_error(ENG_EINVAL, "modes: %d modes asked, a system of %d atoms has %d",
@@ -499,8 +621,9 @@ int eng_modes_lowest(const eng_hessian *h, const eng_system *sys, const eng_mode
   solver = o.solver;
   if (solver == ENG_MODES_AUTO)
     solver = (sys->natoms <= o.dense_max_atoms || o.nmodes < 0) ? ENG_MODES_DENSE
-                                                                 : ENG_MODES_SPARSE;
-  if (solver == ENG_MODES_SPARSE && o.nmodes < 0)
+             : sys->natoms <= o.sparse_max_atoms                ? ENG_MODES_SPARSE
+                                                                : ENG_MODES_LANCZOS;
+  if (solver != ENG_MODES_DENSE && o.nmodes < 0)
     return eng_set_error(ENG_EINVAL, "modes: all modes (nmodes -1) need the dense solver");
 
   rc = ENG_ENOMEM;
@@ -511,7 +634,15 @@ int eng_modes_lowest(const eng_hessian *h, const eng_system *sys, const eng_mode
   translations(sys, t);
   for (int i = 0; i < sys->natoms; i++) isq[i] = 1.0 / sqrt(eng_system_mass(sys, i));
   if (solver == ENG_MODES_DENSE) rc = solve_dense(h, sys, t, k, m);
-  else rc = solve_sparse(h, sys, t, isq, k, &o, progress, ud, m);
+  else if (solver == ENG_MODES_LANCZOS) rc = solve_lanczos(h, t, isq, k, &o, progress, ud, m);
+  else {
+    rc = solve_sparse(h, sys, t, isq, k, &o, progress, ud, m);
+    /* AUTO: a factor above max_factor_gb (refused after the symbolic
+     * analysis, before the large allocations) falls back to Lanczos */
+    if (rc == ENG_ENOMEM && o.solver == ENG_MODES_AUTO && m->factor_gb > 0 &&
+        o.max_factor_gb > 0 && m->factor_gb > o.max_factor_gb)
+      rc = solve_lanczos(h, t, isq, k, &o, progress, ud, m);
+  }
   if (rc) goto out;
   rc = finish_modes(m, h, isq);
   if (rc) goto out;

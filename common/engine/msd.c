@@ -26,6 +26,7 @@ void eng_msd_opts_default(eng_msd_opts *o) {
 void eng_msd_free(eng_msd *m) {
   if (!m) return;
   free(m->msd);
+  free(m->x_end);
   free(m);
 }
 
@@ -123,7 +124,8 @@ int eng_msd_compute(eng_calc *c, const eng_system *sys, const eng_msd_opts *o_in
   m = eng__calloc(1, sizeof *m);
   r.u0 = eng__malloc((size_t)sys->natoms * 3, sizeof *r.u0);
   r.acc = eng__calloc((size_t)sys->natoms, sizeof *r.acc);
-  if (!w || !m || !r.u0 || !r.acc) {
+  if (m) m->x_end = eng__malloc((size_t)sys->natoms * 3, sizeof *m->x_end);
+  if (!w || !m || !r.u0 || !r.acc || !m->x_end) {
     rc = ENG_ENOMEM;
     goto out;
   }
@@ -143,6 +145,7 @@ int eng_msd_compute(eng_calc *c, const eng_system *sys, const eng_msd_opts *o_in
   m->t_mean = r.nsamples ? r.tsum / r.nsamples : 0.0;
   m->msd = r.acc;
   r.acc = NULL;
+  for (int i = 0; i < sys->natoms; i++) unwrapped(w, i, &m->x_end[3 * i]);
   if (o.mode == ENG_MSD_VIB) {
     assert(r.nsamples > 0);
     for (int i = 0; i < sys->natoms; i++) m->msd[i] /= (double)r.nsamples;

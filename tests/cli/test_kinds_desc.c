@@ -5,7 +5,10 @@
  * own progress comes every 1000 steps, more than this short run has),
  * fractions rise monotonically to 1, and a nonzero return from the callback
  * at the msd stage cancels the run (KIND_ECANCEL, no result, nothing
- * leaked).  The result JSON itself is checked by test_desc.sh.
+ * leaked).  D2min against an input result (job graph) with one atom
+ * moved is non-zero exactly on that atom and its neighbours; msd_diffusive
+ * and d2min after it record their seed and are reproducible.  The result
+ * JSON itself is checked by test_desc.sh.
  */
 #include "config.h"
 
@@ -122,6 +125,89 @@ int main(void) {
   ok(rc == KIND_ECANCEL && r == NULL && strstr(err, "cancel"),
      "nonzero from progress at the msd stage -> KIND_ECANCEL, no result (%s)", err);
   cJSON_Delete(r);
+  r = NULL;
+
+  /* ---- D2min against an input result: one atom moved ---- */
+  {
+    const kind_def *ke = kind_find("minimize"); /* the glass is a minimum: 0 iterations */
+    cJSON *e = NULL, *q = NULL, *pa, *xs, *d2a, *nna;
+    const cJSON *inp[1];
+    int nz = 0, n = 0, i, far0 = 1;
+    io.progress = NULL;
+    rc = ke ? ke->run(NULL, &io, &e, err, sizeof err) : -1;
+    ok(rc == 0 && e, "minimize result (positions) as the input (rc %d %s)", rc, rc ? err : "");
+    q = cJSON_Parse("{\"only\":\"d2min\",\"minimize\":false,"
+                    "\"d2min_current\":\"input\",\"d2min_cutoff\":3.9}");
+    rc = k->run(q, &io, &r, err, sizeof err);
+    ok(rc == KIND_EINVAL && r == NULL && strstr(err, "input"),
+       "d2min_current input without inputs -> KIND_EINVAL (%s)", err);
+    cJSON_Delete(r);
+    r = NULL;
+    pa = e ? cJSON_GetObjectItemCaseSensitive(e, "per_atom") : NULL;
+    xs = cJSON_GetObjectItemCaseSensitive(pa, "x");
+    if (cJSON_GetArraySize(xs) > 0) {
+      cJSON *x0 = cJSON_GetArrayItem(xs, 0);
+      cJSON_SetNumberValue(x0, x0->valuedouble + 0.3);
+      inp[0] = e;
+      io.inputs = inp;
+      io.ninputs = 1;
+      rc = k->run(q, &io, &r, err, sizeof err);
+      io.inputs = NULL;
+      io.ninputs = 0;
+      ok(rc == 0 && r, "d2min against input 1 (rc %d %s)", rc, rc ? err : "");
+      pa = r ? cJSON_GetObjectItemCaseSensitive(r, "per_atom") : NULL;
+      d2a = cJSON_GetObjectItemCaseSensitive(pa, "d2min");
+      nna = cJSON_GetObjectItemCaseSensitive(pa, "d2min_neighbours");
+      n = cJSON_GetArraySize(d2a);
+      for (i = 0; i < n; i++) {
+        double v = cJSON_GetArrayItem(d2a, i)->valuedouble;
+        if (v > 1e-20) nz++;
+        else if (i == 0) far0 = 0;
+      }
+      ok(n == 500 && far0 && cJSON_GetArraySize(nna) == 500 &&
+             nz == 1 + (int)cJSON_GetArrayItem(nna, 0)->valuedouble,
+         "D2min > 0 exactly for the moved atom and its %d neighbours (%d non-zero)",
+         nna ? (int)cJSON_GetArrayItem(nna, 0)->valuedouble : -1, nz);
+      cJSON_Delete(r);
+      r = NULL;
+    }
+    cJSON_Delete(q);
+    cJSON_Delete(e);
+  }
+
+  /* ---- diffusive MSD + D2min after it: recorded, reproducible ---- */
+  {
+    cJSON *q = cJSON_Parse("{\"only\":\"d2min\",\"diff_time\":0.2,\"seed\":9}");
+    cJSON *r2 = NULL, *sm, *pa, *pa2;
+    char *a = NULL, *b = NULL;
+    memset(&s, 0, sizeof s);
+    s.monotone = s.in_range = 1;
+    io.progress = on_progress;
+    rc = k->run(q, &io, &r, err, sizeof err);
+    ok(rc == 0 && r, "msd_diffusive + d2min (rc %d %s)", rc, rc ? err : "");
+    ok(!strcmp(s.stages, "minimize rdf msd_diffusive d2min "),
+       "d2min brings in rdf (cutoff 0) and msd_diffusive: '%s'", s.stages);
+    io.progress = NULL;
+    rc = k->run(q, &io, &r2, err, sizeof err);
+    sm = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(r, "summary"), "msd_diffusive");
+    ok(cJSON_GetObjectItemCaseSensitive(sm, "seed") &&
+           cJSON_GetObjectItemCaseSensitive(sm, "seed")->valuedouble == 10 &&
+           cJSON_GetObjectItemCaseSensitive(sm, "temperature")->valuedouble == 700,
+       "summary.msd_diffusive records seed + 1 = 10 and 700 K");
+    pa = cJSON_GetObjectItemCaseSensitive(r, "per_atom");
+    pa2 = cJSON_GetObjectItemCaseSensitive(r2, "per_atom");
+    a = cJSON_PrintUnformatted(pa);
+    b = cJSON_PrintUnformatted(pa2);
+    ok(rc == 0 && a && b && !strcmp(a, b) &&
+           cJSON_GetObjectItemCaseSensitive(pa, "msd_diffusive") &&
+           cJSON_GetObjectItemCaseSensitive(pa, "d2min"),
+       "a rerun with the same seed gives identical per-atom msd_diffusive and d2min");
+    free(a);
+    free(b);
+    cJSON_Delete(r2);
+    cJSON_Delete(q);
+  }
 out:
   cJSON_Delete(p);
   free(sdata);

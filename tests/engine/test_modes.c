@@ -145,14 +145,16 @@ int main(void) {
     ok(eng_vdos(all, 0, nb, g) == ENG_EINVAL, "fmax 0 is EINVAL");
   }
 
-  /* ---- shift-invert against dense ---- */
-  {
+  /* ---- shift-invert and matrix-free Lanczos against dense ---- */
+  for (int sv = 0; sv < 2; sv++) {
+    const eng_modes_solver solver = sv ? ENG_MODES_LANCZOS : ENG_MODES_SPARSE;
+    const char *sn = sv ? "Lanczos" : "shift-invert";
     eng_modes_opts_default(&o);
-    o.solver = ENG_MODES_SPARSE;
+    o.solver = solver;
     o.nmodes = 12;
     rc = eng_modes_lowest(h, s, &o, NULL, NULL, &low);
-    ok(rc == ENG_OK && low && low->nmodes == 12 && low->solver == ENG_MODES_SPARSE,
-       "shift-invert gives 12 modes (%s)", rc ? eng_last_error() : "ok");
+    ok(rc == ENG_OK && low && low->nmodes == 12 && low->solver == solver,
+       "%s gives 12 modes (%s)", sn, rc ? eng_last_error() : "ok");
     if (low) {
       double lerr = 0, verr = 0;
       for (int m = 0; m < 12; m++) {
@@ -163,10 +165,11 @@ int main(void) {
                           all->lambda[m + 1] - all->lambda[m]);
         if (gap > 1e-3 * all->lambda[m]) verr = fmax(verr, 1 - fabs(dot(a, b, n3)));
       }
-      ok(lerr < 1e-9, "lowest 12 eigenvalues equal dense ones (max rel diff %.2g; sigma %g, "
-         "%d solves)", lerr, low->sigma, low->nop);
-      ok(verr < 1e-8, "eigenvectors equal dense ones (1 - |<e_dense,e_sparse>| <= %.2g)", verr);
-      ok(low->resid_max < 1e-7, "shift-invert residuals <= %.2g", low->resid_max);
+      ok(lerr < 1e-9, "%s: lowest 12 eigenvalues equal dense ones (max rel diff %.2g; sigma %g, "
+         "%d operator applications)", sn, lerr, low->sigma, low->nop);
+      ok(verr < 1e-8, "%s: eigenvectors equal dense ones (1 - |<e_dense,e_sparse>| <= %.2g)", sn,
+         verr);
+      ok(low->resid_max < 1e-7, "%s: residuals <= %.2g", sn, low->resid_max);
     }
     eng_modes_free(low);
     low = NULL;
@@ -225,6 +228,18 @@ int main(void) {
       ok(all->lambda[0] < 0 && low->sigma < all->lambda[0] && err < 1e-9,
          "negative lowest lambda %.4g (%.3f THz) found with sigma %.3g; 6 eigenvalues match "
          "dense (max rel diff %.2g)", all->lambda[0], all->thz[0], low->sigma, err);
+    }
+    eng_modes_free(low);
+    low = NULL;
+    o.solver = ENG_MODES_LANCZOS;
+    rc = eng_modes_lowest(h, u, &o, NULL, NULL, &low);
+    ok(rc == ENG_OK, "Lanczos on an indefinite D (%s)", rc ? eng_last_error() : "ok");
+    if (all && low) {
+      double err = 0;
+      for (int m = 0; m < 6; m++)
+        err = fmax(err, fabs(low->lambda[m] - all->lambda[m]) / fabs(all->lambda[m]));
+      ok(low->lambda[0] < 0 && err < 1e-9,
+         "Lanczos: the same 6 eigenvalues, negative ones included (max rel diff %.2g)", err);
     }
     eng_modes_free(all);
     eng_modes_free(low);

@@ -120,6 +120,14 @@ int main(void) {
       worst = fmax(worst, fabs(d->msd[i] - (u[3 * i] * u[3 * i] + u[3 * i + 1] * u[3 * i + 1] + u[3 * i + 2] * u[3 * i + 2])));
     ok(worst < 0.02 * scale, "diffusive MSD = |u_i(2 ps)|^2 of the harmonic trajectory (worst %.3g A^2, scale %.3g)",
        worst, scale);
+    /* x_end (the D2min current configuration) is the unwrapped end point */
+    worst = 0.0;
+    for (int i = 0; i < n; i++) {
+      double dd = 0.0;
+      for (int k = 0; k < 3; k++) dd += (d->x_end[3 * i + k] - s->x[3 * i + k]) * (d->x_end[3 * i + k] - s->x[3 * i + k]);
+      worst = fmax(worst, fabs(dd - d->msd[i]));
+    }
+    ok(worst < 1e-12 * scale + 1e-20, "x_end - x_start squared equals the diffusive MSD (worst %.2g A^2)", worst);
   }
   eng_msd_free(a);
   eng_msd_free(d);
