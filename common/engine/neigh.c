@@ -7,9 +7,12 @@
  * added as a ghost atom that remembers its owner and its integer image
  * shift.  Because ghosts are generated in fractional coordinates, triclinic
  * cells and cells narrower than twice the range (several images of the same
- * atom) need no special case.  Pairs are found by binning owned and ghost
- * atoms into Cartesian cells no smaller than the range and scanning the 27
- * neighbouring cells.
+ * atom) need no special case.  Pairs are found by sorting owned and ghost
+ * atoms into Cartesian bins of about half the range (contiguous
+ * coordinates per bin) and scanning the bins that come within range of an
+ * atom's bin; the rows of the list are built in eng_get_threads() chunks
+ * of atoms, each in a fixed order, so the list does not depend on the
+ * thread count.
  *
  * Half lists keep each physical pair once: the pair (i, ghost of k shifted
  * by n) is kept when (k, n) > (i, 0) in lexicographic order, which keeps
@@ -180,22 +183,47 @@ void eng__ghosts_update(eng__ghosts *g, const eng_box *box, const double *x) {
   }
 }
 
-/* Bin the nall extended atoms into Cartesian cells of side >= range.
- * head[cell] / next[atom] linked lists. */
+/* The nall extended atoms sorted into Cartesian bins of side >= range/2:
+ * bin c holds sorted positions [cstart[c], cstart[c+1]); idx maps a sorted
+ * position to its extended atom, xs holds its coordinates, own its owner
+ * and sgn the sign of its image shift in lexicographic order (-1, 0, 1),
+ * so that the pair loop reads contiguous memory.  The stencil lists the
+ * bin offsets whose nearest points are closer than range. */
 typedef struct bins {
   int n[3];
   double lo[3], inv[3];
-  int *head, *next;
+  int *cstart, *idx, *own;
+  signed char *sgn;
+  double *xs;
+  int nst;
+  int (*st)[3];
 } bins;
 
 static void bins_free(bins *b) {
-  free(b->head);
-  free(b->next);
+  free(b->cstart);
+  free(b->idx);
+  free(b->own);
+  free(b->sgn);
+  free(b->xs);
+  free(b->st);
+}
+
+static inline int bin_index(const bins *b, const double *x, int c[3]) {
+  for (int k = 0; k < 3; k++) {
+    c[k] = (int)((x[k] - b->lo[k]) * b->inv[k]);
+    if (c[k] >= b->n[k]) c[k] = b->n[k] - 1;
+    if (c[k] < 0) c[k] = 0;
+  }
+  return (c[2] * b->n[1] + c[1]) * b->n[0] + c[0];
 }
 
 static int bins_build(const eng__ghosts *g, double range, bins *b) {
   double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+  double side[3];
   long ncell = 1;
+  /* Keep the bin count within a few per atom (sparse systems). */
+  const long maxcell = 8L * g->nall + 4096;
+  int *bin = NULL, *fill = NULL, rc = ENG_ENOMEM;
   memset(b, 0, sizeof *b);
   for (int i = 0; i < g->nall; i++)
     for (int k = 0; k < 3; k++) {
@@ -205,111 +233,185 @@ static int bins_build(const eng__ghosts *g, double range, bins *b) {
     }
   if (g->nall == 0)
     for (int k = 0; k < 3; k++) lo[k] = hi[k] = 0.0;
+  for (double w = 0.5 * range;; w *= 1.25) {
+    ncell = 1;
+    for (int k = 0; k < 3; k++) {
+      double span = hi[k] - lo[k];
+      double nb = floor(span / w);
+      if (nb < 1) nb = 1;
+      if (nb > 1024) nb = 1024;
+      b->n[k] = (int)nb;
+      ncell *= b->n[k];
+    }
+    if (ncell <= maxcell) break;
+  }
   for (int k = 0; k < 3; k++) {
     double span = hi[k] - lo[k];
-    int nb = (int)floor(span / range);
-    if (nb < 1) nb = 1;
-    if (nb > 1024) nb = 1024;
-    b->n[k] = nb;
     b->lo[k] = lo[k];
-    b->inv[k] = span > 0 ? nb / span * (1.0 - 1e-12) : 0.0;
-    ncell *= nb;
+    b->inv[k] = span > 0 ? b->n[k] / span * (1.0 - 1e-12) : 0.0;
+    side[k] = span > 0 ? span / b->n[k] : range;
   }
-  b->head = eng__malloc((size_t)ncell, sizeof *b->head);
-  b->next = eng__malloc((size_t)g->nall + 1, sizeof *b->next);
-  if (!b->head || !b->next) {
-    bins_free(b);
-    return ENG_ENOMEM;
-  }
-  for (long c = 0; c < ncell; c++) b->head[c] = -1;
-  /* Insert in reverse so lists come out in increasing atom order. */
-  for (int i = g->nall - 1; i >= 0; i--) {
-    int c[3];
+  /* Stencil: offsets whose bins come closer than range to the home bin. */
+  {
+    int s[3];
     for (int k = 0; k < 3; k++) {
-      c[k] = (int)((g->x[3 * i + k] - b->lo[k]) * b->inv[k]);
-      if (c[k] >= b->n[k]) c[k] = b->n[k] - 1;
-      if (c[k] < 0) c[k] = 0;
+      s[k] = (int)ceil(range / side[k]);
+      if (s[k] > b->n[k] - 1) s[k] = b->n[k] - 1;
     }
-    long cell = ((long)c[2] * b->n[1] + c[1]) * b->n[0] + c[0];
-    b->next[i] = b->head[cell];
-    b->head[cell] = i;
+    b->st = eng__malloc((size_t)(2 * s[0] + 1) * (2 * s[1] + 1) * (2 * s[2] + 1), sizeof *b->st);
+    if (!b->st) goto out;
+    for (int dz = -s[2]; dz <= s[2]; dz++)
+      for (int dy = -s[1]; dy <= s[1]; dy++)
+        for (int dx = -s[0]; dx <= s[0]; dx++) {
+          const int d[3] = {dx, dy, dz};
+          double m2 = 0.0;
+          for (int k = 0; k < 3; k++) {
+            double gap = (abs(d[k]) - 1) * side[k];
+            if (gap > 0) m2 += gap * gap;
+          }
+          if (m2 >= range * range) continue;
+          b->st[b->nst][0] = dx;
+          b->st[b->nst][1] = dy;
+          b->st[b->nst][2] = dz;
+          b->nst++;
+        }
+  }
+  b->cstart = eng__calloc((size_t)ncell + 1, sizeof *b->cstart);
+  b->idx = eng__malloc((size_t)g->nall + 1, sizeof *b->idx);
+  b->own = eng__malloc((size_t)g->nall + 1, sizeof *b->own);
+  b->sgn = eng__malloc((size_t)g->nall + 1, sizeof *b->sgn);
+  b->xs = eng__malloc((size_t)g->nall * 3 + 1, sizeof *b->xs);
+  bin = eng__malloc((size_t)g->nall + 1, sizeof *bin);
+  fill = eng__malloc((size_t)ncell + 1, sizeof *fill);
+  if (!b->cstart || !b->idx || !b->own || !b->sgn || !b->xs || !bin || !fill) goto out;
+  for (int i = 0; i < g->nall; i++) {
+    int c[3];
+    bin[i] = bin_index(b, &g->x[3 * i], c);
+    b->cstart[bin[i] + 1]++;
+  }
+  for (long c = 0; c < ncell; c++) b->cstart[c + 1] += b->cstart[c];
+  memcpy(fill, b->cstart, (size_t)ncell * sizeof *fill);
+  /* Counting sort, stable: increasing atom index within a bin. */
+  for (int i = 0; i < g->nall; i++) {
+    const int q = fill[bin[i]]++;
+    const int *sh = &g->shift[3 * i];
+    b->idx[q] = i;
+    b->own[q] = g->owner[i];
+    b->sgn[q] = (signed char)(sh[0] ? (sh[0] > 0 ? 1 : -1)
+                              : sh[1] ? (sh[1] > 0 ? 1 : -1)
+                              : sh[2] ? (sh[2] > 0 ? 1 : -1) : 0);
+    for (int k = 0; k < 3; k++) b->xs[3 * q + k] = g->x[3 * i + k];
+  }
+  rc = ENG_OK;
+out:
+  free(bin);
+  free(fill);
+  if (rc) bins_free(b);
+  return rc;
+}
+
+/* Neighbours of owned atoms [i0, i1) appended to *buf (capacity *cap,
+ * grown as needed); row lengths into cnt[i - i0].  ENG_ENOMEM. */
+static int list_rows(const eng__ghosts *g, const bins *b, double range, int half, int i0, int i1,
+                     int **buf, long *cap, long *cnt) {
+  const double r2 = range * range;
+  long np = 0;
+  for (int i = i0; i < i1; i++) {
+    const double *xi = &g->x[3 * i];
+    const long row0 = np;
+    int c[3];
+    bin_index(b, xi, c);
+    for (int t = 0; t < b->nst; t++) {
+      const int cx = c[0] + b->st[t][0], cy = c[1] + b->st[t][1], cz = c[2] + b->st[t][2];
+      if (cx < 0 || cx >= b->n[0] || cy < 0 || cy >= b->n[1] || cz < 0 || cz >= b->n[2]) continue;
+      const int cell = (cz * b->n[1] + cy) * b->n[0] + cx;
+      for (int q = b->cstart[cell]; q < b->cstart[cell + 1]; q++) {
+        /* Half list: (owner k, shift s) > (i, 0) lexicographically. */
+        if (half) {
+          const int k = b->own[q];
+          if (k < i || (k == i && b->sgn[q] <= 0)) continue;
+        } else if (b->idx[q] == i) {
+          continue;
+        }
+        const double d0 = b->xs[3 * q] - xi[0], d1 = b->xs[3 * q + 1] - xi[1],
+                     d2 = b->xs[3 * q + 2] - xi[2];
+        if (d0 * d0 + d1 * d1 + d2 * d2 >= r2) continue;
+        if (np >= *cap) {
+          long nc = *cap ? 2 * *cap : 4096;
+          int *p = eng__realloc(*buf, (size_t)nc, sizeof **buf);
+          if (!p) return ENG_ENOMEM;
+          *buf = p;
+          *cap = nc;
+        }
+        (*buf)[np++] = b->idx[q];
+      }
+    }
+    cnt[i - i0] = np - row0;
   }
   return ENG_OK;
 }
 
-static int cell_of(const bins *b, const double *x, int c[3]) {
-  for (int k = 0; k < 3; k++) {
-    c[k] = (int)((x[k] - b->lo[k]) * b->inv[k]);
-    if (c[k] >= b->n[k]) c[k] = b->n[k] - 1;
-    if (c[k] < 0) c[k] = 0;
-  }
-  return 0;
-}
-
-/* Is (owner k, shift s) lexicographically greater than (i, 0)? */
-static inline int keep_half(int i, int k, const int *s) {
-  if (k != i) return k > i;
-  if (s[0] != 0) return s[0] > 0;
-  if (s[1] != 0) return s[1] > 0;
-  return s[2] > 0;
-}
-
 int eng__list_build(const eng__ghosts *g, double range, int half, eng__list *l) {
   bins b;
-  int rc;
-  long np = 0;
-  const double r2 = range * range;
+  int rc, T = eng_get_threads();
+  const int n = g->nlocal;
+  int **tbuf = NULL;
+  long *tcap = NULL, *cnt = NULL;
 
+  if (T > n) T = n > 0 ? n : 1;
   rc = bins_build(g, range, &b);
   if (rc) return rc;
-  if (!l->start || l->nlocal != g->nlocal) {
+  rc = ENG_ENOMEM;
+  if (!l->start || l->nlocal != n) {
     free(l->start);
-    l->start = eng__malloc((size_t)g->nlocal + 1, sizeof *l->start);
-    if (!l->start) {
-      rc = ENG_ENOMEM;
-      goto out;
-    }
-    l->nlocal = g->nlocal;
+    l->start = eng__malloc((size_t)n + 1, sizeof *l->start);
+    if (!l->start) goto out;
+    l->nlocal = n;
   }
-  for (int i = 0; i < g->nlocal; i++) {
-    const double *xi = &g->x[3 * i];
-    int c[3];
-    l->start[i] = np;
-    cell_of(&b, xi, c);
-    for (int dz = -1; dz <= 1; dz++) {
-      int cz = c[2] + dz;
-      if (cz < 0 || cz >= b.n[2]) continue;
-      for (int dy = -1; dy <= 1; dy++) {
-        int cy = c[1] + dy;
-        if (cy < 0 || cy >= b.n[1]) continue;
-        for (int dx = -1; dx <= 1; dx++) {
-          int cx = c[0] + dx;
-          if (cx < 0 || cx >= b.n[0]) continue;
-          for (int j = b.head[((long)cz * b.n[1] + cy) * b.n[0] + cx]; j >= 0; j = b.next[j]) {
-            if (j == i) continue;
-            if (half && !keep_half(i, g->owner[j], &g->shift[3 * j])) continue;
-            double d0 = g->x[3 * j] - xi[0], d1 = g->x[3 * j + 1] - xi[1],
-                   d2 = g->x[3 * j + 2] - xi[2];
-            if (d0 * d0 + d1 * d1 + d2 * d2 >= r2) continue;
-            if (np >= l->cap) {
-              long cap = l->cap ? 2 * l->cap : 4096;
-              int *p = eng__realloc(l->nbr, (size_t)cap, sizeof *l->nbr);
-              if (!p) {
-                rc = ENG_ENOMEM;
-                goto out;
-              }
-              l->nbr = p;
-              l->cap = cap;
-            }
-            l->nbr[np++] = j;
-          }
-        }
-      }
+  cnt = eng__malloc((size_t)n + 1, sizeof *cnt);
+  tbuf = eng__calloc((size_t)T, sizeof *tbuf);
+  tcap = eng__calloc((size_t)T, sizeof *tcap);
+  if (!cnt || !tbuf || !tcap) goto out;
+  /* Chunk t = atoms [n t / T, n (t+1) / T) into its own buffer (chunk 0
+   * straight into l->nbr), then the rows are joined in chunk order. */
+  tbuf[0] = l->nbr;
+  tcap[0] = l->cap;
+  l->nbr = NULL;
+  l->cap = 0;
+  {
+    int bad = 0;
+#pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1) reduction(| : bad)
+    for (int t = 0; t < T; t++) {
+      const int i0 = (int)((long)n * t / T), i1 = (int)((long)n * (t + 1) / T);
+      bad |= list_rows(g, &b, range, half, i0, i1, &tbuf[t], &tcap[t], cnt + i0) != ENG_OK;
+    }
+    if (bad) goto out;
+  }
+  l->start[0] = 0;
+  for (int i = 0; i < n; i++) l->start[i + 1] = l->start[i] + cnt[i];
+  {
+    const long tot = l->start[n];
+    if (tot > tcap[0]) {
+      int *p = eng__realloc(tbuf[0], (size_t)tot, sizeof *p);
+      if (!p) goto out;
+      tbuf[0] = p;
+      tcap[0] = tot;
+    }
+    for (int t = 1; t < T; t++) {
+      const int i0 = (int)((long)n * t / T), i1 = (int)((long)n * (t + 1) / T);
+      memcpy(tbuf[0] + l->start[i0], tbuf[t], (size_t)(l->start[i1] - l->start[i0]) * sizeof *tbuf[0]);
     }
   }
-  l->start[g->nlocal] = np;
   rc = ENG_OK;
 out:
+  if (tbuf) {
+    l->nbr = tbuf[0];
+    l->cap = tcap[0];
+    for (int t = 1; t < T; t++) free(tbuf[t]);
+  }
+  free(tbuf);
+  free(tcap);
+  free(cnt);
   bins_free(&b);
   return rc;
 }

@@ -168,6 +168,22 @@ static void threads_check(const char *tag, const eng_potential *pot, eng_system 
     eng_calc_free(cc[0]);
     eng_calc_free(cc[1]);
   }
+  /* The neighbour list is built in thread chunks but must not depend on them. */
+  {
+    eng_nlist *a = NULL, *b = NULL;
+    eng_set_threads(1);
+    int rca = eng_nlist_build(s, 6.4, &a);
+    eng_set_threads(3);
+    int rcb = eng_nlist_build(s, 6.4, &b);
+    ok(rca == ENG_OK && rcb == ENG_OK && a->start[n] == b->start[n] &&
+           memcmp(a->start, b->start, sizeof(long) * (n + 1)) == 0 &&
+           memcmp(a->nbr, b->nbr, sizeof(int) * a->start[n]) == 0 &&
+           memcmp(a->d, b->d, sizeof(double) * 3 * a->start[n]) == 0,
+       "%s: full neighbour list (6.4 A) identical with 1 and 3 threads (%ld pairs)", tag,
+       rca == ENG_OK ? a->start[n] : -1L);
+    eng_nlist_free(a);
+    eng_nlist_free(b);
+  }
   eng_set_threads(1);
   eng_calc_free(c);
   for (int k = 0; k < 4; k++) {
