@@ -40,6 +40,10 @@ typedef struct http_reply {
   char *body;
   size_t len, cap;
   int too_big;
+  /* If set, the body goes to sink (0 = abort) instead of body (which then
+   * keeps only its first 1 KB, for error messages). */
+  int (*sink)(void *ud, const char *p, size_t n);
+  void *sink_ud;
   char name[64], fmt[32]; /* X-Pelmap-Name / X-Pelmap-Format */
   char types[256], frame[16]; /* X-Pelmap-Types / X-Pelmap-Frame */
 } http_reply;
@@ -47,6 +51,23 @@ typedef struct http_reply {
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   http_reply *r = ud;
   size_t k = size * n;
+  if (r->sink) {
+    size_t keep = r->len < 1024 ? 1024 - r->len : 0;
+    if (keep > k) keep = k;
+    if (!r->sink(r->sink_ud, p, k)) return 0;
+    if (!keep) return k;
+    k = keep; /* fall through: keep the head of the body */
+    if (r->len + k + 1 > r->cap) {
+      char *nb = realloc(r->body, 1025);
+      if (!nb) return 0;
+      r->body = nb;
+      r->cap = 1025;
+    }
+    memcpy(r->body + r->len, p, k);
+    r->len += k;
+    r->body[r->len] = 0;
+    return size * n;
+  }
   if (r->len + k + 1 > r->cap) {
     size_t cap = r->cap ? r->cap : 4096;
     char *nb;
@@ -89,14 +110,19 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
 }
 
 /* One request; body may be NULL (GET).  *status gets the HTTP status.
+ * With a sink, the reply body is passed to sink as it arrives (a 0 return
+ * aborts the transfer) and r->body keeps only its first 1 KB.
  * Returns WRK_OK when a reply arrived (any status), WRK_ENET otherwise.
  * Caller holds h->mu and frees r->body. */
-static int http_do(wrk_http *h, const char *method, const char *path,
-                   const char *body, long *status, http_reply *r, char *err,
-                   size_t errlen) {
+static int http_do_sink(wrk_http *h, const char *method, const char *path,
+                        const char *body, long *status, http_reply *r,
+                        int (*sink)(void *, const char *, size_t),
+                        void *sink_ud, char *err, size_t errlen) {
   char url[1024];
   CURLcode cc;
   memset(r, 0, sizeof *r);
+  r->sink = sink;
+  r->sink_ud = sink_ud;
   *status = 0;
   snprintf(url, sizeof url, "%s%s", h->base_url, path);
   curl_easy_setopt(h->curl, CURLOPT_URL, url);
@@ -124,6 +150,13 @@ static int http_do(wrk_http *h, const char *method, const char *path,
   }
   curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, status);
   return WRK_OK;
+}
+
+static int http_do(wrk_http *h, const char *method, const char *path,
+                   const char *body, long *status, http_reply *r, char *err,
+                   size_t errlen) {
+  return http_do_sink(h, method, path, body, status, r, NULL, NULL, err,
+                      errlen);
 }
 
 /* Map a non-2xx status to a code, with the server's error message. */
@@ -343,34 +376,140 @@ static int http_fetch(wrk_source *s, int what, int64_t id, char **data,
   return WRK_OK;
 }
 
-/* GET /api/v1/jobs/{id}/inputs: the whole reply is parsed at once (the
- * text is released right after). */
+/* GET /api/v1/jobs/{id}/inputs is split while it arrives: the reply is
+ * {"structure_result": OBJECT|null, "inputs": [OBJECT, ...]}, and every
+ * OBJECT is parsed as soon as its closing brace arrives, its text then
+ * dropped, so that the worker never holds the whole reply text (a fan-out
+ * parent's inputs may add up to ~100 MB) besides the parsed results. */
+typedef struct isplit {
+  cJSON *doc, *arr;  /* what is being built */
+  int depth;         /* bracket depth outside strings */
+  int in_str, esc;   /* inside a JSON string; after a backslash */
+  int in_array;      /* inside the "inputs" array (depth 2) */
+  int capturing;     /* copying an OBJECT into buf */
+  int cap_depth;     /* depth of the captured object's own braces */
+  int is_sr;         /* the captured object is structure_result */
+  char *buf;
+  size_t len, cap;
+  int bad;
+  char why[160];
+} isplit;
+
+static int isplit_push(isplit *x, char c) {
+  if (x->len + 1 >= x->cap) {
+    size_t cap = x->cap ? 2 * x->cap : 4096;
+    char *nb = realloc(x->buf, cap);
+    if (!nb) {
+      snprintf(x->why, sizeof x->why, "out of memory");
+      return -1;
+    }
+    x->buf = nb;
+    x->cap = cap;
+  }
+  x->buf[x->len++] = c;
+  return 0;
+}
+
+/* The captured object is complete: parse it into the document. */
+static int isplit_done(isplit *x) {
+  cJSON *v = cJSON_ParseWithLength(x->buf, x->len);
+  x->len = 0;
+  x->capturing = 0;
+  if (!v) {
+    snprintf(x->why, sizeof x->why, "an input is not valid JSON");
+    return -1;
+  }
+  if (x->is_sr) {
+    cJSON_ReplaceItemInObjectCaseSensitive(x->doc, "structure_result", v);
+  } else {
+    cJSON_AddItemToArray(x->arr, v); /* O(1): child->prev is the tail */
+  }
+  return 0;
+}
+
+static int isplit_feed(void *ud, const char *p, size_t n) {
+  isplit *x = ud;
+  for (size_t i = 0; i < n && !x->bad; i++) {
+    char c = p[i];
+    if (x->capturing && isplit_push(x, c) < 0) goto bad;
+    if (x->in_str) {
+      if (x->esc)
+        x->esc = 0;
+      else if (c == '\\')
+        x->esc = 1;
+      else if (c == '"')
+        x->in_str = 0;
+      continue;
+    }
+    if (c == '"') {
+      x->in_str = 1;
+    } else if (c == '{' || c == '[') {
+      x->depth++;
+      if (x->capturing) continue;
+      if (c == '[' && x->depth == 2) {
+        x->in_array = 1;
+      } else if (c == '{' && ((x->depth == 2 && !x->in_array) || (x->depth == 3 && x->in_array))) {
+        x->capturing = 1;
+        x->cap_depth = x->depth;
+        x->is_sr = !x->in_array;
+        if (isplit_push(x, c) < 0) goto bad;
+      }
+    } else if (c == '}' || c == ']') {
+      if (x->capturing && x->depth == x->cap_depth && isplit_done(x) < 0) goto bad;
+      x->depth--;
+      if (c == ']' && x->depth == 1) x->in_array = 0;
+      if (x->depth < 0) {
+        snprintf(x->why, sizeof x->why, "unbalanced reply");
+        goto bad;
+      }
+    }
+  }
+  return !x->bad;
+bad:
+  x->bad = 1;
+  return 0;
+}
+
 static int http_inputs(wrk_source *s, const wrk_job *j, cJSON **doc,
                        char *err, size_t errlen) {
   wrk_http *h = (wrk_http *)s;
   char path[128];
   http_reply r;
+  isplit x;
   long st;
   int rc;
   *doc = NULL;
+  memset(&x, 0, sizeof x);
+  x.doc = cJSON_CreateObject();
+  if (!x.doc || !cJSON_AddNullToObject(x.doc, "structure_result") ||
+      !(x.arr = cJSON_AddArrayToObject(x.doc, "inputs"))) {
+    cJSON_Delete(x.doc);
+    snprintf(err, errlen, "out of memory");
+    return WRK_ENOMEM;
+  }
   snprintf(path, sizeof path, "/api/v1/jobs/%lld/inputs", (long long)j->id);
   pthread_mutex_lock(&h->mu);
-  rc = http_do(h, "GET", path, NULL, &st, &r, err, errlen);
+  rc = http_do_sink(h, "GET", path, NULL, &st, &r, isplit_feed, &x, err,
+                    errlen);
   pthread_mutex_unlock(&h->mu);
-  if (rc) return rc;
-  if (st != 200) {
+  if (rc == WRK_OK && st != 200) {
     rc = http_status_code(st, path, &r, err, errlen);
-    free(r.body);
-    return rc == WRK_ESTALE ? WRK_EFAIL : rc;
+    if (rc == WRK_ESTALE) rc = WRK_EFAIL;
+  } else if (rc == WRK_OK && (x.bad || x.depth != 0 || x.capturing)) {
+    snprintf(err, errlen, "%s: malformed reply (%s)", path,
+             x.why[0] ? x.why : "truncated");
+    rc = WRK_EFAIL;
+  } else if (rc != WRK_OK && x.bad) {
+    snprintf(err, errlen, "%s: %s", path, x.why);
+    rc = strcmp(x.why, "out of memory") ? WRK_EFAIL : WRK_ENOMEM;
   }
-  *doc = r.body ? cJSON_ParseWithLength(r.body, r.len) : NULL;
   free(r.body);
-  if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(*doc, "inputs"))) {
-    cJSON_Delete(*doc);
-    *doc = NULL;
-    snprintf(err, errlen, "%s: malformed reply", path);
-    return WRK_EFAIL;
+  free(x.buf);
+  if (rc != WRK_OK) {
+    cJSON_Delete(x.doc);
+    return rc;
   }
+  *doc = x.doc;
   return WRK_OK;
 }
 

@@ -8,7 +8,8 @@
 #     order, "graph" summary), run by two --db and two --server workers
 #     together; the parent's summary has ninputs == N and input_seconds ==
 #     the sum of its children's seconds (the inputs reached it in full,
-#     over the streamed GET /jobs/{id}/inputs too); children listing paged;
+#     and again with the parent gathered by a --server worker, through the
+#     streamed GET /jobs/{id}/inputs); children listing paged;
 #     the same fan-out on the CLI (pelmap noop --fanout N) gives the same
 #     summary keys and ninputs;
 #  2. fail_child: the parent fails with "noop K/N (job ID, noop) failed: ..."
@@ -155,6 +156,20 @@ TOK=$WK api GET "/api/v1/jobs/$P/inputs" >"$T/st"
 [ "$(cat "$T/st")" = 200 ] && [ "$(jget "$T/body" 'len(j["inputs"]), j["structure_result"], j["inputs"][-1]["kind"]')" = "$NF None noop" ] &&
   [ "$(stat -c %s "$T/body")" -gt 65536 ]
 ok $? "GET /jobs/{id}/inputs (worker): $NF results streamed ($(stat -c %s "$T/body") bytes)"
+
+# the parent gathered by a --server worker (its inputs arrive streamed and
+# are split while they arrive): children by one --db worker, then the parent
+P1=$(submit "{\"kind\":\"noop\",\"params\":{\"fanout\":$NF}}")
+timeout 120 "$W" --db "$T/db" --max-jobs "$NF" -q --name dbonly 2>>"$T/dbonly.log"
+state_is "$P1" queued
+ok $? "one --db worker ran the $NF children (--max-jobs $NF), the parent waits"
+timeout 60 "$W" --server "$U" --token "$WK" --once --name hparent 2>>"$T/hparent.log"
+api GET "/api/v1/jobs/$P1/result" >/dev/null
+cp "$T/body" "$T/svc1.json"
+CS=$(child_seconds "$P1")
+[ "$(job_field "$P1" worker)" = hparent ] &&
+  "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); n,s=sys.argv[2].split(); sys.exit(not (int(n)==$NF and j['summary']['ninputs']==$NF and abs(j['summary']['input_seconds']-float(s))<1e-9))" "$T/svc1.json" "$CS"
+ok $? "a --server worker gathered all $NF inputs of the parent (input_seconds = the sum)"
 
 # ------------------------------------------------------------ 2. a failing child
 P2=$(submit '{"kind":"noop","params":{"fanout":4,"fail_child":2}}')
