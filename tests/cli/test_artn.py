@@ -19,7 +19,8 @@ to fmax 8.8e-7 eV/A), and checks:
   ids) for exactly the converged events, and `pelmap energy` on them gives
   back dQ and dE_final within 1e-6 eV and a saddle force below saddle_force;
 - bad parameters exit with status 2 and a message naming the problem;
-- --input loads result files into a kind's inputs.
+- --input loads result files into a kind's inputs;
+- SIGINT stops a running sweep within seconds (exit 1, "interrupted").
 
 The sweeps have one atom x 2 events (about 3 s of CPU per event, 10x that
 under ASan): six events in all.
@@ -27,10 +28,12 @@ under ASan): six events in all.
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 SRC = os.environ.get("PELMAP_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("PELMAP_BUILDDIR", ".")
@@ -276,6 +279,19 @@ def checks(tmp, ids, atoms, K, asan):
                        "--minimize-first", "false")
     ok(rc == 2 and "not minimised" in err,
        "unminimised structure with minimize_first false -> exit 2 (%d: %s)" % (rc, err.strip()[:200]))
+
+    # SIGINT stops a running sweep (the chunk's progress callback cancels
+    # the event) within seconds
+    pr = subprocess.Popen([PELMAP, "artn", GLASS, "--potential", POT, "--atoms", "1-3",
+                           "--events", "2", "--seed", "1", "--minimize-first", "false"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    t0 = time.time()
+    pr.send_signal(signal.SIGINT)
+    out, err = pr.communicate(timeout=120)
+    dt = time.time() - t0
+    ok(pr.returncode == 1 and "interrupted" in err and out == "" and dt < 10,
+       "SIGINT stops the sweep: exit 1 'interrupted' after %.2f s" % dt)
 
     # --input (kinds without a plan take result files as their inputs)
     fa = os.path.join(tmp, "a.json")
