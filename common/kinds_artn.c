@@ -675,11 +675,16 @@ out:
   return rc;
 }
 
+/* Validation of artn params (contract of kind_def.validate): "atoms"
+ * normalized to its canonical text, the engine options' defaults filled
+ * in from eng_artn_opts_default, the cross-field rules of artn_fix.
+ * Whether the selection fits a structure is checked by the plan. */
 int kind__validate_artn(const cJSON *params, cJSON **normalized, char *err,
                         size_t errlen) {
   return artn_validate("artn", params, normalized, err, errlen);
 }
 
+/* The same for artn_chunk (contract of kind_def.validate). */
 int kind__validate_artn_chunk(const cJSON *params, cJSON **normalized,
                               char *err, size_t errlen) {
   return artn_validate("artn_chunk", params, normalized, err, errlen);
@@ -742,6 +747,12 @@ static char *ids_text(const eng_system *sys, const int *idx, int n) {
   return b.s;
 }
 
+/* The artn plan (contract of kind_def.plan): resolve the selection on sys
+ * (ids, species; positions for a region), then a `minimize` child if
+ * minimize_first and the artn_chunk children, chunk_events (atom, event)
+ * pairs each, after the minimize child and on its structure.  KIND_EINVAL
+ * (err names the field) when the selection does not fit sys or the sweep
+ * would make more than MAX_CHUNKS children; KIND_ENOMEM. */
 int kind__plan_artn(const cJSON *params, const eng_system *sys,
                     cJSON **children, char *err, size_t errlen) {
   cJSON *a = NULL;
@@ -1029,6 +1040,13 @@ static eng_system *bare_copy(const eng_system *sys) {
   return t;
 }
 
+/* Run the chunk's (atom, event) pairs with eng_artn_run (contract of
+ * kind_def.run): result "events" (the table, one row per pair in order)
+ * and "summary"; with io->save_dir, the converged events' configurations
+ * as files.  An engine error of an event (not an event status) fails the
+ * chunk naming the atom and event: KIND_EINVAL for bad input (e.g. an
+ * unminimised structure), KIND_EFAIL, KIND_ECANCEL when progress asks to
+ * stop, KIND_ENOMEM.  Energies eV, lengths A, times s. */
 int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
                          cJSON **result, char *err, size_t errlen) {
   kind__ctx c;
@@ -1111,11 +1129,12 @@ int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
       goto nomem;
     if (ev.status == ENG_ARTN_OK) {
       nok++;
-      if (save &&
-          ((rc = save_config(save, tmp, c.sys, NULL, &ev, "initial", err, errlen)) ||
-           (rc = save_config(save, tmp, c.sys, xs, &ev, "saddle", err, errlen)) ||
-           (rc = save_config(save, tmp, c.sys, xf, &ev, "final", err, errlen))))
-        goto fail;
+      if (save) {
+        rc = save_config(save, tmp, c.sys, NULL, &ev, "initial", err, errlen);
+        if (!rc) rc = save_config(save, tmp, c.sys, xs, &ev, "saddle", err, errlen);
+        if (!rc) rc = save_config(save, tmp, c.sys, xf, &ev, "final", err, errlen);
+        if (rc) goto fail;
+      }
     }
   }
   sum = cJSON_AddObjectToObject(r, "summary");
@@ -1262,8 +1281,10 @@ static int per_atom_stats(cJSON *r, const eng_system *sys, const int *sel,
   unsigned char *issel = NULL;
   double *v = NULL;
   if (!pa) return KIND_ENOMEM;
-  for (k = 0; k < 8; k++)
-    if (!(a[k] = cJSON_AddArrayToObject(pa, cols[k]))) return KIND_ENOMEM;
+  for (k = 0; k < 8; k++) {
+    a[k] = cJSON_AddArrayToObject(pa, cols[k]);
+    if (!a[k]) return KIND_ENOMEM;
+  }
   first = malloc(sizeof *first * (size_t)(N ? N : 1));
   na = calloc((size_t)(N ? N : 1), sizeof *na);
   issel = calloc((size_t)(N ? N : 1), 1);
@@ -1331,6 +1352,13 @@ static int value_lists(cJSON *obj, const cJSON *t, int nev, const char *col,
   return 0;
 }
 
+/* The artn gather (contract of kind_def.run): io->inputs are the
+ * children's results (a minimize result, then the artn_chunk results in
+ * plan order); returns the summary, per_atom (one row per atom of the
+ * structure), the merged "events" table and "histogram".  KIND_EINVAL when
+ * an input is not a chunk result or there is none; KIND_EFAIL when the
+ * chunks do not make up the sweep (count, or an (atom, event) out of
+ * place); KIND_ENOMEM. */
 int kind__run_artn(const cJSON *params, const kind_io *io, cJSON **result,
                    char *err, size_t errlen) {
   kind__ctx c;
