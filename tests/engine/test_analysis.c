@@ -537,8 +537,10 @@ static void check_slice(void) {
         fabs(m->val[m->nu * m->nv + j] - 7.0) > 1e-12)
       bad++;
   ok(bad == 0, "a constant field maps to that constant");
+  eng_slice_free(m);
+  m = NULL;
   o.axis = 3;
-  ok(eng_slice_map(s, 2, p, &o, &m) == ENG_EINVAL, "axis 3 refused");
+  ok(eng_slice_map(s, 2, p, &o, &m) == ENG_EINVAL && !m, "axis 3 refused");
 out:
   eng_slice_free(m);
   free(p);
