@@ -333,8 +333,6 @@ static void do_claim(uv_work_t *req) {
       rc = fetch_cached(w, 1, r->job.potential_id, &w->potential,
                         r->setup_err, sizeof r->setup_err);
   }
-  if (rc == WRK_OK && (r->job.ninputs > 0 || r->job.structure_from > 0))
-    rc = fetch_inputs(w, r);
   if (rc != WRK_OK)
     r->setup_rc = rc == WRK_ENET || rc == WRK_ENOMEM ? KIND_ENOMEM : KIND_EINVAL;
 }
@@ -435,6 +433,18 @@ static void do_compute(uv_work_t *req) {
     io.potential_len = w->potential.len;
     io.potential_name = w->potential.meta.name;
     io.potential_style = w->potential.meta.fmt[0] ? w->potential.meta.fmt : NULL;
+  }
+  /* A graph job's inputs are fetched here rather than at the claim, so
+   * that heartbeats keep the lease while a large gather downloads. */
+  if (r->job.ninputs > 0 || r->job.structure_from > 0) {
+    int frc;
+    on_progress(r, 0, "fetching inputs");
+    frc = fetch_inputs(w, r);
+    if (frc != WRK_OK) {
+      r->rc = frc == WRK_ENET || frc == WRK_ENOMEM ? KIND_ENOMEM : KIND_EINVAL;
+      snprintf(r->err, sizeof r->err, "%s", r->setup_err);
+      return;
+    }
   }
   io.inputs = r->ninputs ? r->inputs : NULL;
   io.ninputs = r->ninputs;

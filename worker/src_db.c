@@ -127,13 +127,18 @@ static int db_fetch(wrk_source *s, int what, int64_t id, char **data,
   return rc;
 }
 
-/* Parse the stored result of job id into *out (new).  Caller holds d->mu. */
+/* Parse the stored result of job id into *out (new).  Takes d->mu only
+ * for the read, so that heartbeats go on while large results are parsed. */
 static int db_result(wrk_db *d, int64_t id, cJSON **out, char *err,
                      size_t errlen) {
   char *txt = NULL;
-  int rc = jobq_result_json(d->q, id, 0, &txt);
+  int rc;
   *out = NULL;
-  if (rc) return db_code(d, rc, "input", err, errlen);
+  pthread_mutex_lock(&d->mu);
+  rc = jobq_result_json(d->q, id, 0, &txt);
+  if (rc) rc = db_code(d, rc, "input", err, errlen);
+  pthread_mutex_unlock(&d->mu);
+  if (rc) return rc;
   *out = cJSON_Parse(txt);
   free(txt);
   if (!*out) {
@@ -159,10 +164,9 @@ static int db_inputs(wrk_source *s, const wrk_job *j, cJSON **doc, char *err,
   }
   pthread_mutex_lock(&d->mu);
   rc = jobq_job_inputs(d->q, j->id, &ids, &n, &sf);
-  if (rc) {
-    rc = db_code(d, rc, "inputs", err, errlen);
-    goto out;
-  }
+  if (rc) rc = db_code(d, rc, "inputs", err, errlen);
+  pthread_mutex_unlock(&d->mu);
+  if (rc) goto out;
   if (sf > 0) {
     rc = db_result(d, sf, &v, err, errlen);
     if (rc) goto out;
@@ -182,7 +186,6 @@ nomem:
   rc = WRK_ENOMEM;
   snprintf(err, errlen, "out of memory");
 out:
-  pthread_mutex_unlock(&d->mu);
   free(ids);
   if (rc == WRK_OK)
     *doc = o;

@@ -113,9 +113,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
  * With a sink, the reply body is passed to sink as it arrives (a 0 return
  * aborts the transfer) and r->body keeps only its first 1 KB.
  * Returns WRK_OK when a reply arrived (any status), WRK_ENET otherwise.
- * Caller holds h->mu and frees r->body. */
-static int http_do_sink(wrk_http *h, const char *method, const char *path,
-                        const char *body, long *status, http_reply *r,
+ * Caller holds h->mu when curl is h->curl, and frees r->body. */
+static int http_do_sink(wrk_http *h, CURL *curl, const char *method,
+                        const char *path, const char *body, long *status,
+                        http_reply *r,
                         int (*sink)(void *, const char *, size_t),
                         void *sink_ud, char *err, size_t errlen) {
   char url[1024];
@@ -125,22 +126,22 @@ static int http_do_sink(wrk_http *h, const char *method, const char *path,
   r->sink_ud = sink_ud;
   *status = 0;
   snprintf(url, sizeof url, "%s%s", h->base_url, path);
-  curl_easy_setopt(h->curl, CURLOPT_URL, url);
-  curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, r);
-  curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
   if (body) {
-    curl_easy_setopt(h->curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                      (curl_off_t)strlen(body));
   } else {
-    curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   }
-  curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST,
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST,
                    strcmp(method, body ? "POST" : "GET") ? method : NULL);
-  cc = curl_easy_perform(h->curl);
+  cc = curl_easy_perform(curl);
   if (cc != CURLE_OK) {
     snprintf(err, errlen, "%s %s: %s", method, path,
              r->too_big ? "reply too large" : curl_easy_strerror(cc));
@@ -148,15 +149,15 @@ static int http_do_sink(wrk_http *h, const char *method, const char *path,
     r->body = NULL;
     return WRK_ENET;
   }
-  curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, status);
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
   return WRK_OK;
 }
 
 static int http_do(wrk_http *h, const char *method, const char *path,
                    const char *body, long *status, http_reply *r, char *err,
                    size_t errlen) {
-  return http_do_sink(h, method, path, body, status, r, NULL, NULL, err,
-                      errlen);
+  return http_do_sink(h, h->curl, method, path, body, status, r, NULL, NULL,
+                      err, errlen);
 }
 
 /* Map a non-2xx status to a code, with the server's error message. */
@@ -476,6 +477,7 @@ static int http_inputs(wrk_source *s, const wrk_job *j, cJSON **doc,
   char path[128];
   http_reply r;
   isplit x;
+  CURL *curl;
   long st;
   int rc;
   *doc = NULL;
@@ -488,10 +490,24 @@ static int http_inputs(wrk_source *s, const wrk_job *j, cJSON **doc,
     return WRK_ENOMEM;
   }
   snprintf(path, sizeof path, "/api/v1/jobs/%lld/inputs", (long long)j->id);
+  /* On a copy of the handle (its own connection), so that heartbeats on
+   * the shared one go on while a large gather downloads. */
   pthread_mutex_lock(&h->mu);
-  rc = http_do_sink(h, "GET", path, NULL, &st, &r, isplit_feed, &x, err,
-                    errlen);
+  curl = curl_easy_duphandle(h->curl);
   pthread_mutex_unlock(&h->mu);
+  if (!curl) {
+    cJSON_Delete(x.doc);
+    snprintf(err, errlen, "out of memory");
+    return WRK_ENOMEM;
+  }
+  /* no overall time limit (a large gather is parsed as it arrives), but
+   * give up on a stalled transfer */
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 0L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 120L);
+  rc = http_do_sink(h, curl, "GET", path, NULL, &st, &r, isplit_feed, &x,
+                    err, errlen);
+  curl_easy_cleanup(curl);
   if (rc == WRK_OK && st != 200) {
     rc = http_status_code(st, path, &r, err, errlen);
     if (rc == WRK_ESTALE) rc = WRK_EFAIL;
