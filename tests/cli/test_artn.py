@@ -82,6 +82,26 @@ def pelmap_json(*args):
         return None
 
 
+def read_data(path):
+    """Types, positions and box bounds of a LAMMPS data file (atomic)."""
+    lo, hi, types, pos = [0.0] * 3, [0.0] * 3, [], []
+    lines = open(path).read().splitlines()
+    for i, l in enumerate(lines):
+        w = l.split()
+        for k, ax in enumerate("xyz"):
+            if len(w) >= 4 and w[2] == ax + "lo":
+                lo[k], hi[k] = float(w[0]), float(w[1])
+        if l.startswith("Atoms"):
+            for m in lines[i + 2:]:
+                w = m.split()
+                if not w:
+                    break
+                types.append(int(w[1]))
+                pos.append([float(v) for v in w[2:5]])
+            break
+    return types, pos, lo, hi
+
+
 def table_without(t, cols):
     return {k: v for k, v in t.items() if k not in cols}
 
@@ -212,6 +232,26 @@ def checks(tmp, ids, atoms, K, asan):
                        "--seed", SEED, *inputs)
     ok(rc == 1 and "gathered %d events, the sweep has %d" % (n, n + len(ids)) in err,
        "chunks that do not make the sweep are refused (%d: %s)" % (rc, err.strip()[:200]))
+
+    # selections resolved on the structure: the gather refuses the two rows
+    # of atom 1 as a sweep over them, naming how many events it has, which
+    # counts the atoms selected; an array of ids is normalized to "ids:..."
+    types, pos, lo, hi = read_data(GLASS)
+    ncu = sum(1 for t in types if t == 1)
+    box = [h - l for l, h in zip(lo, hi)]
+    reg = (0.0, 8.0, -1.0, 9.5, 2.0, 1e9)
+    nreg = sum(1 for x in pos if all(
+        reg[2 * k] <= lo[k] + (x[k] - lo[k]) % box[k] < reg[2 * k + 1] for k in range(3)))
+    for sel, count in (("species:Cu", ncu), ("species:Zr,Cu", 250),
+                       ("region:%g,%g,%g,%g,%g,%g" % reg, nreg), ("all", 250)):
+        rc, out, err = run("artn", GLASS, "--potential", POT, "--atoms", sel, "--events", K,
+                           "--seed", SEED, *inputs)
+        ok(rc == 1 and "gathered %d events, the sweep has %d" % (n, K * count) in err,
+           "--atoms %s selects %d atoms (%d: %s)" % (sel, count, rc, err.strip()[:120]))
+    g2 = pelmap_json("artn", GLASS, "--params", json.dumps({"atoms": ids}), "--events", K,
+                     "--seed", SEED, "--minimize-first", "false", *inputs)
+    ok(g2 is not None and g2["params"]["atoms"] == "ids:" + atoms and
+       g2["per_atom"] == a["per_atom"], "atoms as a JSON array of ids: normalized to \"ids:...\"")
 
     # another seed: another event
     d = pelmap_json("artn", GLASS, "--atoms", ids[0], "--events", 1, "--seed", SEED + 1)
