@@ -127,8 +127,8 @@ const kind_param kind__descriptors_params[KIND__DESC_NPARAMS] = {
     {"diff_temperature", KIND_P_NUMBER, NULL, 0, 1e5, 1, "700", "K",
      "diffusive MSD: NVT temperature (the paper's Fig. 3b: 700 K)"},
     {"diff_time", KIND_P_NUMBER, NULL, 0, 1e6, 1, "50000", "ps",
-     "diffusive MSD: NVT run length (the paper: 50 ns; about 1.2e-5 s of "
-     "CPU per atom-step, so 50 ns of 2,000 atoms is some 100 CPU hours)"},
+     "diffusive MSD: NVT run length (the paper: 50 ns; about 10 CPU s per "
+     "ps for 2,000 atoms, so 50 ns of 2,000 atoms is some 140 CPU hours)"},
     {"diff_dt", KIND_P_NUMBER, NULL, 0, 0.1, 1, "0.002", "ps",
      "diffusive MSD: time step"},
     {"diff_t_damp", KIND_P_NUMBER, NULL, 0, 1e6, 1, "0.1", "ps",

@@ -524,7 +524,7 @@ static int solve_lanczos(const eng_hessian *h, const double *t, const double *is
       nop++;
       if (progress && nop % 500 == 0) {
         char msg[96];
-        snprintf(msg, sizeof msg, "Lanczos: %d products, restart %d", nop, (int)iparam[2]);
+        snprintf(msg, sizeof msg, "Lanczos: %d products with D", nop);
         if (progress(ud, fmin(0.9, 0.1 + 0.8 * nop / (double)(nop + 20 * ncv)), msg)) {
           rc = eng_set_error(ENG_ECANCEL, "modes: cancelled");
           goto out;

@@ -97,7 +97,13 @@ int tessellate(const eng_system *sys, const eng_voronoi_opts &o, eng_voronoi *ou
   int ndone = 0;
 
   block_grid(sys, nb);
-  if (nper == 3) {
+  /* Orthogonal boxes (periodic or not) go to voro::container with
+   * periodic flags; container_periodic is used for triclinic boxes only:
+   * on orthogonal boxes replicated from a smaller periodic glass (LAMMPS
+   * `replicate 5 2 1` or `2 2 2` of the bundled 2,000-atom glass) its
+   * compute_cell failed for some atoms, while voro::container builds every
+   * cell (volumes summing to the box volume). */
+  if (nper == 3 && eng_box_is_triclinic(&b)) {
     voro::container_periodic con(b.len[0], b.xy, b.len[1], b.xz, b.yz, b.len[2], nb[0], nb[1],
                                  nb[2], 8);
     for (int i = 0; i < sys->natoms; i++) {
