@@ -342,12 +342,18 @@ int jobq_claim(jobq *q, const char *worker, const char *const *kinds,
  * running attempt, JOBQ_ENOTFOUND if no such job. */
 int jobq_heartbeat(jobq *q, int64_t id, int attempt, double progress,
                    const char *msg, double lease_s, int *cancel);
-/* Store the result (once) and mark succeeded.  JOBQ_ESTALE likewise (also
+/* Store the result (once) and mark succeeded; every job that runs after
+ * it has one dependency fewer to wait for (jobs.waiting).  JOBQ_ESTALE likewise (also
  * when the job was cancelled meanwhile); JOBQ_EINVAL if result_json is not
  * a JSON object. */
 int jobq_complete(jobq *q, int64_t id, int attempt, const char *result_json);
 /* Record a failure of the current attempt: retryable and attempts left ->
- * queued again with backoff, else failed with error.  On a job cancelled
+ * queued again with backoff, else failed with error; then every queued job
+ * that runs after it (transitively: a graph's parent and ancestors, jobs
+ * after them) fails with "LABEL (job ID, KIND) failed: error" naming this
+ * job ("dependency job ID (KIND) failed: error" when it has no label), and
+ * the unfinished children of every job failed so are cancelled.  The
+ * reaper does the same for a lease lost on the last attempt.  On a job cancelled
  * while that attempt ran, JOBQ_OK and nothing changes.  JOBQ_ESTALE
  * otherwise if not the current attempt. */
 int jobq_fail(jobq *q, int64_t id, int attempt, const char *error,
