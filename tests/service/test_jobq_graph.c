@@ -353,6 +353,26 @@ static void test_speed(jobq *q, int64_t user) {
      1e3 * tj);
   free(js);
   complete(q, r, att);
+  /* cancelling a big graph, and failing one: linear work */
+  rc = fanout(q, &in, N, ids);
+  t0 = now_s();
+  int crc = jobq_cancel(q, ids[N], user, NULL);
+  double tc = now_s() - t0;
+  int64_t total = 0;
+  js = NULL;
+  jobq_job_list(q, user, "cancelled", NULL, 0, 1, 0, &js, &total);
+  free(js);
+  ok(rc == 0 && crc == 0 && total >= N + 1, "cancel of a %d-child parent: all cancelled in %.0f ms",
+     N, 1e3 * tc);
+  rc = fanout(q, &in, N, ids);
+  int64_t c = claim(q, &att, 30);
+  t0 = now_s();
+  int frc = jobq_fail(q, c, att, "boom", 0);
+  double tf = now_s() - t0;
+  ok(rc == 0 && c == ids[0] && frc == 0 && state_is(q, ids[N], "failed") &&
+         state_is(q, ids[N - 1], "cancelled"),
+     "a child of a %d-child parent failing: parent failed, siblings cancelled in %.0f ms", N,
+     1e3 * tf);
 }
 
 int main(void) {
