@@ -215,6 +215,7 @@ static int analysis_fix(cJSON *o, char *err, size_t errlen) {
   return 0;
 }
 
+/* Contract of kind_def.validate (kinds.h); KIND_EINVAL with "field: rule". */
 int kind__validate_analysis(const cJSON *params, cJSON **normalized,
                             char *err, size_t errlen) {
   const cJSON *prop = NULL, *desc = NULL, *it;
@@ -1137,6 +1138,8 @@ static int has(const cJSON *list, const char *name) {
   return 0;
 }
 
+/* Contract of kind_def.run (kinds.h); the result is documented in
+ * docs/kinds.md ("analysis"). */
 int kind__run_analysis(const cJSON *params, const kind_io *io, cJSON **result,
                        char *err, size_t errlen) {
   actx a;

@@ -93,6 +93,7 @@ static int pipeline_fix(cJSON *o, char *err, size_t errlen) {
   return 0;
 }
 
+/* Contract of kind_def.validate (kinds.h); KIND_EINVAL with "field: rule". */
 int kind__validate_pipeline(const cJSON *params, cJSON **normalized,
                             char *err, size_t errlen) {
   const cJSON *atoms = NULL, *it;
@@ -173,6 +174,7 @@ static void copy_param(cJSON *dst, const char *dname, const cJSON *src,
       cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(src, sname), 1));
 }
 
+/* Contract of kind_def.plan (kinds.h): the four steps above; sys unused. */
 int kind__plan_pipeline(const cJSON *params, const eng_system *sys,
                         cJSON **children, char *err, size_t errlen) {
   cJSON *arr = cJSON_CreateArray(), *p;
@@ -537,6 +539,8 @@ static void build_report(report *rp, const cJSON *desc, const cJSON *artn,
   }
 }
 
+/* Contract of kind_def.run (kinds.h); the result is documented in
+ * docs/kinds.md ("pipeline"). */
 int kind__run_pipeline(const cJSON *params, const kind_io *io, cJSON **result,
                        char *err, size_t errlen) {
   kind__ctx c;
