@@ -1448,13 +1448,14 @@ int jobq_job_inputs(jobq *q, int64_t id, int64_t **inputs, int *n, int64_t *stru
  * user's listing walks the jobs_user index. */
 #define JOB_FILTER                                                             \
   "(?2 IS NULL OR j.state = ?2) AND "                                          \
-  "(?3 IS NULL OR j.kind = ?3) AND (?4 = 0 OR j.structure_id = ?4)"
+  "(?3 IS NULL OR j.kind = ?3) AND (?4 = 0 OR j.structure_id = ?4) AND "      \
+  "(?7 < 0 OR (?7 = 0 AND j.parent_id IS NULL) OR j.parent_id = ?7)"
 #define JOB_OWNER_USER "j.user_id = ?1 AND "
 #define JOB_OWNER_ANY "?1 = 0 AND "
 
 int jobq_job_list(jobq *q, int64_t owner, const char *state, const char *kind,
-                  int64_t structure_id, int64_t limit, int64_t offset, char **json,
-                  int64_t *total) {
+                  int64_t structure_id, int64_t parent, int64_t limit, int64_t offset,
+                  char **json, int64_t *total) {
   *json = NULL;
   sqlite3_stmt *st = stmt(q, owner ? "SELECT count(*) FROM jobs j WHERE " JOB_OWNER_USER JOB_FILTER
                                    : "SELECT count(*) FROM jobs j WHERE " JOB_OWNER_ANY JOB_FILTER);
@@ -1463,6 +1464,7 @@ int jobq_job_list(jobq *q, int64_t owner, const char *state, const char *kind,
   bind_text_or_null(st, 2, state);
   bind_text_or_null(st, 3, kind);
   sqlite3_bind_int64(st, 4, structure_id);
+  sqlite3_bind_int64(st, 7, parent);
   int rc = count_rows(q, st, total);
   if (rc < 0) return rc;
   st = stmt(q, owner ? "SELECT json_group_array(json(o)) FROM (SELECT " JOB_OBJ " AS o FROM jobs j "
@@ -1474,6 +1476,7 @@ int jobq_job_list(jobq *q, int64_t owner, const char *state, const char *kind,
   bind_text_or_null(st, 2, state);
   bind_text_or_null(st, 3, kind);
   sqlite3_bind_int64(st, 4, structure_id);
+  sqlite3_bind_int64(st, 7, parent);
   sqlite3_bind_int64(st, 5, limit);
   sqlite3_bind_int64(st, 6, offset);
   return step_text(q, st, json, "list jobs");

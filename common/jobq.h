@@ -239,9 +239,11 @@ int jobq_submit(jobq *q, const jobq_submit_in *in, int64_t *id, int *existed);
  * progress of running ones + its own) / (total + 1), and while it waits
  * for them its "message" says "k of N jobs done, r running". */
 int jobq_job_json(jobq *q, int64_t id, int64_t owner, char **json);
-/* Filters may be NULL / 0.  Newest first. */
+/* Filters may be NULL / 0; parent: -1 = any, 0 = top-level jobs only (no
+ * parent: hides the children of job graphs), > 0 = children of that job.
+ * Newest first. */
 int jobq_job_list(jobq *q, int64_t owner, const char *state, const char *kind,
-                  int64_t structure_id, int64_t limit, int64_t offset,
+                  int64_t structure_id, int64_t parent, int64_t limit, int64_t offset,
                   char **json, int64_t *total);
 /* Events of a job as a JSON array (oldest first). */
 int jobq_events_json(jobq *q, int64_t id, int64_t owner, char **json);

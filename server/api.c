@@ -736,6 +736,12 @@ static enum MHD_Result job_list(api_server *s, api_req *r, struct MHD_Connection
   int64_t limit, offset, structure = 0;
   if (page(s, c, &limit, &offset, &ret) < 0) return ret;
   const char *state = arg(c, "state"), *kind = arg(c, "kind"), *st = arg(c, "structure");
+  const char *par = arg(c, "parent");
+  int64_t parent = -1;
+  if (par && strcmp(par, "none") == 0)
+    parent = 0;
+  else if (par && http_parse_int64(par, 1, INT64_C(1) << 53, &parent) < 0)
+    return api_error(s, c, 400, "bad_request", "parent: must be a job id or none");
   if (state && strcmp(state, "queued") && strcmp(state, "running") && strcmp(state, "succeeded") &&
       strcmp(state, "failed") && strcmp(state, "cancelled"))
     return api_error(s, c, 400, "bad_request",
@@ -745,7 +751,8 @@ static enum MHD_Result job_list(api_server *s, api_req *r, struct MHD_Connection
     return api_error(s, c, 400, "bad_request", "structure: must be a structure id");
   char *json = NULL;
   int64_t total = 0;
-  int rc = jobq_job_list(q, r->owner, state, kind, structure, limit, offset, &json, &total);
+  int rc = jobq_job_list(q, r->owner, state, kind, structure, parent, limit, offset, &json,
+                         &total);
   if (rc < 0) return qerror(s, c, q, rc);
   return send_list(s, c, json, total);
 }

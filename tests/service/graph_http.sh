@@ -115,6 +115,11 @@ ok $? "fan-out of $NF submitted: parent $P with a graph of $NF queued children"
 api GET "/api/v1/jobs/$P/children?limit=2&offset=1" >"$T/st"
 [ "$(cat "$T/st")" = 200 ] && [ "$(jget "$T/body" '[c["label"] for c in j], [c["parent"] for c in j], j[0]["id"] - '"$P")" = "['noop 2/$NF', 'noop 3/$NF'] [$P, $P] 2" ]
 ok $? "children listing: paged, in plan order, ids after the parent's"
+api GET "/api/v1/jobs?parent=none" >/dev/null
+TOP=$(jget "$T/body" 'len(j), j[0]["id"]')
+api GET "/api/v1/jobs?parent=$P&limit=1" >/dev/null
+[ "$TOP" = "1 $P" ] && [ "$(jget "$T/body" 'j[0]["label"]')" = "noop $NF/$NF" ]
+ok $? "GET /jobs?parent=none lists only the parent, ?parent=ID its children"
 dbw db1 --once -q
 dbw db2 --once -q
 httpw h1 --once -q

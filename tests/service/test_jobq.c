@@ -356,10 +356,10 @@ int main(void) {
   ok(jobq_structure_delete(q, s3, bob) == 0, "delete after");
 
   /* Listing filters. */
-  ok(jobq_job_list(q, bob, "cancelled", NULL, 0, 10, 0, &js, &total) == 0 && total == 1,
+  ok(jobq_job_list(q, bob, "cancelled", NULL, 0, -1, 10, 0, &js, &total) == 0 && total == 1,
      "list filter by state");
   free(js);
-  ok(jobq_job_list(q, alice, NULL, "energy", 0, 5, 0, &js, &total) == 0 && total > 50 &&
+  ok(jobq_job_list(q, alice, NULL, "energy", 0, -1, 5, 0, &js, &total) == 0 && total > 50 &&
          contains(js, "\"kind\":\"energy\""),
      "list filter by kind, total counts all pages");
   free(js);

@@ -177,6 +177,16 @@ static void test_pipeline(jobq *q, int64_t user) {
   free(js);
   ok(jobq_job_children(q, root, user + 1000, 10, 0, &js, &total) == JOBQ_ENOTFOUND,
      "children of an invisible job: not found");
+  ok(jobq_job_list(q, user, NULL, NULL, 0, 0, 10, 0, &js, &total) == 0 && total == 1 &&
+         contains(js, "\"label\":\"pipeline\""),
+     "listing with parent 0: only the top-level job");
+  free(js);
+  ok(jobq_job_list(q, user, NULL, NULL, 0, root, 10, 0, &js, &total) == 0 && total == 3,
+     "listing with parent = the root: its 3 children");
+  free(js);
+  ok(jobq_job_list(q, user, NULL, NULL, 0, -1, 10, 0, &js, &total) == 0 && total == 6,
+     "listing without the filter: all 6 jobs");
+  free(js);
 }
 
 static void test_failure(jobq *q, int64_t user) {
@@ -275,7 +285,7 @@ static void test_limits(jobq *q, int64_t user) {
      "a graph over the queued-jobs limit is refused whole");
   char *js = NULL;
   int64_t total = -1;
-  jobq_job_list(q, user, "queued", NULL, 0, 10, 0, &js, &total);
+  jobq_job_list(q, user, "queued", NULL, 0, -1, 10, 0, &js, &total);
   ok(total == 0, "nothing of it was queued");
   free(js);
   in.max_queued = 0;
@@ -360,7 +370,7 @@ static void test_speed(jobq *q, int64_t user) {
   double tc = now_s() - t0;
   int64_t total = 0;
   js = NULL;
-  jobq_job_list(q, user, "cancelled", NULL, 0, 1, 0, &js, &total);
+  jobq_job_list(q, user, "cancelled", NULL, 0, -1, 1, 0, &js, &total);
   free(js);
   ok(rc == 0 && crc == 0 && total >= N + 1, "cancel of a %d-child parent: all cancelled in %.0f ms",
      N, 1e3 * tc);
