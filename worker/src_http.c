@@ -483,8 +483,9 @@ static int http_inputs(wrk_source *s, const wrk_job *j, cJSON **doc,
   *doc = NULL;
   memset(&x, 0, sizeof x);
   x.doc = cJSON_CreateObject();
-  if (!x.doc || !cJSON_AddNullToObject(x.doc, "structure_result") ||
-      !(x.arr = cJSON_AddArrayToObject(x.doc, "inputs"))) {
+  if (x.doc && cJSON_AddNullToObject(x.doc, "structure_result"))
+    x.arr = cJSON_AddArrayToObject(x.doc, "inputs");
+  if (!x.arr) {
     cJSON_Delete(x.doc);
     snprintf(err, errlen, "out of memory");
     return WRK_ENOMEM;
