@@ -560,6 +560,10 @@ static int need_rebuild(eng_calc *c, const eng_system *sys) {
          fabs(a->len[2] - b->len[2]) + fabs(a->xy - b->xy) + fabs(a->xz - b->xz) +
          fabs(a->yz - b->yz);
   dbox *= c->nmaxshift > 1 ? c->nmaxshift : 1;
+  const int T = eng_get_threads();
+  (void)T;
+  /* Atoms are independent (each touches only its own xbuild and wimg). */
+#pragma omp parallel for num_threads(T) if (T > 1 && sys->natoms > 4096) schedule(static) reduction(max : maxd2)
   for (int i = 0; i < sys->natoms; i++) {
     double *xb = &c->xbuild[3 * i];
     const double *xi = &sys->x[3 * i];

@@ -167,6 +167,11 @@ void eng__ghosts_update(eng__ghosts *g, const eng_box *box, const double *x) {
   const double ax = box->len[0];
   const double bx = box->xy, by = box->len[1];
   const double cx = box->xz, cy = box->yz, cz = box->len[2];
+  const int T = eng_get_threads();
+  (void)T;
+#pragma omp parallel num_threads(T) if (T > 1 && g->nall > 4096)
+  {
+#pragma omp for schedule(static)
   for (int k = 0; k < g->nlocal; k++) {
     const int *w = &g->wimg[3 * k];
     const double *xi = &x[3 * g->order[k]];
@@ -174,12 +179,14 @@ void eng__ghosts_update(eng__ghosts *g, const eng_box *box, const double *x) {
     g->x[3 * k + 1] = xi[1] + w[1] * by + w[2] * cy;
     g->x[3 * k + 2] = xi[2] + w[2] * cz;
   }
+#pragma omp for schedule(static)
   for (int j = g->nlocal; j < g->nall; j++) {
     const int o = g->owner[j];
     const int *s = &g->shift[3 * j];
     g->x[3 * j] = g->x[3 * o] + s[0] * ax + s[1] * bx + s[2] * cx;
     g->x[3 * j + 1] = g->x[3 * o + 1] + s[1] * by + s[2] * cy;
     g->x[3 * j + 2] = g->x[3 * o + 2] + s[2] * cz;
+  }
   }
 }
 

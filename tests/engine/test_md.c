@@ -38,7 +38,7 @@ static int cancel_progress(void *ud, double frac, const char *msg) {
 
 int main(void) {
   const char *potpath = tmd_potential_path();
-  eng_potential *pot = NULL;
+  eng_potential *pot = NULL, *pot2 = NULL;
   eng_calc *calc = NULL;
   eng_md_opts o;
   eng_md_state st;
@@ -302,6 +302,48 @@ int main(void) {
   }
   eng_calc_free(calc);
   calc = NULL;
+
+  /* ---- threads: NVE with 2 threads is reproducible and follows 1 thread ---- */
+  {
+    eng_system *s = tmd_random_cuzr(4500, 0.0556, 2.2, 21), *start, *run[3];
+    eng_min_opts mo;
+    static const int nt[3] = {2, 2, 1};
+    int rc = 0;
+    if (!s || tmd_setup(potpath, s, &pot2, &calc) != ENG_OK) bail("threads setup: %s", eng_last_error());
+    eng_min_opts_default(&mo);
+    mo.algo = ENG_MIN_FIRE;
+    mo.max_iter = 30;
+    eng_minimize(calc, s, &mo, NULL, NULL, NULL);
+    start = eng_system_copy(s);
+    eng_md_opts_default(&o);
+    o.ensemble = ENG_NVE;
+    o.nsteps = 10;
+    o.t_start = o.t_stop = 600;
+    o.init_velocities = 1;
+    o.seed = 9;
+    for (int k = 0; k < 3; k++) {
+      run[k] = eng_system_copy(start);
+      eng_set_threads(nt[k]);
+      eng_calc_invalidate(calc);
+      rc |= eng_md_run(calc, run[k], &o, NULL, NULL, NULL, NULL, &st);
+    }
+    eng_set_threads(1);
+    ok(rc == ENG_OK, "NVE, 4500 atoms, 10 steps with 2, 2 and 1 threads");
+    ok(memcmp(run[0]->x, run[1]->x, sizeof(double) * 3 * s->natoms) == 0 &&
+           memcmp(run[0]->v, run[1]->v, sizeof(double) * 3 * s->natoms) == 0,
+       "2 threads twice: bit-identical positions and velocities");
+    {
+      double dx = 0;
+      for (int i = 0; i < 3 * s->natoms; i++) dx = fmax(dx, fabs(run[0]->x[i] - run[2]->x[i]));
+      ok(dx < 1e-9, "2 vs 1 thread after 10 steps: max |dx| %.2g A", dx);
+    }
+    for (int k = 0; k < 3; k++) eng_system_free(run[k]);
+    eng_system_free(start);
+    eng_system_free(s);
+    eng_calc_free(calc);
+    calc = NULL;
+  }
+  eng_potential_free(pot2);
   eng_potential_free(pot);
   eng_system_free(glass);
   return tap_done();
