@@ -684,6 +684,24 @@ static int box_from_json(const cJSON *box, eng_box *b) {
   return 0;
 }
 
+/* 2 if every element of array a is a number, 1 if every element is a
+ * number or null (a value not defined for that atom, exported as NaN) and
+ * at least one is a number, else 0. */
+static int numeric_column(const cJSON *a) {
+  const cJSON *x;
+  int nnum = 0, nnull = 0;
+  for (x = a->child; x; x = x->next) {
+    if (cJSON_IsNumber(x))
+      nnum++;
+    else if (cJSON_IsNull(x))
+      nnull++;
+    else
+      return 0;
+  }
+  if (!nnum) return 0;
+  return nnull ? 1 : 2;
+}
+
 int kind_apply_result(eng_system *sys, const cJSON *result, char *err,
                       size_t errlen) {
   const cJSON *pa, *ids, *box, *col;
@@ -748,7 +766,7 @@ int kind_apply_result(eng_system *sys, const cJSON *result, char *err,
         !strcmp(col->string, "type") || !strcmp(col->string, "species"))
       continue;
     if (!cJSON_IsArray(col) || cJSON_GetArraySize(col) != n ||
-        !cJSON_IsNumber(col->child))
+        !numeric_column(col))
       continue; /* not a numeric column: not exported */
     if (sys->v && col->string[0] == 'v' && strchr("xyz", col->string[1]) &&
         col->string[1] && !col->string[2])
@@ -756,6 +774,12 @@ int kind_apply_result(eng_system *sys, const cJSON *result, char *err,
     if (!strcmp(col->string, "x")) comp = 0;
     if (!strcmp(col->string, "y")) comp = 1;
     if (!strcmp(col->string, "z")) comp = 2;
+    if (comp >= 0 && numeric_column(col) != 2) {
+      rc = KIND_EINVAL;
+      snprintf(err, errlen, "result: per_atom.%s has null positions",
+               col->string);
+      goto out;
+    }
     if (comp < 0) {
       int prc = eng_system_add_prop(sys, col->string, ENG_PROP_REAL, 1, &prop);
       if (prc) {

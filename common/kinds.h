@@ -196,10 +196,11 @@ const char *kind_program(void);
  * and `pelmap -o`): positions from per_atom x,y,z (if present), the box
  * from result "box" (if present), and every other numeric per_atom array
  * (except id/type/species, and vx/vy/vz when sys has velocities) added as
- * a REAL property column, matched to the
- * system's atoms through per_atom "id".  Returns 0, or KIND_EINVAL with a
- * message in err when the result does not fit the system (atom count or
- * ids), KIND_ENOMEM. */
+ * a REAL property column (null entries, values undefined for an atom,
+ * become NaN; a column of only nulls is skipped), matched to the system's
+ * atoms through per_atom "id".  Returns 0, or KIND_EINVAL with a message
+ * in err when the result does not fit the system (atom count, ids, null
+ * positions), KIND_ENOMEM. */
 int kind_apply_result(struct eng_system *sys, const cJSON *result, char *err,
                       size_t errlen);
 

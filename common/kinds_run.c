@@ -150,6 +150,8 @@ cJSON *kind__result_begin(const kind__ctx *c) {
   cJSON_AddStringToObject(r, "kind", c->kind->name);
   cJSON_AddStringToObject(r, "engine_version", ENG_VERSION);
   cJSON_AddStringToObject(r, "program", kind_program());
+  /* results are bit-reproducible for a given thread count (engine.h) */
+  cJSON_AddNumberToObject(r, "threads", eng_get_threads());
   cJSON_AddItemToObject(r, "params", cJSON_Duplicate(c->params, 1));
   seed = cJSON_GetObjectItemCaseSensitive(c->params, "seed");
   if (seed) cJSON_AddNumberToObject(r, "seed", seed->valuedouble);
