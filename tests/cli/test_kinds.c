@@ -211,6 +211,19 @@ int main(void) {
     rc = kind_apply_result(s, res, err, sizeof err);
     ok(rc == KIND_EINVAL && s->box.len[1] == 11, "apply_result: a bad box is refused, box unchanged");
     cJSON_Delete(res);
+    res = cJSON_Parse("{\"per_atom\":{\"id\":[1,2,3],\"dq\":[null,1.5,2],"
+                      "\"none\":[null,null,null]}}");
+    rc = kind_apply_result(s, res, err, sizeof err);
+    pr = eng_system_find_prop(s, "dq");
+    ok(rc == 0 && pr && isnan(pr->val[0]) && pr->val[1] == 1.5 && pr->val[2] == 2 &&
+           !eng_system_find_prop(s, "none"),
+       "apply_result: null values become NaN, an all-null column is skipped");
+    cJSON_Delete(res);
+    res = cJSON_Parse("{\"per_atom\":{\"id\":[1,2,3],\"y\":[null,1.5,2]}}");
+    rc = kind_apply_result(s, res, err, sizeof err);
+    ok(rc == KIND_EINVAL && strstr(err, "null positions") && s->x[4] != 1.5,
+       "apply_result: null positions refused");
+    cJSON_Delete(res);
     eng_system_free(s);
   }
   ok(!strcmp(kind_errname(KIND_ECANCEL), "KIND_ECANCEL") && strstr(kind_program(), "pelmap "),
