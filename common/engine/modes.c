@@ -13,8 +13,9 @@
  *    spectrum), then LAPACK dsyevr for eigenvalues 1..k (subset by index).
  *  - LANCZOS: ARPACK dsaupd/dseupd mode 1 (which = SA) on
  *    P D P + c T T^T (c above the Gershgorin bound of D, so the
- *    translations are the largest), D applied from the block Hessian:
- *    no factorisation, memory = the Hessian + ncv vectors.
+ *    translations are the largest), D applied from a mass-weighted copy
+ *    of the Hessian's upper block triangle (half the memory traffic):
+ *    no factorisation, memory = 1.5 x the Hessian + ncv vectors.
  *  - SPARSE: ARPACK dsaupd/dseupd mode 3 (shift-invert, which = LM) on the
  *    operator P (D - sigma I)^-1 P, sigma < 0, with a CHOLMOD supernodal
  *    Cholesky factor of D - sigma I (upper triangle assembled from the
@@ -32,6 +33,9 @@
 #include <string.h>
 #include <suitesparse/cholmod.h>
 #include <arpack/arpack.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define TWO_PI 6.283185307179586
 
@@ -456,6 +460,106 @@ out:
   return rc;
 }
 
+/* D's upper block triangle (j >= i), mass-weighted: half the memory
+ * traffic of a product with the full block rows.  Rows are split into
+ * nchunk chunks of about equal block counts; chunk c > 0 scatters into its
+ * own buffer ybuf + (c-1)*3N, summed in chunk order (deterministic for a
+ * given thread count). */
+typedef struct dupper {
+  int n, nchunk;
+  long *start;
+  int *col, *lo;
+  double *blk, *ybuf;
+} dupper;
+
+static void dupper_free(dupper *u) {
+  free(u->start);
+  free(u->col);
+  free(u->lo);
+  free(u->blk);
+  free(u->ybuf);
+  memset(u, 0, sizeof *u);
+}
+
+static int dupper_build(const eng_hessian *h, const double *isq, dupper *u) {
+  const int n = h->natoms;
+  long nb = 0;
+  int nt = 1;
+#ifdef _OPENMP
+  nt = omp_get_max_threads();
+#endif
+  if (nt > 8) nt = 8;
+  if (n < 64) nt = 1;
+  memset(u, 0, sizeof *u);
+  u->n = n;
+  u->nchunk = nt;
+  for (int i = 0; i < n; i++)
+    for (long b = h->start[i]; b < h->start[i + 1]; b++) nb += h->col[b] >= i;
+  u->start = eng__malloc((size_t)n + 1, sizeof *u->start);
+  u->col = eng__malloc((size_t)nb, sizeof *u->col);
+  u->blk = eng__malloc((size_t)nb * 9, sizeof *u->blk);
+  u->lo = eng__malloc((size_t)nt + 1, sizeof *u->lo);
+  u->ybuf = nt > 1 ? eng__malloc((size_t)(nt - 1) * 3 * n, sizeof *u->ybuf) : NULL;
+  if (!u->start || !u->col || !u->blk || !u->lo || (nt > 1 && !u->ybuf)) {
+    dupper_free(u);
+    return ENG_ENOMEM;
+  }
+  nb = 0;
+  for (int i = 0; i < n; i++) {
+    u->start[i] = nb;
+    for (long b = h->start[i]; b < h->start[i + 1]; b++) {
+      int j = h->col[b];
+      if (j < i) continue;
+      u->col[nb] = j;
+      for (int q = 0; q < 9; q++) u->blk[9 * nb + q] = isq[i] * isq[j] * h->blk[9 * b + q];
+      nb++;
+    }
+  }
+  u->start[n] = nb;
+  u->lo[0] = 0;
+  for (int c = 1, i = 0; c <= nt; c++) {
+    long want = nb * c / nt;
+    while (i < n && u->start[i] < want) i++;
+    u->lo[c] = c == nt ? n : i;
+  }
+  return ENG_OK;
+}
+
+/* y = D x from the upper triangle. */
+static void dupper_apply(const dupper *u, const double *x, double *y) {
+  const long n3 = 3L * u->n;
+#pragma omp parallel for schedule(static, 1) num_threads(u->nchunk) if (u->nchunk > 1)
+  for (int c = 0; c < u->nchunk; c++) {
+    double *yc = c ? u->ybuf + (size_t)(c - 1) * n3 : y;
+    memset(yc, 0, (size_t)n3 * sizeof *yc);
+    for (int i = u->lo[c]; i < u->lo[c + 1]; i++) {
+      const double *xi = x + 3 * (size_t)i;
+      double s0 = 0, s1 = 0, s2 = 0;
+      for (long b = u->start[i]; b < u->start[i + 1]; b++) {
+        const double *m = u->blk + 9 * b;
+        const int j = u->col[b];
+        const double *xj = x + 3 * (size_t)j;
+        s0 += m[0] * xj[0] + m[1] * xj[1] + m[2] * xj[2];
+        s1 += m[3] * xj[0] + m[4] * xj[1] + m[5] * xj[2];
+        s2 += m[6] * xj[0] + m[7] * xj[1] + m[8] * xj[2];
+        if (j != i) {
+          double *yj = yc + 3 * (size_t)j;
+          yj[0] += m[0] * xi[0] + m[3] * xi[1] + m[6] * xi[2];
+          yj[1] += m[1] * xi[0] + m[4] * xi[1] + m[7] * xi[2];
+          yj[2] += m[2] * xi[0] + m[5] * xi[1] + m[8] * xi[2];
+        }
+      }
+      yc[3 * i] += s0;
+      yc[3 * i + 1] += s1;
+      yc[3 * i + 2] += s2;
+    }
+  }
+  for (int c = 1; c < u->nchunk; c++) {
+    const double *yc = u->ybuf + (size_t)(c - 1) * n3;
+    for (long k = 0; k < n3; k++) y[k] += yc[k];
+  }
+}
+
 /* Matrix-free Lanczos: ARPACK dsaupd mode 1 (which = SA) on P D P with
  * D applied from the block Hessian.  Memory: the Hessian plus ncv + O(1)
  * vectors of 3N. */
@@ -469,6 +573,9 @@ static int solve_lanczos(const eng_hessian *h, const double *t, const double *is
   double *resid = NULL, *v = NULL, *workd = NULL, *workl = NULL, *dval = NULL, *z = NULL,
          *tmp = NULL, *tmp2 = NULL, c = 0;
   a_int *select = NULL;
+  dupper du;
+
+  memset(&du, 0, sizeof du);
 
   /* Gershgorin bound of D: c >= lambda_max */
   for (int i = 0; i < h->natoms; i++)
@@ -493,6 +600,7 @@ static int solve_lanczos(const eng_hessian *h, const double *t, const double *is
   tmp2 = eng__malloc((size_t)n3, sizeof *tmp2);
   select = eng__calloc((size_t)ncv, sizeof *select);
   if (!resid || !v || !workd || !workl || !dval || !tmp || !tmp2 || !select) goto out;
+  if (dupper_build(h, isq, &du)) goto out;
   {
     eng_rng r;
     eng_rng_seed(&r, 0x6d6f646573ULL);
@@ -517,7 +625,7 @@ static int solve_lanczos(const eng_hessian *h, const double *t, const double *is
       memcpy(tmp2, x, (size_t)n3 * sizeof *tmp2);
       for (int a = 0; a < 3; a++) tx[a] = eng__dot(t + a * n3, tmp2, n3);
       project(t, n3, tmp2);
-      apply_d(h, isq, tmp2, tmp, y);
+      dupper_apply(&du, tmp2, y);
       project(t, n3, y);
       for (int a = 0; a < 3; a++)
         for (long i = 0; i < n3; i++) y[i] += c * tx[a] * t[a * n3 + i];
@@ -568,6 +676,7 @@ out:
   free(tmp2);
   free(select);
   free(z);
+  dupper_free(&du);
   return rc;
 }
 
