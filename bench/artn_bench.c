@@ -119,7 +119,8 @@ static int cmp_dbl(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   const char *potpath = "/usr/share/lammps/potentials/CuZr_mm.eam.fs", *data = NULL, *save = NULL;
-  int nglass = 0, natoms_pick = 20, events = 1, threads = 2, quiet = 0, rep_n = 1;
+  int rep[3] = {1, 1, 1};
+  int nglass = 0, natoms_pick = 20, first_atom = 0, events = 1, threads = 2, quiet = 0, rep_n = 1;
   uint64_t gseed = 7;
   shared sh;
   eng_potential *pot = NULL;
@@ -145,10 +146,26 @@ int main(int argc, char **argv) {
     else if (ARG("--refine-force")) sh.o.refine_force = atof(v);
     else if (ARG("--saddle-force")) sh.o.saddle_force = atof(v);
     else if (ARG("--lanczos-min")) sh.o.lanczos_min_iter = atoi(v);
+    else if (ARG("--lanczos-radius")) sh.o.lanczos_radius = atof(v);
     else if (ARG("--basin-relax")) sh.o.basin_relax_steps = atoi(v);
     else if (ARG("--perp-max")) sh.o.perp_steps_max = atoi(v);
+    else if (ARG("--perturb-radius")) sh.o.perturb_radius = atof(v);
+    else if (ARG("--climb-step")) sh.o.climb_step_max = atof(v);
+    else if (ARG("--lanczos-max")) sh.o.lanczos_max_iter = atoi(v);
+    else if (ARG("--lanczos-tol")) sh.o.lanczos_tol = atof(v);
+    else if (ARG("--push-over")) sh.o.push_over = atof(v);
+    else if (ARG("--check-second")) sh.o.check_second = atoi(v);
+    else if (ARG("--lost-retries")) sh.o.lost_retries = atoi(v);
+    else if (ARG("--max-calls")) sh.o.max_calls = atoi(v);
+    else if (ARG("--first-atom")) first_atom = atoi(v);
+    else if (ARG("--restarts")) sh.o.restarts = atoi(v);
+    else if (ARG("--require-connect")) sh.o.require_connect = atoi(v);
     else if (ARG("--save")) save = v;
-    else if (ARG("--replicate")) rep_n = atoi(v);
+    else if (ARG("--replicate")) rep_n = rep[0] = rep[1] = rep[2] = atoi(v);
+    else if (ARG("--replicate-xyz")) {
+      if (sscanf(v, "%dx%dx%d", &rep[0], &rep[1], &rep[2]) != 3) rep[0] = rep[1] = rep[2] = 1;
+      rep_n = rep[0] * rep[1] * rep[2];
+    }
     else if (strcmp(a, "--compare") == 0) sh.compare = 1;
     else if (strcmp(a, "--hessian") == 0) sh.hessian = 1;
     else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;
@@ -189,8 +206,8 @@ int main(int argc, char **argv) {
     }
   }
   if (rep_n > 1) {
-    /* rep_n^3 periodic copies (a big sample from a small glass) */
-    int n0 = sys->natoms, m = rep_n * rep_n * rep_n;
+    /* rep[0] x rep[1] x rep[2] periodic copies (a big sample from a small glass) */
+    int n0 = sys->natoms, m = rep[0] * rep[1] * rep[2];
     eng_system *big = eng_system_create(n0 * m, sys->ntypes);
     const eng_box *b = &sys->box;
     int idx = 0;
@@ -198,9 +215,9 @@ int main(int argc, char **argv) {
       memcpy(big->type_name[t], sys->type_name[t], ENG_NAME_MAX);
       big->type_mass[t] = sys->type_mass[t];
     }
-    for (int a = 0; a < rep_n; a++)
-      for (int bb = 0; bb < rep_n; bb++)
-        for (int c = 0; c < rep_n; c++)
+    for (int a = 0; a < rep[0]; a++)
+      for (int bb = 0; bb < rep[1]; bb++)
+        for (int c = 0; c < rep[2]; c++)
           for (int i = 0; i < n0; i++, idx++) {
             big->type[idx] = sys->type[i];
             big->x[3 * idx] = sys->x[3 * i] + a * b->len[0] + bb * b->xy + c * b->xz;
@@ -208,10 +225,10 @@ int main(int argc, char **argv) {
             big->x[3 * idx + 2] = sys->x[3 * i + 2] + c * b->len[2];
           }
     big->box = *b;
-    for (int k = 0; k < 3; k++) big->box.len[k] *= rep_n;
-    big->box.xy *= rep_n;
-    big->box.xz *= rep_n;
-    big->box.yz *= rep_n;
+    for (int k = 0; k < 3; k++) big->box.len[k] *= rep[k];
+    big->box.xy *= rep[1];
+    big->box.xz *= rep[2];
+    big->box.yz *= rep[2];
     eng_calc_free(calc);
     eng_system_free(sys);
     sys = big;
@@ -236,7 +253,7 @@ int main(int argc, char **argv) {
   for (int k = 0; k < natoms_pick; k++)
     for (int e = 0; e < events; e++) {
       job *j = &sh.jobs[k * events + e];
-      j->atom = (int)((long)k * sys->natoms / natoms_pick);
+      j->atom = (int)(((long)k * sys->natoms / natoms_pick + first_atom) % sys->natoms);
       j->event = e;
     }
   t0 = wall_now();
@@ -249,13 +266,13 @@ int main(int argc, char **argv) {
     int nconv = 0, nfirst = 0, nchecked = 0, *calls = calloc(sh.njobs + 1, sizeof(int));
     int *callsall = calloc(sh.njobs + 1, sizeof(int)), nstat[16] = {0}, ncmp = 0, nsame = 0;
     double *dq[2], *dev = calloc(sh.njobs + 1, sizeof(double)), tfull = 0, tloc = 0, sumdev = 0;
-    int ndq[2] = {0, 0}, nconn = 0;
+    int ndq[2] = {0, 0}, nconn = 0, nattempts = 0;
     FILE *sf = save ? fopen(save, "w") : NULL;
     dq[0] = calloc(sh.njobs + 1, sizeof(double));
     dq[1] = calloc(sh.njobs + 1, sizeof(double));
     if (!quiet)
       printf("#atom_id\ttype\tevent\tstatus\tdq\tde_final\tlambda\tcalls_saddle\tcalls\tcalls_local"
-             "\tmax_disp\tn_moved\tnneg\tlambda2\tdq_local\tdq_cmp\tt\tt_local\tconnected\treason\n");
+             "\tmax_disp\tn_moved\tnneg\tlambda2\tdq_local\tdq_cmp\tt\tt_local\tconnected\tattempts\treason\n");
     for (int i = 0; i < sh.njobs; i++) {
       job *j = &sh.jobs[i];
       const eng_artn_event *e = sh.local && !sh.compare ? &j->evl : &j->ev;
@@ -266,6 +283,7 @@ int main(int argc, char **argv) {
         continue;
       }
       nstat[e->status]++;
+      nattempts += e->attempts;
       tfull += j->t;
       tloc += j->tl;
       if (e->status == ENG_ARTN_OK) {
@@ -289,12 +307,12 @@ int main(int argc, char **argv) {
       }
       if (!quiet || sf) {
         FILE *o = sf ? sf : stdout;
-        fprintf(o, "%lld\t%s\t%ld\t%s\t%.6f\t%.6f\t%.4f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%.4g\t%.6f\t%.6f\t%.2f\t%.2f\t%d\t%s\n",
+        fprintf(o, "%lld\t%s\t%ld\t%s\t%.6f\t%.6f\t%.4f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%.4g\t%.6f\t%.6f\t%.2f\t%.2f\t%d\t%d\t%s\n",
                 (long long)e->atom_id, sys->type_name[type], e->event_index,
                 eng_artn_status_name(e->status), e->dq, e->de_final, e->eigenvalue,
                 e->force_calls_saddle, e->force_calls, e->force_calls_local, e->max_disp,
                 e->n_moved, j->nneg, j->ev2, sh.compare ? j->evl.dq : e->dq_local,
-                sh.compare ? j->evl.dq - j->ev.dq : NAN, j->t, j->tl, e->connected, e->reason);
+                sh.compare ? j->evl.dq - j->ev.dq : NAN, j->t, j->tl, e->connected, e->attempts, e->reason);
       }
     }
     if (sf) fclose(sf);
@@ -311,8 +329,10 @@ int main(int argc, char **argv) {
              "\"success_rate\":%.3f,\"cpu_s\":%.1f,",
              sys->natoms, sh.njobs, threads, wall, nconv, (double)nconv / sh.njobs,
              sh.local && !sh.compare ? tloc : tfull);
+      printf("\"attempts\":%d,\"success_per_attempt\":%.3f,", nattempts,
+             nattempts ? (double)nconv / nattempts : NAN);
       printf("\"status\":{");
-      for (int s = 0; s <= ENG_ARTN_HIGHER_ORDER; s++)
+      for (int s = 0; s <= ENG_ARTN_NOT_CONNECTED; s++)
         printf("%s\"%s\":%d", s ? "," : "", eng_artn_status_name((eng_artn_status)s), nstat[s]);
       printf("},");
       if (nconv)

@@ -30,6 +30,7 @@
 #include <lapacke.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* FIRE parameters (Bitzek et al. 2006), unit mass, fictitious time. */
@@ -61,6 +62,23 @@
 #define SECOND_TOL 1e-3
 /* Push off a higher-order point along the second mode, A. */
 #define SECOND_PUSH 0.2
+/* Push-over: FIRE steps on the force perpendicular to the mode before the
+ * minimisation, and their stopping force, eV/A. */
+#define PUSH_PERP_STEPS 30
+#define PUSH_PERP_FTOL 0.01
+/* ... at most PUSH_MAX push_over increments, until the energy is this far
+ * below the saddle, eV. */
+#define PUSH_MAX 6
+#define PUSH_DROP 0.02
+/* Largest Newton offset along the mode at a converged saddle, in units
+ * of push_over. */
+#define SADDLE_LOC 0.25
+/* Per-step trace on stderr when built with -DARTN_TRACE (diagnosis only). */
+#ifdef ARTN_TRACE
+#define TRACE(...) fprintf(stderr, __VA_ARGS__)
+#else
+#define TRACE(...) ((void)0)
+#endif
 
 void eng_artn_opts_default(eng_artn_opts *o) {
   assert(o);
@@ -91,11 +109,14 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->second_retries = 3;
   o->same_dist = 0.1;
   o->max_energy = 15.0;
-  o->max_calls = 3000;
+  o->max_calls = 5000;
   o->remove_translation = 1;
   o->local = 0;
   o->local_radius = 8.0;
   o->local_refine = 1;
+  o->restarts = 3;
+  o->require_connect = 1;
+  o->lanczos_radius = 0.0;
 }
 
 const char *eng_artn_status_name(eng_artn_status s) {
@@ -109,6 +130,7 @@ const char *eng_artn_status_name(eng_artn_status s) {
   case ENG_ARTN_RETURNED: return "returned";
   case ENG_ARTN_REFINE_FAILED: return "refine_failed";
   case ENG_ARTN_HIGHER_ORDER: return "higher_order";
+  case ENG_ARTN_NOT_CONNECTED: return "not_connected";
   }
   return "unknown";
 }
@@ -143,6 +165,9 @@ typedef struct actx {
   double e;                   /* energy at sys->x */
   double *f;                  /* forces at sys->x (zero on fixed atoms) */
   double *ftmp, *xtmp, *vel, *fp, *w, *w2, *Q;
+  double *xsave, *vsave, *wsave;  /* ensure_first_order: saddle, modes */
+  unsigned char *lmask;       /* per atom: inside lanczos_radius (NULL: all) */
+  int full_space;             /* 1: Lanczos ignores lmask (second mode) */
   long ncalls;
   long limit;                 /* > 0: budget for the search (MAX_CALLS) */
   long budget_offset;         /* calls spent elsewhere on the same budget */
@@ -166,6 +191,10 @@ static void actx_free(actx *a) {
   free(a->w);
   free(a->w2);
   free(a->Q);
+  free(a->xsave);
+  free(a->vsave);
+  free(a->wsave);
+  free(a->lmask);
 }
 
 static int actx_init(actx *a, eng_calc *calc, eng_system *sys, const eng_artn_opts *o,
@@ -186,9 +215,13 @@ static int actx_init(actx *a, eng_calc *calc, eng_system *sys, const eng_artn_op
   a->fp = eng__calloc((size_t)n3, sizeof(double));
   a->w = eng__calloc((size_t)n3, sizeof(double));
   a->w2 = eng__calloc((size_t)n3, sizeof(double));
+  a->xsave = eng__calloc((size_t)n3, sizeof(double));
+  a->vsave = eng__calloc((size_t)n3, sizeof(double));
+  a->wsave = eng__calloc((size_t)n3, sizeof(double));
   a->Q = eng__calloc((size_t)n3 * (size_t)(o->lanczos_max_iter > SECOND_ITER ? o->lanczos_max_iter : SECOND_ITER),
                      sizeof(double));
-  if (!a->f || !a->ftmp || !a->xtmp || !a->vel || !a->fp || !a->w || !a->w2 || !a->Q) {
+  if (!a->f || !a->ftmp || !a->xtmp || !a->vel || !a->fp || !a->w || !a->w2 || !a->Q || !a->xsave ||
+      !a->vsave || !a->wsave) {
     actx_free(a);
     return ENG_ENOMEM;
   }
@@ -293,7 +326,15 @@ static int hess_vec(actx *a, const double *q, double *out) {
  * eigenvector; a zero start is replaced by the displacement from x0). */
 /* project() and, if defl is not NULL, remove the unit vector defl. */
 static void project_defl(const actx *a, double *v, const double *defl) {
-  project(a, v);
+  if (a->lmask && !a->full_space) {
+    /* the mode of the event: atoms near the kicked one only (a block of
+     * the Hessian with the others held, so no rigid translation) */
+    int n = a->n3 / 3;
+    for (int i = 0; i < n; i++)
+      if (!a->lmask[i] || (a->mobile && !a->mobile[i])) v[3 * i] = v[3 * i + 1] = v[3 * i + 2] = 0.0;
+  } else {
+    project(a, v);
+  }
   if (defl) {
     double c = eng__dot(v, defl, a->n3);
     for (int i = 0; i < a->n3; i++) v[i] -= c * defl[i];
@@ -344,7 +385,7 @@ static int lanczos_ex(actx *a, double *v, double *lambda, const double *defl, in
       return eng_set_error(ENG_ENOCONV, "artn.c:%d: tridiagonal eigensolver failed", __LINE__);
     theta = d[0];
     if (k >= mmin && isfinite(theta_prev) &&
-        (fabs(theta - theta_prev) <= o->lanczos_tol * fabs(theta) ||
+        (fabs(theta - theta_prev) <= o->lanczos_tol * fmax(fabs(theta), fabs(o->eigen_threshold)) ||
          (defl && fabs(theta - theta_prev) <= 0.1 * SECOND_TOL)))
       break;
     if (beta[j] <= 1e-10 * (fabs(alpha[j]) + 1.0)) break;
@@ -505,9 +546,25 @@ static int basin(actx *a, const double *d, double first, int maxsteps, double *v
     rc = eval(a);
     if (rc == 0) rc = relax(a, d, o->basin_relax_steps, 0.0, 0, FIRE_DTMAX_PERP);
     if (rc == 0) rc = energy_check(a, st);
+    /* Start Lanczos from the displacement from the minimum: the mode that
+     * goes soft is the one the push excites, not a soft mode elsewhere that
+     * the previous estimate may have locked onto. */
+    if (rc == 0) {
+      for (int i = 0; i < a->n3; i++) v[i] = x[i] - a->x0[i];
+    }
     if (rc == 0) rc = lanczos(a, v, &st->lambda);
     if (rc != 0) return rc;
-    if (st->lambda < o->eigen_threshold) return 0;
+#ifdef ARTN_TRACE
+    {
+      double fd = eng__dot(a->f, d, a->n3), fpm = 0;
+      for (int i = 0; i < a->n3; i++) fpm = fmax(fpm, fabs(a->f[i] - fd * d[i]));
+      TRACE("T basin k %d E %.4f lam %.4f fmax %.3f fpar %.3f fperp %.3f calls %ld\n", k, a->e - a->e0, st->lambda,
+            fmax_of(a, a->f), fd, fpm, a->ncalls);
+    }
+#endif
+    if (st->lambda < o->eigen_threshold) {
+      return 0;
+    }
   }
   snprintf(st->reason, sizeof st->reason,
            "no eigenvalue below %.3g eV/A^2 after %d increments (last %.3g)", o->eigen_threshold,
@@ -561,7 +618,14 @@ static int climb(actx *a, double *v, double ftarget, sstate *st) {
                st->lambda, s);
       return ENG_ARTN_EIGEN_LOST;
     }
-    if (fmax_of(a, a->f) < ftarget) return 0;
+    /* Converged: max |force component| below the target, and the saddle
+     * located along its mode, i.e. the Newton offset |F.v| / |lambda| along
+     * v small against push_over (a soft mode with a small residual parallel
+     * force can leave the point far from the top; pushing it over then
+     * lands on the same side twice). */
+    if (fmax_of(a, a->f) < ftarget &&
+        fabs(eng__dot(a->f, v, n3)) < SADDLE_LOC * o->push_over * fabs(st->lambda))
+      return 0;
     if (s >= o->climb_max_steps) {
       snprintf(st->reason, sizeof st->reason, "no saddle in %d climb steps (fmax %.3g eV/A)",
                o->climb_max_steps, fmax_of(a, a->f));
@@ -581,6 +645,8 @@ static int climb(actx *a, double *v, double ftarget, sstate *st) {
     if (rc == 0) rc = lanczos(a, v, &st->lambda);
     st->climb_steps++;
     if (rc != 0) return rc;
+    TRACE("T climb s %d E %.4f lam %.4f fpar %.3f step %.3f fmax %.3f cap %d calls %ld\n", s,
+          a->e - a->e0, st->lambda, fpar, step, fmax_of(a, a->f), cap, a->ncalls);
   }
 }
 
@@ -594,28 +660,59 @@ static int same_as_initial(const actx *a) {
 /* Push from the saddle xs by sign*push_over along v, minimise; the result
  * stays in a->sys->x, energy a->e. */
 static int relax_side(actx *a, const double *xs, const double *v, double sign) {
-  double *x = a->sys->x;
+  double *x = a->sys->x, es;
+  long saved = a->limit;
+  int rc;
   a->phase = "relax";
-  for (int i = 0; i < a->n3; i++) x[i] = xs[i] + sign * a->o->push_over * v[i];
+  memcpy(x, xs, sizeof(double) * (size_t)a->n3);
+  a->limit = 0;
+  rc = eval(a);
+  es = a->e;
+  /* The residual force of the saddle (each component below saddle_force,
+   * but its norm is often larger than |lambda| * push_over) would decide
+   * the side of a direct minimisation.  So step down along sign * v in
+   * push_over increments, relaxing the force perpendicular to v after
+   * each, until the energy is PUSH_DROP below the saddle and the force
+   * along v points further down; then minimise. */
+  a->fire_keep = 0;
+  for (int k = 0; rc == 0 && k < PUSH_MAX; k++) {
+    double fv;
+    for (int i = 0; i < a->n3; i++) x[i] += sign * a->o->push_over * v[i];
+    rc = eval(a);
+    if (rc == 0) rc = relax(a, v, PUSH_PERP_STEPS, PUSH_PERP_FTOL, 0, FIRE_DTMAX_PERP);
+    if (rc != 0) break;
+    fv = sign * eng__dot(a->f, v, a->n3);
+    TRACE("T push k %d dE %.4f fv %.4f calls %ld\n", k, a->e - es, fv, a->ncalls);
+    if (es - a->e > PUSH_DROP && fv > 0.0) break;
+  }
+  a->limit = saved;
+  if (rc != 0) return rc;
   return minimise(a);
 }
 
 /* Lowest eigenvalue orthogonal to the unit mode v (cold Lanczos start from
  * the event's random stream); eigenvector into w. */
 static int second_mode(actx *a, const double *v, double *w, double *lam2) {
+  int rc;
   for (int i = 0; i < a->n3; i++) w[i] = eng_rng_normal(a->rng);
-  return lanczos_ex(a, w, lam2, v, SECOND_ITER, a->o->lanczos_min_iter);
+  a->full_space = 1;
+  rc = lanczos_ex(a, w, lam2, v, SECOND_ITER, a->o->lanczos_min_iter);
+  a->full_space = 0;
+  return rc;
 }
 
 /* A converged point with a second negative eigenvalue is not a first-order
- * saddle: push it off along the second mode (the lower side) and climb
- * again to the tighter second_force, at most second_retries times. */
+ * saddle: push it off along the second mode w (first towards the side of
+ * lower energy) and climb again to the tighter second_force; if that climb
+ * fails, try the other side of w from the same point.  At most
+ * second_retries push-offs. */
 static int ensure_first_order(actx *a, double *v, sstate *st) {
   const eng_artn_opts *o = a->o;
-  double *w = a->w2, *x = a->sys->x;
+  double *w = a->wsave, *x = a->sys->x;
+  size_t nb = sizeof(double) * (size_t)a->n3;
   int rc;
   for (int t = 0;; t++) {
-    double ep, em;
+    double ep, em, lam1 = st->lambda, first;
     rc = second_mode(a, v, w, &st->lambda2);
     if (rc != 0) return rc;
     if (st->lambda2 >= -SECOND_TOL) return 0;
@@ -624,21 +721,53 @@ static int ensure_first_order(actx *a, double *v, sstate *st) {
                "second eigenvalue %.3g eV/A^2 < 0 after %d push-offs", st->lambda2, t);
       return ENG_ARTN_HIGHER_ORDER;
     }
-    memcpy(a->xtmp, x, sizeof(double) * (size_t)a->n3);
-    for (int i = 0; i < a->n3; i++) x[i] = a->xtmp[i] + SECOND_PUSH * w[i];
+    TRACE("T second t %d lam2 %.4f E %.4f calls %ld\n", t, st->lambda2, a->e - a->e0, a->ncalls);
+    memcpy(a->xsave, x, nb);
+    memcpy(a->vsave, v, nb);
+    for (int i = 0; i < a->n3; i++) x[i] = a->xsave[i] + SECOND_PUSH * w[i];
     rc = eval(a);
     ep = a->e;
-    for (int i = 0; rc == 0 && i < a->n3; i++) x[i] = a->xtmp[i] - SECOND_PUSH * w[i];
+    for (int i = 0; rc == 0 && i < a->n3; i++) x[i] = a->xsave[i] - SECOND_PUSH * w[i];
     if (rc == 0) rc = eval(a);
     em = a->e;
-    if (rc == 0 && ep < em) {
-      for (int i = 0; i < a->n3; i++) x[i] = a->xtmp[i] + SECOND_PUSH * w[i];
+    if (rc != 0) return rc;
+    first = ep < em ? 1.0 : -1.0;
+    for (int side = 0; side < 2; side++) {
+      double sg = side == 0 ? first : -first;
+      for (int i = 0; i < a->n3; i++) x[i] = a->xsave[i] + sg * SECOND_PUSH * w[i];
+      memcpy(v, a->vsave, nb);
+      st->lambda = lam1;
       rc = eval(a);
+      if (rc == 0) rc = lanczos(a, v, &st->lambda);
+      if (rc == 0) rc = climb(a, v, o->second_force, st);
+      if (rc <= 0) break;
+      if (rc == ENG_ARTN_MAX_CALLS || rc == ENG_ARTN_ENERGY_LIMIT || side == 1) {
+        char tmp[80];
+        snprintf(tmp, sizeof tmp, "%s", st->reason);
+        snprintf(st->reason, sizeof st->reason, "after a second-mode push-off: %.48s", tmp);
+        return rc;
+      }
     }
-    if (rc == 0) rc = lanczos(a, v, &st->lambda);
-    if (rc == 0) rc = climb(a, v, o->second_force, st);
     if (rc != 0) return rc;
   }
+}
+
+/* After convergence to saddle_force: the optional tighter refine_force
+ * climb, then (check_second) the first-order check and push-offs. */
+static int finish_saddle(actx *a, double *v, sstate *st) {
+  const eng_artn_opts *o = a->o;
+  int rc = 0;
+  st->lambda2 = NAN;
+  if (o->refine_force > 0.0 && o->refine_force < o->saddle_force) {
+    rc = climb(a, v, o->refine_force, st);
+    if (rc > 0) {
+      char tmp[80];
+      snprintf(tmp, sizeof tmp, "%s", st->reason);
+      snprintf(st->reason, sizeof st->reason, "refine_force stage: %.58s", tmp);
+    }
+  }
+  if (rc == 0 && o->check_second) rc = ensure_first_order(a, v, st);
+  return rc;
 }
 
 static int status_of(int rc, eng_artn_event *ev, const sstate *st, const char *prefix) {
@@ -685,6 +814,8 @@ static int check_opts(const eng_artn_opts *o) {
   BAD(!(o->second_force > 0.0 && o->second_force <= o->saddle_force),
       "second_force must be in (0, saddle_force]");
   BAD(o->second_retries < 0 || o->second_retries > 100, "second_retries must be 0..100");
+  BAD(!(o->lanczos_radius >= 0.0 && o->lanczos_radius < 1e3), "lanczos_radius must be in [0, 1000) A");
+  BAD(o->restarts < 0 || o->restarts > 100, "restarts must be 0..100");
   BAD(o->local && !(o->local_radius >= o->perturb_radius + 1.0 && o->local_radius < 1e3),
       "local_radius must be at least perturb_radius + 1 A");
 #undef BAD
@@ -774,6 +905,50 @@ static void cluster_to_full(const cluster *cl, const double *x0full, const doubl
     for (int k = 0; k < 3; k++) out[3 * cl->map[i] + k] += y[3 * i + k] - (displacement_only ? 0.0 : cl->x0[3 * i + k]);
 }
 
+/* a->lmask: the atoms of a's system within radius (A, minimum image) of
+ * atom c; radius <= 0 leaves it NULL (whole system). */
+static int set_lmask(actx *a, int c, double radius) {
+  const eng_system *sys = a->sys;
+  int n = sys->natoms;
+  if (!(radius > 0.0)) return ENG_OK;
+  a->lmask = eng__calloc((size_t)n, 1);
+  if (!a->lmask) return ENG_ENOMEM;
+  for (int j = 0; j < n; j++) {
+    double dj[3];
+    for (int k = 0; k < 3; k++) dj[k] = a->x0[3 * j + k] - a->x0[3 * c + k];
+    eng_box_minimum_image(&sys->box, dj);
+    a->lmask[j] = dj[0] * dj[0] + dj[1] * dj[1] + dj[2] * dj[2] <= radius * radius;
+  }
+  return ENG_OK;
+}
+
+/* Gaussian components from rng on the atoms within radius of atom c
+ * (minimum image), in index order; zero elsewhere.  raw has 3*natoms. */
+static void draw_kick(const eng_system *sys, int c, double radius, eng_rng *rng, double *raw) {
+  int n = sys->natoms;
+  memset(raw, 0, sizeof(double) * 3 * (size_t)n);
+  for (int j = 0; j < n; j++) {
+    double dj[3];
+    for (int k = 0; k < 3; k++) dj[k] = sys->x[3 * j + k] - sys->x[3 * c + k];
+    eng_box_minimum_image(&sys->box, dj);
+    if (dj[0] * dj[0] + dj[1] * dj[1] + dj[2] * dj[2] > radius * radius) continue;
+    for (int k = 0; k < 3; k++) raw[3 * j + k] = eng_rng_normal(rng);
+  }
+}
+
+/* The unit kick direction d in the search context S from the whole-system
+ * kick raw (cluster atoms picked through cl->map in local mode). */
+static void kick_dir(const actx *S, const cluster *cl, const double *raw, double *d) {
+  if (!cl->map) {
+    memcpy(d, raw, sizeof(double) * (size_t)S->n3);
+  } else {
+    for (int i = 0; i < cl->n; i++)
+      for (int k = 0; k < 3; k++) d[3 * i + k] = raw[3 * cl->map[i] + k];
+  }
+  project(S, d);
+  normalize(d, S->n3);
+}
+
 int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys,
                  int atom_index, long event_index, const eng_artn_opts *opts,
                  eng_progress_fn progress, void *ud, eng_artn_event *ev,
@@ -787,7 +962,9 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   sstate st;
   eng_rng rng;
   double *raw = NULL, *d = NULL, *v = NULL, *xs = NULL, *vs = NULL, *y = NULL, *vf = NULL;
-  int n, n3, rc = ENG_OK, have_F = 0, have_L = 0, saddle_calls_L = 0;
+  double *sxc = NULL, *xa = NULL;
+  actx *S0 = NULL;
+  int n, n3, rc = ENG_OK, have_F = 0, have_L = 0, saddle_calls_L = 0, attempt = 0;
   double fmax0;
 
   memset(&cl, 0, sizeof cl);
@@ -855,23 +1032,13 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   /* 1. The random kick: Gaussian components on the atoms within
    * perturb_radius of the chosen one, in index order. */
   eng_rng_seed(&rng, ev->stream);
-  for (int j = 0; j < n; j++) {
-    double dj[3];
-    for (int k = 0; k < 3; k++) dj[k] = sys->x[3 * j + k] - sys->x[3 * atom_index + k];
-    eng_box_minimum_image(&sys->box, dj);
-    if (dj[0] * dj[0] + dj[1] * dj[1] + dj[2] * dj[2] > o->perturb_radius * o->perturb_radius)
-      continue;
-    for (int k = 0; k < 3; k++) raw[3 * j + k] = eng_rng_normal(&rng);
-  }
+  draw_kick(sys, atom_index, o->perturb_radius, &rng, raw);
 
   if (!o->local) {
     S = &F;
-    memcpy(d, raw, sizeof(double) * (size_t)n3);
-    project(S, d);
-    normalize(d, n3);
+    kick_dir(S, &cl, raw, d);
     S->limit = o->max_calls;
   } else {
-    int nc;
     rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o, &cl);
     if (rc != ENG_OK) goto out;
     ev->n_cluster = cl.n;
@@ -885,7 +1052,6 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
     if (rc != ENG_OK) goto out;
     have_L = 1;
     S = &L;
-    nc = L.n3;
     L.progress = progress;
     L.ud = ud;
     L.rng = &rng;
@@ -901,67 +1067,103 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
       project(&L, L.f);
       L.e = F.e;
     }
-    for (int i = 0; i < cl.n; i++)
-      for (int k = 0; k < 3; k++) d[3 * i + k] = raw[3 * cl.map[i] + k];
-    project(S, d);
-    normalize(d, nc);
+    kick_dir(S, &cl, raw, d);
   }
 
-  /* 2.-3. Leave the basin, climb to the saddle. */
+  /* 2.-5. Leave the basin, climb to the saddle, push over both sides.  A
+   * failed attempt (no saddle, not first order, not connected to the
+   * initial minimum, both sides back in it) starts again from the initial
+   * minimum with a new kick from the same stream, at most `restarts`
+   * times, on the same force-call budget. */
+  rc = set_lmask(&F, atom_index, o->lanczos_radius);
+  if (rc == ENG_OK && have_L) {
+    int c = atom_index;
+    if (cl.sys)
+      for (int i = 0; i < cl.n; i++)
+        if (cl.map[i] == atom_index) c = i;
+    rc = set_lmask(&L, c, o->lanczos_radius);
+  }
+  if (rc != ENG_OK) goto out;
+  S0 = S;
+again:
+  if (attempt > 0) {
+    TRACE("T restart after %s: %s\n", eng_artn_status_name(ev->status), ev->reason);
+    S = S0;
+    draw_kick(sys, atom_index, o->perturb_radius, &rng, raw);
+    kick_dir(S, &cl, raw, d);
+    memcpy(work->x, sys->x, sizeof(double) * (size_t)n3);
+    if (have_L) memcpy(L.sys->x, L.x0, sizeof(double) * (size_t)L.n3);
+    S->fire_keep = F.fire_keep = 0;
+    rc = eval(S);
+    if (rc < 0) goto out;
+    if (rc > 0) {
+      rc = status_of(rc, ev, &st, "");
+      goto finish;
+    }
+    st.lost = 0;
+    ev->status = ENG_ARTN_OK;
+    ev->reason[0] = 0;
+    ev->dq_local = ev->refine_shift = ev->eigenvalue2 = NAN;
+    ev->connected = -1;
+    ev->final_differs = 0;
+  }
+  ev->attempts = attempt + 1;
   memcpy(v, d, sizeof(double) * (size_t)S->n3);
   rc = basin(S, d, o->perturb_size, o->basin_max_steps, v, &st);
   if (rc == 0) rc = climb(S, v, o->saddle_force, &st);
+  if (rc == 0 && !o->local) rc = finish_saddle(S, v, &st);
   ev->basin_steps = st.basin_steps;
   ev->climb_steps = st.climb_steps;
   if (rc < 0) goto out;
   if (rc > 0) {
     rc = status_of(rc, ev, &st, o->local ? "local search: " : "");
-    goto finish;
+    goto retry;
   }
 
   if (o->local) {
     /* Saddle of the cluster; keep it (positions, mode) for the push-over. */
-    double *ysad = NULL;
     ev->dq_local = L.e - L.e0;
-    y = eng__calloc((size_t)L.n3 * 2, sizeof(double));
+    if (!y) y = eng__calloc((size_t)L.n3 * 2, sizeof(double));
     if (!y) {
       rc = ENG_ENOMEM;
       goto out;
     }
-    ysad = y;
-    memcpy(ysad, L.sys->x, sizeof(double) * (size_t)L.n3);
-    memcpy(ysad + L.n3, v, sizeof(double) * (size_t)L.n3);
+    memcpy(y, L.sys->x, sizeof(double) * (size_t)L.n3);
+    memcpy(y + L.n3, v, sizeof(double) * (size_t)L.n3);
     if (o->local_refine) {
       sstate st2;
       memset(&st2, 0, sizeof st2);
       st2.lambda = st.lambda;
       /* Whole-system start: x0 + cluster displacement; mode mapped. */
       if (cl.sys) {
-        cluster_to_full(&cl, sys->x, ysad, work->x, n3, 0);
+        cluster_to_full(&cl, sys->x, y, work->x, n3, 0);
         cluster_to_full(&cl, NULL, v, vf, n3, 1);
       } else {
         memcpy(vf, v, sizeof(double) * (size_t)n3);
       }
       F.limit = o->max_calls;
       F.budget_offset = L.ncalls;
+      F.fire_keep = 0;
       rc = eval(&F);
       if (rc == 0) rc = lanczos(&F, vf, &st2.lambda);
       if (rc == 0) rc = climb(&F, vf, o->saddle_force, &st2);
       ev->climb_steps += st2.climb_steps;
       if (rc < 0) goto out;
       if (rc > 0) {
+        int budget = rc == ENG_ARTN_MAX_CALLS;
         ev->status = ENG_ARTN_REFINE_FAILED;
-        snprintf(ev->reason, sizeof ev->reason, "refinement in the whole system: %s (%s)",
+        snprintf(ev->reason, sizeof ev->reason, "refinement in the whole system: %s (%.60s)",
                  eng_artn_status_name((eng_artn_status)rc),
-                 rc == ENG_ARTN_MAX_CALLS ? "force-call budget exhausted" : st2.reason);
+                 budget ? "force-call budget exhausted" : st2.reason);
         rc = ENG_OK;
-        goto finish;
+        if (budget) goto finish;
+        goto retry;
       }
       {
         /* Shift between the cluster saddle (mapped) and the refined one. */
         double *tmp = F.ftmp, best = 0.0;
-        if (cl.sys) cluster_to_full(&cl, sys->x, ysad, tmp, n3, 0);
-        else memcpy(tmp, ysad, sizeof(double) * (size_t)n3);
+        if (cl.sys) cluster_to_full(&cl, sys->x, y, tmp, n3, 0);
+        else memcpy(tmp, y, sizeof(double) * (size_t)n3);
         for (int i = 0; i < n; i++) {
           double dd[3], r;
           for (int k = 0; k < 3; k++) dd[k] = work->x[3 * i + k] - tmp[3 * i + k];
@@ -975,29 +1177,14 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
       S = &F;
       memcpy(v, vf, sizeof(double) * (size_t)n3);
     }
-  }
-
-  /* Optional tighter convergence. */
-  if (o->refine_force > 0.0 && o->refine_force < o->saddle_force) {
-    rc = climb(S, v, o->refine_force, &st);
-    if (rc < 0) goto out;
-    if (rc > 0) {
-      rc = status_of(rc, ev, &st, "refine_force stage: ");
-      goto finish;
-    }
-  }
-
-  /* Make sure it is a first-order saddle. */
-  if (o->check_second) {
-    st.lambda2 = NAN;
-    rc = ensure_first_order(S, v, &st);
+    rc = finish_saddle(S, v, &st);
     if (rc < 0) goto out;
     if (rc > 0) {
       rc = status_of(rc, ev, &st, "");
-      goto finish;
+      goto retry;
     }
-    ev->eigenvalue2 = st.lambda2;
   }
+  ev->eigenvalue2 = st.lambda2;
 
   /* The saddle. */
   ev->e_saddle = S->e;
@@ -1017,65 +1204,68 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   ev->max_disp_saddle = max_disp(&F, xs, MOVED_DIST, NULL);
   if (x_saddle) memcpy(x_saddle, xs, sizeof(double) * (size_t)n3);
 
-  /* 4. Push over and relax (in the search context; local mode: cluster). */
+  /* 4.-5. Push over both sides (local mode: in the cluster, the refined
+   * saddle mapped into it, outer atoms fixed). */
   {
-    actx *R = o->local ? &L : &F;
-    const double *sx, *sv;
-    int diff_a, diff_b;
+    /* masked local search (no cluster): relax the whole system */
+    actx *R = o->local && cl.sys ? &L : &F;
+    int a_init, b_init;
     double ea;
-    if (o->local) {
-      sx = y;
-      sv = y + L.n3;
+    if (!sxc) sxc = eng__calloc((size_t)n3, sizeof(double));
+    if (!xa) xa = eng__calloc((size_t)n3, sizeof(double));
+    if (!sxc || !xa) {
+      rc = ENG_ENOMEM;
+      goto out;
+    }
+    if (R == &F && S == &F) {
+      memcpy(sxc, xs, sizeof(double) * (size_t)n3);
+      memcpy(vs, v, sizeof(double) * (size_t)n3);
+    } else if (S == &F && cl.sys) {
+      for (int i = 0; i < cl.n; i++)
+        for (int k = 0; k < 3; k++) {
+          int j = 3 * cl.map[i] + k;
+          sxc[3 * i + k] = cl.x0[3 * i + k] + work->x[j] - sys->x[j];
+          vs[3 * i + k] = v[j];
+        }
+      project(R, vs);
+      normalize(vs, R->n3);
+    } else if (R == &F) {
+      /* masked search not refined: its saddle, relaxed with all atoms free */
+      memcpy(sxc, xs, sizeof(double) * (size_t)n3);
+      memcpy(vs, v, sizeof(double) * (size_t)n3);
+      project(R, vs);
+      normalize(vs, R->n3);
     } else {
-      sx = xs;
-      sv = v;
-    }
-    /* orient the mode away from the initial minimum */
-    {
-      double dot = 0.0, sg;
-      for (int i = 0; i < R->n3; i++) dot += sv[i] * (sx[i] - R->x0[i]);
-      sg = dot < 0.0 ? -1.0 : 1.0;
-      for (int i = 0; i < R->n3; i++) vs[i] = sg * sv[i];
+      memcpy(sxc, y, sizeof(double) * (size_t)R->n3);
+      memcpy(vs, y + R->n3, sizeof(double) * (size_t)R->n3);
     }
     {
-      double *sxc = eng__calloc((size_t)R->n3, sizeof(double));
-      if (!sxc) {
-        rc = ENG_ENOMEM;
-        goto out;
-      }
-      memcpy(sxc, sx, sizeof(double) * (size_t)R->n3);
-      rc = relax_side(R, sxc, vs, 1.0);
-      if (rc < 0) {
-        free(sxc);
-        goto out;
-      }
-      ea = R->e;
-      diff_a = !same_as_initial(R);
-      if (diff_a) {
-        memcpy(F.xtmp, R->sys->x, sizeof(double) * (size_t)R->n3);
-        if (o->check_connect) {
-          rc = relax_side(R, sxc, vs, -1.0);
-          if (rc < 0) {
-            free(sxc);
-            goto out;
-          }
-          ev->connected = same_as_initial(R);
-        }
-        memcpy(R->sys->x, F.xtmp, sizeof(double) * (size_t)R->n3);
+      /* orient the mode away from the initial minimum */
+      double dot = 0.0;
+      for (int i = 0; i < R->n3; i++) dot += vs[i] * (sxc[i] - R->x0[i]);
+      if (dot < 0.0)
+        for (int i = 0; i < R->n3; i++) vs[i] = -vs[i];
+    }
+    rc = relax_side(R, sxc, vs, 1.0);
+    if (rc < 0) goto out;
+    ea = R->e;
+    a_init = same_as_initial(R);
+    TRACE("T side a: dmax %.3f dE %.5f same %d\n", max_disp(R, R->sys->x, MOVED_DIST, NULL), R->e - R->e0, a_init);
+    memcpy(xa, R->sys->x, sizeof(double) * (size_t)R->n3);
+    b_init = 0;
+    if (a_init || o->check_connect || o->require_connect) {
+      rc = relax_side(R, sxc, vs, -1.0);
+      if (rc < 0) goto out;
+      b_init = same_as_initial(R);
+      TRACE("T side b: dmax %.3f dE %.5f same %d\n", max_disp(R, R->sys->x, MOVED_DIST, NULL), R->e - R->e0, b_init);
+      ev->connected = a_init || b_init;
+      /* The final minimum is side b if side a is the initial one, else a. */
+      if (!a_init) {
+        memcpy(R->sys->x, xa, sizeof(double) * (size_t)R->n3);
         R->e = ea;
-        ev->final_differs = 1;
-      } else {
-        rc = relax_side(R, sxc, vs, -1.0);
-        if (rc < 0) {
-          free(sxc);
-          goto out;
-        }
-        diff_b = !same_as_initial(R);
-        ev->final_differs = diff_b;
-        ev->connected = diff_b ? 1 : -1;
       }
-      free(sxc);
     }
+    ev->final_differs = !same_as_initial(R);
     ev->e_final = R->e - R->e0 + ev->e_initial;
     ev->de_final = R->e - R->e0;
     ev->max_disp = max_disp(R, R->sys->x, MOVED_DIST, &ev->n_moved);
@@ -1083,14 +1273,29 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
       if (R == &L && cl.sys) cluster_to_full(&cl, sys->x, L.sys->x, x_final, n3, 0);
       else memcpy(x_final, R->sys->x, sizeof(double) * (size_t)n3);
     }
-    if (!ev->final_differs) {
+    rc = ENG_OK;
+    if (a_init && b_init) {
       ev->status = ENG_ARTN_RETURNED;
       snprintf(ev->reason, sizeof ev->reason,
                "both sides of the saddle relax to the initial minimum");
-    } else {
-      ev->status = ENG_ARTN_OK;
+      goto retry;
     }
-    rc = ENG_OK;
+    if (!a_init && !b_init && o->require_connect) {
+      ev->status = ENG_ARTN_NOT_CONNECTED;
+      snprintf(ev->reason, sizeof ev->reason,
+               "neither side of the saddle relaxes to the initial minimum");
+      goto retry;
+    }
+    ev->status = ENG_ARTN_OK;
+  }
+  goto finish;
+
+retry:
+  /* rc == ENG_OK here and ev->status says why the attempt failed. */
+  if (attempt < o->restarts && ev->status != ENG_ARTN_MAX_CALLS &&
+      (o->max_calls <= 0 || F.ncalls + (have_L ? L.ncalls : 0) < o->max_calls)) {
+    attempt++;
+    goto again;
   }
 
 finish:
@@ -1115,5 +1320,7 @@ out:
   free(vs);
   free(vf);
   free(y);
+  free(sxc);
+  free(xa);
   return rc;
 }

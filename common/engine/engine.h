@@ -862,7 +862,9 @@ typedef enum eng_artn_status {
   ENG_ARTN_ENERGY_LIMIT,    /* E - E_initial rose above max_energy */
   ENG_ARTN_RETURNED,        /* both sides of the saddle relax to the initial minimum */
   ENG_ARTN_REFINE_FAILED,   /* local saddle not recovered in the full system */
-  ENG_ARTN_HIGHER_ORDER     /* converged point keeps a second negative eigenvalue */
+  ENG_ARTN_HIGHER_ORDER,    /* converged point keeps a second negative eigenvalue */
+  ENG_ARTN_NOT_CONNECTED    /* require_connect: neither side of the saddle relaxes to
+                               the initial minimum (added in session 2) */
 } eng_artn_status;
 
 /* Parameters of an event (all recorded with the result).  Defaults from
@@ -894,7 +896,8 @@ typedef struct eng_artn_opts {
   double min_ftol;          /* final minimisations, max |force component|, eV/A; 1e-3 */
   int min_max_calls;        /* force-call cap of each final minimisation; 5000 */
   int check_connect;        /* 1: also relax the other side and record whether it
-                               returns to the initial minimum; 0 */
+                               returns to the initial minimum (always done when
+                               require_connect); 0 */
   int check_second;         /* 1: after convergence, estimate the lowest eigenvalue
                                orthogonal to the mode (Lanczos, 48 vectors); if it is
                                below -1e-3 eV/A^2, push off along it by 0.2 A and climb
@@ -904,8 +907,8 @@ typedef struct eng_artn_opts {
   double same_dist;         /* two minima are the same if no atom differs by more, A
                                (or by 5x more with |dE| < 1e-3 eV: soft modes); 0.1 */
   double max_energy;        /* ENERGY_LIMIT above E_initial + this, eV; 15 */
-  int max_calls;            /* force-call budget of the saddle search (cluster calls
-                               count 1 each); 3000 */
+  int max_calls;            /* force-call budget of the event's saddle searches, all
+                               restarts together (cluster calls count 1 each); 5000 */
   int remove_translation;   /* project rigid translations out of pushes and Lanczos
                                vectors (whole-system mode); 1 */
   int local;                /* 1: search in a cluster cut from the system: atoms
@@ -918,7 +921,17 @@ typedef struct eng_artn_opts {
                                energy_limit, higher_order) starts again from the
                                initial minimum with a new kick drawn from the same
                                event stream, at most this many times, on the same
-                               max_calls budget; 0 = one direction only; 2 */
+                               max_calls budget; also after returned and
+                               not_connected; 0 = one direction only; 3 */
+  int require_connect;      /* 1: always relax both sides of the saddle; a saddle
+                               neither of whose sides returns to the initial minimum
+                               is NOT_CONNECTED (not a barrier of this minimum); 1 */
+  double lanczos_radius;    /* > 0: the Lanczos estimates that the climb follows
+                               use only the atoms within this distance of the chosen
+                               one (the event's mode, not a soft mode elsewhere in a
+                               large sample); forces, relaxation and the first-order
+                               check stay whole-system; 0 = whole system; A; 0 (off;
+                               measured no better, docs/artn.md) */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */
@@ -958,7 +971,8 @@ typedef struct eng_artn_event {
 /* Fill o with the defaults listed above. */
 void eng_artn_opts_default(eng_artn_opts *o);
 /* Name of a status ("ok", "no_exit", "eigen_lost", "max_calls", "max_steps",
- * "energy_limit", "returned", "refine_failed", "higher_order"); never NULL. */
+ * "energy_limit", "returned", "refine_failed", "higher_order",
+ * "not_connected"); never NULL. */
 const char *eng_artn_status_name(eng_artn_status s);
 /* Seed of the random stream of event (seed, atom id, event index): a
  * splitmix64 hash, so that any subset of a sweep can be re-run alone. */

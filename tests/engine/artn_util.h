@@ -148,29 +148,49 @@ static inline double au_max_dist(const eng_system *s, const double *a, const dou
   return best;
 }
 
-/* Push the saddle xs by +-push (A) along the unit mode and minimise (CG,
- * 1e-4 eV/A) each side; *dist_plus, *dist_minus get the largest atom
- * distance of each relaxed side from x0, *e_plus, *e_minus their energies
- * (eV).  0 on success. */
+/* Push the saddle xs by +-push (A) along the unit mode, follow the
+ * steepest-descent path (steps of at most 0.01 A per atom) until the energy
+ * is 0.05 eV below the saddle, then minimise (CG, 1e-4 eV/A) each side;
+ * *dist_plus, *dist_minus get the largest atom distance of each relaxed
+ * side from x0, *e_plus, *e_minus their energies (eV).  The descent first
+ * follows the gradient so that the saddle's residual force (each component
+ * below the criterion, but not its norm) cannot send a line-search
+ * minimiser across the ridge.  0 on success. */
 static inline int au_both_sides(eng_calc *c, const eng_system *s0, const double *xs, const double *mode,
                          double push, const double *x0, double *dist_plus, double *dist_minus,
                          double *e_plus, double *e_minus) {
   int n3 = 3 * s0->natoms, rc = 0;
   eng_system *s = eng_system_copy(s0);
+  double *f = malloc(sizeof(double) * n3), es = 0.0;
   eng_min_opts mo;
   eng_min_result mr;
-  if (!s) return -1;
+  if (!s || !f) {
+    eng_system_free(s);
+    free(f);
+    return -1;
+  }
+  memcpy(s->x, xs, sizeof(double) * n3);
+  rc = eng_calc_compute(c, s, &es, NULL, NULL, NULL);
   eng_min_opts_default(&mo);
   mo.ftol = 1e-4;
   mo.max_eval = 20000;
   for (int side = 0; side < 2 && rc == 0; side++) {
-    double sg = side == 0 ? 1.0 : -1.0;
+    double sg = side == 0 ? 1.0 : -1.0, e = es;
     for (int i = 0; i < n3; i++) s->x[i] = xs[i] + sg * push * mode[i];
-    rc = eng_minimize(c, s, &mo, NULL, NULL, &mr);
+    for (int it = 0; it < 2000 && rc == 0; it++) {
+      double fm = 0.0;
+      rc = eng_calc_compute(c, s, &e, f, NULL, NULL);
+      if (rc || es - e > 0.05) break;
+      for (int i = 0; i < n3; i++) fm = fabs(f[i]) > fm ? fabs(f[i]) : fm;
+      if (fm <= 0.0) break;
+      for (int i = 0; i < n3; i++) s->x[i] += 0.01 * f[i] / fm;
+    }
+    if (rc == 0) rc = eng_minimize(c, s, &mo, NULL, NULL, &mr);
     *(side == 0 ? dist_plus : dist_minus) = au_max_dist(s, s->x, x0);
     *(side == 0 ? e_plus : e_minus) = mr.e_final;
   }
   eng_system_free(s);
+  free(f);
   return rc;
 }
 
