@@ -291,6 +291,23 @@ int kind_run_graph(const kind_def *k, const cJSON *params, const kind_io *io,
       snprintf(err, errlen, "%s (%s): %s", nd->label, nd->kind->name, nerr);
       goto out;
     }
+    if (i != top) {
+      /* The queue hands results on as JSON text (printed by the worker,
+       * parsed by the next one), and cJSON's shortest round-tripping
+       * print may move a number by one ulp: do the same here, so that a
+       * graph gives bit-identical results in process and in the queue. */
+      char *t = cJSON_PrintUnformatted(res[i]);
+      cJSON *back = t ? cJSON_Parse(t) : NULL;
+      free(t);
+      if (!back) {
+        rc = KIND_ENOMEM;
+        snprintf(err, errlen, "%s (%s): out of memory", nd->label,
+                 nd->kind->name);
+        goto out;
+      }
+      cJSON_Delete(res[i]);
+      res[i] = back;
+    }
   }
   *result = res[top];
   res[top] = NULL;

@@ -321,12 +321,9 @@ static void test_speed(jobq *q, int64_t user) {
   int rc = fanout(q, &in, N, ids);
   double ts = now_s() - t0;
   ok(rc == 0, "fan-out of %d children submitted in %.0f ms", N, 1e3 * ts);
-#if defined(__SANITIZE_ADDRESS__)
-  const double tmax = 6.0; /* ASan + UBSan: ~10x slower */
-#else
-  const double tmax = 1.0;
-#endif
-  ok(ts < tmax, "... under %.0f s (%.3f s)", tmax, ts);
+/* Speed is measured (diag; bench/service_bench.sh), not asserted: only
+   * the absence of growth with the graph's size is a test (below). */
+  diag("submit of %d children: %.3f s", N, ts);
   /* claim + complete every child: the first and the last 200 timed */
   double tfirst = 0, tlast = 0, t1 = now_s();
   int bad = 0;
