@@ -669,6 +669,9 @@ static void usage(FILE *f) {
           "  --once            exit when the queue has nothing to claim (or, with\n"
           "                    status 1, after 5 failed claims in a row)\n"
           "  --max-jobs N      exit after N jobs (default: no limit)\n"
+          "  --threads N       engine threads per job (OpenMP; 0 = all cores;\n"
+          "                    default 1: run one worker per core instead, or\n"
+          "                    fewer workers with more threads for big MD)\n"
           "  --name NAME       worker name recorded with claims (default host:pid)\n"
           "  --default-potential FILE  potential for jobs that name none (default\n"
           "                    " WRK_DEFAULT_POTENTIAL ")\n"
@@ -746,6 +749,9 @@ static int parse_args(int argc, char **argv, wrk_opts *o, char *kinds_buf,
     } else if (!strcmp(a, "--max-jobs")) {
       if (parse_num(a, v, 1, 1e12, &x) || x != floor(x)) return 2;
       o->max_jobs = (long)x;
+    } else if (!strcmp(a, "--threads")) {
+      if (parse_num(a, v, 0, 1024, &x) || x != floor(x)) return 2;
+      eng_set_threads((int)x);
     } else if (!strcmp(a, "--kinds")) {
       char *tok, *save = NULL;
       snprintf(kinds_buf, kbuflen, "%s", v);

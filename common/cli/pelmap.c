@@ -104,6 +104,9 @@ static void cli_usage(FILE *f) {
           "  --compact         one-line JSON (default: indented)\n"
           "  --summary         leave the per_atom arrays out of the printed JSON\n"
           "  --progress        progress lines on stderr\n"
+          "  --threads N       engine threads (OpenMP; 0 = all cores; default 1).\n"
+          "                    Results are bit-reproducible for a given N and\n"
+          "                    record it (\"threads\")\n"
           "  --input RESULT    a result JSON file given to the kind as an input\n"
           "                    (repeatable, in order; e.g. analysis).  A kind with\n"
           "                    a plan then runs alone on them, without its job\n"
@@ -349,6 +352,17 @@ static int cli_parse(int argc, char **argv, cli_opts *o) {
         return CLI_EUSAGE;
       }
       o->frame = (int)fr;
+    } else if (!strcmp(a, "--threads")) {
+      char *end;
+      long nt;
+      NEED_VAL();
+      errno = 0;
+      nt = strtol(val, &end, 10);
+      if (end == val || *end || errno || nt < 0 || nt > 1024) {
+        fprintf(stderr, "pelmap: --threads: expected an integer in 0..1024 (0 = all cores), got '%s'\n", val);
+        return CLI_EUSAGE;
+      }
+      eng_set_threads((int)nt);
     } else if (!strcmp(a, "--types")) {
       NEED_VAL();
       o->types = val;

@@ -143,6 +143,15 @@ def main():
     e0 = r["summary"]["energy"] if r else None
     r2 = run_json("energy", DATA)
     ok(r2 is not None and r2["summary"]["energy"] == e0, "default potential is CuZr_mm.eam.fs")
+    # --threads: recorded; forces agree with one thread to round-off
+    r3 = run_json("energy", DATA, "--threads", "2")
+    ok(r is not None and r3 is not None and r.get("threads") == 1 and r3.get("threads") == 2 and
+       abs(r3["summary"]["energy"] - e0) <= 1e-9 and
+       max(abs(a - b) for k in ("fx", "fy", "fz")
+           for a, b in zip(r["per_atom"][k], r3["per_atom"][k])) <= 1e-10,
+       "--threads 2: recorded, energy and forces equal one thread's to round-off")
+    rc, _, err = run("energy", DATA, "--threads", "-3")
+    ok(rc == 2 and "--threads" in err, "--threads -3 refused with a message")
 
     # minimize (CG), -o data and xyz
     out_data = os.path.join(tmp, "min.data")
