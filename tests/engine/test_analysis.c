@@ -245,7 +245,7 @@ static void grf(const eng_system *s, double xi, double kmax, uint64_t seed,
   const double *L = s->box.len;
   double V = L[0] * L[1] * L[2];
   int nm[3], n = s->natoms, i, a, b, c;
-  double complex *e[3];
+  double complex *e[3], *zab;
   eng_rng rng;
   eng_rng_seed(&rng, seed);
   for (a = 0; a < 3; a++) {
@@ -257,8 +257,10 @@ static void grf(const eng_system *s, double xi, double kmax, uint64_t seed,
             cexp(I * 2 * M_PI * b * (s->x[3 * i + a] - s->box.lo[a]) / L[a]);
   }
   memset(p, 0, n * sizeof *p);
+  zab = malloc((size_t)n * sizeof *zab);
   for (a = 0; a <= nm[0]; a++)
-    for (b = -nm[1]; b <= nm[1]; b++)
+    for (b = -nm[1]; b <= nm[1]; b++) {
+      int have = 0;
       for (c = -nm[2]; c <= nm[2]; c++) {
         double k[3] = {2 * M_PI * a / L[0], 2 * M_PI * b / L[1],
                        2 * M_PI * c / L[2]};
@@ -274,13 +276,19 @@ static void grf(const eng_system *s, double xi, double kmax, uint64_t seed,
         ph = 2 * M_PI * eng_rng_uniform(&rng);
         ca = amp * M_SQRT2 * cos(ph);
         cb = -amp * M_SQRT2 * sin(ph);
+        if (!have) { /* e^{i(kx x + ky y)} once per (a, b) */
+          for (i = 0; i < n; i++)
+            zab[i] = e[0][(size_t)i * (2 * nm[0] + 1) + a + nm[0]] *
+                     e[1][(size_t)i * (2 * nm[1] + 1) + b + nm[1]];
+          have = 1;
+        }
         for (i = 0; i < n; i++) {
-          double complex z = e[0][(size_t)i * (2 * nm[0] + 1) + a + nm[0]] *
-                             e[1][(size_t)i * (2 * nm[1] + 1) + b + nm[1]] *
-                             e[2][(size_t)i * (2 * nm[2] + 1) + c + nm[2]];
+          double complex z = zab[i] * e[2][(size_t)i * (2 * nm[2] + 1) + c + nm[2]];
           p[i] += ca * creal(z) + cb * cimag(z);
         }
       }
+    }
+  free(zab);
   for (a = 0; a < 3; a++) free(e[a]);
 }
 
