@@ -206,6 +206,8 @@ int main(void) {
     free(a);
     free(b);
     cJSON_Delete(r2);
+    cJSON_Delete(r);
+    r = NULL;
     cJSON_Delete(q);
   }
 out:
