@@ -266,7 +266,8 @@ int main(int argc, char **argv) {
     int nconv = 0, nfirst = 0, nchecked = 0, *calls = calloc(sh.njobs + 1, sizeof(int));
     int *callsall = calloc(sh.njobs + 1, sizeof(int)), nstat[16] = {0}, ncmp = 0, nsame = 0;
     double *dq[2], *dev = calloc(sh.njobs + 1, sizeof(double)), tfull = 0, tloc = 0, sumdev = 0;
-    int ndq[2] = {0, 0}, nconn = 0, nattempts = 0;
+    int ndq[2] = {0, 0}, nconn = 0, nattempts = 0, nloc = 0;
+    double *ldev = calloc(sh.njobs + 1, sizeof(double)), lsum = 0.0;
     FILE *sf = save ? fopen(save, "w") : NULL;
     dq[0] = calloc(sh.njobs + 1, sizeof(double));
     dq[1] = calloc(sh.njobs + 1, sizeof(double));
@@ -292,6 +293,10 @@ int main(int argc, char **argv) {
         nconv++;
         dq[type > 0][ndq[type > 0]++] = e->dq;
         nconn += e->connected == 1;
+        if (isfinite(e->dq_local)) {
+          ldev[nloc] = fabs(e->dq_local - e->dq);
+          lsum += ldev[nloc++];
+        }
       }
       if (j->nneg >= 0) {
         nchecked++;
@@ -321,6 +326,7 @@ int main(int argc, char **argv) {
     qsort(dq[0], ndq[0], sizeof(double), cmp_dbl);
     qsort(dq[1], ndq[1], sizeof(double), cmp_dbl);
     qsort(dev, nsame, sizeof(double), cmp_dbl);
+    qsort(ldev, nloc, sizeof(double), cmp_dbl);
     {
       double cpu = sh.local && !sh.compare ? tloc : tfull;
       double ev_per_core_h = sh.njobs / cpu * 3600.0;
@@ -345,6 +351,10 @@ int main(int argc, char **argv) {
           printf("\"dq_%s\":{\"n\":%d,\"min\":%.3f,\"median\":%.3f,\"max\":%.3f},", t ? "Zr" : "Cu",
                  ndq[t], dq[t][0], dq[t][ndq[t] / 2], dq[t][ndq[t] - 1]);
       if (sh.o.check_connect) printf("\"connected\":%d,", nconn);
+      if (nloc)
+        printf("\"local_refined_n\":%d,\"dq_local_dev_mean\":%.5f,\"dq_local_dev_median\":%.5f,"
+               "\"dq_local_dev_p90\":%.5f,\"dq_local_dev_max\":%.5f,",
+               nloc, lsum / nloc, ldev[nloc / 2], ldev[(int)(0.9 * (nloc - 1))], ldev[nloc - 1]);
       if (nchecked)
         printf("\"hessian_checked\":%d,\"first_order\":%d,", nchecked, nfirst);
       if (sh.compare)
@@ -362,6 +372,7 @@ int main(int argc, char **argv) {
     free(dq[0]);
     free(dq[1]);
     free(dev);
+    free(ldev);
   }
   free(sh.jobs);
   eng_calc_free(calc);
