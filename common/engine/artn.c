@@ -11,8 +11,11 @@
  *   3. climb along the eigenvector with the Cances step
  *      min(climb_step_max, |F.v| / |lambda|), relaxing the perpendicular
  *      force with FIRE (growing step caps), until max |F| < saddle_force;
- *   4. push over the saddle along the eigenvector, minimise, and if that
- *      returns to the initial minimum try the other side.
+ *   4. step down both sides of the saddle along the eigenvector (with
+ *      perpendicular relaxation), minimise each; the saddle must connect
+ *      the initial minimum to another one (require_connect);
+ *   5. a failed attempt starts again from the minimum with a new kick from
+ *      the same event stream (restarts).
  * Local mode cuts a cluster (moving sphere + a fixed 2*cutoff shell) out of
  * the periodic system, runs 1-4 there, and refines the saddle in the full
  * system.  Rigid translations are projected out of every push and Lanczos
