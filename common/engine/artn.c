@@ -1107,6 +1107,9 @@ again:
     ev->status = ENG_ARTN_OK;
     ev->reason[0] = 0;
     ev->dq_local = ev->refine_shift = ev->eigenvalue2 = NAN;
+    ev->e_saddle = ev->e_final = ev->dq = ev->de_final = ev->eigenvalue = NAN;
+    ev->fmax_saddle = ev->max_disp_saddle = ev->max_disp = NAN;
+    ev->n_moved = 0;
     ev->connected = -1;
     ev->final_differs = 0;
   }
