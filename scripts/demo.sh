@@ -68,8 +68,10 @@ state=queued
 while :; do
   st=$(curl -sf -H "$H" "$U/api/v1/jobs/$jid")
   state=$(echo "$st" | json 'j["state"]')
+  # a graph's parent stays queued while its steps run: show the steps' state
+  shown=$(echo "$st" | json '"running" if j["state"] == "queued" and (j.get("graph") or {}).get("running") else j["state"]')
   prog=$(echo "$st" | json '"%5.1f%%  %s" % (100*(j.get("progress") or 0), j.get("message") or "")')
-  printf '\rdemo: %4ss job %s %-9s %-60.60s' "$(( $(date +%s) - t0 ))" "$jid" "$state" "$prog"
+  printf '\rdemo: %4ss job %s %-9s %-60.60s' "$(( $(date +%s) - t0 ))" "$jid" "$shown" "$prog"
   case $state in succeeded|failed|cancelled) break ;; esac
   sleep 1
 done
