@@ -16,3 +16,9 @@ check_PROGRAMS += tests/engine/test_eam
 tests_engine_test_eam_SOURCES = tests/engine/test_eam.c
 tests_engine_test_eam_LDADD = $(TESTUTIL_LDADD)
 TESTS += tests/engine/test_eam
+
+# Exact local clusters (background density offset; ARTn local mode).
+check_PROGRAMS += tests/engine/test_cluster
+tests_engine_test_cluster_SOURCES = tests/engine/test_cluster.c
+tests_engine_test_cluster_LDADD = $(ENGINE_LIBS)
+TESTS += tests/engine/test_cluster

@@ -423,6 +423,11 @@ struct eng_calc {
   long *pend;
   long pcap;
   long ncompute, nbuild;
+  /* Background density added to each atom's host density before the
+   * embedding function (borrowed, caller's atom order; NULL: none), and
+   * whether rho[] holds the densities of a completed compute. */
+  const double *rho_bg;
+  int have_rho;
   /* Threads: nchunk chunks of owned slots (boundaries cb[0..nchunk]);
    * chunks 1.. accumulate into private arrays of tcap atoms each. */
   int nchunk, tcap, split;
@@ -532,6 +537,27 @@ void eng_calc_free(eng_calc *c) {
 void eng_calc_fill_masses(const eng_calc *c, eng_system *sys) {
   for (int t = 0; t < sys->ntypes && t < c->ntypes; t++)
     if (!(sys->type_mass[t] > 0)) sys->type_mass[t] = c->pot->mass[c->elem[t]];
+}
+
+int eng_calc_set_density_offset(eng_calc *c, const double *rho_bg) {
+  if (!c) return eng_set_error(ENG_EINVAL, "eam.c:%d: calculator must not be NULL", __LINE__);
+  if (rho_bg)
+    for (int i = 0; i < c->natoms; i++)
+      if (!isfinite(rho_bg[i]))
+        return eng_set_error(ENG_EINVAL, "eam.c:%d: background density of atom %d is not finite",
+                             __LINE__, i);
+  c->rho_bg = rho_bg;
+  return ENG_OK;
+}
+
+int eng_calc_density(const eng_calc *c, double *rho) {
+  if (!c || !rho)
+    return eng_set_error(ENG_EINVAL, "eam.c:%d: calculator and output must not be NULL", __LINE__);
+  if (!c->have_rho)
+    return eng_set_error(ENG_EINVAL, "eam.c:%d: no completed eng_calc_compute to read densities from",
+                         __LINE__);
+  for (int k = 0; k < c->natoms; k++) rho[c->g.order[k]] = c->rho[k];
+  return ENG_OK;
 }
 
 long eng_calc_ncompute(const eng_calc *c) { return c->ncompute; }
@@ -741,6 +767,7 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
                          c->natoms, sys->natoms);
   if (!box_valid(&sys->box))
     return eng_set_error(ENG_EINVAL, "box has a non-positive or non-finite length");
+  c->have_rho = 0;
   if (need_rebuild(c, sys)) {
     rc = rebuild(c, sys);
     if (rc) {
@@ -824,14 +851,21 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
 #pragma omp single
     for (int j = nlocal; j < nall; j++) c->rho[owner[j]] += c->rho[j];
 
-    /* Embedding energies and F'(rho). */
+    /* Embedding energies and F'(rho), the background density (if any)
+     * added to the host density first (rho[] then holds the total). */
 #pragma omp for schedule(static, 1)
     for (int t = 0; t < T; t++) {
       double *ea = t == 0 ? c->ea : c->tea + (size_t)(t - 1) * c->tcap;
+      const double *bg = c->rho_bg;
+      const int *order = c->g.order;
       double es = 0.0, ec = 0.0;
       if (want_ea) memset(ea, 0, (size_t)nlocal * sizeof *ea);
       for (int i = c->cb[t]; i < c->cb[t + 1]; i++) {
-        const double rhoi = c->rho[i];
+        double rhoi = c->rho[i];
+        if (bg) {
+          rhoi += bg[order[i]];
+          c->rho[i] = rhoi;
+        }
         const eng__coef *tab = pot->frho + (size_t)ae[i] * nrho;
         double p = rhoi * rdrho + 1.0;
         int m = (int)p;
@@ -967,6 +1001,7 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
     if (virial)
       for (int k = 0; k < 6; k++) virial[k] = v[k];
   }
+  c->have_rho = 1;
   return ENG_OK;
 }
 

@@ -312,6 +312,25 @@ long eng_calc_nbuild(const eng_calc *c);
 void eng_calc_invalidate(eng_calc *c);
 /* Cutoff used (potential cutoff), Angstrom. */
 double eng_calc_cutoff(const eng_calc *c);
+/* Background host density: every later eng_calc_compute adds rho_bg[i] to
+ * the EAM host density of atom i (the sum over its neighbours of the
+ * tabulated rho(r), in the potential's density units, the argument of the
+ * embedding function F) before F and F' are evaluated, in the energy, the
+ * per-atom energies and the forces (all thread counts).  Use: a cluster cut
+ * out of a larger system, with rho_bg[i] the constant density that the
+ * atoms left out contribute at atom i (ARTn local mode, docs/artn.md).
+ * rho_bg has natoms entries in the system's atom order; it is BORROWED
+ * (not copied): it must stay valid and unchanged while set.  NULL clears
+ * it; unset, results are bit-identical to a calculator that never had one.
+ * Only eng_calc_compute (and what calls it: minimisation, MD, ARTn) uses
+ * it; eng_hessian_build recomputes densities without it.  ENG_EINVAL if c
+ * is NULL or an entry is not finite (then the previous setting stays). */
+int eng_calc_set_density_offset(eng_calc *c, const double *rho_bg);
+/* Host densities of the last successful eng_calc_compute (background
+ * included) into rho[natoms], the system's atom order, density units of
+ * the potential.  ENG_EINVAL if no compute has completed (or the last one
+ * failed) or an argument is NULL. */
+int eng_calc_density(const eng_calc *c, double *rho);
 
 /* Threads used by eng_calc_compute (and so by everything that calls it:
  * minimisation, MD, modes, ARTn).  One setting for the whole process,

@@ -1,0 +1,330 @@
+/*
+ * test_cluster.c -- exact local clusters with a frozen background density
+ * (eng_calc_set_density_offset, eng_calc_density; ARTn local mode).
+ *
+ * The whole periodic system is the reference: a cluster of the atoms
+ * within r_m + cutoff + 1 A of a centre, the atoms beyond entering only as
+ * a constant background host density, must give the same forces on the
+ * moving atoms (within r_m) and the same energy differences as the whole
+ * system, for random displacements of the moving atoms, to round-off; so
+ * must the old construction (a 2 cutoff + 1 A shell, no background).
+ * Without the background the small cluster is wrong (the check can fail).
+ * Also: argument errors and bit-identical results with the offset unset.
+ * Sample: the bundled 2,000-atom Cu50Zr50 glass replicated 2x2x2.
+ */
+#include "engine.h"
+#include "../tap.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+#define CUZR "/usr/share/lammps/potentials/CuZr_mm.eam.fs"
+#define MARGIN 1.0 /* A, as artn.c's SHELL_MARGIN */
+
+/* The glass replicated nx x nx x nx (periodic copies). */
+static eng_system *replica(const eng_system *s, int nx) {
+  int n0 = s->natoms, m = nx * nx * nx, idx = 0;
+  eng_system *b = eng_system_create(n0 * m, s->ntypes);
+  if (!b) return NULL;
+  for (int t = 0; t < s->ntypes; t++) {
+    memcpy(b->type_name[t], s->type_name[t], ENG_NAME_MAX);
+    b->type_mass[t] = s->type_mass[t];
+  }
+  for (int a = 0; a < nx; a++)
+    for (int c = 0; c < nx; c++)
+      for (int e = 0; e < nx; e++)
+        for (int i = 0; i < n0; i++, idx++) {
+          b->id[idx] = idx + 1;
+          b->type[idx] = s->type[i];
+          b->x[3 * idx] = s->x[3 * i] + a * s->box.len[0] + c * s->box.xy + e * s->box.xz;
+          b->x[3 * idx + 1] = s->x[3 * i + 1] + c * s->box.len[1] + e * s->box.yz;
+          b->x[3 * idx + 2] = s->x[3 * i + 2] + e * s->box.len[2];
+        }
+  b->box = s->box;
+  for (int k = 0; k < 3; k++) b->box.len[k] *= nx;
+  b->box.xy *= nx;
+  b->box.xz *= nx;
+  b->box.yz *= nx;
+  return b;
+}
+
+/* A cluster: the atoms within R of atom c0 (minimum image, made
+ * contiguous), moving if within rm. */
+typedef struct clus {
+  eng_system *sys;
+  eng_calc *calc;
+  int *map;
+  unsigned char *mob;
+  double *bg;
+  int n, nmob;
+} clus;
+
+static void clus_free(clus *c) {
+  eng_calc_free(c->calc);
+  eng_system_free(c->sys);
+  free(c->map);
+  free(c->mob);
+  free(c->bg);
+}
+
+static void clus_cut(const eng_potential *pot, const eng_system *w, int c0, double rm, double R,
+                     clus *c) {
+  int n = w->natoms;
+  memset(c, 0, sizeof *c);
+  c->map = malloc(sizeof(int) * n);
+  c->mob = calloc(n, 1);
+  for (int j = 0; j < n; j++) {
+    double d[3];
+    for (int k = 0; k < 3; k++) d[k] = w->x[3 * j + k] - w->x[3 * c0 + k];
+    eng_box_minimum_image(&w->box, d);
+    double r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    if (r >= R) continue;
+    c->map[c->n] = j;
+    c->mob[c->n] = r < rm;
+    c->nmob += r < rm;
+    c->n++;
+  }
+  c->sys = eng_system_create(c->n, w->ntypes);
+  if (!c->sys) bail("out of memory");
+  for (int t = 0; t < w->ntypes; t++) {
+    memcpy(c->sys->type_name[t], w->type_name[t], ENG_NAME_MAX);
+    c->sys->type_mass[t] = w->type_mass[t];
+  }
+  for (int i = 0; i < c->n; i++) {
+    int j = c->map[i];
+    double d[3];
+    for (int k = 0; k < 3; k++) d[k] = w->x[3 * j + k] - w->x[3 * c0 + k];
+    eng_box_minimum_image(&w->box, d);
+    c->sys->type[i] = w->type[j];
+    c->sys->id[i] = w->id[j];
+    for (int k = 0; k < 3; k++) c->sys->x[3 * i + k] = w->x[3 * c0 + k] + d[k];
+  }
+  for (int k = 0; k < 3; k++) {
+    c->sys->box.lo[k] = w->x[3 * c0 + k] - R - 10.0;
+    c->sys->box.len[k] = 2.0 * R + 20.0;
+    c->sys->box.periodic[k] = 0;
+  }
+  if (eng_calc_create(pot, c->sys, NULL, &c->calc)) bail("cluster calc: %s", eng_last_error());
+}
+
+/* Background densities bg = rho_whole - rho_cluster at the current
+ * (reference) positions, 0 on moving atoms; set as the offset. */
+static void clus_background(clus *c, const double *rho_whole) {
+  double *rc = malloc(sizeof(double) * c->n);
+  c->bg = malloc(sizeof(double) * c->n);
+  if (eng_calc_compute(c->calc, c->sys, NULL, NULL, NULL, NULL) || eng_calc_density(c->calc, rc))
+    bail("cluster density: %s", eng_last_error());
+  for (int i = 0; i < c->n; i++) c->bg[i] = c->mob[i] ? 0.0 : rho_whole[c->map[i]] - rc[i];
+  if (eng_calc_set_density_offset(c->calc, c->bg)) bail("offset: %s", eng_last_error());
+  free(rc);
+}
+
+/* Energy of cluster c with the moving atoms displaced by u (whole-system
+ * indexing, 3 per atom) from the reference xref; forces into f. */
+static double clus_eval(clus *c, const double *xref, const double *u, double *f) {
+  double e;
+  for (int i = 0; i < c->n; i++)
+    for (int k = 0; k < 3; k++)
+      c->sys->x[3 * i + k] = xref[3 * i + k] + (c->mob[i] ? u[3 * c->map[i] + k] : 0.0);
+  if (eng_calc_compute(c->calc, c->sys, &e, f, NULL, NULL)) bail("cluster compute: %s", eng_last_error());
+  return e;
+}
+
+/* Largest difference of the forces on the moving atoms of c (cluster
+ * forces fc) from the whole-system forces fw. */
+static double force_diff(const clus *c, const double *fc, const double *fw) {
+  double m = 0.0;
+  for (int i = 0; i < c->n; i++)
+    if (c->mob[i])
+      for (int k = 0; k < 3; k++) m = fmax(m, fabs(fc[3 * i + k] - fw[3 * c->map[i] + k]));
+  return m;
+}
+
+static void api_errors(const eng_potential *pot, const eng_system *s) {
+  eng_calc *c = NULL;
+  double *bg = calloc(s->natoms, sizeof(double)), *rho = calloc(s->natoms, sizeof(double));
+  if (eng_calc_create(pot, s, NULL, &c)) bail("calc: %s", eng_last_error());
+  ok(eng_calc_set_density_offset(NULL, bg) == ENG_EINVAL, "offset on a NULL calculator: EINVAL");
+  ok(eng_calc_density(c, rho) == ENG_EINVAL && strstr(eng_last_error(), "no completed"),
+     "densities before any compute: EINVAL (%s)", eng_last_error());
+  bg[7] = NAN;
+  ok(eng_calc_set_density_offset(c, bg) == ENG_EINVAL && strstr(eng_last_error(), "atom 7"),
+     "a non-finite background density is refused, naming the atom (%s)", eng_last_error());
+  ok(eng_calc_density(NULL, rho) == ENG_EINVAL && eng_calc_density(c, NULL) == ENG_EINVAL,
+     "densities into NULL / of NULL: EINVAL");
+  eng_calc_free(c);
+  free(bg);
+  free(rho);
+}
+
+/* Offset unset: bit-identical to a calculator that never had one; an
+ * all-zero offset too; a constant offset changes energies by sum F(rho+b)
+ * - F(rho) (checked against the densities read back). */
+static void unset_identical(const eng_potential *pot, const eng_system *s) {
+  int n = s->natoms;
+  eng_calc *a = NULL, *b = NULL;
+  double ea, eb, *fa = malloc(sizeof(double) * 3 * n), *fb = malloc(sizeof(double) * 3 * n);
+  double *bg = malloc(sizeof(double) * n), *ra = malloc(sizeof(double) * n),
+         *rb = malloc(sizeof(double) * n);
+  eng_rng rng;
+  eng_rng_seed(&rng, 11);
+  for (int i = 0; i < n; i++) bg[i] = 0.5 * eng_rng_uniform(&rng);
+  if (eng_calc_create(pot, s, NULL, &a) || eng_calc_create(pot, s, NULL, &b)) bail("calc");
+  if (eng_calc_compute(a, s, &ea, fa, NULL, NULL)) bail("compute");
+  ok(eng_calc_set_density_offset(b, bg) == ENG_OK, "offset set");
+  if (eng_calc_compute(b, s, &eb, fb, NULL, NULL) || eng_calc_density(b, rb) || eng_calc_density(a, ra))
+    bail("compute");
+  {
+    double m = 0.0;
+    for (int i = 0; i < n; i++) m = fmax(m, fabs(rb[i] - ra[i] - bg[i]));
+    ok(m < 1e-12, "densities read back include the offset (max dev %.2g)", m);
+  }
+  ok(fabs(eb - ea) > 1e-3, "an offset changes the energy (%.6f eV)", eb - ea);
+  eng_calc_set_density_offset(b, NULL);
+  if (eng_calc_compute(b, s, &eb, fb, NULL, NULL)) bail("compute");
+  ok(eb == ea && memcmp(fa, fb, sizeof(double) * 3 * n) == 0,
+     "offset cleared: energy and forces bit-identical to a calculator without one");
+  for (int i = 0; i < n; i++) bg[i] = 0.0;
+  eng_calc_set_density_offset(b, bg);
+  if (eng_calc_compute(b, s, &eb, fb, NULL, NULL)) bail("compute");
+  ok(eb == ea && memcmp(fa, fb, sizeof(double) * 3 * n) == 0,
+     "all-zero offset: bit-identical too");
+  eng_calc_free(a);
+  eng_calc_free(b);
+  free(fa);
+  free(fb);
+  free(bg);
+  free(ra);
+  free(rb);
+}
+
+/* The decomposition around atom c0 with moving radius rm. */
+static void decomposition(const eng_potential *pot, const eng_system *w, eng_calc *cw, int c0,
+                          double rm, int nconf) {
+  const int n = w->natoms;
+  const double rc = eng_potential_cutoff(pot);
+  clus cn, co;
+  eng_system *wx = eng_system_copy(w);
+  double *rho = malloc(sizeof(double) * n), *u = calloc(3 * (size_t)n, sizeof(double));
+  double *fw = malloc(sizeof(double) * 3 * n), *fn = NULL, *fo = NULL, *fz = NULL, *xn, *xo;
+  double ew0, en0, eo0, ez0;
+  double maxf_n = 0, maxf_o = 0, maxe_n = 0, maxe_o = 0, minf_z = 1e300, maxf_t = 0;
+  eng_rng rng;
+
+  if (!wx || !rho || !u || !fw) bail("out of memory");
+  if (eng_calc_compute(cw, w, &ew0, fw, NULL, NULL) || eng_calc_density(cw, rho))
+    bail("whole system: %s", eng_last_error());
+  clus_cut(pot, w, c0, rm, rm + rc + MARGIN, &cn);
+  clus_cut(pot, w, c0, rm, rm + 2.0 * rc + MARGIN, &co);
+  diag("centre %d (type %d), r_m %.1f A: new cluster %d atoms, old (2 rc shell) %d, moving %d",
+       c0, w->type[c0] + 1, rm, cn.n, co.n, cn.nmob);
+  ok(cn.nmob == co.nmob && cn.n < co.n / 2, "the one-cutoff cluster is less than half the old one");
+  clus_background(&cn, rho);
+  fn = malloc(sizeof(double) * 3 * cn.n);
+  fz = malloc(sizeof(double) * 3 * cn.n);
+  fo = malloc(sizeof(double) * 3 * co.n);
+  xn = malloc(sizeof(double) * 3 * cn.n);
+  xo = malloc(sizeof(double) * 3 * co.n);
+  memcpy(xn, cn.sys->x, sizeof(double) * 3 * cn.n);
+  memcpy(xo, co.sys->x, sizeof(double) * 3 * co.n);
+  en0 = clus_eval(&cn, xn, u, fn);
+  eo0 = clus_eval(&co, xo, u, fo);
+  eng_calc_set_density_offset(cn.calc, NULL);
+  ez0 = clus_eval(&cn, xn, u, fz);
+  eng_calc_set_density_offset(cn.calc, cn.bg);
+  ok(force_diff(&cn, fn, fw) < 1e-9 && force_diff(&co, fo, fw) < 1e-9,
+     "at the minimum: moving-atom forces of both clusters = whole system (%.2g, %.2g eV/A)",
+     force_diff(&cn, fn, fw), force_diff(&co, fo, fw));
+
+  eng_rng_seed(&rng, 1234 + (uint64_t)c0);
+  for (int s = 0; s < nconf; s++) {
+    double ew, en, eo, ez;
+    /* moving atoms by up to 0.35 A per component (< MARGIN in norm), the
+     * centre by up to 1.2 A */
+    memset(u, 0, sizeof(double) * 3 * n);
+    for (int i = 0; i < cn.n; i++)
+      if (cn.mob[i]) {
+        double a = cn.map[i] == c0 ? 1.2 : 0.35;
+        for (int k = 0; k < 3; k++) u[3 * cn.map[i] + k] = a * (2.0 * eng_rng_uniform(&rng) - 1.0);
+      }
+    for (int j = 0; j < 3 * n; j++) wx->x[j] = w->x[j] + u[j];
+    if (eng_calc_compute(cw, wx, &ew, fw, NULL, NULL)) bail("whole: %s", eng_last_error());
+    en = clus_eval(&cn, xn, u, fn);
+    eo = clus_eval(&co, xo, u, fo);
+    maxf_n = fmax(maxf_n, force_diff(&cn, fn, fw));
+    maxf_o = fmax(maxf_o, force_diff(&co, fo, fw));
+    maxe_n = fmax(maxe_n, fabs((en - en0) - (ew - ew0)));
+    maxe_o = fmax(maxe_o, fabs((eo - eo0) - (ew - ew0)));
+    diag("  displacement %d: dE whole %.6f eV, new cluster %+.2g, old %+.2g", s, ew - ew0,
+         (en - en0) - (ew - ew0), (eo - eo0) - (ew - ew0));
+    /* the same small cluster without its background: wrong */
+    eng_calc_set_density_offset(cn.calc, NULL);
+    ez = clus_eval(&cn, xn, u, fz);
+    eng_calc_set_density_offset(cn.calc, cn.bg);
+    minf_z = fmin(minf_z, fmax(force_diff(&cn, fz, fw), fabs((ez - ez0) - (ew - ew0))));
+    diag("  without background: forces off by %.2g eV/A, dE by %+.2g eV", force_diff(&cn, fz, fw),
+         (ez - ez0) - (ew - ew0));
+    /* two threads: the same to round-off */
+    eng_set_threads(2);
+    (void)clus_eval(&cn, xn, u, fz);
+    eng_set_threads(1);
+    for (int i = 0; i < 3 * cn.n; i++) maxf_t = fmax(maxf_t, fabs(fz[i] - fn[i]));
+  }
+  ok(maxf_n < 1e-9, "new cluster (cutoff shell + background): moving-atom forces = whole system "
+     "to %.2g eV/A (< 1e-9) over %d displacements", maxf_n, nconf);
+  ok(maxe_n < 1e-8, "new cluster: energy differences = whole system to %.2g eV (< 1e-8)", maxe_n);
+  ok(maxf_o < 1e-9, "old cluster (2 cutoff shell): forces = whole system to %.2g eV/A", maxf_o);
+  ok(maxe_o < 1e-8, "old cluster: energy differences = whole system to %.2g eV", maxe_o);
+  ok(minf_z > 1e-6, "without the background the small cluster is off by >= %.3g eV/A or eV (> 1e-6, "
+     "round-off is < 1e-10)", minf_z);
+  ok(maxf_t < 1e-11, "two threads with the offset: forces within %.2g eV/A of one thread", maxf_t);
+  clus_free(&cn);
+  clus_free(&co);
+  eng_system_free(wx);
+  free(rho);
+  free(u);
+  free(fw);
+  free(fn);
+  free(fo);
+  free(fz);
+  free(xn);
+  free(xo);
+}
+
+int main(void) {
+  char path[4096];
+  const char *src = getenv("PELMAP_SRCDIR");
+  eng_potential *pot = NULL;
+  eng_system *g = NULL, *w = NULL;
+  eng_calc *cw = NULL;
+
+  if (eng_potential_read(CUZR, ENG_POT_AUTO, &pot)) bail("potential: %s", eng_last_error());
+  snprintf(path, sizeof path, "%s/common/data/cu50zr50-2000.data", src && *src ? src : "..");
+  if (eng_read_file(path, ENG_FMT_AUTO, NULL, &g)) bail("%s: %s", path, eng_last_error());
+  api_errors(pot, g);
+  unset_identical(pot, g);
+  w = replica(g, 2);
+  if (!w || eng_calc_create(pot, w, NULL, &cw)) bail("replica: %s", eng_last_error());
+  eng_set_threads(1);
+  /* a Cu and a Zr centre, r_m = 6 A and 8 A */
+  decomposition(pot, w, cw, 0, 6.0, UNDER_ASAN ? 1 : 3);
+  decomposition(pot, w, cw, 1, 8.0, UNDER_ASAN ? 1 : 2);
+  eng_calc_free(cw);
+  eng_system_free(w);
+  eng_system_free(g);
+  eng_potential_free(pot);
+  return tap_done();
+}
