@@ -194,6 +194,18 @@ static void rule_text(const kind_param *p, char *buf, size_t n) {
                             bar ? ", " : "");
       c = bar ? bar + 1 : c + len;
     }
+  } else if (p->type == KIND_P_TEXT) {
+    size_t k = (size_t)snprintf(buf, n, "must be a string of %.0f to %.0f "
+                                "characters", p->min, p->max);
+    if (p->choices && k < n)
+      k += (size_t)snprintf(buf + k, n - k, " (syntax: ");
+    for (const char *c = p->choices; c && *c && k + 8 < n;) {
+      const char *bar = strchr(c, '|');
+      size_t len = bar ? (size_t)(bar - c) : strlen(c);
+      k += (size_t)snprintf(buf + k, n - k, "%.*s%s", (int)len, c,
+                            bar ? " | " : ")");
+      c = bar ? bar + 1 : NULL;
+    }
   } else if (p->type == KIND_P_BOOL) {
     snprintf(buf, n, "must be true or false");
   } else if (p->type == KIND_P_NUMLIST) {
@@ -216,6 +228,12 @@ static void rule_text(const kind_param *p, char *buf, size_t n) {
 static int value_ok(const kind_param *p, const cJSON *v) {
   double x;
   if (p->type == KIND_P_BOOL) return cJSON_IsBool(v);
+  if (p->type == KIND_P_TEXT) {
+    size_t len;
+    if (!cJSON_IsString(v) || !v->valuestring) return 0;
+    len = strlen(v->valuestring);
+    return (double)len >= p->min && (double)len <= p->max;
+  }
   if (p->type == KIND_P_STRING) {
     const char *c;
     size_t len;
@@ -457,6 +475,47 @@ static int noop_validate(const cJSON *p, cJSON **o, char *e, size_t n) {
   return kind__validate(kind_find("noop"), p, o, e, n, NULL);
 }
 
+/* The length rule of every KIND_P_TEXT param of kind `name` given as a
+ * JSON string in params, checked before the kind's own validator fn
+ * (which parses the text, and may take other JSON forms of it: kinds.h
+ * KIND_P_TEXT).  KIND_EINVAL with "field: must be a string of ..., got N
+ * characters", else what fn returns. */
+static int text_first(const char *name,
+                      int (*fn)(const cJSON *, cJSON **, char *, size_t),
+                      const cJSON *params, cJSON **normalized, char *err,
+                      size_t errlen) {
+  const kind_def *k = kind_find(name);
+  const cJSON *it;
+  char rule[320];
+  assert(k && normalized);
+  *normalized = NULL;
+  if (cJSON_IsObject(params))
+    for (it = params->child; it; it = it->next) {
+      const kind_param *p = it->string ? kind_param_find(k, it->string) : NULL;
+      if (!p || p->type != KIND_P_TEXT || !cJSON_IsString(it) ||
+          !it->valuestring || value_ok(p, it))
+        continue;
+      rule_text(p, rule, sizeof rule);
+      snprintf(err, errlen, "%s: %s, got %zu characters", p->name, rule,
+               strlen(it->valuestring));
+      return KIND_EINVAL;
+    }
+  return fn(params, normalized, err, errlen);
+}
+
+static int artn_validate(const cJSON *p, cJSON **o, char *e, size_t n) {
+  return text_first("artn", kind__validate_artn, p, o, e, n);
+}
+static int artn_chunk_validate(const cJSON *p, cJSON **o, char *e, size_t n) {
+  return text_first("artn_chunk", kind__validate_artn_chunk, p, o, e, n);
+}
+static int analysis_validate(const cJSON *p, cJSON **o, char *e, size_t n) {
+  return text_first("analysis", kind__validate_analysis, p, o, e, n);
+}
+static int pipeline_validate(const cJSON *p, cJSON **o, char *e, size_t n) {
+  return text_first("pipeline", kind__validate_pipeline, p, o, e, n);
+}
+
 #define NPARAMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static kind_def kinds[] = {
@@ -493,23 +552,23 @@ static kind_def kinds[] = {
     {"artn",
      "ARTn sweep: activation energies of local excitations around selected "
      "atoms, fanned out into artn_chunk child jobs and gathered per atom",
-     kind__validate_artn, kind__run_artn, NULL, kind__artn_params, -1,
+     artn_validate, kind__run_artn, NULL, kind__artn_params, -1,
      KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL, kind__plan_artn},
     {"artn_chunk",
      "ARTn events for a list of atoms (one chunk of an artn sweep)",
-     kind__validate_artn_chunk, kind__run_artn_chunk, NULL,
+     artn_chunk_validate, kind__run_artn_chunk, NULL,
      kind__artn_chunk_params, -1, KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL,
      NULL},
     {"analysis",
      "correlations, spatial autocorrelation and correlation lengths, "
      "barrier spectra and slice maps of per-atom fields from other results",
-     kind__validate_analysis, kind__run_analysis, NULL,
+     analysis_validate, kind__run_analysis, NULL,
      kind__analysis_params, -1, KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL,
      NULL},
     {"pipeline",
      "the paper end to end: minimise, descriptors and ARTn sweep, analysis, "
      "and a report per figure",
-     kind__validate_pipeline, kind__run_pipeline, NULL,
+     pipeline_validate, kind__run_pipeline, NULL,
      kind__pipeline_params, -1, KIND_NEEDS_STRUCTURE | KIND_NEEDS_POTENTIAL,
      kind__plan_pipeline},
 };
@@ -530,6 +589,20 @@ static void add_enum(cJSON *s, const char *c) {
     const char *bar = strchr(c, '|');
     size_t len = bar ? (size_t)(bar - c) : strlen(c);
     char buf[32];
+    snprintf(buf, sizeof buf, "%.*s", (int)len, c);
+    cJSON_AddItemToArray(e, cJSON_CreateString(buf));
+    c = bar ? bar + 1 : NULL;
+  }
+}
+
+/* s["x-syntax"] = the syntax forms "a|b:...|c" of a KIND_P_TEXT as strings
+ * (an annotation: the value is free text, not one of them). */
+static void add_syntax(cJSON *s, const char *c) {
+  cJSON *e = cJSON_AddArrayToObject(s, "x-syntax");
+  while (e && c && *c) {
+    const char *bar = strchr(c, '|');
+    size_t len = bar ? (size_t)(bar - c) : strlen(c);
+    char buf[128];
     snprintf(buf, sizeof buf, "%.*s", (int)len, c);
     cJSON_AddItemToArray(e, cJSON_CreateString(buf));
     c = bar ? bar + 1 : NULL;
@@ -573,6 +646,12 @@ static cJSON *param_schema(const kind_param *p) {
       cJSON_AddItemToObject(s, "items", it);
     }
   } break;
+  case KIND_P_TEXT:
+    cJSON_AddStringToObject(s, "type", "string");
+    cJSON_AddNumberToObject(s, "minLength", p->min);
+    cJSON_AddNumberToObject(s, "maxLength", p->max);
+    if (p->choices) add_syntax(s, p->choices);
+    break;
   default:
     cJSON_AddStringToObject(s, "type", "string");
     add_enum(s, p->choices);

@@ -98,9 +98,17 @@ enum kind_ptype {
                       * JSON array of strings or one comma-separated
                       * string ("rdf,voronoi"); normalized to an array in
                       * the order of choices */
-  KIND_P_NUMLIST     /* non-empty list of numbers in [min, max]: a JSON
+  KIND_P_NUMLIST,    /* non-empty list of numbers in [min, max]: a JSON
                       * array or one comma-separated string ("3.9,6.4");
                       * normalized to an array in the order given */
+  KIND_P_TEXT        /* free-form text: a JSON string of min .. max
+                      * characters (bytes); choices, if not NULL, gives its
+                      * syntax for help and the schema ("all|ids:..."),
+                      * not a closed set.  What the text means is the
+                      * kind's validator's business (kind_def.validate;
+                      * it may accept other JSON forms too, e.g. artn's
+                      * atoms as an array of ids); the length bound holds
+                      * for every string value, checked before it */
 };
 
 /* One parameter of a kind.  Used for validation, for the JSON schema
@@ -109,9 +117,11 @@ enum kind_ptype {
 typedef struct kind_param {
   const char *name;
   int type;            /* enum kind_ptype */
-  const char *choices; /* KIND_P_STRING, KIND_P_LIST: "fire|cg" */
+  const char *choices; /* KIND_P_STRING, KIND_P_LIST: "fire|cg";
+                        * KIND_P_TEXT: its syntax, "all|ids:..." (or NULL) */
   double min, max;     /* inclusive bounds unless min_excl (min < v);
-                        * KIND_P_NUMLIST: of every element */
+                        * KIND_P_NUMLIST: of every element; KIND_P_TEXT:
+                        * of the length in bytes */
   int min_excl;
   /* Default as JSON text ("1e-6", "\"cg\"", "true"); NULL when the
    * default is derived from other params (described in help). */

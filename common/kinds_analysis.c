@@ -60,7 +60,7 @@ const kind_param kind__analysis_params[] = {
      "\"slices\"]",
      "", "analyses to run (each is skipped, with a note, when its fields "
          "are missing)"},
-    {"property", KIND_P_STRING, "auto|none|FIELD", 0, 0, 0, "\"auto\"", "",
+    {"property", KIND_P_TEXT, "auto|none|FIELD", 1, 63, 0, "\"auto\"", "",
      "the property field (per_atom column of an input): auto = dq_mean if "
      "an input has it, else none; none = no property (no correlations, "
      "spectra)"},

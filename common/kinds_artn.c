@@ -146,7 +146,7 @@ static const artn_field artn_fields[] = {ARTN_OPTS(ARTN_FIELD)};
    "recorded"}
 
 const kind_param kind__artn_params[] = {
-    {"atoms", KIND_P_STRING, ATOMS_CHOICES, 0, 0, 0, "\"all\"", "",
+    {"atoms", KIND_P_TEXT, ATOMS_CHOICES, 1, 1048576, 0, "\"all\"", "",
      ATOMS_HELP},
     {"events_per_atom", KIND_P_INT, NULL, 1, 100000, 0, "10", "",
      "events per selected atom (event indices 0 .. events_per_atom-1)"},
@@ -162,7 +162,7 @@ const kind_param kind__artn_params[] = {
     ARTN_OPTS(ARTN_PARAM){NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL}};
 
 const kind_param kind__artn_chunk_params[] = {
-    {"atoms", KIND_P_STRING, ATOMS_CHOICES, 0, 0, 0, "\"all\"", "",
+    {"atoms", KIND_P_TEXT, ATOMS_CHOICES, 1, 1048576, 0, "\"all\"", "",
      ATOMS_HELP},
     {"events_per_atom", KIND_P_INT, NULL, 1, 100000, 0, "10", "",
      "events per selected atom (event indices 0 .. events_per_atom-1)"},

@@ -38,8 +38,8 @@ const kind_param kind__pipeline_params[] = {
      "minimize step: force tolerance of the CG minimisation"},
     {"events_per_atom", KIND_P_INT, NULL, 1, 100000, 0, "10", "",
      "artn step: events per atom (the paper: 10)"},
-    {"artn_atoms", KIND_P_STRING, "all|ids:...|species:...|region:...", 0, 0,
-     0, "\"all\"", "",
+    {"artn_atoms", KIND_P_TEXT, "all|ids:...|species:...|region:...", 1,
+     1048576, 0, "\"all\"", "",
      "artn step: atoms whose events are run (the artn kind's `atoms`; the "
      "paper: all)"},
     {"chunk_events", KIND_P_INT, NULL, 1, 1e9, 0, "100", "",

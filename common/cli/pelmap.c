@@ -148,7 +148,8 @@ static void cli_kind_help(const kind_def *k) {
     if (!p->def && p->type != KIND_P_SEED)
       dv = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(defs, p->name));
     printf("  --%-12s %s%s%s%s  default %s\n      %s\n", opt,
-           p->type == KIND_P_STRING || p->type == KIND_P_LIST
+           (p->type == KIND_P_STRING || p->type == KIND_P_LIST ||
+            p->type == KIND_P_TEXT) && p->choices
                ? p->choices
                : cli_type_name(p->type),
            p->unit && p->unit[0] ? " (" : "", p->unit ? p->unit : "",
@@ -287,7 +288,7 @@ static cJSON *cli_param_value(const kind_param *p, const char *opt,
   double x;
   /* lists stay text: the validator splits "a,b" (kinds.h KIND_P_LIST) */
   if (p->type == KIND_P_STRING || p->type == KIND_P_LIST ||
-      p->type == KIND_P_NUMLIST)
+      p->type == KIND_P_NUMLIST || p->type == KIND_P_TEXT)
     return cJSON_CreateString(val);
   if (p->type == KIND_P_BOOL) {
     if (!strcmp(val, "true") || !strcmp(val, "1") || !strcmp(val, "yes"))

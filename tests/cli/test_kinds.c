@@ -9,6 +9,7 @@
 #include "kinds.h"
 #include "../tap.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Validate JSON text with kind name; returns the code, message in err. */
@@ -150,6 +151,85 @@ int main(void) {
   bad("descriptors", "{\"s2_cutoffs\":[51]}", "s2_cutoffs: must be a non-empty list");
   bad("descriptors", "{\"s2_cutoffs\":[1,2,3,4,5,6,7,8,9]}", "s2_cutoffs: at most 8");
   bad("descriptors", "{\"msd_dt\":0.01,\"msd_t_damp\":0.001}", "msd_t_damp: must be >= msd_dt");
+
+  /* free-text params (KIND_P_TEXT): artn/artn_chunk atoms, pipeline
+   * artn_atoms, analysis property; the old values still pass */
+  {
+    static const struct {
+      const char *kind, *param;
+      double maxlen;
+    } tp[] = {{"artn", "atoms", 1048576},
+              {"artn_chunk", "atoms", 1048576},
+              {"pipeline", "artn_atoms", 1048576},
+              {"analysis", "property", 63}};
+    for (i = 0; i < (int)(sizeof tp / sizeof tp[0]); i++) {
+      const kind_param *p = kind_param_find(kind_find(tp[i].kind), tp[i].param);
+      cJSON *s = cJSON_Parse(kind_find(tp[i].kind)->params_schema_json);
+      const cJSON *ps = cJSON_GetObjectItemCaseSensitive(
+          cJSON_GetObjectItemCaseSensitive(s, "properties"), tp[i].param);
+      const cJSON *ty = cJSON_GetObjectItemCaseSensitive(ps, "type");
+      char *big = malloc((size_t)tp[i].maxlen + 40);
+      cJSON *par = cJSON_CreateObject();
+      size_t len = (size_t)tp[i].maxlen + 1;
+      ok(p && p->type == KIND_P_TEXT && p->max == tp[i].maxlen && cJSON_IsString(ty) &&
+             !strcmp(ty->valuestring, "string") &&
+             num(ps, "maxLength") == tp[i].maxlen && num(ps, "minLength") == 1 &&
+             !cJSON_GetObjectItemCaseSensitive(ps, "enum") &&
+             cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(ps, "x-syntax")),
+         "%s %s: KIND_P_TEXT, schema string with minLength 1, maxLength %.0f, x-syntax, no enum",
+         tp[i].kind, tp[i].param, tp[i].maxlen);
+      cJSON_Delete(s);
+      if (!big || !par) bail("out of memory");
+      /* one character over the limit: "ids:1,1,1,..." or "aaaa..." */
+      memset(big, 'a', len);
+      if (tp[i].maxlen > 100) {
+        size_t j;
+        memcpy(big, "ids:", 4);
+        for (j = 4; j < len; j++) big[j] = (j % 2) ? ',' : '1';
+        big[len - 1] = '2';
+      }
+      big[len] = 0;
+      cJSON_AddStringToObject(par, tp[i].param, big);
+      o = NULL;
+      rc = kind_find(tp[i].kind)->validate(par, &o, err, sizeof err);
+      if (!ok(rc == KIND_EINVAL && !o && !strncmp(err, tp[i].param, strlen(tp[i].param)) &&
+                  err[strlen(tp[i].param)] == ':' &&
+                  strstr(err, "must be a string of 1 to") && strstr(err, "got "),
+              "%s %s of %zu characters -> KIND_EINVAL naming %s", tp[i].kind, tp[i].param,
+              len, tp[i].param))
+        diag("got rc %d, \"%s\"", rc, err);
+      cJSON_Delete(o);
+      cJSON_Delete(par);
+      free(big);
+    }
+  }
+  bad("artn", "{\"atoms\":\"\"}", "atoms: must be a string of 1 to 1048576 characters");
+  bad("artn", "{\"atoms\":7}", "atoms: must be a string");
+  bad("artn", "{\"atoms\":{\"ids\":1}}", "atoms: must be a string");
+  bad("artn_chunk", "{\"atoms\":true}", "atoms: must be a string");
+  bad("pipeline", "{\"artn_atoms\":3.5}", "artn_atoms: must be a string");
+  bad("pipeline", "{\"artn_atoms\":\"\"}", "artn_atoms: must be a string of 1 to");
+  bad("analysis", "{\"property\":12}", "property: must be");
+  bad("analysis", "{\"property\":\"\"}", "property: must be a string of 1 to 63 characters");
+  bad("analysis", "{\"property\":\"a b\"}", "property: must be");
+  {
+    static const char *const good[][2] = {
+        {"artn", "{\"atoms\":\"ids:1-16\",\"seed\":1}"},
+        {"artn", "{\"atoms\":\"1,5,9-12\",\"seed\":1}"},
+        {"artn", "{\"atoms\":[3,1,2],\"seed\":1}"},
+        {"artn", "{\"atoms\":\"species:Zr\",\"seed\":1}"},
+        {"artn", "{\"atoms\":\"region:0,5,-inf,inf,0,1e3\",\"seed\":1}"},
+        {"artn_chunk", "{\"atoms\":\"all\",\"seed\":1}"},
+        {"pipeline", "{\"artn_atoms\":\"ids:1-16\",\"seed\":1}"},
+        {"analysis", "{\"property\":\"dq_mean\"}"},
+        {"analysis", "{\"property\":\"none\"}"}};
+    for (i = 0; i < (int)(sizeof good / sizeof good[0]); i++) {
+      rc = v(good[i][0], good[i][1], &o, err, sizeof err);
+      if (!ok(rc == 0 && o, "%s %s accepted (as before KIND_P_TEXT)", good[i][0], good[i][1]))
+        diag("got rc %d, \"%s\"", rc, err);
+      cJSON_Delete(o);
+    }
+  }
 
   /* noop: result shape, progress, cancel, failure */
   {
