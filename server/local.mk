@@ -43,6 +43,9 @@ tests_service_graph_qtool_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
 tests_service_graph_qtool_LDADD = $(PEL_SERVICE_LIBS)
 dist_noinst_SCRIPTS += tests/service/graph_http.sh
 TESTS += tests/service/graph_http.sh
+# the shared preamble of the service shell tests (sourced by graph_http.sh,
+# tests/cli/test_artn_service.sh, tests/cli/test_pipeline_service.sh)
+EXTRA_DIST += tests/service/lib.sh
 
 # --- fuzz target of the HTTP-facing parsers (fixed-seed driver in make check) ---
 check_PROGRAMS += tests/fuzz/fuzz_api

@@ -10,60 +10,15 @@
 # histogram lists and summary statistics equal those of `pelmap artn` with
 # the same params.
 set -u
-B=${PELMAP_BUILDDIR:-.}
-SRC=${PELMAP_SRCDIR:-$(dirname "$0")/../..}
-D=$B/server/pelmapd
-W=$B/pelmap-worker
-C=$B/pelmap
+. "${PELMAP_SRCDIR:-$(dirname "$0")/../..}/tests/service/lib.sh"
+svc_init artn
 DATA=$SRC/tests/cli/test_artn_glass250.data
-for x in "$D" "$W" "$C"; do
-  [ -x "$x" ] || { echo "1..0 # SKIP $x not built"; exit 0; }
-done
-command -v curl >/dev/null || { echo "1..0 # SKIP curl missing"; exit 0; }
-[ -r /usr/share/lammps/potentials/CuZr_mm.eam.fs ] || { echo "1..0 # SKIP CuZr_mm.eam.fs missing"; exit 0; }
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-command -v "$PY" >/dev/null || { echo "1..0 # SKIP python3 missing"; exit 0; }
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/pelmap-artn.XXXXXX")
-PIDS="" DPID=""
-cleanup() {
-  for p in $PIDS; do kill "$p" 2>/dev/null; done
-  for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-  [ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
-  [ -n "${KEEP_T:-}" ] && echo "# kept $T" || rm -rf "$T"
-}
-trap cleanup EXIT
-N=0 FAIL=0
-ok() { # ok STATUS "what"
-  N=$((N + 1))
-  if [ "$1" -eq 0 ]; then echo "ok $N - $2"; else echo "not ok $N - $2"; FAIL=$((FAIL + 1)); fi
-}
-wait_for() { # wait_for SECONDS CMD...
-  local t=$1 i=0; shift
-  while [ "$i" -lt $((t * 5)) ]; do "$@" && return 0; sleep 0.2; i=$((i + 1)); done
-  return 1
-}
-api() { # api METHOD PATH [curl args]: as alice; body in $T/body, status echoed
-  local m=$1 p=$2; shift 2
-  curl -sS --max-time 60 -o "$T/body" -w '%{http_code}' -X "$m" \
-    -H "Authorization: Bearer $ALICE" "$@" "$U$p" 2>>"$T/curl.err"
-}
-jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
 state_done() {
   api GET "/api/v1/jobs/$P" >/dev/null
   case "$(jget "$T/body" 'j["state"]')" in succeeded|failed|cancelled) return 0 ;; esac
   return 1
 }
-
-"$D" user add alice --db "$T/db" >"$T/alice" 2>/dev/null
-"$D" user add wk --role worker --db "$T/db" >"$T/wk" 2>/dev/null
-ALICE=$(cat "$T/alice") WK=$(cat "$T/wk")
-[ -n "$ALICE" ] && [ -n "$WK" ] || { echo "Bail out! pelmapd user add failed"; exit 1; }
-"$D" --db "$T/db" --listen 127.0.0.1:0 --port-file "$T/port" --quiet 2>>"$T/pelmapd.log" &
-DPID=$!
-wait_for 10 test -s "$T/port" || { echo "Bail out! pelmapd did not start"; exit 1; }
-U=http://127.0.0.1:$(cat "$T/port")
+svc_start
 
 PARAMS='{"atoms":"1","events_per_atom":2,"seed":7,"chunk_events":1}'
 api POST /api/v1/structures -H 'Content-Type: application/octet-stream' \
@@ -84,17 +39,36 @@ st=$(api POST /api/v1/jobs -H 'Content-Type: application/json' \
 [ "$st" = 400 ] && grep -q "atom id 99999 is not in the structure" "$T/body"
 ok $? "a selection the structure lacks is a 400 naming the id (HTTP $st)"
 
-timeout 900 "$W" --db "$T/db" --name db1 --poll 0.2 -q 2>>"$T/w1.log" &
-PIDS="$PIDS $!"
-timeout 900 "$W" --server "$U" --token "$WK" --name h1 --poll 0.2 -q 2>>"$T/w2.log" &
-PIDS="$PIDS $!"
+# free-text params (KIND_P_TEXT): a string over the length limit, or of
+# the wrong JSON type, is a 400 naming the parameter; the schema says so
+api GET "/api/v1/jobs?limit=1000" >/dev/null
+NJOBS=$(jget "$T/body" 'len(j)')
+"$PY" -c 'import json,sys; print(json.dumps({"kind":"artn","structure":int(sys.argv[1]),"params":{"atoms":"ids:" + "1," * 524286 + "2","seed":1}}))' "$S" >"$T/long.json"
+st=$(api POST /api/v1/jobs -H 'Content-Type: application/json' --data-binary @"$T/long.json")
+[ "$st" = 400 ] && grep -q 'params.atoms: must be a string of 1 to 1048576 characters.*got 1048577 characters' "$T/body"
+ok $? "atoms of 1048577 characters: 400 naming atoms (HTTP $st: $(head -c 120 "$T/body"))"
+st=$(api POST /api/v1/jobs -H 'Content-Type: application/json' \
+  --data-binary "{\"kind\":\"artn\",\"structure\":$S,\"params\":{\"atoms\":{\"ids\":[1]},\"seed\":1}}")
+[ "$st" = 400 ] && grep -q 'params.atoms: must be a string' "$T/body"
+ok $? "atoms as an object: 400 naming atoms (HTTP $st)"
+st=$(api POST /api/v1/jobs -H 'Content-Type: application/json' \
+  --data-binary "{\"kind\":\"analysis\",\"structure\":$S,\"params\":{\"property\":5}}")
+[ "$st" = 400 ] && grep -q 'params.property: must be' "$T/body"
+ok $? "analysis property as a number: 400 naming property (HTTP $st)"
+api GET /api/v1/kinds >/dev/null
+[ "$(jget "$T/body" '[(s["type"], s["maxLength"], "enum" in s) for k in j if k["name"] in ("artn", "pipeline", "analysis") for n, s in k["params_schema"]["properties"].items() if n in ("atoms", "artn_atoms", "property")]')" = "[('string', 1048576, False), ('string', 63, False), ('string', 1048576, False)]" ]
+ok $? "GET /kinds: atoms, property, artn_atoms are strings with maxLength, no enum"
+api GET "/api/v1/jobs?limit=1000" >/dev/null
+[ -n "$NJOBS" ] && [ "$(jget "$T/body" 'len(j)')" = "$NJOBS" ]
+ok $? "nothing was queued by the refused submissions ($NJOBS jobs before and after)"
+
+WORKER_TIMEOUT=900 dbw db1 -q
+WORKER_TIMEOUT=900 httpw h1 -q
 wait_for 900 state_done
 api GET "/api/v1/jobs/$P" >/dev/null
 [ "$(jget "$T/body" 'j["state"], j["progress"]')" = "succeeded 1.0" ]
 ok $? "the sweep succeeded, progress 1 ($(jget "$T/body" 'j["state"], j.get("error")'))"
-for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-for p in $PIDS; do wait "$p" 2>/dev/null; done
-PIDS=""
+stop_workers
 api GET "/api/v1/jobs/$P/result" >/dev/null
 cp "$T/body" "$T/svc.json"
 
@@ -118,8 +92,6 @@ print("# differ: %s" % bad if bad else "# %d events, %d converged" % (a["summary
 sys.exit(1 if bad else 0)
 EOF
 ok $? "service and CLI sweeps: identical event tables, per-atom results, histograms, summary statistics"
-! grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$T"/*.log "$T/cli.err" >/dev/null 2>&1
+svc_no_sanitizer_reports "$T/cli.err"
 ok $? "no sanitizer reports in the logs"
-
-echo "1..$N"
-[ "$FAIL" -eq 0 ]
+svc_done

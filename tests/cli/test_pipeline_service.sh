@@ -13,58 +13,11 @@
 #     numbers (report table, summary.steps minus timings; to 1e-9 relative)
 #     as the same pipeline run by `pelmap pipeline` in one process.
 set -u
-B=${PELMAP_BUILDDIR:-.}
-SRC=${PELMAP_SRCDIR:-$(dirname "$0")/../..}
-D=$B/server/pelmapd
-W=$B/pelmap-worker
-C=$B/pelmap
+. "${PELMAP_SRCDIR:-$(dirname "$0")/../..}/tests/service/lib.sh"
+svc_init pipeline
 DATA=$SRC/tests/cli/test_artn_glass250.data
-for x in "$D" "$W" "$C"; do
-  [ -x "$x" ] || { echo "1..0 # SKIP $x not built"; exit 0; }
-done
-command -v curl >/dev/null || { echo "1..0 # SKIP curl missing"; exit 0; }
-[ -r /usr/share/lammps/potentials/CuZr_mm.eam.fs ] || { echo "1..0 # SKIP CuZr_mm.eam.fs missing"; exit 0; }
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-command -v "$PY" >/dev/null || { echo "1..0 # SKIP python3 missing"; exit 0; }
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/pelmap-pipeline.XXXXXX")
-PIDS="" DPID=""
-cleanup() {
-  for p in $PIDS; do kill "$p" 2>/dev/null; done
-  for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-  [ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-N=0 FAIL=0
-ok() { # ok STATUS "what"
-  N=$((N + 1))
-  if [ "$1" -eq 0 ]; then echo "ok $N - $2"; else echo "not ok $N - $2"; FAIL=$((FAIL + 1)); fi
-}
-wait_for() { # wait_for SECONDS CMD...
-  local t=$1 i=0; shift
-  while [ "$i" -lt $((t * 10)) ]; do "$@" && return 0; sleep 0.1; i=$((i + 1)); done
-  return 1
-}
-api() { # api METHOD PATH [curl args]: body in $T/body, status echoed
-  local m=$1 p=$2; shift 2
-  curl -sS --max-time 60 -o "$T/body" -w '%{http_code}' -X "$m" \
-    -H "Authorization: Bearer $ALICE" "$@" "$U$p" 2>>"$T/curl.err"
-}
-jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
-job_field() { api GET "/api/v1/jobs/$1" >/dev/null; jget "$T/body" "j[\"$2\"]"; }
-state_is() { [ "$(job_field "$1" state)" = "$2" ]; }
 PARAMS='{"artn_atoms":"ids:1-2","events_per_atom":1,"chunk_events":1,"msd_time":0.2,"seed":11}'
-
-"$D" user add alice --db "$T/db" >"$T/alice" 2>/dev/null
-"$D" user add wk --role worker --db "$T/db" >"$T/wk" 2>/dev/null
-ALICE=$(cat "$T/alice") WK=$(cat "$T/wk")
-[ -n "$ALICE" ] && [ -n "$WK" ] || { echo "Bail out! pelmapd user add failed"; exit 1; }
-"$D" --db "$T/db" --listen 127.0.0.1:0 --port-file "$T/port" --quiet 2>>"$T/pelmapd.log" &
-DPID=$!
-wait_for 10 test -s "$T/port" || { echo "Bail out! pelmapd did not start"; exit 1; }
-U=http://127.0.0.1:$(cat "$T/port")
+svc_start
 
 # the same pipeline in one process, meanwhile
 "$C" pipeline "$DATA" --params "$PARAMS" --compact >"$T/cli.json" 2>"$T/cli.err" &
@@ -82,6 +35,20 @@ api GET "/api/v1/jobs/$P/children" >/dev/null
 [ "$(jget "$T/body" '[c["label"] for c in j]')" = "['minimize', 'descriptors', 'artn', 'analysis']" ]
 ok $? "children in plan order: minimize, descriptors, artn, analysis"
 
+# artn_atoms is free text (KIND_P_TEXT): too long or not a string is a 400
+# naming it, and nothing more is queued
+"$PY" -c 'import json,sys; print(json.dumps({"kind":"pipeline","structure":int(sys.argv[1]),"params":{"artn_atoms":"species:" + "Zr," * 349523 + "Cu","seed":1}}))' "$S" >"$T/long.json"
+st=$(api POST /api/v1/jobs -H 'Content-Type: application/json' --data-binary @"$T/long.json")
+[ "$st" = 400 ] && grep -q 'params.artn_atoms: must be a string of 1 to 1048576 characters.*got 1048579 characters' "$T/body"
+ok $? "artn_atoms over 1048576 characters: 400 naming artn_atoms (HTTP $st)"
+st=$(api POST /api/v1/jobs -H 'Content-Type: application/json' \
+  --data-binary "{\"kind\":\"pipeline\",\"structure\":$S,\"params\":{\"artn_atoms\":[\"all\"]}}")
+[ "$st" = 400 ] && grep -q 'params.artn_atoms: ' "$T/body"
+ok $? "artn_atoms as an array of strings: 400 naming artn_atoms (HTTP $st)"
+api GET "/api/v1/jobs?limit=1000" >/dev/null
+[ "$(jget "$T/body" 'len(j)')" = 7 ]
+ok $? "nothing queued by them (the pipeline's 7 jobs only)"
+
 # a worker that dies in the middle of a step
 "$W" --db "$T/db" --lease 2 --name victim -q 2>>"$T/victim.log" &
 VICTIM=$!
@@ -97,10 +64,8 @@ EOF
 wait_for 60 running_step
 ok $? "the victim worker runs a step (descriptors or an ARTn chunk)"
 { kill -9 "$VICTIM"; wait "$VICTIM"; } 2>/dev/null
-timeout 300 "$W" --db "$T/db" --lease 2 --name db1 --poll 0.2 -q 2>>"$T/db1.log" &
-PIDS="$PIDS $!"
-timeout 300 "$W" --server "$U" --token "$WK" --lease 2 --name h1 --poll 0.2 -q 2>>"$T/h1.log" &
-PIDS="$PIDS $!"
+WORKER_TIMEOUT=300 dbw db1 --lease 2 -q
+WORKER_TIMEOUT=300 httpw h1 --lease 2 -q
 done_or_failed() { local s; s=$(job_field "$P" state); [ "$s" = succeeded ] || [ "$s" = failed ]; }
 wait_for 280 done_or_failed
 api GET "/api/v1/jobs/$P" >/dev/null
@@ -154,14 +119,9 @@ sys.exit(0 if same and len(ta) > 40 else 1)
 EOF
 ok $? "the same numbers as the CLI: every report row, the steps' summaries, the params"
 
-for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-for p in $PIDS; do wait "$p" 2>/dev/null; done
-PIDS=""
-kill -TERM "$DPID"
-wait "$DPID"
+stop_workers
+svc_stop_daemon
 ok $? "pelmapd: clean exit"
-DPID=""
-! grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$T"/*.log "$T"/cli.err >/dev/null 2>&1
+svc_no_sanitizer_reports "$T/cli.err"
 ok $? "no sanitizer reports in the logs"
-echo "1..$N"
-[ "$FAIL" -eq 0 ]
+svc_done

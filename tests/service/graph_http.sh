@@ -23,70 +23,11 @@
 #     the minimised positions, through --db and through --server workers;
 #  6. GET /jobs/{id}/inputs is refused to a user token.
 set -u
-B=${PELMAP_BUILDDIR:-.}
-SRC=${PELMAP_SRCDIR:-$(dirname "$0")/../..}
-D=$B/server/pelmapd
-W=$B/pelmap-worker
-C=$B/pelmap
+. "${PELMAP_SRCDIR:-$(dirname "$0")/../..}/tests/service/lib.sh"
+svc_init graph "${PELMAP_BUILDDIR:-.}/tests/service/graph_qtool"
 G=$B/tests/service/graph_qtool
 DATA=$SRC/tests/cli/cuzr_b2_250.data
-for x in "$D" "$W" "$C" "$G"; do
-  [ -x "$x" ] || { echo "1..0 # SKIP $x not built"; exit 0; }
-done
-command -v curl >/dev/null || { echo "1..0 # SKIP curl missing"; exit 0; }
-[ -r /usr/share/lammps/potentials/CuZr_mm.eam.fs ] || { echo "1..0 # SKIP CuZr_mm.eam.fs missing"; exit 0; }
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-command -v "$PY" >/dev/null || { echo "1..0 # SKIP python3 missing"; exit 0; }
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/pelmap-graph.XXXXXX")
-PIDS="" DPID=""
-cleanup() {
-  for p in $PIDS; do kill "$p" 2>/dev/null; done
-  for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-  [ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-N=0 FAIL=0
-ok() { # ok STATUS "what"
-  N=$((N + 1))
-  if [ "$1" -eq 0 ]; then echo "ok $N - $2"; else echo "not ok $N - $2"; FAIL=$((FAIL + 1)); fi
-}
-wait_for() { # wait_for SECONDS CMD...
-  local t=$1 i=0; shift
-  while [ "$i" -lt $((t * 10)) ]; do "$@" && return 0; sleep 0.1; i=$((i + 1)); done
-  return 1
-}
-# api METHOD PATH [curl args]: as alice (or $TOK); body in $T/body, status echoed
-api() {
-  local m=$1 p=$2; shift 2
-  curl -sS --max-time 60 -o "$T/body" -w '%{http_code}' -X "$m" \
-    -H "Authorization: Bearer ${TOK:-$ALICE}" "$@" "$U$p" 2>>"$T/curl.err"
-}
-# jget FILE PYEXPR: evaluate a Python expression on the JSON in FILE (as j)
-jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
-submit() { # submit JSON -> prints the job id
-  api POST /api/v1/jobs -H 'Content-Type: application/json' --data-binary "$1" >/dev/null
-  jget "$T/body" 'j["id"]'
-}
-job_field() { api GET "/api/v1/jobs/$1" >/dev/null; jget "$T/body" "j[\"$2\"]"; }
-state_is() { [ "$(job_field "$1" state)" = "$2" ]; }
-dbw() { # a --db worker in the background: dbw NAME [options]
-  local n=$1; shift
-  timeout 120 "$W" --db "$T/db" --name "$n" --poll 0.2 "$@" 2>>"$T/$n.log" &
-  PIDS="$PIDS $!"
-}
-httpw() { # a --server worker in the background: httpw NAME [options]
-  local n=$1; shift
-  timeout 120 "$W" --server "$U" --token "$WK" --name "$n" --poll 0.2 "$@" 2>>"$T/$n.log" &
-  PIDS="$PIDS $!"
-}
-stop_workers() {
-  for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-  for p in $PIDS; do wait "$p" 2>/dev/null; done
-  PIDS=""
-}
 # the sum of the "seconds" of the children of job $1 (from their results)
 child_seconds() {
   "$PY" - "$T/db" "$1" <<'EOF'
@@ -98,14 +39,7 @@ print(len(rows), repr(sum(json.loads(r[0])["summary"]["seconds"] for r in rows))
 EOF
 }
 
-"$D" user add alice --db "$T/db" >"$T/alice" 2>/dev/null
-"$D" user add wk --role worker --db "$T/db" >"$T/wk" 2>/dev/null
-ALICE=$(cat "$T/alice") WK=$(cat "$T/wk")
-[ -n "$ALICE" ] && [ -n "$WK" ] || { echo "Bail out! pelmapd user add failed"; exit 1; }
-"$D" --db "$T/db" --listen 127.0.0.1:0 --port-file "$T/port" --quiet 2>>"$T/pelmapd.log" &
-DPID=$!
-wait_for 10 test -s "$T/port" || { echo "Bail out! pelmapd did not start"; exit 1; }
-U=http://127.0.0.1:$(cat "$T/port")
+svc_start
 
 # ------------------------------------------------------------ 1. fan-out
 NF=400
@@ -268,11 +202,8 @@ api GET "/api/v1/jobs/$E" >/dev/null
 [ "$(jget "$T/body" 'j["structure_from"], j["label"]')" = "$M energy on minimised" ]
 ok $? "the job JSON names structure_from and the label"
 
-kill -TERM "$DPID"
-wait "$DPID"
+svc_stop_daemon
 ok $? "pelmapd: clean exit"
-DPID=""
-! grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$T"/*.log >/dev/null 2>&1
+svc_no_sanitizer_reports
 ok $? "no sanitizer reports in the logs"
-echo "1..$N"
-[ "$FAIL" -eq 0 ]
+svc_done
