@@ -52,6 +52,10 @@ const kind_param kind__pipeline_params[] = {
     {"mode_fraction", KIND_P_NUMBER, NULL, 0, 1, 1, "0.0025", "",
      "descriptors step: fraction of the 3N modes in the participation (the "
      "paper: 0.25 %)"},
+    {"modes", KIND_P_BOOL, NULL, 0, 0, 0, "true", "",
+     "descriptors step: the normal modes and what needs them "
+     "(participation, harmonic MSD; the paper: yes); false leaves them out "
+     "(reduced effort, e.g. where the eigensolver does not converge)"},
     {"s2_cutoffs", KIND_P_NUMLIST, NULL, 0, 50, 0, "[0,0,0,0]", "A",
      "descriptors step: S2 cutoffs, 0 = that g(r) trough (the paper: the "
      "first four troughs, 3.9 6.4 8.8 11.2 A)"},
@@ -195,6 +199,8 @@ int kind__plan_pipeline(const cJSON *params, const eng_system *sys,
   copy_param(p, "msd_time", params, "msd_time");
   copy_param(p, "mode_fraction", params, "mode_fraction");
   copy_param(p, "s2_cutoffs", params, "s2_cutoffs");
+  if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, "modes")))
+    cJSON_AddStringToObject(p, "only", "rdf,voronoi,l5fs,s2,msd,vflex");
   if (!child(arr, "descriptors", "descriptors", p, after0, 1, 0)) goto nomem;
   /* 2: the ARTn sweep on the same structure */
   p = cJSON_CreateObject();
@@ -205,10 +211,11 @@ int kind__plan_pipeline(const cJSON *params, const eng_system *sys,
   copy_param(p, "chunk_events", params, "chunk_events");
   cJSON_AddBoolToObject(p, "minimize_first", 0);
   if (!child(arr, "artn", "artn", p, after0, 1, 0)) goto nomem;
-  /* 3: analysis of both */
+  /* 3: analysis of both; the property is dq_mean when any event of the
+   * sweep converged (auto), none otherwise (the report's dQ rows empty) */
   p = cJSON_CreateObject();
   if (!p) goto nomem;
-  cJSON_AddStringToObject(p, "property", "dq_mean");
+  cJSON_AddStringToObject(p, "property", "auto");
   copy_param(p, "bin_atoms", params, "bin_atoms");
   copy_param(p, "cr_bin", params, "cr_bin");
   copy_param(p, "cr_rmax", params, "cr_rmax");
@@ -584,6 +591,13 @@ int kind__run_pipeline(const cJSON *params, const kind_io *io, cJSON **result,
     cJSON_AddNumberToObject(o, "used", v);
     cJSON_AddNumberToObject(o, "paper", paper_effort[k].paper);
     if (v < paper_effort[k].paper) reduced = 1;
+  }
+  {
+    cJSON *o = cJSON_AddObjectToObject(eff, "modes");
+    int modes = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c.params, "modes"));
+    cJSON_AddBoolToObject(o, "used", modes);
+    cJSON_AddBoolToObject(o, "paper", 1);
+    if (!modes) reduced = 1;
   }
   {
     const char *atoms = kind__spar(&c, "artn_atoms");
