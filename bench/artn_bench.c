@@ -8,6 +8,7 @@
  *              [--events E] [--seed S] [--glass-seed S] [--threads T]
  *              [--local R] [--compare] [--hessian] [--refine-force F]
  *              [--check-connect] [--save FILE] [--quiet]
+ *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L] ...
  *
  * --glass N makes an N-atom glass (quench 5 ps melt, 100 K/ps; cached as
  * artn_glass_N_S.data in the current directory); --atoms K picks K atoms
@@ -96,6 +97,9 @@ static void *worker(void *arg) {
         j->ev2 = evals[1];
       }
     }
+    fprintf(stderr, "calls atom %d: basin %d+%d climb %d+%d second %d push %d (attempts %d)\n", j->atom,
+            j->ev.calls_basin, j->ev.calls_basin_lanczos, j->ev.calls_climb, j->ev.calls_climb_lanczos,
+            j->ev.calls_second, j->ev.calls_push_over, j->ev.attempts);
     fprintf(stderr, "done atom %d: full %s dq %.4f calls %d t %.1f | local %s dq %.4f dq_local %.4f calls %d+%d t %.1f\n",
             j->atom, eng_artn_status_name(j->ev.status), j->ev.dq, j->ev.force_calls, j->t,
             eng_artn_status_name(j->evl.status), j->evl.dq, j->evl.dq_local, j->evl.force_calls,
@@ -159,6 +163,9 @@ int main(int argc, char **argv) {
     else if (ARG("--max-calls")) sh.o.max_calls = atoi(v);
     else if (ARG("--first-atom")) first_atom = atoi(v);
     else if (ARG("--restarts")) sh.o.restarts = atoi(v);
+    else if (ARG("--basin-init")) sh.o.basin_init_steps = atoi(v);
+    else if (ARG("--basin-warm")) sh.o.basin_warm = atoi(v);
+    else if (ARG("--lost-threshold")) sh.o.lost_threshold = atof(v);
     else if (ARG("--require-connect")) sh.o.require_connect = atoi(v);
     else if (ARG("--save")) save = v;
     else if (ARG("--replicate")) rep_n = rep[0] = rep[1] = rep[2] = atoi(v);
@@ -266,7 +273,8 @@ int main(int argc, char **argv) {
     int nconv = 0, nfirst = 0, nchecked = 0, *calls = calloc(sh.njobs + 1, sizeof(int));
     int *callsall = calloc(sh.njobs + 1, sizeof(int)), nstat[16] = {0}, ncmp = 0, nsame = 0;
     double *dq[2], *dev = calloc(sh.njobs + 1, sizeof(double)), tfull = 0, tloc = 0, sumdev = 0;
-    int ndq[2] = {0, 0}, nconn = 0, nattempts = 0, nloc = 0;
+    int ndq[2] = {0, 0}, nconn = 0, nattempts = 0, nloc = 0, nfail[ENG_ARTN_NSTATUS] = {0};
+    long ph[7] = {0}; /* force calls by phase, all events (calls_basin ... calls_push_over, total) */
     double *ldev = calloc(sh.njobs + 1, sizeof(double)), lsum = 0.0;
     FILE *sf = save ? fopen(save, "w") : NULL;
     dq[0] = calloc(sh.njobs + 1, sizeof(double));
@@ -285,6 +293,14 @@ int main(int argc, char **argv) {
       }
       nstat[e->status]++;
       nattempts += e->attempts;
+      for (int s = 0; s < ENG_ARTN_NSTATUS; s++) nfail[s] += e->fail_counts[s];
+      ph[0] += e->calls_basin;
+      ph[1] += e->calls_basin_lanczos;
+      ph[2] += e->calls_climb;
+      ph[3] += e->calls_climb_lanczos;
+      ph[4] += e->calls_second;
+      ph[5] += e->calls_push_over;
+      ph[6] += e->force_calls + e->force_calls_local;
       tfull += j->t;
       tloc += j->tl;
       if (e->status == ENG_ARTN_OK) {
@@ -340,7 +356,14 @@ int main(int argc, char **argv) {
       printf("\"status\":{");
       for (int s = 0; s <= ENG_ARTN_NOT_CONNECTED; s++)
         printf("%s\"%s\":%d", s ? "," : "", eng_artn_status_name((eng_artn_status)s), nstat[s]);
-      printf("},");
+      printf("},\"failed_attempts\":{");
+      for (int s = 1; s < ENG_ARTN_NSTATUS; s++)
+        printf("%s\"%s\":%d", s > 1 ? "," : "", eng_artn_status_name((eng_artn_status)s), nfail[s]);
+      printf("},\"calls_per_event\":{\"basin\":%.0f,\"basin_lanczos\":%.0f,\"climb\":%.0f,"
+             "\"climb_lanczos\":%.0f,\"second\":%.0f,\"push_over_min\":%.0f,\"total\":%.0f},",
+             (double)ph[0] / sh.njobs, (double)ph[1] / sh.njobs, (double)ph[2] / sh.njobs,
+             (double)ph[3] / sh.njobs, (double)ph[4] / sh.njobs, (double)ph[5] / sh.njobs,
+             (double)ph[6] / sh.njobs);
       if (nconv)
         printf("\"calls_saddle_median\":%d,\"calls_saddle_p90\":%d,\"calls_total_median\":%d,"
                "\"calls_total_p90\":%d,",

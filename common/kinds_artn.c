@@ -108,7 +108,19 @@
   X(local_radius, D, 0, 999.999, 1, "A",                                      \
     "local mode: radius of the moving region (>= perturb_radius + 1)")        \
   X(local_refine, B, 0, 0, 0, "",                                             \
-    "local mode: refine the saddle in the whole system")
+    "local mode: refine the saddle in the whole system")                      \
+  X(restarts, I, 0, 100, 0, "",                                               \
+    "failed attempts restarted with a new kick from the event's stream")      \
+  X(require_connect, B, 0, 0, 0, "",                                          \
+    "relax both sides; a saddle must connect the initial minimum")            \
+  X(lanczos_radius, D, 0, 999.999, 0, "A",                                    \
+    "> 0: climb Lanczos on the atoms within this radius only (0: all)")       \
+  X(basin_init_steps, I, 0, 9999, 0, "",                                      \
+    "basin increments before the first Lanczos estimate")                     \
+  X(basin_warm, B, 0, 0, 0, "",                                               \
+    "basin Lanczos starts from the previous eigenvector + displacement")      \
+  X(lost_threshold, D, -1000, 0, 1, "eV/A^2",                                 \
+    "a lost eigenvalue is recovered once below this (>= eigen_threshold)")
 
 enum { OPT_D, OPT_I, OPT_B };
 
@@ -607,6 +619,16 @@ static int artn_fix(cJSON *o, char *err, size_t errlen) {
              par_num(o, "lanczos_max_iter"));
     return KIND_EINVAL;
   }
+  if (par_num(o, "lost_threshold") < par_num(o, "eigen_threshold")) {
+    snprintf(err, errlen, "lost_threshold: must be >= eigen_threshold (%g eV/A^2)",
+             par_num(o, "eigen_threshold"));
+    return KIND_EINVAL;
+  }
+  if (par_num(o, "basin_init_steps") >= par_num(o, "basin_max_steps")) {
+    snprintf(err, errlen, "basin_init_steps: must be < basin_max_steps (%g)",
+             par_num(o, "basin_max_steps"));
+    return KIND_EINVAL;
+  }
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "local")) &&
       par_num(o, "local_radius") < par_num(o, "perturb_radius") + 1) {
     snprintf(err, errlen,
@@ -882,7 +904,14 @@ out:
   X(dq_local, dq_local, D)                                                    \
   X(refine_shift, refine_shift, D)                                            \
   X(n_cluster, n_cluster, I)                                                  \
-  X(n_active, n_active, I)
+  X(n_active, n_active, I)                                                    \
+  X(attempts, attempts, I)                                                    \
+  X(calls_basin, calls_basin, I)                                              \
+  X(calls_basin_lanczos, calls_basin_lanczos, I)                              \
+  X(calls_climb, calls_climb, I)                                              \
+  X(calls_climb_lanczos, calls_climb_lanczos, I)                              \
+  X(calls_second, calls_second, I)                                            \
+  X(calls_push_over, calls_push_over, I)
 
 enum { EV_D, EV_I, EV_L, EV_B };
 typedef struct ev_col {

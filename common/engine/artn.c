@@ -65,14 +65,15 @@
 #define SECOND_TOL 1e-3
 /* Push off a higher-order point along the second mode, A. */
 #define SECOND_PUSH 0.2
-/* Push-over: FIRE steps on the force perpendicular to the mode before the
- * minimisation, and their stopping force, eV/A. */
-#define PUSH_PERP_STEPS 30
-#define PUSH_PERP_FTOL 0.01
-/* ... at most PUSH_MAX push_over increments, until the energy is this far
- * below the saddle, eV. */
-#define PUSH_MAX 6
-#define PUSH_DROP 0.02
+/* Push-over (connection check): steepest-descent steps of this length
+ * (A, most-moved atom), at most SD_MAX, until the energy is SD_DROP (eV)
+ * below the saddle; the first push along the mode is at least SD_PUSH_MIN
+ * (A); the mode is refined with at least CONNECT_ITER Lanczos vectors. */
+#define SD_STEP 0.01
+#define SD_MAX 600
+#define SD_DROP 0.05
+#define SD_PUSH_MIN 0.1
+#define CONNECT_ITER 8
 /* Largest Newton offset along the mode at a converged saddle, in units
  * of push_over. */
 #define SADDLE_LOC 0.25
@@ -90,7 +91,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->perturb_radius = 2.0;
   o->perturb_size = 0.1;
   o->basin_step = 0.15;
-  o->basin_relax_steps = 10;
+  o->basin_relax_steps = 4;
   o->basin_max_steps = 40;
   o->eigen_threshold = -0.30;
   o->saddle_force = 0.05;
@@ -120,6 +121,9 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->restarts = 3;
   o->require_connect = 1;
   o->lanczos_radius = 0.0;
+  o->basin_init_steps = 3;
+  o->basin_warm = 1;
+  o->lost_threshold = -0.05;
 }
 
 const char *eng_artn_status_name(eng_artn_status s) {
@@ -182,7 +186,14 @@ typedef struct actx {
   void *ud;
   const char *phase;
   eng_rng *rng;               /* the event's stream (second-mode starts) */
+  double *w3;                 /* basin: Lanczos start scratch */
+  int cat;                    /* phase of the current calls (CAT_*) */
+  int in_lanczos;             /* 1 inside hess_vec */
+  long calls_cat[4][2];       /* force calls by [phase][Lanczos] */
 } actx;
+
+/* Phases for the force-call breakdown of the event record. */
+enum { CAT_BASIN = 0, CAT_CLIMB, CAT_SECOND, CAT_PUSH };
 
 static void actx_free(actx *a) {
   if (!a) return;
@@ -193,6 +204,7 @@ static void actx_free(actx *a) {
   free(a->fp);
   free(a->w);
   free(a->w2);
+  free(a->w3);
   free(a->Q);
   free(a->xsave);
   free(a->vsave);
@@ -218,12 +230,13 @@ static int actx_init(actx *a, eng_calc *calc, eng_system *sys, const eng_artn_op
   a->fp = eng__calloc((size_t)n3, sizeof(double));
   a->w = eng__calloc((size_t)n3, sizeof(double));
   a->w2 = eng__calloc((size_t)n3, sizeof(double));
+  a->w3 = eng__calloc((size_t)n3, sizeof(double));
   a->xsave = eng__calloc((size_t)n3, sizeof(double));
   a->vsave = eng__calloc((size_t)n3, sizeof(double));
   a->wsave = eng__calloc((size_t)n3, sizeof(double));
   a->Q = eng__calloc((size_t)n3 * (size_t)(o->lanczos_max_iter > SECOND_ITER ? o->lanczos_max_iter : SECOND_ITER),
                      sizeof(double));
-  if (!a->f || !a->ftmp || !a->xtmp || !a->vel || !a->fp || !a->w || !a->w2 || !a->Q || !a->xsave ||
+  if (!a->f || !a->ftmp || !a->xtmp || !a->vel || !a->fp || !a->w || !a->w2 || !a->w3 || !a->Q || !a->xsave ||
       !a->vsave || !a->wsave) {
     actx_free(a);
     return ENG_ENOMEM;
@@ -262,6 +275,7 @@ static int eval_at(actx *a, double *e, double *f) {
   if (a->limit > 0 && a->ncalls + a->budget_offset >= a->limit) return ENG_ARTN_MAX_CALLS;
   rc = eng_calc_compute(a->calc, a->sys, e, f, NULL, NULL);
   a->ncalls++;
+  a->calls_cat[a->cat][a->in_lanczos]++;
   if (rc != ENG_OK) return rc;
   if (!isfinite(*e)) return eng_set_error(ENG_ERANGE, "artn.c:%d: energy became non-finite", __LINE__);
   if (a->mobile) project(a, f);
@@ -317,7 +331,9 @@ static int hess_vec(actx *a, const double *q, double *out) {
   int rc;
   memcpy(a->xtmp, x, sizeof(double) * (size_t)a->n3);
   for (int i = 0; i < a->n3; i++) x[i] = a->xtmp[i] + h * q[i];
+  a->in_lanczos = 1;
   rc = eval_at(a, &e, a->ftmp);
+  a->in_lanczos = 0;
   memcpy(x, a->xtmp, sizeof(double) * (size_t)a->n3);
   if (rc != 0) return rc;
   for (int i = 0; i < a->n3; i++) out[i] = (a->f[i] - a->ftmp[i]) / h;
@@ -502,6 +518,7 @@ static int minimise(actx *a) {
     mo.max_eval = o->min_max_calls;
     rc = eng_minimize(a->calc, a->sys, &mo, NULL, NULL, &res);
     a->ncalls += res.force_calls;
+    a->calls_cat[a->cat][0] += res.force_calls;
     if (rc == ENG_OK) rc = eval(a);
   } else {
     a->fire_keep = 0;
@@ -534,13 +551,19 @@ static int energy_check(actx *a, sstate *st) {
 
 /* Push along the unit direction d (first increment `first`, then
  * basin_step), a few perpendicular FIRE steps after each, until the
- * Lanczos eigenvalue (restarted from v) is below eigen_threshold; at most
- * maxsteps increments.  On success v and st->lambda hold that eigenpair. */
-static int basin(actx *a, const double *d, double first, int maxsteps, double *v, sstate *st) {
+ * Lanczos eigenvalue is below eigen_threshold; at most maxsteps
+ * increments, the first `init` of them without a Lanczos estimate.  The
+ * estimate starts from the displacement from the minimum, plus (basin_warm)
+ * the previous eigenvector, which v holds on entry if `warm`.  On success
+ * v and st->lambda hold that eigenpair. */
+static int basin(actx *a, const double *d, double first, int maxsteps, int init, int warm, double thr,
+                 double *v, sstate *st) {
   const eng_artn_opts *o = a->o;
   double *x = a->sys->x;
   int rc;
+  st->lambda = NAN;
   a->phase = "basin";
+  a->cat = CAT_BASIN;
   a->fire_keep = 0;
   for (int k = 0; k < maxsteps; k++) {
     double step = k == 0 ? first : o->basin_step;
@@ -549,14 +572,32 @@ static int basin(actx *a, const double *d, double first, int maxsteps, double *v
     rc = eval(a);
     if (rc == 0) rc = relax(a, d, o->basin_relax_steps, 0.0, 0, FIRE_DTMAX_PERP);
     if (rc == 0) rc = energy_check(a, st);
-    /* Start Lanczos from the displacement from the minimum: the mode that
-     * goes soft is the one the push excites, not a soft mode elsewhere that
-     * the previous estimate may have locked onto. */
-    if (rc == 0) {
-      for (int i = 0; i < a->n3; i++) v[i] = x[i] - a->x0[i];
-    }
-    if (rc == 0) rc = lanczos(a, v, &st->lambda);
     if (rc != 0) return rc;
+    if (k < init) {
+      TRACE("T basin k %d E %.4f (no Lanczos) fmax %.3f calls %ld\n", k, a->e - a->e0, fmax_of(a, a->f),
+            a->ncalls);
+      continue;
+    }
+    /* Start Lanczos from the displacement from the minimum (the mode that
+     * goes soft is the one the push excites, not a soft mode elsewhere that
+     * the previous estimate may have locked onto), plus the previous
+     * eigenvector when there is one: the Krylov space then holds both, and
+     * a warm start converges in a few vectors. */
+    {
+      double *dx = a->w3, nd, c;
+      for (int i = 0; i < a->n3; i++) dx[i] = x[i] - a->x0[i];
+      project(a, dx);
+      nd = normalize(dx, a->n3);
+      if (warm && o->basin_warm && nd > 0.0) {
+        c = eng__dot(v, dx, a->n3);
+        for (int i = 0; i < a->n3; i++) v[i] = (c < 0.0 ? -v[i] : v[i]) + dx[i];
+      } else {
+        memcpy(v, dx, sizeof(double) * (size_t)a->n3);
+      }
+    }
+    rc = lanczos(a, v, &st->lambda);
+    if (rc != 0) return rc;
+    warm = 1;
 #ifdef ARTN_TRACE
     {
       double fd = eng__dot(a->f, d, a->n3), fpm = 0;
@@ -565,13 +606,12 @@ static int basin(actx *a, const double *d, double first, int maxsteps, double *v
             fmax_of(a, a->f), fd, fpm, a->ncalls);
     }
 #endif
-    if (st->lambda < o->eigen_threshold) {
+    if (st->lambda < thr) {
       return 0;
     }
   }
   snprintf(st->reason, sizeof st->reason,
-           "no eigenvalue below %.3g eV/A^2 after %d increments (last %.3g)", o->eigen_threshold,
-           maxsteps, st->lambda);
+           "no eigenvalue below %.3g eV/A^2 after %d increments (last %.3g)", thr, maxsteps, st->lambda);
   return ENG_ARTN_NO_EXIT;
 }
 
@@ -582,6 +622,7 @@ static int climb(actx *a, double *v, double ftarget, sstate *st) {
   double *x = a->sys->x;
   int n3 = a->n3, rc;
   a->phase = "climb";
+  a->cat = CAT_CLIMB;
   a->fire_keep = 0;
   for (int s = 0;; s++) {
     double disp = 0.0, fpar, step, sgn;
@@ -604,8 +645,9 @@ static int climb(actx *a, double *v, double ftarget, sstate *st) {
       for (int i = 0; i < n3; i++) dd[i] = x[i] - a->x0[i];
       project(a, dd);
       normalize(dd, n3);
-      rc = basin(a, dd, o->basin_step, LOST_PUSHES, v, st);
+      rc = basin(a, dd, o->basin_step, LOST_PUSHES, 0, 1, o->lost_threshold, v, st);
       a->phase = "climb";
+      a->cat = CAT_CLIMB;
       if (rc != 0) {
         if (rc == ENG_ARTN_NO_EXIT) {
           snprintf(st->reason, sizeof st->reason,
@@ -660,34 +702,84 @@ static int same_as_initial(const actx *a) {
          (dmax <= 5.0 * a->o->same_dist && fabs(a->e - a->e0) < SAME_ENERGY);
 }
 
-/* Push from the saddle xs by sign*push_over along v, minimise; the result
- * stays in a->sys->x, energy a->e. */
-static int relax_side(actx *a, const double *xs, const double *v, double sign) {
-  double *x = a->sys->x, es;
-  long saved = a->limit;
-  int rc;
+/* Largest per-atom minimum-image distance between positions y and ref
+ * (translation removed when projecting), A. */
+static double dist_between(const actx *a, const double *y, const double *ref) {
+  int n = a->n3 / 3;
+  double m[3] = {0, 0, 0}, best = 0.0;
+  if (a->project) {
+    for (int i = 0; i < n; i++)
+      for (int k = 0; k < 3; k++) m[k] += y[3 * i + k] - ref[3 * i + k];
+    for (int k = 0; k < 3; k++) m[k] /= n;
+  }
+  for (int i = 0; i < n; i++) {
+    double d[3];
+    for (int k = 0; k < 3; k++) d[k] = y[3 * i + k] - ref[3 * i + k] - m[k];
+    eng_box_minimum_image(&a->sys->box, d);
+    best = fmax(best, sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]));
+  }
+  return best;
+}
+
+/* 1 if minima y (energy ey) and ref (energy eref) are the same: no atom
+ * moved more than same_dist, or 5 x that with |dE| < SAME_ENERGY (the
+ * criterion of same_as_initial and of the test's independent check). */
+static int same_minimum(const actx *a, const double *y, double ey, const double *ref, double eref) {
+  double dmax = dist_between(a, y, ref);
+  return dmax <= a->o->same_dist || (dmax <= 5.0 * a->o->same_dist && fabs(ey - eref) < SAME_ENERGY);
+}
+
+/* Refine the mode v of the saddle xs before the push-over: a warm Lanczos
+ * with at least CONNECT_ITER vectors, so that both sides are pushed along
+ * the saddle's own lowest mode; *lambda receives its eigenvalue. */
+static int refine_mode(actx *a, const double *xs, double *v, double *lambda) {
+  int rc, m = a->o->lanczos_max_iter > 2 * CONNECT_ITER ? a->o->lanczos_max_iter : 2 * CONNECT_ITER;
   a->phase = "relax";
+  a->cat = CAT_PUSH;
+  memcpy(a->sys->x, xs, sizeof(double) * (size_t)a->n3);
+  rc = eval(a);
+  if (rc == 0) rc = lanczos_ex(a, v, lambda, NULL, m > 64 ? 64 : m, CONNECT_ITER);
+  return rc;
+}
+
+/* One side of the saddle xs (mode v, eigenvalue lambda < 0): push by
+ * sign * delta along v, follow the steepest-descent path (steps of SD_STEP
+ * for the most-moved atom) until the energy is SD_DROP below the saddle,
+ * then minimise (min_ftol).  delta = min(push_over, max(SD_PUSH_MIN,
+ * 4 |F.v| / |lambda|)): four times the saddle's Newton offset along its
+ * mode, so the push crosses the ridge on the intended side.  The path,
+ * not a line-search minimiser or a fast relaxation, decides the side: the
+ * residual force of a converged saddle (each component below
+ * saddle_force, its norm larger than |lambda| * delta on a soft mode)
+ * would otherwise carry both sides into the same basin.  The result stays
+ * in a->sys->x, energy a->e. */
+static int relax_side(actx *a, const double *xs, const double *v, double lambda, double sign) {
+  double *x = a->sys->x, es, eprev, delta;
+  long saved = a->limit;
+  int rc, rises = 0;
+  a->phase = "relax";
+  a->cat = CAT_PUSH;
   memcpy(x, xs, sizeof(double) * (size_t)a->n3);
   a->limit = 0;
   rc = eval(a);
   es = a->e;
-  /* The residual force of the saddle (each component below saddle_force,
-   * but its norm is often larger than |lambda| * push_over) would decide
-   * the side of a direct minimisation.  So step down along sign * v in
-   * push_over increments, relaxing the force perpendicular to v after
-   * each, until the energy is PUSH_DROP below the saddle and the force
-   * along v points further down; then minimise. */
-  a->fire_keep = 0;
-  for (int k = 0; rc == 0 && k < PUSH_MAX; k++) {
-    double fv;
-    for (int i = 0; i < a->n3; i++) x[i] += sign * a->o->push_over * v[i];
+  delta = SD_PUSH_MIN;
+  if (rc == 0 && lambda < 0.0) delta = fmax(delta, 4.0 * fabs(eng__dot(a->f, v, a->n3)) / fabs(lambda));
+  delta = fmin(delta, a->o->push_over);
+  for (int i = 0; rc == 0 && i < a->n3; i++) x[i] += sign * delta * v[i];
+  if (rc == 0) rc = eval(a);
+  eprev = a->e;
+  for (int k = 0; rc == 0 && k < SD_MAX; k++) {
+    double fm = fmax_of(a, a->f);
+    if (es - a->e > SD_DROP || fm <= 0.0) break;
+    /* energy rising again and again: oscillating at a minimum */
+    rises = a->e > eprev ? rises + 1 : 0;
+    if (k >= 20 && rises >= 3) break;
+    eprev = a->e;
+    for (int i = 0; i < a->n3; i++) x[i] += SD_STEP * a->f[i] / fm;
     rc = eval(a);
-    if (rc == 0) rc = relax(a, v, PUSH_PERP_STEPS, PUSH_PERP_FTOL, 0, FIRE_DTMAX_PERP);
-    if (rc != 0) break;
-    fv = sign * eng__dot(a->f, v, a->n3);
-    TRACE("T push k %d dE %.4f fv %.4f calls %ld\n", k, a->e - es, fv, a->ncalls);
-    if (es - a->e > PUSH_DROP && fv > 0.0) break;
   }
+  TRACE("T push sign %+.0f delta %.3f dE %.4f calls %ld\n", sign, delta, a->e - es, a->ncalls);
   a->limit = saved;
   if (rc != 0) return rc;
   return minimise(a);
@@ -698,6 +790,7 @@ static int relax_side(actx *a, const double *xs, const double *v, double sign) {
 static int second_mode(actx *a, const double *v, double *w, double *lam2) {
   int rc;
   for (int i = 0; i < a->n3; i++) w[i] = eng_rng_normal(a->rng);
+  a->cat = CAT_SECOND;
   a->full_space = 1;
   rc = lanczos_ex(a, w, lam2, v, SECOND_ITER, a->o->lanczos_min_iter);
   a->full_space = 0;
@@ -819,6 +912,11 @@ static int check_opts(const eng_artn_opts *o) {
   BAD(o->second_retries < 0 || o->second_retries > 100, "second_retries must be 0..100");
   BAD(!(o->lanczos_radius >= 0.0 && o->lanczos_radius < 1e3), "lanczos_radius must be in [0, 1000) A");
   BAD(o->restarts < 0 || o->restarts > 100, "restarts must be 0..100");
+  BAD(o->basin_init_steps < 0 || o->basin_init_steps >= o->basin_max_steps,
+      "basin_init_steps must be 0..basin_max_steps-1");
+  BAD(o->basin_warm != 0 && o->basin_warm != 1, "basin_warm must be 0 or 1");
+  BAD(!(o->lost_threshold < 0.0 && o->lost_threshold >= o->eigen_threshold),
+      "lost_threshold must be in [eigen_threshold, 0)");
   BAD(o->local && !(o->local_radius >= o->perturb_radius + 1.0 && o->local_radius < 1e3),
       "local_radius must be at least perturb_radius + 1 A");
 #undef BAD
@@ -1097,10 +1195,12 @@ again:
     memcpy(work->x, sys->x, sizeof(double) * (size_t)n3);
     if (have_L) memcpy(L.sys->x, L.x0, sizeof(double) * (size_t)L.n3);
     S->fire_keep = F.fire_keep = 0;
+    S->cat = CAT_BASIN;
     rc = eval(S);
     if (rc < 0) goto out;
     if (rc > 0) {
       rc = status_of(rc, ev, &st, "");
+      ev->fail_counts[ev->status]++;
       goto finish;
     }
     st.lost = 0;
@@ -1115,7 +1215,8 @@ again:
   }
   ev->attempts = attempt + 1;
   memcpy(v, d, sizeof(double) * (size_t)S->n3);
-  rc = basin(S, d, o->perturb_size, o->basin_max_steps, v, &st);
+  rc = basin(S, d, o->perturb_size, o->basin_max_steps, o->basin_init_steps, 0, o->eigen_threshold, v,
+             &st);
   if (rc == 0) rc = climb(S, v, o->saddle_force, &st);
   if (rc == 0 && !o->local) rc = finish_saddle(S, v, &st);
   ev->basin_steps = st.basin_steps;
@@ -1215,8 +1316,8 @@ again:
   {
     /* masked local search (no cluster): relax the whole system */
     actx *R = o->local && cl.sys ? &L : &F;
-    int a_init, b_init;
-    double ea;
+    int a_init, b_init, ab_same = 0;
+    double ea, lam_s = st.lambda;
     if (!sxc) sxc = eng__calloc((size_t)n3, sizeof(double));
     if (!xa) xa = eng__calloc((size_t)n3, sizeof(double));
     if (!sxc || !xa) {
@@ -1245,6 +1346,13 @@ again:
       memcpy(sxc, y, sizeof(double) * (size_t)R->n3);
       memcpy(vs, y + R->n3, sizeof(double) * (size_t)R->n3);
     }
+    /* the saddle's own mode, refined (warm Lanczos) before pushing along it */
+    rc = refine_mode(R, sxc, vs, &lam_s);
+    if (rc < 0) goto out;
+    if (rc > 0) {
+      rc = status_of(rc, ev, &st, "push-over: ");
+      goto retry;
+    }
     {
       /* orient the mode away from the initial minimum */
       double dot = 0.0;
@@ -1252,7 +1360,7 @@ again:
       if (dot < 0.0)
         for (int i = 0; i < R->n3; i++) vs[i] = -vs[i];
     }
-    rc = relax_side(R, sxc, vs, 1.0);
+    rc = relax_side(R, sxc, vs, lam_s, 1.0);
     if (rc < 0) goto out;
     ea = R->e;
     a_init = same_as_initial(R);
@@ -1260,11 +1368,14 @@ again:
     memcpy(xa, R->sys->x, sizeof(double) * (size_t)R->n3);
     b_init = 0;
     if (a_init || o->check_connect || o->require_connect) {
-      rc = relax_side(R, sxc, vs, -1.0);
+      rc = relax_side(R, sxc, vs, lam_s, -1.0);
       if (rc < 0) goto out;
       b_init = same_as_initial(R);
+      ab_same = same_minimum(R, R->sys->x, R->e, xa, ea);
       TRACE("T side b: dmax %.3f dE %.5f same %d\n", max_disp(R, R->sys->x, MOVED_DIST, NULL), R->e - R->e0, b_init);
-      ev->connected = a_init || b_init;
+      /* connected: exactly one side is the initial minimum, and the two
+       * sides are different minima */
+      ev->connected = (a_init != b_init) && !ab_same;
       /* The final minimum is side b if side a is the initial one, else a. */
       if (!a_init) {
         memcpy(R->sys->x, xa, sizeof(double) * (size_t)R->n3);
@@ -1280,7 +1391,7 @@ again:
       else memcpy(x_final, R->sys->x, sizeof(double) * (size_t)n3);
     }
     rc = ENG_OK;
-    if (a_init && b_init) {
+    if ((a_init && b_init) || ((a_init || b_init) && ab_same)) {
       ev->status = ENG_ARTN_RETURNED;
       snprintf(ev->reason, sizeof ev->reason,
                "both sides of the saddle relax to the initial minimum");
@@ -1288,8 +1399,8 @@ again:
     }
     if (!a_init && !b_init && o->require_connect) {
       ev->status = ENG_ARTN_NOT_CONNECTED;
-      snprintf(ev->reason, sizeof ev->reason,
-               "neither side of the saddle relaxes to the initial minimum");
+      snprintf(ev->reason, sizeof ev->reason, "neither side of the saddle relaxes to the initial minimum%s",
+               ab_same ? " (both to the same one)" : "");
       goto retry;
     }
     ev->status = ENG_ARTN_OK;
@@ -1298,6 +1409,7 @@ again:
 
 retry:
   /* rc == ENG_OK here and ev->status says why the attempt failed. */
+  ev->fail_counts[ev->status]++;
   if (attempt < o->restarts && ev->status != ENG_ARTN_MAX_CALLS &&
       (o->max_calls <= 0 || F.ncalls + (have_L ? L.ncalls : 0) < o->max_calls)) {
     attempt++;
@@ -1306,6 +1418,18 @@ retry:
 
 finish:
   ev->lanczos_iters = F.lanczos_iters + (have_L ? L.lanczos_iters : 0);
+  {
+    long cc[4][2];
+    for (int p = 0; p < 4; p++)
+      for (int q = 0; q < 2; q++)
+        cc[p][q] = F.calls_cat[p][q] + (have_L ? L.calls_cat[p][q] : 0);
+    ev->calls_basin = (int)cc[CAT_BASIN][0];
+    ev->calls_basin_lanczos = (int)cc[CAT_BASIN][1];
+    ev->calls_climb = (int)cc[CAT_CLIMB][0];
+    ev->calls_climb_lanczos = (int)cc[CAT_CLIMB][1];
+    ev->calls_second = (int)(cc[CAT_SECOND][0] + cc[CAT_SECOND][1]);
+    ev->calls_push_over = (int)(cc[CAT_PUSH][0] + cc[CAT_PUSH][1]);
+  }
   ev->force_calls = (int)F.ncalls;
   if (have_L && L.calc == calc) {
     /* masked whole system: its calls cost as much as any other */

@@ -885,6 +885,8 @@ typedef enum eng_artn_status {
   ENG_ARTN_NOT_CONNECTED    /* require_connect: neither side of the saddle relaxes to
                                the initial minimum (added in session 2) */
 } eng_artn_status;
+/* Number of statuses (size of eng_artn_event.fail_counts). */
+#define ENG_ARTN_NSTATUS 10
 
 /* Parameters of an event (all recorded with the result).  Defaults from
  * eng_artn_opts_default: the paper's (Wei et al. 2019, Sec. II B) where
@@ -895,7 +897,8 @@ typedef struct eng_artn_opts {
   double perturb_radius;    /* atoms within this of the chosen one are kicked, A; 2.0 */
   double perturb_size;      /* norm of the initial random kick, A; 0.1 */
   double basin_step;        /* push increment along the kick direction, A; 0.15 */
-  int basin_relax_steps;    /* perpendicular FIRE steps after each increment; 10 */
+  int basin_relax_steps;    /* perpendicular FIRE steps after each increment; 4
+                               (10 until session 2) */
   int basin_max_steps;      /* increments before giving up (NO_EXIT); 40 */
   double eigen_threshold;   /* leave the basin when lambda < this, eV/A^2; -0.30 */
   double saddle_force;      /* converged when max |force component| < this, eV/A; 0.05 */
@@ -951,6 +954,16 @@ typedef struct eng_artn_opts {
                                large sample); forces, relaxation and the first-order
                                check stay whole-system; 0 = whole system; A; 0 (off;
                                measured no better, docs/artn.md) */
+  /* -- added in session 3 (the search; docs/artn.md) -- */
+  int basin_init_steps;     /* basin increments before the first Lanczos estimate
+                               (pARTn's ninit); 3 */
+  int basin_warm;           /* 1: after the first basin estimate, Lanczos starts from
+                               the previous eigenvector plus the displacement from
+                               the minimum; 0: from the displacement only; 1 */
+  double lost_threshold;    /* a lost eigenvalue (>= 0 in the climb) is recovered,
+                               and the climb resumes, once the pushes along
+                               x - x_initial bring it below this, eV/A^2;
+                               in [eigen_threshold, 0); -0.05 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */
@@ -985,6 +998,15 @@ typedef struct eng_artn_event {
   int n_cluster, n_active;  /* local mode: cluster atoms / moving atoms (0 otherwise) */
   /* -- added in session 2 (fields are only ever appended) -- */
   int attempts;             /* kick directions tried (1 + restarts used) */
+  /* -- added in session 3: where the force calls went (all attempts;
+     whole-system and cluster calls together) -- */
+  int calls_basin;          /* basin increments and their perpendicular relaxation */
+  int calls_basin_lanczos;  /* Lanczos estimates in the basin (and lost-eigenvalue pushes) */
+  int calls_climb;          /* climb steps and their perpendicular relaxation */
+  int calls_climb_lanczos;  /* Lanczos estimates during the climb */
+  int calls_second;         /* first-order check (second mode) */
+  int calls_push_over;      /* push-over steps and final minimisations, both sides */
+  int fail_counts[ENG_ARTN_NSTATUS]; /* failed attempts by status (index = eng_artn_status) */
 } eng_artn_event;
 
 /* Fill o with the defaults listed above. */
