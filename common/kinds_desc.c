@@ -113,13 +113,14 @@ const kind_param kind__descriptors_params[KIND__DESC_NPARAMS] = {
      "MSD velocity seed; default: drawn at submission and recorded"},
     {"mode_fraction", KIND_P_NUMBER, NULL, 0, 1, 1, "0.0025", "",
      "participation: fraction of the 3N modes (lowest) it sums over"},
-    {"modes_solver", KIND_P_STRING, "auto|dense|sparse|lanczos", 0, 0, 0,
+    {"modes_solver", KIND_P_STRING, "auto|dense|sparse|lanczos|chebyshev", 0, 0, 0,
      "\"auto\"", "",
      "eigensolver: dense LAPACK, ARPACK shift-invert (CHOLMOD factor), "
-     "ARPACK matrix-free Lanczos, or auto (dense up to dense_max_atoms, "
-     "shift-invert up to sparse_max_atoms, Lanczos above)"},
+     "ARPACK matrix-free Lanczos, matrix-free Chebyshev-filtered subspace "
+     "iteration (relative residual 1e-4), or auto (dense up to "
+     "dense_max_atoms, shift-invert up to sparse_max_atoms, Chebyshev above)"},
     {"sparse_max_atoms", KIND_P_INT, NULL, 1, 1e9, 0, "5000", "",
-     "auto solver: shift-invert up to this many atoms, matrix-free Lanczos "
+     "auto solver: shift-invert up to this many atoms, matrix-free Chebyshev "
      "above (the Cholesky factor grows as N^1.66: 8 GB at 20,000 atoms)"},
     {"dense_max_atoms", KIND_P_INT, NULL, 1, 1e6, 0, "1000", "",
      "auto solver: dense up to this many atoms; msd_harmonic uses all "
@@ -550,6 +551,7 @@ int kind__run_descriptors(const cJSON *params, const kind_io *io,
     mo.solver = !strcmp(solver, "dense")     ? ENG_MODES_DENSE
                 : !strcmp(solver, "sparse")  ? ENG_MODES_SPARSE
                 : !strcmp(solver, "lanczos") ? ENG_MODES_LANCZOS
+                : !strcmp(solver, "chebyshev") ? ENG_MODES_CHEBYSHEV
                                              : ENG_MODES_AUTO;
     mo.sparse_max_atoms = (int)kind__par(&c, "sparse_max_atoms");
     nlow = eng_modes_count(&mo, n);
@@ -748,11 +750,18 @@ int kind__run_descriptors(const cJSON *params, const kind_io *io,
     cJSON_AddStringToObject(o, "hessian", "analytic");
     cJSON_AddStringToObject(
         o, "solver",
-        modes->solver == ENG_MODES_SPARSE    ? "sparse (ARPACK shift-invert)"
-        : modes->solver == ENG_MODES_LANCZOS ? "lanczos (ARPACK, matrix-free)"
-                                             : "dense (LAPACK dsyevr)");
+        modes->solver == ENG_MODES_SPARSE      ? "sparse (ARPACK shift-invert)"
+        : modes->solver == ENG_MODES_LANCZOS   ? "lanczos (ARPACK, matrix-free)"
+        : modes->solver == ENG_MODES_CHEBYSHEV ? "chebyshev (filtered subspace iteration, matrix-free)"
+                                               : "dense (LAPACK dsyevr)");
     cJSON_AddNumberToObject(o, "operator_applications", modes->nop);
-    cJSON_AddNumberToObject(o, "tol", mo.tol);
+    cJSON_AddNumberToObject(o, "tol", modes->tol);
+    if (modes->solver == ENG_MODES_CHEBYSHEV) {
+      cJSON_AddNumberToObject(o, "block", modes->block);
+      cJSON_AddNumberToObject(o, "degree", modes->degree);
+      cJSON_AddNumberToObject(o, "filter_lo", modes->filter_lo);
+      cJSON_AddNumberToObject(o, "filter_hi", modes->filter_hi);
+    }
     cJSON_AddNumberToObject(o, "nmodes", modes->nmodes);
     cJSON_AddNumberToObject(o, "ndof", modes->ndof);
     cJSON_AddNumberToObject(o, "mode_fraction", mo.mode_fraction);

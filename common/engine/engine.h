@@ -774,11 +774,16 @@ typedef enum eng_modes_solver {
   ENG_MODES_AUTO = 0,  /* dense up to dense_max_atoms or for all modes,
                           shift-invert up to sparse_max_atoms (and only
                           while its factor fits max_factor_gb), else
-                          matrix-free Lanczos */
+                          matrix-free CHEBYSHEV (LANCZOS until session 3) */
   ENG_MODES_DENSE = 1, /* LAPACK dsyevr on the dense D, subset by index */
   ENG_MODES_SPARSE = 2, /* ARPACK shift-invert Lanczos, CHOLMOD factor of D - sigma I */
-  ENG_MODES_LANCZOS = 3 /* ARPACK Lanczos on P D P, matrix-free (block Hessian
+  ENG_MODES_LANCZOS = 3, /* ARPACK Lanczos on P D P, matrix-free (block Hessian
                            products only; memory: the Hessian + ncv vectors) */
+  ENG_MODES_CHEBYSHEV = 4 /* Chebyshev-filtered subspace iteration on P D P:
+                           a block of cheb_block vectors filtered by a degree-
+                           cheb_degree Chebyshev polynomial of D, Rayleigh-Ritz,
+                           matrix-free (memory: the Hessian + ~5 blocks); AUTO
+                           above sparse_max_atoms (session 3) */
 } eng_modes_solver;
 
 typedef struct eng_modes_opts {
@@ -801,6 +806,15 @@ typedef struct eng_modes_opts {
                            factor (factor_gb below, known after the symbolic
                            analysis) would exceed this many GB; 0 = default
                            6; < 0 = no limit */
+  /* -- added in session 3 (fields are only ever appended) -- */
+  int cheb_degree;      /* CHEBYSHEV: filter degree per iteration; 0 = default 40 */
+  int cheb_block;       /* CHEBYSHEV: block size p > k; 0 = default
+                           k + max(k/2, 8), capped at 3N - 3 */
+  double cheb_tol;      /* CHEBYSHEV: converged when every one of the k lowest
+                           Ritz pairs has |D e - l e| <= cheb_tol |l|; 0 =
+                           default 1e-4 (docs/modes.md: why this suffices) */
+  int cheb_max_iter;    /* CHEBYSHEV: filter iterations before ENG_ENOCONV;
+                           0 = default 100 */
 } eng_modes_opts;
 
 /* Lowest normal modes, ascending, translations removed. */
@@ -821,6 +835,11 @@ typedef struct eng_modes {
   double factor_gflop; /* its flop count / 1e9 (SPARSE) */
   double factor_gb;    /* its storage incl. supernode padding and the largest
                           update matrix, GB (SPARSE) */
+  /* -- added in session 3 (fields are only ever appended) -- */
+  int block, degree;   /* CHEBYSHEV: block size and filter degree used */
+  double filter_lo, filter_hi; /* CHEBYSHEV: last filter interval [a, b]
+                          (damped), eV/(A^2 amu); b >= lambda_max */
+  double tol;          /* convergence tolerance used (ARPACK's or cheb_tol) */
 } eng_modes;
 
 void eng_modes_opts_default(eng_modes_opts *o);
@@ -831,13 +850,16 @@ int eng_modes_count(const eng_modes_opts *o, int natoms);
  * the spectrum (D + c T T^T on the projected D), SPARSE runs ARPACK mode 3
  * on P (D - sigma I)^-1 P, P = 1 - T T^T, T the mass-weighted translations,
  * LANCZOS runs ARPACK mode 1 (smallest algebraic) on P D P + c T T^T with
- * products of the block Hessian only (memory: H + (ncv + 4) 3N doubles).
- * AUTO falls back from SPARSE to LANCZOS when the factor would exceed
- * max_factor_gb.
+ * products of the block Hessian only (memory: H + (ncv + 4) 3N doubles),
+ * CHEBYSHEV runs Chebyshev-filtered subspace iteration on P D P (block
+ * products of the Hessian's upper triangle; memory: 1.5 H + about 5
+ * cheb_block vectors of 3N; nop counts single-vector products).
+ * AUTO uses CHEBYSHEV above sparse_max_atoms and falls back from SPARSE to
+ * CHEBYSHEV when the factor would exceed max_factor_gb.
  * opts may be NULL (defaults).  progress (may be NULL) is called between
  * stages and ARPACK iterations; non-zero cancels (ENG_ECANCEL).  On success
  * *out is owned by the caller (eng_modes_free).  ENG_EINVAL for bad
- * options or masses <= 0, ENG_ENOCONV if ARPACK does not converge or D
+ * options or masses <= 0, ENG_ENOCONV if ARPACK (or CHEBYSHEV) does not converge or D
  * stays indefinite, ENG_ENOMEM. */
 int eng_modes_lowest(const eng_hessian *h, const eng_system *sys,
                      const eng_modes_opts *opts, eng_progress_fn progress,

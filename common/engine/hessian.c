@@ -277,7 +277,7 @@ long eng_hessian_nblocks(const eng_hessian *h) { return h ? h->start[h->natoms] 
 
 /* y = H x (Angstrom -> eV/Angstrom); x and y distinct 3N vectors. */
 void eng_hessian_apply(const eng_hessian *h, const double *x, double *y) {
-#pragma omp parallel for schedule(static) if (h->natoms > 2000)
+#pragma omp parallel for schedule(static) num_threads(eng_get_threads()) if (h->natoms > 2000)
   for (int i = 0; i < h->natoms; i++) {
     double s0 = 0, s1 = 0, s2 = 0;
     for (long b = h->start[i]; b < h->start[i + 1]; b++) {

@@ -146,12 +146,15 @@ int main(void) {
   }
 
   /* ---- shift-invert and matrix-free Lanczos against dense ---- */
-  for (int sv = 0; sv < 2; sv++) {
-    const eng_modes_solver solver = sv ? ENG_MODES_LANCZOS : ENG_MODES_SPARSE;
-    const char *sn = sv ? "Lanczos" : "shift-invert";
+  for (int sv = 0; sv < 3; sv++) {
+    const eng_modes_solver solver = sv == 2 ? ENG_MODES_CHEBYSHEV
+                                    : sv    ? ENG_MODES_LANCZOS
+                                            : ENG_MODES_SPARSE;
+    const char *sn = sv == 2 ? "Chebyshev (cheb_tol 1e-10)" : sv ? "Lanczos" : "shift-invert";
     eng_modes_opts_default(&o);
     o.solver = solver;
     o.nmodes = 12;
+    o.cheb_tol = 1e-10;
     rc = eng_modes_lowest(h, s, &o, NULL, NULL, &low);
     ok(rc == ENG_OK && low && low->nmodes == 12 && low->solver == solver,
        "%s gives 12 modes (%s)", sn, rc ? eng_last_error() : "ok");
@@ -171,6 +174,79 @@ int main(void) {
          verr);
       ok(low->resid_max < 1e-7, "%s: residuals <= %.2g", sn, low->resid_max);
     }
+    eng_modes_free(low);
+    low = NULL;
+  }
+
+  /* ---- Chebyshev at its default tolerance: what the tolerance guarantees,
+   * checked with products of the dense D (independent of the solver) ---- */
+  {
+    eng_modes_opts_default(&o);
+    o.solver = ENG_MODES_CHEBYSHEV;
+    o.nmodes = 12;
+    rc = eng_modes_lowest(h, s, &o, NULL, NULL, &low);
+    ok(rc == ENG_OK && low && low->solver == ENG_MODES_CHEBYSHEV && low->tol == 1e-4 &&
+       low->block > 12, "Chebyshev, default cheb_tol 1e-4 (%s; block %d, degree %d, %d products, "
+       "%d iterations)", rc ? eng_last_error() : "ok", low ? low->block : 0,
+       low ? low->degree : 0, low ? low->nop : 0, low ? low->iterations : 0);
+    if (!low) bail("no Chebyshev modes");
+    double *d = malloc(sizeof *d * (size_t)n3 * n3), rf2 = 0, rmax = 0, bf = 0;
+    if (!d) bail("out of memory");
+    eng_hessian_dense(h, s, d);
+    int bf_ok = 1;
+    for (int m = 0; m < 12; m++) {
+      const double *e = low->evec + (size_t)m * n3;
+      double r2 = 0;
+      for (int i = 0; i < n3; i++) r2 += pow(dot(d + (size_t)i * n3, e, n3) - low->lambda[m] * e[i], 2);
+      rf2 += r2;
+      rmax = fmax(rmax, sqrt(r2) / low->lambda[m]);
+      /* Bauer-Fike for symmetric D: theta_m lies within |r_m| of an eigenvalue;
+       * it must be the m-th one (none missed, none doubled) */
+      bf = fmax(bf, fabs(low->lambda[m] - all->lambda[m]) / all->lambda[m]);
+      if (fabs(low->lambda[m] - all->lambda[m]) > sqrt(r2) * (1 + 1e-9) + 1e-15) bf_ok = 0;
+    }
+    free(d);
+    ok(rmax <= 1e-4, "Chebyshev: every |D e - theta e| / theta <= 1e-4 (dense products: %.2g)",
+       rmax);
+    ok(bf_ok, "Chebyshev: |theta_m - lambda_m(dense)| <= |r_m| for the 12 lowest (max rel diff "
+       "%.2g)", bf);
+    /* Davis-Kahan: sum_i |p_i - p_i(dense)| <= 2 sqrt(k) |R|_F / (lambda_13 - theta_12) */
+    double *p1 = malloc(sizeof *p1 * n), *p2 = malloc(sizeof *p2 * n), dp = 0;
+    eng_participation(all, 12, p1);
+    eng_participation(low, 12, p2);
+    for (int i = 0; i < n; i++) dp += fabs(p1[i] - p2[i]);
+    double bound = 2 * sqrt(12.0) * sqrt(rf2) / (all->lambda[12] - low->lambda[11]);
+    ok(dp <= bound, "Chebyshev: participation (Eq. 4, 12 modes) equals dense: sum_i |dp_i| = "
+       "%.2g <= Davis-Kahan bound %.2g (of sum_i p_i = 12)", dp, bound);
+    free(p1);
+    free(p2);
+    {
+      eng_modes *again = NULL;
+      rc = eng_modes_lowest(h, s, &o, NULL, NULL, &again);
+      ok(rc == ENG_OK && again &&
+             !memcmp(again->lambda, low->lambda, sizeof *low->lambda * 12) &&
+             !memcmp(again->evec, low->evec, sizeof *low->evec * 12 * (size_t)n3),
+         "Chebyshev: a rerun is bit-identical (fixed start block, ordered sums)");
+      eng_modes_free(again);
+    }
+    eng_modes_free(low);
+    low = NULL;
+    /* AUTO above sparse_max_atoms, and AUTO's fallback when the factor is too big */
+    eng_modes_opts_default(&o);
+    o.nmodes = 4;
+    o.dense_max_atoms = 10;
+    o.sparse_max_atoms = 100;
+    rc = eng_modes_lowest(h, s, &o, NULL, NULL, &low);
+    ok(rc == ENG_OK && low && low->solver == ENG_MODES_CHEBYSHEV,
+       "AUTO above sparse_max_atoms runs CHEBYSHEV (%s)", rc ? eng_last_error() : "ok");
+    eng_modes_free(low);
+    low = NULL;
+    o.sparse_max_atoms = 1000;
+    o.max_factor_gb = 1e-4;
+    rc = eng_modes_lowest(h, s, &o, NULL, NULL, &low);
+    ok(rc == ENG_OK && low && low->solver == ENG_MODES_CHEBYSHEV && low->factor_gb > 1e-4,
+       "AUTO falls back from SPARSE to CHEBYSHEV when the factor exceeds max_factor_gb (%s)",
+       rc ? eng_last_error() : "ok");
     eng_modes_free(low);
     low = NULL;
   }
@@ -202,6 +278,20 @@ int main(void) {
        eng_last_error());
     eng_system_free(t);
     ok(eng_msd_harmonic(all, s, -1, (double[1]){0}) == ENG_EINVAL, "negative T is EINVAL");
+    eng_modes_opts_default(&o);
+    o.solver = ENG_MODES_CHEBYSHEV;
+    o.nmodes = 10;
+    o.cheb_block = 10;
+    ok(eng_modes_lowest(h, s, &o, NULL, NULL, &m) == ENG_EINVAL && m == NULL,
+       "cheb_block <= nmodes is EINVAL (%s)", eng_last_error());
+    o.cheb_block = 0;
+    o.cheb_degree = -1;
+    ok(eng_modes_lowest(h, s, &o, NULL, NULL, &m) == ENG_EINVAL, "cheb_degree < 0 is EINVAL");
+    o.cheb_degree = 0;
+    o.cheb_max_iter = 1;
+    o.cheb_tol = 1e-14;
+    ok(eng_modes_lowest(h, s, &o, NULL, NULL, &m) == ENG_ENOCONV && m == NULL,
+       "Chebyshev not converged within cheb_max_iter is ENOCONV (%s)", eng_last_error());
   }
 
   eng_modes_free(all);
@@ -241,11 +331,74 @@ int main(void) {
       ok(low->lambda[0] < 0 && err < 1e-9,
          "Lanczos: the same 6 eigenvalues, negative ones included (max rel diff %.2g)", err);
     }
+    eng_modes_free(low);
+    low = NULL;
+    o.solver = ENG_MODES_CHEBYSHEV;
+    o.cheb_tol = 1e-10;
+    rc = eng_modes_lowest(h, u, &o, NULL, NULL, &low);
+    ok(rc == ENG_OK, "Chebyshev on an indefinite D (%s)", rc ? eng_last_error() : "ok");
+    if (all && low) {
+      double err = 0;
+      for (int m = 0; m < 6; m++)
+        err = fmax(err, fabs(low->lambda[m] - all->lambda[m]) / fabs(all->lambda[m]));
+      ok(low->lambda[0] < 0 && err < 1e-9,
+         "Chebyshev: the same 6 eigenvalues, negative ones included (max rel diff %.2g)", err);
+    }
     eng_modes_free(all);
     eng_modes_free(low);
     eng_hessian_free(h);
     eng_calc_free(calc);
     eng_system_free(u);
+  }
+
+  /* ---- exactly degenerate spectrum: a minimised 125-atom glass and two
+   * copies side by side (box tripled along x) have Bloch pairs (q, -q),
+   * q = 2 pi / (3 L), of equal eigenvalues; the block method finds both
+   * copies (a single-vector Lanczos sees the second only through
+   * round-off) ---- */
+  {
+    eng_system *g = glass(pot, 125, 0, 45, 1, &calc), *r2 = NULL;
+    eng_calc *c2 = NULL;
+    if (!g) bail("small glass: %s", eng_last_error());
+    r2 = eng_system_create(3 * g->natoms, g->ntypes);
+    if (!r2) bail("out of memory");
+    memcpy(r2->type_name, g->type_name, sizeof *g->type_name * g->ntypes);
+    memcpy(r2->type_mass, g->type_mass, sizeof *g->type_mass * g->ntypes);
+    r2->box = g->box;
+    r2->box.len[0] *= 3;
+    for (int c = 0; c < 3; c++)
+      for (int i = 0; i < g->natoms; i++) {
+        int j = c * g->natoms + i;
+        r2->type[j] = g->type[i];
+        for (int a = 0; a < 3; a++) r2->x[3 * j + a] = g->x[3 * i + a] + (a == 0 ? c * g->box.len[0] : 0);
+      }
+    if (eng_calc_create(pot, r2, NULL, &c2) || eng_hessian_build(c2, r2, &h))
+      bail("replicated: %s", eng_last_error());
+    eng_modes_opts_default(&o);
+    o.nmodes = 12;
+    o.solver = ENG_MODES_DENSE;
+    ok(eng_modes_lowest(h, r2, &o, NULL, NULL, &all) == ENG_OK, "dense modes of the tripled cell");
+    o.solver = ENG_MODES_CHEBYSHEV;
+    o.cheb_tol = 1e-10;
+    rc = eng_modes_lowest(h, r2, &o, NULL, NULL, &low);
+    ok(rc == ENG_OK, "Chebyshev on the tripled cell (%s)", rc ? eng_last_error() : "ok");
+    if (all && low) {
+      double err = 0;
+      int pairs = 0;
+      for (int m = 0; m < 12; m++) {
+        err = fmax(err, fabs(low->lambda[m] - all->lambda[m]) / all->lambda[m]);
+        if (m && all->lambda[m] - all->lambda[m - 1] < 1e-9 * all->lambda[m]) pairs++;
+      }
+      ok(pairs >= 2 && err < 1e-9, "Chebyshev: the 12 lowest equal dense, %d exactly degenerate "
+         "pairs among them included (max rel diff %.2g)", pairs, err);
+    }
+    eng_modes_free(all);
+    eng_modes_free(low);
+    eng_hessian_free(h);
+    eng_calc_free(c2);
+    eng_calc_free(calc);
+    eng_system_free(r2);
+    eng_system_free(g);
   }
   eng_potential_free(pot);
   return tap_done();
