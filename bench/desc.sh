@@ -14,6 +14,23 @@
 # over K evaluations in one run, each with a neighbour-list rebuild
 # (neigh_modify check no), as pelmap's build their own lists.
 # Usage: bench/desc.sh [BUILD_DIR]   (REPS=1, THREADS=1 by default)
+#
+#        bench/desc.sh BUILD_DIR set   the WHOLE descriptor set (issue 4),
+#   pelmap alone: for each size in SIZES ("2k 20k") and thread count in
+#   THREADS_LIST ("1 2"), one desc_bench process runs every stage (rdf and
+#   troughs, voronoi, s2 at four cutoffs, msd (short NVT run, MD_PS_2K=0.5 /
+#   MD_PS_20K=0.2 ps), vflex, hessian, modes (MODES=auto), participation,
+#   msd_harmonic, d2min) and prints CPU s, wall s and peak RSS per stage,
+#   the msd projected to the paper's 100 ps, `uptime` before and after,
+#   and a final line per size: the projected wall time of the whole set at
+#   the paper's parameters with 1 and 2 threads, from CPU time:
+#     1 thread:  sum of the stages' CPU s (msd x 100 ps / md_ps);
+#     2 threads: unthreaded stages' CPU s + threaded stages' (msd, modes)
+#                CPU s / MD_SCALING (default 1.81: 2-thread speed-up of the
+#                20k MD measured on a quiet machine; wall times of a
+#                loaded machine do not show it).
+#   The CPU s of the threaded stages come from the largest thread count
+#   run (OMP_WAIT_POLICY=passive: no busy-wait in the CPU time).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
@@ -58,6 +75,50 @@ head_in() {
 
 best() { sort -g | head -1; }
 field() { sed -n "s/.*name=$1 .* $2=\([0-9.e+-]*\).*/\1/p"; }
+
+if [ "${2:-}" = set ]; then
+  sizes=${SIZES:-2k 20k}
+  tlist=${THREADS_LIST:-1 2}
+  scal=${MD_SCALING:-1.81}
+  stages="rdf voronoi s2 msd vflex modes participation msd_harmonic d2min"
+  printf '%-4s %-3s %-14s %10s %10s %9s  %s\n' size thr stage cpu_s wall_s rss_gb extra
+  for size in $sizes; do
+    data=$work/s$size.data
+    if [ "$size" = 2k ]; then mdps=${MD_PS_2K:-0.5}; else mdps=${MD_PS_20K:-0.2}; fi
+    declare -A cpu=()
+    for t in $tlist; do
+      echo "# $(date -u +%H:%M:%S) uptime before: $(uptime)"
+      out=$(OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=$t nice "$bench" "$data" "$pot" \
+        $stages "md_ps=$mdps" "threads=$t" "modes=${MODES:-auto}")
+      echo "# $(date -u +%H:%M:%S) uptime after:  $(uptime)"
+      while read -r line; do
+        case "$line" in STAGE*) ;; *) continue ;; esac
+        name=$(sed 's/.*name=\([^ ]*\).*/\1/' <<<"$line")
+        c=$(sed 's/.*cpu_s=\([^ ]*\).*/\1/' <<<"$line")
+        w=$(sed 's/.*wall_s=\([^ ]*\).*/\1/' <<<"$line")
+        g=$(sed 's/.*peak_rss_gb=\([^ ]*\).*/\1/' <<<"$line")
+        x=$(sed 's/.*peak_rss_gb=[^ ]* *//' <<<"$line")
+        printf '%-4s %-3s %-14s %10.3f %10.3f %9.3f  %s\n' "$size" "$t" "$name" "$c" "$w" "$g" "$x"
+        if [ "$name" = msd ]; then
+          printf '%-4s %-3s %-14s %10.1f %10.1f %9s  %s\n' "$size" "$t" "msd@100ps" \
+            "$(awk -v c="$c" -v p="$mdps" 'BEGIN{print c*100/p}')" \
+            "$(awk -v c="$w" -v p="$mdps" 'BEGIN{print c*100/p}')" - "projected from $mdps ps"
+          c=$(awk -v c="$c" -v p="$mdps" 'BEGIN{print c*100/p}')
+        fi
+        cpu[$t:$name]=$c
+      done <<<"$out"
+    done
+    t1=${tlist%% *}; tn=${tlist##* }
+    awk -v sz="$size" -v s="$scal" -v t1="$t1" -v tn="$tn" \
+      -v u="${cpu[$t1:rdf]:-0} ${cpu[$t1:voronoi]:-0} ${cpu[$t1:s2]:-0} ${cpu[$t1:vflex]:-0} ${cpu[$t1:hessian]:-0} ${cpu[$t1:participation]:-0} ${cpu[$t1:msd_harmonic]:-0} ${cpu[$t1:d2min]:-0}" \
+      -v th="${cpu[$tn:msd]:-0} ${cpu[$tn:modes]:-0}" 'BEGIN {
+        n = split(u, a, " "); su = 0; for (i = 1; i <= n; i++) su += a[i]
+        n = split(th, b, " "); st = 0; for (i = 1; i <= n; i++) st += b[i]
+        printf "PROJECTION %s whole set at the paper parameters (100 ps MD): 1 thread %.0f s (%.2f h), 2 threads %.0f s (%.2f h) [unthreaded %.0f s CPU, threaded %.0f s CPU from the %s-thread run, /%.2f]\n",
+          sz, su + st, (su + st) / 3600, su + st / s, (su + st / s) / 3600, su, st, tn, s }'
+    done
+  exit 0
+fi
 
 printf '%-5s %-8s %7s  %12s %12s %12s  %8s %8s  %s\n' size stage atoms pelmap lammps lammps-opt \
   vs-lmp vs-opt "pelmap peak RSS"
