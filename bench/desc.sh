@@ -111,11 +111,13 @@ if [ "${2:-}" = set ]; then
     t1=${tlist%% *}; tn=${tlist##* }
     awk -v sz="$size" -v s="$scal" -v t1="$t1" -v tn="$tn" \
       -v u="${cpu[$t1:rdf]:-0} ${cpu[$t1:voronoi]:-0} ${cpu[$t1:s2]:-0} ${cpu[$t1:vflex]:-0} ${cpu[$t1:hessian]:-0} ${cpu[$t1:participation]:-0} ${cpu[$t1:msd_harmonic]:-0} ${cpu[$t1:d2min]:-0}" \
+      -v t1c="${cpu[$t1:msd]:-0} ${cpu[$t1:modes]:-0}" \
       -v th="${cpu[$tn:msd]:-0} ${cpu[$tn:modes]:-0}" 'BEGIN {
         n = split(u, a, " "); su = 0; for (i = 1; i <= n; i++) su += a[i]
+        n = split(t1c, c, " "); s1 = 0; for (i = 1; i <= n; i++) s1 += c[i]
         n = split(th, b, " "); st = 0; for (i = 1; i <= n; i++) st += b[i]
-        printf "PROJECTION %s whole set at the paper parameters (100 ps MD): 1 thread %.0f s (%.2f h), 2 threads %.0f s (%.2f h) [unthreaded %.0f s CPU, threaded %.0f s CPU from the %s-thread run, /%.2f]\n",
-          sz, su + st, (su + st) / 3600, su + st / s, (su + st / s) / 3600, su, st, tn, s }'
+        printf "PROJECTION %s whole set at the paper parameters (100 ps MD): 1 thread %.0f s (%.2f h) [all CPU of the %s-thread run], 2 threads %.0f s (%.2f h) [unthreaded %.0f s CPU + threaded %.0f s CPU of the %s-thread run / %.2f]\n",
+          sz, su + s1, (su + s1) / 3600, t1, su + st / s, (su + st / s) / 3600, su, st, tn, s }'
     done
   exit 0
 fi
