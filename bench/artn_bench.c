@@ -147,6 +147,8 @@ int main(int argc, char **argv) {
     else if (ARG("--glass-seed")) gseed = strtoull(v, NULL, 10);
     else if (ARG("--threads")) threads = atoi(v);
     else if (ARG("--local")) { sh.local = 1; sh.o.local_radius = atof(v); }
+    else if (ARG("--refine-radius")) sh.o.refine_radius = atof(v);
+    else if (ARG("--local-refine")) sh.o.local_refine = atoi(v);
     else if (ARG("--refine-force")) sh.o.refine_force = atof(v);
     else if (ARG("--saddle-force")) sh.o.saddle_force = atof(v);
     else if (ARG("--lanczos-min")) sh.o.lanczos_min_iter = atoi(v);

@@ -16,9 +16,10 @@
  *      the initial minimum to another one (require_connect);
  *   5. a failed attempt starts again from the minimum with a new kick from
  *      the same event stream (restarts).
- * Local mode cuts a cluster (moving sphere + a fixed 2*cutoff shell) out of
- * the periodic system, runs 1-4 there, and refines the saddle in the full
- * system.  Rigid translations are projected out of every push and Lanczos
+ * Local mode cuts a cluster (moving sphere + a fixed one-cutoff shell, the
+ * rest of the system as a constant background density) out of the periodic
+ * system, runs 1-4 there, and refines the saddle in the full system or in
+ * a bigger cluster (refine_radius).  Rigid translations are projected out of every push and Lanczos
  * vector in whole-system mode.  docs/artn.md describes the method, the
  * defaults and the measured behaviour.
  *
@@ -50,7 +51,8 @@
 #define PROGRESS_EVERY 50
 /* Threshold separating "moved" atoms in the event record, A. */
 #define MOVED_DIST 0.1
-/* Extra margin of the fixed shell beyond 2*cutoff, A. */
+/* Local mode: extra margin of the cluster beyond moving radius + cutoff,
+ * A; also how far a moving atom may move outward with the cluster exact. */
 #define SHELL_MARGIN 1.0
 /* Increments tried to recover a lost eigenvalue. */
 #define LOST_PUSHES 8
@@ -118,6 +120,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->local = 0;
   o->local_radius = 8.0;
   o->local_refine = 1;
+  o->refine_radius = 0.0;
   o->restarts = 3;
   o->require_connect = 1;
   o->lanczos_radius = 0.0;
@@ -919,17 +922,28 @@ static int check_opts(const eng_artn_opts *o) {
       "lost_threshold must be in [eigen_threshold, 0)");
   BAD(o->local && !(o->local_radius >= o->perturb_radius + 1.0 && o->local_radius < 1e3),
       "local_radius must be at least perturb_radius + 1 A");
+  BAD(!(o->refine_radius == 0.0 || (o->refine_radius >= o->local_radius && o->refine_radius < 1e3)),
+      "refine_radius must be 0 (whole system) or in [local_radius, 1000) A");
 #undef BAD
   return ENG_OK;
 }
 
-/* A cluster cut out of the whole system for local mode. */
+/* A cluster cut out of the whole system for local mode: the moving sphere
+ * (radius r_m around the chosen atom) and every atom within r_m + cutoff +
+ * SHELL_MARGIN, the outer ones fixed.  The atoms left out are fixed too;
+ * their constant density at each cluster atom, rho_bg, is added by the
+ * cluster's calculator (eng_calc_set_density_offset).  While no moving atom
+ * has moved more than SHELL_MARGIN, every atom whose density or pair terms
+ * change is in the cluster with its whole-system density, so forces on the
+ * moving atoms and energy differences equal the whole system's (with the
+ * outer atoms fixed) to round-off (tests/engine/test_cluster.c). */
 typedef struct cluster {
   eng_system *sys;     /* NULL: local mode runs on the whole system with a mask */
   eng_calc *calc;
   int *map;            /* cluster atom -> whole-system atom */
   unsigned char *mobile;
   double *x0;
+  double *rho_bg;      /* background density per cluster atom (borrowed by calc) */
   int n, nactive;
 } cluster;
 
@@ -939,14 +953,19 @@ static void cluster_free(cluster *c) {
   free(c->map);
   free(c->mobile);
   free(c->x0);
+  free(c->rho_bg);
+  memset(c, 0, sizeof *c);
 }
 
-/* Cut the cluster around atom c0 of sys (positions made contiguous around
- * it); a sphere that does not fit in the periodic cell leaves cl->sys NULL
- * and masks the whole system instead. */
+/* Cut the cluster of moving radius rm around atom c0 of sys (positions
+ * made contiguous around it; rc the potential cutoff).  rho_full holds the
+ * whole-system host densities at sys->x (eng_calc_density).  A sphere that
+ * does not fit in the periodic cell (2 (rm + rc + SHELL_MARGIN) >= a cell
+ * width, where an atom could meet two images of another) leaves cl->sys
+ * NULL and masks the whole system instead. */
 static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0, double rc,
-                         const eng_artn_opts *o, cluster *cl) {
-  double R = o->local_radius + 2.0 * rc + SHELL_MARGIN, w[3], lo[3], hi[3];
+                         double rm, const double *rho_full, cluster *cl) {
+  double R = rm + rc + SHELL_MARGIN, w[3], lo[3], hi[3];
   const double *xc = sys->x + 3 * c0;
   int fits = 1, n = sys->natoms, rcode;
   memset(cl, 0, sizeof *cl);
@@ -965,7 +984,7 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
     r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
     if (fits && r >= R) continue;
     cl->map[cl->n] = j;
-    cl->mobile[cl->n] = r < o->local_radius;
+    cl->mobile[cl->n] = r < rm;
     cl->nactive += cl->mobile[cl->n];
     for (int k = 0; k < 3; k++) {
       double y = fits ? xc[k] + d[k] : sys->x[3 * j + k];
@@ -977,7 +996,8 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
   }
   if (!fits) return ENG_OK;
   cl->sys = eng_system_create(cl->n, sys->ntypes);
-  if (!cl->sys) return ENG_ENOMEM;
+  cl->rho_bg = eng__calloc((size_t)cl->n, sizeof(double));
+  if (!cl->sys || !cl->rho_bg) return ENG_ENOMEM;
   for (int t = 0; t < sys->ntypes; t++) {
     memcpy(cl->sys->type_name[t], sys->type_name[t], ENG_NAME_MAX);
     cl->sys->type_mass[t] = sys->type_mass[t];
@@ -993,7 +1013,16 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
     cl->sys->box.periodic[k] = 0;
   }
   rcode = eng_calc_create(pot, cl->sys, NULL, &cl->calc);
-  return rcode;
+  if (rcode != ENG_OK) return rcode;
+  /* rho_bg = whole-system density - the cluster's own, at x0 (zero on the
+   * moving atoms: nothing left out is within a cutoff of them). */
+  rcode = eng_calc_compute(cl->calc, cl->sys, NULL, NULL, NULL, NULL);
+  if (rcode == ENG_OK) rcode = eng_calc_density(cl->calc, cl->rho_bg);
+  if (rcode != ENG_OK) return rcode;
+  for (int i = 0; i < cl->n; i++)
+    cl->rho_bg[i] = cl->mobile[i] ? 0.0 : rho_full[cl->map[i]] - cl->rho_bg[i];
+  eng_calc_invalidate(cl->calc);
+  return eng_calc_set_density_offset(cl->calc, cl->rho_bg);
 }
 
 /* Copy the cluster positions y (displacements from cl->x0) onto the whole
@@ -1058,8 +1087,12 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   const eng_artn_opts *o;
   eng_system *work = NULL;
   actx F, L;                /* whole system, local search */
+  actx L2;                  /* local mode: refinement cluster (refine_radius) */
   actx *S = NULL;           /* context where the search runs */
-  cluster cl;
+  cluster cl, cl2;          /* local mode: search and refinement clusters */
+  double *rho_full = NULL;  /* local mode: whole-system densities at sys->x */
+  double *v2 = NULL;        /* the mode in the refinement cluster */
+  int have_L2 = 0;
   sstate st;
   eng_rng rng;
   double *raw = NULL, *d = NULL, *v = NULL, *xs = NULL, *vs = NULL, *y = NULL, *vf = NULL;
@@ -1069,6 +1102,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   double fmax0;
 
   memset(&cl, 0, sizeof cl);
+  memset(&cl2, 0, sizeof cl2);
   memset(&st, 0, sizeof st);
   if (!calc || !sys || !ev)
     return eng_set_error(ENG_EINVAL, "artn.c:%d: calc, sys and ev must not be NULL", __LINE__);
@@ -1140,7 +1174,15 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
     kick_dir(S, &cl, raw, d);
     S->limit = o->max_calls;
   } else {
-    rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o, &cl);
+    /* calc's last compute was at sys->x (eval(&F) above). */
+    rho_full = eng__calloc((size_t)n, sizeof(double));
+    if (!rho_full) {
+      rc = ENG_ENOMEM;
+      goto out;
+    }
+    rc = eng_calc_density(calc, rho_full);
+    if (rc == ENG_OK)
+      rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->local_radius, rho_full, &cl);
     if (rc != ENG_OK) goto out;
     ev->n_cluster = cl.n;
     ev->n_active = cl.nactive;
@@ -1239,6 +1281,8 @@ again:
     memcpy(y + L.n3, v, sizeof(double) * (size_t)L.n3);
     if (o->local_refine) {
       sstate st2;
+      actx *T = &F;    /* where the saddle is refined */
+      double *vt = vf; /* the mode there */
       memset(&st2, 0, sizeof st2);
       st2.lambda = st.lambda;
       /* Whole-system start: x0 + cluster displacement; mode mapped. */
@@ -1248,18 +1292,58 @@ again:
       } else {
         memcpy(vf, v, sizeof(double) * (size_t)n3);
       }
-      F.limit = o->max_calls;
-      F.budget_offset = L.ncalls;
-      F.fire_keep = 0;
-      rc = eval(&F);
-      if (rc == 0) rc = lanczos(&F, vf, &st2.lambda);
-      if (rc == 0) rc = climb(&F, vf, o->saddle_force, &st2);
+      if (cl.sys && o->refine_radius > 0.0) {
+        /* The bigger cluster, built once per event (the whole system when
+         * it does not fit). */
+        if (!cl2.map) {
+          rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->refine_radius, rho_full,
+                             &cl2);
+          if (rc == ENG_OK && cl2.sys) {
+            rc = actx_init(&L2, cl2.calc, cl2.sys, o, cl2.mobile, cl2.x0);
+            if (rc == ENG_OK) {
+              int c2 = 0;
+              have_L2 = 1;
+              L2.progress = progress;
+              L2.ud = ud;
+              L2.rng = &rng;
+              for (int i = 0; i < cl2.n; i++)
+                if (cl2.map[i] == atom_index) c2 = i;
+              rc = set_lmask(&L2, c2, o->lanczos_radius);
+            }
+            if (rc == ENG_OK) rc = eval(&L2);
+            L2.e0 = L2.e;
+            if (!v2) v2 = eng__calloc((size_t)n3, sizeof(double));
+            if (rc == ENG_OK && !v2) rc = ENG_ENOMEM;
+          }
+          if (rc < 0) goto out;
+          assert(rc == 0); /* no budget yet: eval cannot end the search */
+        }
+        if (have_L2) {
+          T = &L2;
+          vt = v2;
+          for (int i = 0; i < cl2.n; i++)
+            for (int k = 0; k < 3; k++) {
+              int j = 3 * cl2.map[i] + k;
+              L2.sys->x[3 * i + k] = cl2.x0[3 * i + k] + work->x[j] - sys->x[j];
+              v2[3 * i + k] = vf[j];
+            }
+          project(&L2, v2);
+          normalize(v2, L2.n3);
+        }
+      }
+      T->limit = o->max_calls;
+      T->budget_offset = L.ncalls + (T == &F ? (have_L2 ? L2.ncalls : 0) : F.ncalls);
+      T->fire_keep = 0;
+      rc = eval(T);
+      if (rc == 0) rc = lanczos(T, vt, &st2.lambda);
+      if (rc == 0) rc = climb(T, vt, o->saddle_force, &st2);
       ev->climb_steps += st2.climb_steps;
       if (rc < 0) goto out;
       if (rc > 0) {
         int budget = rc == ENG_ARTN_MAX_CALLS;
         ev->status = ENG_ARTN_REFINE_FAILED;
-        snprintf(ev->reason, sizeof ev->reason, "refinement in the whole system: %s (%.60s)",
+        snprintf(ev->reason, sizeof ev->reason, "refinement in the %s: %s (%.60s)",
+                 T == &F ? "whole system" : "refinement cluster",
                  eng_artn_status_name((eng_artn_status)rc),
                  budget ? "force-call budget exhausted" : st2.reason);
         rc = ENG_OK;
@@ -1268,12 +1352,16 @@ again:
       }
       {
         /* Shift between the cluster saddle (mapped) and the refined one. */
-        double *tmp = F.ftmp, best = 0.0;
+        double *tmp = F.ftmp, *xr = work->x, best = 0.0;
         if (cl.sys) cluster_to_full(&cl, sys->x, y, tmp, n3, 0);
         else memcpy(tmp, y, sizeof(double) * (size_t)n3);
+        if (T == &L2) {
+          xr = F.xtmp;
+          cluster_to_full(&cl2, sys->x, L2.sys->x, xr, n3, 0);
+        }
         for (int i = 0; i < n; i++) {
           double dd[3], r;
-          for (int k = 0; k < 3; k++) dd[k] = work->x[3 * i + k] - tmp[3 * i + k];
+          for (int k = 0; k < 3; k++) dd[k] = xr[3 * i + k] - tmp[3 * i + k];
           eng_box_minimum_image(&work->box, dd);
           r = sqrt(dd[0] * dd[0] + dd[1] * dd[1] + dd[2] * dd[2]);
           if (r > best) best = r;
@@ -1281,8 +1369,8 @@ again:
         ev->refine_shift = best;
       }
       st.lambda = st2.lambda;
-      S = &F;
-      memcpy(v, vf, sizeof(double) * (size_t)n3);
+      S = T;
+      memcpy(v, vt, sizeof(double) * (size_t)T->n3);
     }
     rc = finish_saddle(S, v, &st);
     if (rc < 0) goto out;
@@ -1294,7 +1382,8 @@ again:
   ev->eigenvalue2 = st.lambda2;
 
   /* The saddle. */
-  ev->e_saddle = S->e;
+  /* (a cluster's energy differences are the whole system's) */
+  ev->e_saddle = S == &F ? S->e : ev->e_initial + (S->e - S->e0);
   ev->dq = S->e - S->e0;
   if (o->local && !o->local_refine) ev->dq = ev->dq_local;
   ev->eigenvalue = st.lambda;
@@ -1303,6 +1392,8 @@ again:
   saddle_calls_L = have_L ? (int)L.ncalls : 0;
   if (S == &F) {
     memcpy(xs, work->x, sizeof(double) * (size_t)n3);
+  } else if (S == &L2) {
+    cluster_to_full(&cl2, sys->x, L2.sys->x, xs, n3, 0);
   } else if (cl.sys) {
     cluster_to_full(&cl, sys->x, L.sys->x, xs, n3, 0);
   } else {
@@ -1311,11 +1402,12 @@ again:
   ev->max_disp_saddle = max_disp(&F, xs, MOVED_DIST, NULL);
   if (x_saddle) memcpy(x_saddle, xs, sizeof(double) * (size_t)n3);
 
-  /* 4.-5. Push over both sides (local mode: in the cluster, the refined
-   * saddle mapped into it, outer atoms fixed). */
+  /* 4.-5. Push over both sides (local mode: in the cluster, the saddle
+   * refined in the whole system mapped into it, or in the refinement
+   * cluster; outer atoms fixed). */
   {
     /* masked local search (no cluster): relax the whole system */
-    actx *R = o->local && cl.sys ? &L : &F;
+    actx *R = S == &L2 ? &L2 : o->local && cl.sys ? &L : &F;
     int a_init, b_init, ab_same = 0;
     double ea, lam_s = st.lambda;
     if (!sxc) sxc = eng__calloc((size_t)n3, sizeof(double));
@@ -1343,8 +1435,9 @@ again:
       project(R, vs);
       normalize(vs, R->n3);
     } else {
-      memcpy(sxc, y, sizeof(double) * (size_t)R->n3);
-      memcpy(vs, y + R->n3, sizeof(double) * (size_t)R->n3);
+      /* R == S, a cluster: its saddle (after the first-order check) */
+      memcpy(sxc, R->sys->x, sizeof(double) * (size_t)R->n3);
+      memcpy(vs, v, sizeof(double) * (size_t)R->n3);
     }
     /* the saddle's own mode, refined (warm Lanczos) before pushing along it */
     rc = refine_mode(R, sxc, vs, &lam_s);
@@ -1388,6 +1481,7 @@ again:
     ev->max_disp = max_disp(R, R->sys->x, MOVED_DIST, &ev->n_moved);
     if (x_final) {
       if (R == &L && cl.sys) cluster_to_full(&cl, sys->x, L.sys->x, x_final, n3, 0);
+      else if (R == &L2) cluster_to_full(&cl2, sys->x, L2.sys->x, x_final, n3, 0);
       else memcpy(x_final, R->sys->x, sizeof(double) * (size_t)n3);
     }
     rc = ENG_OK;
@@ -1411,18 +1505,18 @@ retry:
   /* rc == ENG_OK here and ev->status says why the attempt failed. */
   ev->fail_counts[ev->status]++;
   if (attempt < o->restarts && ev->status != ENG_ARTN_MAX_CALLS &&
-      (o->max_calls <= 0 || F.ncalls + (have_L ? L.ncalls : 0) < o->max_calls)) {
+      (o->max_calls <= 0 || F.ncalls + (have_L ? L.ncalls : 0) + (have_L2 ? L2.ncalls : 0) < o->max_calls)) {
     attempt++;
     goto again;
   }
 
 finish:
-  ev->lanczos_iters = F.lanczos_iters + (have_L ? L.lanczos_iters : 0);
+  ev->lanczos_iters = F.lanczos_iters + (have_L ? L.lanczos_iters : 0) + (have_L2 ? L2.lanczos_iters : 0);
   {
     long cc[4][2];
     for (int p = 0; p < 4; p++)
       for (int q = 0; q < 2; q++)
-        cc[p][q] = F.calls_cat[p][q] + (have_L ? L.calls_cat[p][q] : 0);
+        cc[p][q] = F.calls_cat[p][q] + (have_L ? L.calls_cat[p][q] : 0) + (have_L2 ? L2.calls_cat[p][q] : 0);
     ev->calls_basin = (int)cc[CAT_BASIN][0];
     ev->calls_basin_lanczos = (int)cc[CAT_BASIN][1];
     ev->calls_climb = (int)cc[CAT_CLIMB][0];
@@ -1438,10 +1532,19 @@ finish:
   } else if (have_L) {
     ev->force_calls_local = (int)L.ncalls;
   }
+  if (have_L2) {
+    /* refinement-cluster calls: cluster calls too, also counted alone */
+    ev->force_calls_local += (int)L2.ncalls;
+    ev->force_calls_refine = (int)L2.ncalls;
+  }
 out:
+  if (have_L2) actx_free(&L2);
   if (have_L) actx_free(&L);
   if (have_F) actx_free(&F);
   cluster_free(&cl);
+  cluster_free(&cl2);
+  free(rho_full);
+  free(v2);
   eng_system_free(work);
   free(raw);
   free(d);

@@ -956,8 +956,11 @@ typedef struct eng_artn_opts {
   int remove_translation;   /* project rigid translations out of pushes and Lanczos
                                vectors (whole-system mode); 1 */
   int local;                /* 1: search in a cluster cut from the system: atoms
-                               within local_radius move, a 2*cutoff(+1 A) shell is
-                               fixed; then refine the saddle in the full system; 0 */
+                               within local_radius move, a shell of cutoff + 1 A is
+                               fixed, the rest enters as a constant background
+                               density (exact energy differences and forces on the
+                               moving atoms); then refine the saddle in the full
+                               system (or see refine_radius); 0 */
   double local_radius;      /* radius of the moving region, A; 8.0 */
   int local_refine;         /* local mode: refine the saddle in the full system; 1 */
   /* -- added in session 2 (fields are only ever appended) -- */
@@ -986,6 +989,12 @@ typedef struct eng_artn_opts {
                                and the climb resumes, once the pushes along
                                x - x_initial bring it below this, eV/A^2;
                                in [eigen_threshold, 0); -0.05 */
+  /* -- added in session 3 (local mode) -- */
+  double refine_radius;     /* local mode with local_refine: > 0 refines the cluster
+                               saddle (and pushes over) in a bigger cluster of this
+                               moving radius, cut the same way, instead of the whole
+                               system (which is used when it does not fit in the
+                               cell); 0 = whole system; >= local_radius; A; 0 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */
@@ -1029,6 +1038,9 @@ typedef struct eng_artn_event {
   int calls_second;         /* first-order check (second mode) */
   int calls_push_over;      /* push-over steps and final minimisations, both sides */
   int fail_counts[ENG_ARTN_NSTATUS]; /* failed attempts by status (index = eng_artn_status) */
+  /* -- added in session 3 (local mode) -- */
+  int force_calls_refine;   /* calls in the refinement cluster (refine_radius; also
+                               counted in force_calls_local) */
 } eng_artn_event;
 
 /* Fill o with the defaults listed above. */

@@ -9,7 +9,8 @@
  * system, for random displacements of the moving atoms, to round-off; so
  * must the old construction (a 2 cutoff + 1 A shell, no background).
  * Without the background the small cluster is wrong (the check can fail).
- * Also: argument errors and bit-identical results with the offset unset.
+ * Also: argument errors, bit-identical results with the offset unset, and
+ * an ARTn local event whose saddle is re-checked in the whole system.
  * Sample: the bundled 2,000-atom Cu50Zr50 glass replicated 2x2x2.
  */
 #include "engine.h"
@@ -304,6 +305,78 @@ static void decomposition(const eng_potential *pot, const eng_system *w, eng_cal
   free(xo);
 }
 
+/* One ARTn local event refined in a bigger cluster: its saddle and its
+ * energy re-checked with whole-system forces. */
+static void artn_event(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom) {
+  const int n = w->natoms;
+  const double rc = eng_potential_cutoff(pot);
+  eng_artn_opts o;
+  eng_artn_event ev;
+  eng_system *ws = eng_system_copy(w);
+  double *xs = malloc(sizeof(double) * 3 * n), *f = malloc(sizeof(double) * 3 * n), e0, es;
+  int rc_run, nclus = 0, nmob = 0;
+
+  eng_artn_opts_default(&o);
+  o.local = 1;
+  o.local_radius = 5.0;
+  o.refine_radius = 7.0;
+  o.restarts = 0;
+  o.seed = 3;
+  ok(o.refine_radius >= o.local_radius, "options: refine_radius %.1f", o.refine_radius);
+  {
+    eng_artn_opts bad = o;
+    bad.refine_radius = 4.0;
+    ok(eng_artn_run(cw, pot, w, atom, 0, &bad, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL &&
+           strstr(eng_last_error(), "refine_radius"),
+       "refine_radius below local_radius is refused (%s)", eng_last_error());
+  }
+  rc_run = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, xs, NULL);
+  ok(rc_run == ENG_OK, "local event ran (rc %d)", rc_run);
+  for (int j = 0; j < n; j++) {
+    double d[3];
+    for (int k = 0; k < 3; k++) d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
+    eng_box_minimum_image(&w->box, d);
+    double r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    nclus += r < o.local_radius + rc + MARGIN;
+    nmob += r < o.local_radius;
+  }
+  ok(ev.n_cluster == nclus && ev.n_active == nmob,
+     "cluster: %d atoms (%d moving) = the atoms within local_radius + cutoff + 1 A", ev.n_cluster,
+     ev.n_active);
+  diag("event: %s (%s), dq %.4f, dq_local %.4f, refine shift %.3f A, calls %d local (%d refine) "
+       "+ %d whole", eng_artn_status_name(ev.status), ev.reason, ev.dq, ev.dq_local, ev.refine_shift,
+       ev.force_calls_local, ev.force_calls_refine, ev.force_calls);
+  if (ev.status != ENG_ARTN_OK) {
+    skip("event did not converge (%s): no saddle to re-check", eng_artn_status_name(ev.status));
+    goto out;
+  }
+  ok(ev.force_calls_refine > 0 && ev.force_calls < 10,
+     "refined in the bigger cluster (%d calls), whole system used only to start (%d)",
+     ev.force_calls_refine, ev.force_calls);
+  memcpy(ws->x, xs, sizeof(double) * 3 * n);
+  if (eng_calc_compute(cw, w, &e0, NULL, NULL, NULL) || eng_calc_compute(cw, ws, &es, f, NULL, NULL))
+    bail("whole: %s", eng_last_error());
+  near(es - e0, ev.dq, 1e-6, "whole-system E(saddle) - E(initial) = the event's dq");
+  near(ev.e_saddle - ev.e_initial, ev.dq, 1e-9, "e_saddle - e_initial = dq");
+  {
+    /* whole-system forces on the refinement cluster's moving atoms */
+    double fm = 0.0;
+    for (int j = 0; j < n; j++) {
+      double d[3];
+      for (int k = 0; k < 3; k++) d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
+      eng_box_minimum_image(&w->box, d);
+      if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < o.refine_radius * o.refine_radius)
+        for (int k = 0; k < 3; k++) fm = fmax(fm, fabs(f[3 * j + k]));
+    }
+    ok(fm < o.saddle_force, "whole-system forces on the moving atoms at the saddle: max %.4f < %.2f eV/A",
+       fm, o.saddle_force);
+  }
+out:
+  eng_system_free(ws);
+  free(xs);
+  free(f);
+}
+
 int main(void) {
   char path[4096];
   const char *src = getenv("PELMAP_SRCDIR");
@@ -322,6 +395,10 @@ int main(void) {
   /* a Cu and a Zr centre, r_m = 6 A and 8 A */
   decomposition(pot, w, cw, 0, 6.0, UNDER_ASAN ? 1 : 3);
   decomposition(pot, w, cw, 1, 8.0, UNDER_ASAN ? 1 : 2);
+  eng_calc_free(cw);
+  /* the 2,000-atom glass itself: moving 5 A, refined with 7 A (both fit) */
+  if (eng_calc_create(pot, g, NULL, &cw)) bail("calc: %s", eng_last_error());
+  artn_event(pot, g, cw, 1000);
   eng_calc_free(cw);
   eng_system_free(w);
   eng_system_free(g);
