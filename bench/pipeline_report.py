@@ -13,7 +13,8 @@ and OUTDIR/result.json (the pipeline's result), and prints
   2. the figure table (paper vs this sample) with what is meaningful at
      this effort.
 
-Writes OUTDIR/stages.json.  Usage: pipeline_report.py OUTDIR
+Writes OUTDIR/stages.json.  Usage: pipeline_report.py OUTDIR [--markdown]
+(--markdown: the same two tables again as Markdown, for docs/benchmarks.md).
 """
 import json
 import os
@@ -61,7 +62,7 @@ def fmt(x, unit="s"):
         return "-"
     if unit == "s":
         if x >= 7200:
-            return "%.0f h" % (x / 3600)
+            return "%.1f h" % (x / 3600) if x < 360000 else "%.0f h" % (x / 3600)
         return "%.0f s" % x if x >= 10 else "%.1f s" % x
     return "%.0f MB" % x
 
@@ -97,7 +98,8 @@ for k, t in enumerate(tl):
             "%.1f s CPU per ps" % rate, rate * PAPER_MSD_PS if rate else None, "x 100 ps")
         proj_desc += rate * PAPER_MSD_PS
     else:
-        add("  " + stage, wall, cpu, None, "as measured", cpu,
+        add("  " + {"done": "the rest (vflex, the result)"}.get(stage, stage), wall, cpu, None,
+            "as measured", cpu,
             "mode_fraction %g as the paper" % P["mode_fraction"] if stage == "modes" else "")
         proj_desc += cpu or 0
 if tl:
@@ -173,6 +175,24 @@ if res:
     for f, q, p, s, u, ag, why in fig:
         print("%-3s %-48.48s %-22.22s %-11s %-6s %s" % (f, q, p, "-" if s is None else "%.4g" % s,
               {True: "yes", False: "no", None: ""}[ag], why))
+if len(sys.argv) > 2 and sys.argv[2] == "--markdown":
+    print()
+    print("| stage | wall | CPU | peak RSS | rate | projected CPU (paper's effort) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print("| %s | %s | %s | %s | %s | %s%s |" % (
+            r["stage"].strip() if not r["stage"].startswith("  ") else "&nbsp;&nbsp;" + r["stage"].strip(),
+            fmt(r["wall_s"]), fmt(r["cpu_s"]), fmt(r["rss_mb"], "MB") if r["rss_mb"] else "",
+            r["rate"], fmt(r["projected_cpu_s"]) if r["projected_cpu_s"] is not None else "",
+            " (%s)" % r["note"] if r["note"] and r["projected_cpu_s"] is not None else ""))
+    print("| **total** | %s | %s | %s | | %s |" % (fmt(elapsed), fmt(tot_cpu), fmt(peak, "MB"), fmt(tot_proj)))
+    if fig:
+        print()
+        print("| fig | quantity | paper | this sample | agrees | meaningful here |")
+        print("|---|---|---|---|---|---|")
+        for f, q, p, s_, u, ag, why in fig:
+            print("| %s | %s | %s | %s | %s | %s |" % (f, q.replace("|", "\\|"), str(p).replace("|", "\\|"),
+                  "-" if s_ is None else "%.4g" % s_, {True: "yes", False: "no", None: ""}[ag], why))
 json.dump({"stages": rows, "total_cpu_s": tot_cpu, "projected_cpu_s": tot_proj, "elapsed_s": elapsed,
            "peak_rss_mb": peak, "params": P, "figures": fig}, open(os.path.join(out, "stages.json"), "w"),
           indent=1)
