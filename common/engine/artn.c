@@ -56,8 +56,10 @@
 #define SHELL_MARGIN 1.0
 /* Increments tried to recover a lost eigenvalue. */
 #define LOST_PUSHES 8
-/* Lanczos vectors for the second-lowest eigenvalue (cold start). */
+/* Lanczos vectors for the second-lowest eigenvalue (cold start): at most
+ * SECOND_ITER, at least SECOND_MIN_ITER. */
 #define SECOND_ITER 48
+#define SECOND_MIN_ITER 16
 /* Two minima within 5*same_dist whose energies differ by less than this
  * (eV) are the same minimum (soft, nearly flat modes of a glass). */
 #define SAME_ENERGY 1e-3
@@ -406,9 +408,13 @@ static int lanczos_ex(actx *a, double *v, double *lambda, const double *defl, in
     if (LAPACKE_dstev(LAPACK_COL_MAJOR, 'V', k, d, e, z, k) != 0)
       return eng_set_error(ENG_ENOCONV, "artn.c:%d: tridiagonal eigensolver failed", __LINE__);
     theta = d[0];
+    /* The second mode (defl) is compared with -SECOND_TOL: only an
+     * absolute change far below that stops it (a relative tolerance of
+     * |eigen_threshold| stopped it at small positive values while a dense
+     * Hessian had a second eigenvalue of -0.003 to -0.03 eV/A^2). */
     if (k >= mmin && isfinite(theta_prev) &&
-        (fabs(theta - theta_prev) <= o->lanczos_tol * fmax(fabs(theta), fabs(o->eigen_threshold)) ||
-         (defl && fabs(theta - theta_prev) <= 0.1 * SECOND_TOL)))
+        (defl ? fabs(theta - theta_prev) <= 0.1 * SECOND_TOL
+              : fabs(theta - theta_prev) <= o->lanczos_tol * fmax(fabs(theta), fabs(o->eigen_threshold))))
       break;
     if (beta[j] <= 1e-10 * (fabs(alpha[j]) + 1.0)) break;
     if (j + 1 < m)
@@ -795,7 +801,7 @@ static int second_mode(actx *a, const double *v, double *w, double *lam2) {
   for (int i = 0; i < a->n3; i++) w[i] = eng_rng_normal(a->rng);
   a->cat = CAT_SECOND;
   a->full_space = 1;
-  rc = lanczos_ex(a, w, lam2, v, SECOND_ITER, a->o->lanczos_min_iter);
+  rc = lanczos_ex(a, w, lam2, v, SECOND_ITER, SECOND_MIN_ITER);
   a->full_space = 0;
   return rc;
 }
