@@ -104,11 +104,15 @@
     "project rigid translations out of pushes and Lanczos vectors")           \
   X(local, B, 0, 0, 0, "",                                                    \
     "local mode: search in a cluster of radius local_radius around the "      \
-    "atom (fixed shell of 2 cutoffs), then refine in the whole system")       \
+    "atom (exact: one cutoff + 1 A of fixed atoms, the rest as a "           \
+    "background density), then refine")                                       \
   X(local_radius, D, 0, 999.999, 1, "A",                                      \
     "local mode: radius of the moving region (>= perturb_radius + 1)")        \
   X(local_refine, B, 0, 0, 0, "",                                             \
-    "local mode: refine the saddle in the whole system")                      \
+    "local mode: refine the saddle (whole system or refine_radius)")          \
+  X(refine_radius, D, 0, 999.999, 1, "A",                                     \
+    "local mode: > 0 refines in a bigger cluster of this moving radius "      \
+    "(>= local_radius; 0: the whole system)")                                 \
   X(restarts, I, 0, 100, 0, "",                                               \
     "failed attempts restarted with a new kick from the event's stream")      \
   X(require_connect, B, 0, 0, 0, "",                                          \

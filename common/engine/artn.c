@@ -753,7 +753,8 @@ static int refine_mode(actx *a, const double *xs, double *v, double *lambda) {
 
 /* One side of the saddle xs (mode v, eigenvalue lambda < 0): push by
  * sign * delta along v, follow the steepest-descent path (steps of SD_STEP
- * for the most-moved atom) until the energy is SD_DROP below the saddle,
+ * for the most-moved atom) until the energy is SD_DROP below the saddle
+ * (half the saddle's height above the initial minimum if that is less),
  * then minimise (min_ftol).  delta = min(push_over, max(SD_PUSH_MIN,
  * 4 |F.v| / |lambda|)): four times the saddle's Newton offset along its
  * mode, so the push crosses the ridge on the intended side.  The path,
@@ -763,7 +764,7 @@ static int refine_mode(actx *a, const double *xs, double *v, double *lambda) {
  * would otherwise carry both sides into the same basin.  The result stays
  * in a->sys->x, energy a->e. */
 static int relax_side(actx *a, const double *xs, const double *v, double lambda, double sign) {
-  double *x = a->sys->x, es, eprev, delta;
+  double *x = a->sys->x, es, eprev, delta, drop;
   long saved = a->limit;
   int rc, rises = 0;
   a->phase = "relax";
@@ -778,9 +779,13 @@ static int relax_side(actx *a, const double *xs, const double *v, double lambda,
   for (int i = 0; rc == 0 && i < a->n3; i++) x[i] += sign * delta * v[i];
   if (rc == 0) rc = eval(a);
   eprev = a->e;
+  /* a saddle less than 2 * SD_DROP above the initial minimum cannot fall
+   * SD_DROP on that side: stop at half its height there */
+  drop = SD_DROP;
+  if (es - a->e0 > 0.0 && 0.5 * (es - a->e0) < drop) drop = 0.5 * (es - a->e0);
   for (int k = 0; rc == 0 && k < SD_MAX; k++) {
     double fm = fmax_of(a, a->f);
-    if (es - a->e > SD_DROP || fm <= 0.0) break;
+    if (es - a->e > drop || fm <= 0.0) break;
     /* energy rising again and again: oscillating at a minimum */
     rises = a->e > eprev ? rises + 1 : 0;
     if (k >= 20 && rises >= 3) break;
