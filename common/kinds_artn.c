@@ -110,7 +110,7 @@
     "local mode: radius of the moving region (>= perturb_radius + 1)")        \
   X(local_refine, B, 0, 0, 0, "",                                             \
     "local mode: refine the saddle (whole system or refine_radius)")          \
-  X(refine_radius, D, 0, 999.999, 1, "A",                                     \
+  X(refine_radius, D, 0, 999.999, 0, "A",                                     \
     "local mode: > 0 refines in a bigger cluster of this moving radius "      \
     "(>= local_radius; 0: the whole system)")                                 \
   X(restarts, I, 0, 100, 0, "",                                               \
