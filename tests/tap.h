@@ -12,6 +12,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* UNDER_ASAN: 1 in an AddressSanitizer build (gcc's __SANITIZE_ADDRESS__ or
+ * clang's __has_feature), else 0; slow physics checks run smaller there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 static int tap__n, tap__fail;
 
 static int tap__check(int ok, const char *file, int line, const char *fmt, ...)

@@ -21,17 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
 #define CUZR "/usr/share/lammps/potentials/CuZr_mm.eam.fs"
 #define MARGIN 1.0 /* A, as artn.c's SHELL_MARGIN */
 
