@@ -582,23 +582,11 @@ static kind_def kinds[] = {
 static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
 static char *schema_text[NKINDS];
 
-/* s.enum = the choices "a|b|c" as strings. */
-static void add_enum(cJSON *s, const char *c) {
-  cJSON *e = cJSON_AddArrayToObject(s, "enum");
-  while (e && c && *c) {
-    const char *bar = strchr(c, '|');
-    size_t len = bar ? (size_t)(bar - c) : strlen(c);
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.*s", (int)len, c);
-    cJSON_AddItemToArray(e, cJSON_CreateString(buf));
-    c = bar ? bar + 1 : NULL;
-  }
-}
-
-/* s["x-syntax"] = the syntax forms "a|b:...|c" of a KIND_P_TEXT as strings
- * (an annotation: the value is free text, not one of them). */
-static void add_syntax(cJSON *s, const char *c) {
-  cJSON *e = cJSON_AddArrayToObject(s, "x-syntax");
+/* s[key] = the '|'-separated forms of c ("a|b:...|c") as an array of
+ * strings: "enum" for choices, "x-syntax" for the syntax forms of a
+ * KIND_P_TEXT (an annotation: the value is free text, not one of them). */
+static void add_forms(cJSON *s, const char *key, const char *c) {
+  cJSON *e = cJSON_AddArrayToObject(s, key);
   while (e && c && *c) {
     const char *bar = strchr(c, '|');
     size_t len = bar ? (size_t)(bar - c) : strlen(c);
@@ -642,7 +630,7 @@ static cJSON *param_schema(const kind_param *p) {
     cJSON_AddTrueToObject(s, "uniqueItems");
     if (it) {
       cJSON_AddStringToObject(it, "type", "string");
-      add_enum(it, p->choices);
+      add_forms(it, "enum", p->choices);
       cJSON_AddItemToObject(s, "items", it);
     }
   } break;
@@ -650,11 +638,11 @@ static cJSON *param_schema(const kind_param *p) {
     cJSON_AddStringToObject(s, "type", "string");
     cJSON_AddNumberToObject(s, "minLength", p->min);
     cJSON_AddNumberToObject(s, "maxLength", p->max);
-    if (p->choices) add_syntax(s, p->choices);
+    if (p->choices) add_forms(s, "x-syntax", p->choices);
     break;
   default:
     cJSON_AddStringToObject(s, "type", "string");
-    add_enum(s, p->choices);
+    add_forms(s, "enum", p->choices);
     break;
   }
   if (p->type == KIND_P_NUMBER || p->type == KIND_P_INT ||
