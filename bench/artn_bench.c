@@ -97,9 +97,20 @@ static void *worker(void *arg) {
         j->ev2 = evals[1];
       }
     }
-    fprintf(stderr, "calls atom %d: basin %d+%d climb %d+%d second %d push %d (attempts %d)\n", j->atom,
-            j->ev.calls_basin, j->ev.calls_basin_lanczos, j->ev.calls_climb, j->ev.calls_climb_lanczos,
-            j->ev.calls_second, j->ev.calls_push_over, j->ev.attempts);
+    {
+      /* the local event's breakdown in local mode (the full one's otherwise) */
+      const eng_artn_event *e = sh->local && !sh->compare ? &j->evl : &j->ev;
+      fprintf(stderr, "calls atom %d: basin %d+%d climb %d+%d second %d push %d (attempts %d)", j->atom,
+              e->calls_basin, e->calls_basin_lanczos, e->calls_climb, e->calls_climb_lanczos,
+              e->calls_second, e->calls_push_over, e->attempts);
+      if (sh->local)
+        fprintf(stderr, " local: n_cluster %d refine_calls %d refine_shift %.3f failed", j->evl.n_cluster,
+                j->evl.force_calls_refine, j->evl.refine_shift);
+      for (int s = 1; sh->local && s < ENG_ARTN_NSTATUS; s++)
+        if (j->evl.fail_counts[s])
+          fprintf(stderr, " %s:%d", eng_artn_status_name((eng_artn_status)s), j->evl.fail_counts[s]);
+      fprintf(stderr, " | %s\n", e->reason);
+    }
     fprintf(stderr, "done atom %d: full %s dq %.4f calls %d t %.1f | local %s dq %.4f dq_local %.4f calls %d+%d t %.1f\n",
             j->atom, eng_artn_status_name(j->ev.status), j->ev.dq, j->ev.force_calls, j->t,
             eng_artn_status_name(j->evl.status), j->evl.dq, j->evl.dq_local, j->evl.force_calls,

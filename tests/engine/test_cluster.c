@@ -10,7 +10,8 @@
  * must the old construction (a 2 cutoff + 1 A shell, no background).
  * Without the background the small cluster is wrong (the check can fail).
  * Also: argument errors, bit-identical results with the offset unset, and
- * an ARTn local event whose saddle is re-checked in the whole system.
+ * ARTn local events (refined in a bigger cluster, and in the whole
+ * system) whose saddles are re-checked in the whole system.
  * Sample: the bundled 2,000-atom Cu50Zr50 glass replicated 2x2x2.
  */
 #include "engine.h"
@@ -366,6 +367,69 @@ out:
   free(f);
 }
 
+/* The same local search refined in the whole system (refine_radius 0):
+ * the saddle is a whole-system saddle (every atom free), and the push-over
+ * runs from the cluster saddle, so the final minimum leaves every atom
+ * beyond local_radius at its initial position (until session 3 the
+ * refined saddle's shell was frozen where the refinement had moved it,
+ * and events were not connected).  dq_local is the same cluster saddle
+ * as with refine_radius 7 (same search); diag gives both refined dq. */
+static void artn_event_whole(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom) {
+  const int n = w->natoms;
+  eng_artn_opts o;
+  eng_artn_event ev;
+  eng_system *ws = eng_system_copy(w);
+  double *xs = malloc(sizeof(double) * 3 * n), *xf = malloc(sizeof(double) * 3 * n);
+  double *f = malloc(sizeof(double) * 3 * n), e0, es, fm = 0.0, outer = 0.0;
+  int rc_run;
+
+  if (!ws || !xs || !xf || !f) bail("out of memory");
+  eng_artn_opts_default(&o);
+  o.local = 1;
+  o.local_radius = 5.0;
+  o.refine_radius = 0.0;
+  o.restarts = 0;
+  o.seed = 3;
+  rc_run = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, xs, xf);
+  ok(rc_run == ENG_OK, "local event refined in the whole system ran (rc %d)", rc_run);
+  diag("event: %s (%s), dq %.4f, dq_local %.4f, refine shift %.3f A, calls %d local + %d whole",
+       eng_artn_status_name(ev.status), ev.reason, ev.dq, ev.dq_local, ev.refine_shift,
+       ev.force_calls_local, ev.force_calls);
+  if (ev.status != ENG_ARTN_OK) {
+    skip("event did not converge (%s): no saddle to re-check", eng_artn_status_name(ev.status));
+    goto out;
+  }
+  ok(ev.force_calls > 1 && ev.force_calls_refine == 0, "refined in the whole system (%d calls)",
+     ev.force_calls);
+  memcpy(ws->x, xs, sizeof(double) * 3 * n);
+  if (eng_calc_compute(cw, w, &e0, NULL, NULL, NULL) || eng_calc_compute(cw, ws, &es, f, NULL, NULL))
+    bail("whole: %s", eng_last_error());
+  near(es - e0, ev.dq, 1e-6, "whole-system E(saddle) - E(initial) = the event's dq");
+  for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
+  ok(fm < o.saddle_force, "whole-system saddle: max force component %.4f < %.2f eV/A (every atom)", fm,
+     o.saddle_force);
+  ok(ev.dq_local > ev.dq, "the cluster saddle lies above the refined one (%.4f > %.4f eV)", ev.dq_local,
+     ev.dq);
+  for (int j = 0; j < n; j++) {
+    double d[3], u[3];
+    for (int k = 0; k < 3; k++) {
+      d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
+      u[k] = xf[3 * j + k] - w->x[3 * j + k];
+    }
+    eng_box_minimum_image(&w->box, d);
+    if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] >= o.local_radius * o.local_radius)
+      outer = fmax(outer, fabs(u[0]) + fabs(u[1]) + fabs(u[2]));
+  }
+  ok(outer == 0.0, "final minimum: every atom beyond local_radius at its initial position (%.3g A)",
+     outer);
+  ok(ev.connected == 1 && ev.final_differs == 1, "connected, final state differs");
+out:
+  eng_system_free(ws);
+  free(xs);
+  free(xf);
+  free(f);
+}
+
 int main(void) {
   char path[4096];
   const char *src = getenv("PELMAP_SRCDIR");
@@ -388,6 +452,7 @@ int main(void) {
   /* the 2,000-atom glass itself: moving 5 A, refined with 7 A (both fit) */
   if (eng_calc_create(pot, g, NULL, &cw)) bail("calc: %s", eng_last_error());
   artn_event(pot, g, cw, 1000);
+  if (!UNDER_ASAN) artn_event_whole(pot, g, cw, 1000);
   eng_calc_free(cw);
   eng_system_free(w);
   eng_system_free(g);
