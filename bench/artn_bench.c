@@ -7,7 +7,8 @@
  *   artn_bench [--glass N] [--data FILE] [--potential FILE] [--atoms K]
  *              [--events E] [--seed S] [--glass-seed S] [--threads T]
  *              [--local R] [--compare] [--hessian] [--refine-force F]
- *              [--check-connect] [--save FILE] [--quiet]
+ *              [--check-connect] [--save FILE] [--quiet] [--atom-list I,J,...]
+ *              [--call-cost K]
  *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L] ...
  *
  * --glass N makes an N-atom glass (quench 5 ps melt, 100 K/ps; cached as
@@ -20,6 +21,7 @@
 #include "engine.h"
 #include "../tests/engine/artn_util.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,8 +134,79 @@ static int cmp_dbl(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* --call-cost K: CPU ms per eng_calc_compute (this thread) of the whole
+ * system and of a cluster as local mode cuts it around atom c (the atoms
+ * within rm + cutoff + 1 A, non-periodic; the background density of the
+ * real cluster costs nothing extra, docs/artn.md), K calls each at fixed
+ * positions.  One JSON line on stdout. */
+static int call_cost(const eng_potential *pot, const eng_system *sys, eng_calc *calc, int c, int k,
+                     const double *rms, int nrm) {
+  double *f = malloc(sizeof(double) * 3 * sys->natoms), e, t0, whole;
+  int rc = 0;
+  if (!f) return 1;
+  eng_calc_compute(calc, sys, &e, f, NULL, NULL);
+  t0 = now();
+  for (int i = 0; i < k; i++) eng_calc_compute(calc, sys, &e, f, NULL, NULL);
+  whole = (now() - t0) / k * 1e3;
+  printf("{\"natoms\":%d,\"calls\":%d,\"whole_ms\":%.3f,\"clusters\":[", sys->natoms, k, whole);
+  for (int r = 0; r < nrm; r++) {
+    double R = rms[r] + eng_potential_cutoff(pot) + 1.0, ms;
+    int n = 0, m = 0;
+    eng_system *cs;
+    eng_calc *cc = NULL;
+    for (int j = 0; j < sys->natoms; j++) {
+      double d[3];
+      for (int q = 0; q < 3; q++) d[q] = sys->x[3 * j + q] - sys->x[3 * c + q];
+      eng_box_minimum_image(&sys->box, d);
+      m += d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < R * R;
+    }
+    cs = eng_system_create(m, sys->ntypes);
+    if (!cs) {
+      rc = 1;
+      break;
+    }
+    for (int t = 0; t < sys->ntypes; t++) {
+      memcpy(cs->type_name[t], sys->type_name[t], ENG_NAME_MAX);
+      cs->type_mass[t] = sys->type_mass[t];
+    }
+    for (int j = 0; j < sys->natoms; j++) {
+      double d[3];
+      for (int q = 0; q < 3; q++) d[q] = sys->x[3 * j + q] - sys->x[3 * c + q];
+      eng_box_minimum_image(&sys->box, d);
+      if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] >= R * R) continue;
+      cs->type[n] = sys->type[j];
+      for (int q = 0; q < 3; q++) cs->x[3 * n + q] = d[q];
+      n++;
+    }
+    assert(n == m);
+    for (int q = 0; q < 3; q++) {
+      cs->box.lo[q] = -R - 10.0;
+      cs->box.len[q] = 2.0 * R + 20.0;
+      cs->box.periodic[q] = 0;
+    }
+    if (eng_calc_create(pot, cs, NULL, &cc)) {
+      fprintf(stderr, "artn_bench: cluster calc: %s\n", eng_last_error());
+      eng_system_free(cs);
+      rc = 1;
+      break;
+    }
+    eng_calc_compute(cc, cs, &e, f, NULL, NULL);
+    t0 = now();
+    for (int i = 0; i < k; i++) eng_calc_compute(cc, cs, &e, f, NULL, NULL);
+    ms = (now() - t0) / k * 1e3;
+    printf("%s{\"r_m\":%.1f,\"n\":%d,\"ms\":%.3f,\"ratio\":%.1f}", r ? "," : "", rms[r], n, ms, whole / ms);
+    eng_calc_free(cc);
+    eng_system_free(cs);
+  }
+  printf("]}\n");
+  free(f);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   const char *potpath = "/usr/share/lammps/potentials/CuZr_mm.eam.fs", *data = NULL, *save = NULL;
+  const char *atom_list = NULL; /* --atom-list I,J,...: these atom indices instead of --atoms */
+  int call_k = 0;               /* --call-cost K: time K calls (whole, clusters) and exit */
   int rep[3] = {1, 1, 1};
   int nglass = 0, natoms_pick = 20, first_atom = 0, events = 1, threads = 2, quiet = 0, rep_n = 1;
   uint64_t gseed = 7;
@@ -175,6 +248,8 @@ int main(int argc, char **argv) {
     else if (ARG("--lost-retries")) sh.o.lost_retries = atoi(v);
     else if (ARG("--max-calls")) sh.o.max_calls = atoi(v);
     else if (ARG("--first-atom")) first_atom = atoi(v);
+    else if (ARG("--atom-list")) atom_list = v;
+    else if (ARG("--call-cost")) call_k = atoi(v);
     else if (ARG("--restarts")) sh.o.restarts = atoi(v);
     else if (ARG("--basin-init")) sh.o.basin_init_steps = atoi(v);
     else if (ARG("--basin-warm")) sh.o.basin_warm = atoi(v);
@@ -264,6 +339,20 @@ int main(int argc, char **argv) {
     eng_min_opts_default(&mo);
     eng_minimize(calc, sys, &mo, NULL, NULL, &mr);
   }
+  if (atom_list) {
+    /* count the comma-separated indices; the picks are filled below */
+    natoms_pick = 1;
+    for (const char *p = atom_list; *p; p++) natoms_pick += *p == ',';
+  }
+  if (call_k > 0) {
+    /* clusters of moving radius 6, 8, 10, 12 A (and --local R) around --first-atom */
+    double rms[5] = {6.0, 8.0, 10.0, 12.0, sh.o.local_radius};
+    int r = call_cost(pot, sys, calc, first_atom % sys->natoms, call_k, rms, sh.local ? 5 : 4);
+    eng_calc_free(calc);
+    eng_system_free(sys);
+    eng_potential_free(pot);
+    return r;
+  }
   if (natoms_pick > sys->natoms) natoms_pick = sys->natoms;
   sh.pot = pot;
   sh.sys = sys;
@@ -276,6 +365,18 @@ int main(int argc, char **argv) {
       j->atom = (int)(((long)k * sys->natoms / natoms_pick + first_atom) % sys->natoms);
       j->event = e;
     }
+  if (atom_list) {
+    const char *p = atom_list;
+    for (int k = 0; k < natoms_pick; k++) {
+      long a = strtol(p, (char **)&p, 10);
+      if (a < 0 || a >= sys->natoms) {
+        fprintf(stderr, "artn_bench: --atom-list: index %ld out of range 0..%d\n", a, sys->natoms - 1);
+        return 2;
+      }
+      for (int e = 0; e < events; e++) sh.jobs[k * events + e].atom = (int)a;
+      if (*p == ',') p++;
+    }
+  }
   t0 = wall_now();
   for (int t = 0; t < threads; t++) pthread_create(&th[t], NULL, worker, &sh);
   for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
