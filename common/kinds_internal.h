@@ -108,8 +108,10 @@ int kind__validate_analysis(const cJSON *params, cJSON **normalized,
                             char *err, size_t errlen);
 int kind__run_analysis(const cJSON *params, const kind_io *io,
                        cJSON **result, char *err, size_t errlen);
-/* kinds_pipeline.c */
-extern const kind_param kind__pipeline_params[];
+/* kinds_pipeline.c.  Not const: the rows of the artn options it forwards
+ * are completed from kind__artn_params when the program starts (see
+ * kinds_pipeline.c, pipeline_artn_rows). */
+extern kind_param kind__pipeline_params[];
 int kind__validate_pipeline(const cJSON *params, cJSON **normalized,
                             char *err, size_t errlen);
 int kind__run_pipeline(const cJSON *params, const kind_io *io,

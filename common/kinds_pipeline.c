@@ -8,7 +8,9 @@
  *                  mode_fraction, s2_cutoffs)
  *   2 artn         after 0, on its structure, minimize_first false:
  *                  events_per_atom events around artn_atoms (itself a
- *                  fan-out into artn_chunk jobs)
+ *                  fan-out into artn_chunk jobs), with the artn options
+ *                  listed in artn_forward (local mode, budgets) passed on
+ *                  under the same names
  *   3 analysis     after 1 and 2, on 0's structure: correlations, C(r)
  *                  and xi, the S2 sweep, spectra, slices of dq_mean
  *
@@ -33,7 +35,21 @@
 
 #define NOMAX 1e300
 
-const kind_param kind__pipeline_params[] = {
+/* The artn kind's engine options that the pipeline passes on to its artn
+ * step under the same names: local mode and the per-event budgets a sweep
+ * over a big sample needs.  Their rows below are placeholders (ARTN_ROW)
+ * that pipeline_artn_rows completes from the artn kind's own rows (type,
+ * range, unit, help) before main; their defaults are the artn kind's (the
+ * engine's), filled in by pipeline_fix through the artn kind's validator,
+ * which also applies its cross-field rules (local_radius >= perturb_radius
+ * + 1 in local mode). */
+static const char *const artn_forward[] = {"local",         "local_radius",
+                                           "local_refine",  "refine_radius",
+                                           "max_calls",     "restarts"};
+#define NFORWARD ((int)(sizeof artn_forward / sizeof artn_forward[0]))
+#define ARTN_ROW(nm) {nm, -1, NULL, 0, 0, 0, NULL, NULL, NULL}
+
+kind_param kind__pipeline_params[] = {
     {"ftol", KIND_P_NUMBER, NULL, 0, 1, 1, "1e-6", "eV/A",
      "minimize step: force tolerance of the CG minimisation"},
     {"events_per_atom", KIND_P_INT, NULL, 1, 100000, 0, "10", "",
@@ -44,6 +60,12 @@ const kind_param kind__pipeline_params[] = {
      "paper: all)"},
     {"chunk_events", KIND_P_INT, NULL, 1, 1e9, 0, "100", "",
      "artn step: events per artn_chunk job (does not change results)"},
+    ARTN_ROW("local"),
+    ARTN_ROW("local_radius"),
+    ARTN_ROW("local_refine"),
+    ARTN_ROW("refine_radius"),
+    ARTN_ROW("max_calls"),
+    ARTN_ROW("restarts"),
     {"seed", KIND_P_SEED, NULL, 0, 9007199254740991.0, 0, NULL, "",
      "seed of the descriptors' MD and of the ARTn sweep; default: drawn at "
      "submission and recorded"},
@@ -82,19 +104,81 @@ static const struct {
                     {"msd_time", 100},
                     {"mode_fraction", 0.0025}};
 
+/* Help texts of the forwarded rows: "artn step: " + the artn kind's. */
+static char artn_help[NFORWARD][512];
+
+/* Complete the ARTN_ROW placeholders of kind__pipeline_params from the artn
+ * kind's table (kind__artn_params): runs once, before main, so that every
+ * reader of the table (validation, schema, CLI options, docs check) sees
+ * the artn kind's type, range, unit and help.  A forwarded name the artn
+ * kind does not have is a programming error (assert). */
+__attribute__((constructor)) static void pipeline_artn_rows(void) {
+  kind_param *p;
+  for (p = kind__pipeline_params; p->name; p++) {
+    const kind_param *a;
+    int k;
+    if (p->type != -1) continue;
+    for (a = kind__artn_params; a->name && strcmp(a->name, p->name); a++)
+      ;
+    for (k = 0; k < NFORWARD && strcmp(artn_forward[k], p->name); k++)
+      ;
+    assert(a->name && k < NFORWARD);
+    if (!a->name || k == NFORWARD) continue;
+    snprintf(artn_help[k], sizeof artn_help[k], "artn step: %s", a->help);
+    *p = *a;
+    p->name = artn_forward[k];
+    p->help = artn_help[k];
+  }
+}
+
 static double num(const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
   assert(cJSON_IsNumber(v));
   return v->valuedouble;
 }
 
+/* Cross-field rules; the forwarded artn options (those given, already
+ * checked against the artn kind's ranges) go through the artn kind's
+ * validator, which fills in the others' defaults and checks its own
+ * cross-field rules (errors name the option, as for the artn kind). */
 static int pipeline_fix(cJSON *o, char *err, size_t errlen) {
+  const kind_def *artn = kind_find("artn");
+  cJSON *ap, *an = NULL;
+  char aerr[512];
+  int k, rc;
   if (num(o, "fit_max") <= num(o, "fit_min")) {
     snprintf(err, errlen, "fit_max: must be > fit_min (%g A)",
              num(o, "fit_min"));
     return KIND_EINVAL;
   }
+  ap = cJSON_CreateObject();
+  if (!ap) goto nomem;
+  for (k = 0; k < NFORWARD; k++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, artn_forward[k]);
+    if (v && !cJSON_AddItemToObject(ap, artn_forward[k], cJSON_Duplicate(v, 1)))
+      goto nomem;
+  }
+  rc = artn->validate(ap, &an, aerr, sizeof aerr);
+  cJSON_Delete(ap);
+  ap = NULL;
+  if (rc) {
+    snprintf(err, errlen, "%s", aerr);
+    return rc;
+  }
+  for (k = 0; k < NFORWARD; k++) {
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(an, artn_forward[k]);
+    assert(v);
+    if (cJSON_GetObjectItemCaseSensitive(o, artn_forward[k])) continue;
+    if (!cJSON_AddItemToObject(o, artn_forward[k], cJSON_Duplicate(v, 1)))
+      goto nomem;
+  }
+  cJSON_Delete(an);
   return 0;
+nomem:
+  cJSON_Delete(ap);
+  cJSON_Delete(an);
+  snprintf(err, errlen, "params: out of memory");
+  return KIND_ENOMEM;
 }
 
 /* Contract of kind_def.validate (kinds.h); KIND_EINVAL with "field: rule". */
@@ -183,6 +267,7 @@ int kind__plan_pipeline(const cJSON *params, const eng_system *sys,
                         cJSON **children, char *err, size_t errlen) {
   cJSON *arr = cJSON_CreateArray(), *p;
   const int after0[1] = {0}, after12[2] = {1, 2};
+  int k;
   (void)sys;
   *children = NULL;
   if (!arr) goto nomem;
@@ -209,6 +294,8 @@ int kind__plan_pipeline(const cJSON *params, const eng_system *sys,
   copy_param(p, "events_per_atom", params, "events_per_atom");
   copy_param(p, "seed", params, "seed");
   copy_param(p, "chunk_events", params, "chunk_events");
+  for (k = 0; k < NFORWARD; k++)
+    copy_param(p, artn_forward[k], params, artn_forward[k]);
   cJSON_AddBoolToObject(p, "minimize_first", 0);
   if (!child(arr, "artn", "artn", p, after0, 1, 0)) goto nomem;
   /* 3: analysis of both; the property is dq_mean when any event of the
@@ -623,6 +710,7 @@ int kind__run_pipeline(const cJSON *params, const kind_io *io, cJSON **result,
       cJSON_AddItemToObject(o, ak[k], cJSON_Duplicate(path(artn, "summary", ak[k], NULL), 1));
     }
     cJSON_AddItemToObject(o, "wall_seconds", cJSON_Duplicate(path(artn, "summary", "wall_seconds", NULL), 1));
+    cJSON_AddBoolToObject(o, "local", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c.params, "local")));
     o = cJSON_AddObjectToObject(steps, "analysis");
     cJSON_AddItemToObject(o, "analyses", cJSON_Duplicate(path(an, "summary", "analyses", NULL), 1));
     cJSON_AddItemToObject(o, "notes", cJSON_Duplicate(path(an, "summary", "notes", NULL), 1));

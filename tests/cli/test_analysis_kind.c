@@ -327,6 +327,77 @@ out:
   free(pbuf);
 }
 
+/* The artn options the pipeline forwards: the artn kind's rows (type,
+ * range, unit), the artn kind's defaults (the engine's), its rules and
+ * error messages naming the option, and the plan's artn child gets them. */
+static void test_pipeline_artn_options(const kind_def *k) {
+  static const char *const fw[] = {"local",         "local_radius",
+                                   "local_refine",  "refine_radius",
+                                   "max_calls",     "restarts"};
+  static const struct {
+    const char *params, *err;
+  } badp[] = {
+      {"{\"local\": \"yes\"}", "local: must be true or false"},
+      {"{\"local_radius\": 0}", "local_radius: must be a number > 0"},
+      {"{\"local_radius\": 1000}", "local_radius: must be a number > 0"},
+      {"{\"refine_radius\": -1}", "refine_radius: must be a number between 0"},
+      {"{\"max_calls\": 0}", "max_calls: must be an integer between 1"},
+      {"{\"restarts\": 101}", "restarts: must be an integer between 0 and 100"},
+      {"{\"local\": true, \"local_radius\": 2.5}",
+       "local_radius: must be >= perturb_radius + 1 A (3 A) in local mode"},
+  };
+  const kind_def *ak = kind_find("artn");
+  cJSON *pn = NULL, *an = NULL, *p, *ch = NULL;
+  char err[1024];
+  int j, rc, good = 1;
+
+  for (j = 0; j < 6; j++) {
+    const kind_param *a = kind_param_find(ak, fw[j]);
+    const kind_param *q = kind_param_find(k, fw[j]);
+    if (!a || !q || a->type != q->type || a->min != q->min ||
+        a->max != q->max || a->min_excl != q->min_excl ||
+        strcmp(a->unit, q->unit) || !strstr(q->help, a->help) ||
+        strncmp(q->help, "artn step: ", 11))
+      good = 0;
+  }
+  ok(good, "pipeline's local, local_radius, local_refine, refine_radius, "
+     "max_calls, restarts: the artn kind's rows (type, range, unit, help)");
+  rc = k->validate(NULL, &pn, err, sizeof err);
+  rc |= ak->validate(NULL, &an, err, sizeof err);
+  good = rc == 0;
+  for (j = 0; good && j < 6; j++)
+    good = cJSON_Compare(get(pn, fw[j], NULL), get(an, fw[j], NULL), 1);
+  ok(good, "their defaults are the artn kind's (local %s, local_radius %g)",
+     cJSON_IsTrue(get(pn, "local", NULL)) ? "true" : "false",
+     num(get(pn, "local_radius", NULL)));
+  cJSON_Delete(pn);
+  cJSON_Delete(an);
+  pn = NULL;
+  for (j = 0; j < (int)(sizeof badp / sizeof badp[0]); j++) {
+    p = cJSON_Parse(badp[j].params);
+    rc = k->validate(p, &pn, err, sizeof err);
+    ok(rc == KIND_EINVAL && !pn && !strncmp(err, badp[j].err, strlen(badp[j].err)),
+       "pipeline %s: %s", badp[j].params, err);
+    cJSON_Delete(p);
+    cJSON_Delete(pn);
+    pn = NULL;
+  }
+  p = cJSON_Parse("{\"local\": true, \"local_radius\": 4, \"local_refine\": "
+                  "false, \"refine_radius\": 9, \"max_calls\": 150, "
+                  "\"restarts\": 0, \"seed\": 5}");
+  rc = k->validate(p, &pn, err, sizeof err);
+  ok(rc == 0, "pipeline with local mode options validates (%s)", rc ? err : "ok");
+  if (rc == 0) rc = k->plan(pn, NULL, &ch, err, sizeof err);
+  good = rc == 0;
+  for (j = 0; good && j < 6; j++)
+    good = cJSON_Compare(get(get(cJSON_GetArrayItem(ch, 2), "params", NULL), fw[j]),
+                         get(p, fw[j], NULL), 1);
+  ok(good, "the plan's artn step gets them as given");
+  cJSON_Delete(ch);
+  cJSON_Delete(pn);
+  cJSON_Delete(p);
+}
+
 static void test_pipeline(const char *src) {
   const kind_def *k = kind_find("pipeline");
   char path[4096], err[1024];
@@ -382,6 +453,7 @@ static void test_pipeline(const char *src) {
   cJSON_Delete(p);
   cJSON_Delete(norm);
   norm = NULL;
+  test_pipeline_artn_options(k);
 
   /* the whole graph in process, tiny effort */
   snprintf(path, sizeof path, "%s/tests/cli/test_artn_glass250.data", src);

@@ -12,6 +12,11 @@
 #  3. the result has every report section (Figs. 1, 3-8, S1) and the same
 #     numbers (report table, summary.steps minus timings; to 1e-9 relative)
 #     as the same pipeline run by `pelmap pipeline` in one process.
+#  4. the artn options the pipeline passes on (local mode, budgets): a bad
+#     value is a 400 naming the option; a pipeline with local true on the
+#     bundled 2,000-atom glass (the cluster fits its 32.5 A box) runs its
+#     ARTn event in a cluster (force_calls_local > 0, n_cluster < 2000)
+#     with the options as given, recorded in the result's params.
 set -u
 . "${PELMAP_SRCDIR:-$(dirname "$0")/../..}/tests/service/lib.sh"
 svc_init pipeline
@@ -118,6 +123,36 @@ if not same:
 sys.exit(0 if same and len(ta) > 40 else 1)
 EOF
 ok $? "the same numbers as the CLI: every report row, the steps' summaries, the params"
+
+# 4. the artn options (local mode): bad values are a 400 naming the option
+for bad in '{"local_radius":-1}|params.local_radius: must be a number > 0' \
+  '{"local":1}|params.local: must be true or false' \
+  '{"local":true,"local_radius":2.5}|params.local_radius: must be >= perturb_radius + 1' \
+  '{"max_calls":0}|params.max_calls: must be an integer between 1'; do
+  st=$(api POST /api/v1/jobs -H 'Content-Type: application/json' \
+    --data-binary "{\"kind\":\"pipeline\",\"structure\":$S,\"params\":${bad%%|*}}")
+  [ "$st" = 400 ] && grep -qF "${bad#*|}" "$T/body"
+  ok $? "pipeline ${bad%%|*}: 400 naming the option (HTTP $st: $(head -c 160 "$T/body"))"
+done
+api POST /api/v1/structures -H 'Content-Type: application/octet-stream' \
+  --data-binary @"$SRC/common/data/cu50zr50-2000.data" >/dev/null
+S2=$(jget "$T/body" 'j["id"]')
+LPARAMS='{"artn_atoms":"ids:1","events_per_atom":1,"chunk_events":1,"msd_time":0.05,"modes":false,"local":true,"local_radius":4,"local_refine":false,"max_calls":150,"restarts":0,"seed":3}'
+api POST /api/v1/jobs -H 'Content-Type: application/json' \
+  --data-binary "{\"kind\":\"pipeline\",\"structure\":$S2,\"params\":$LPARAMS}" >/dev/null
+PL=$(jget "$T/body" 'j["id"]')
+local_done() { local s; s=$(job_field "$PL" state); [ "$s" = succeeded ] || [ "$s" = failed ]; }
+wait_for 200 local_done
+api GET "/api/v1/jobs/$PL/result" >/dev/null
+cp "$T/body" "$T/local.json"
+jget "$T/local.json" '[j["params"][k] for k in ("local", "local_radius", "local_refine", "max_calls", "restarts")] == [True, 4, False, 150, 0] and j["summary"]["steps"]["artn"]["local"] is True' | grep -qx True
+ok $? "pipeline with local mode ($(job_field "$PL" state) $(job_field "$PL" error)): the options in its params and summary.steps.artn.local"
+api GET "/api/v1/jobs/$PL/children" >/dev/null
+A=$(jget "$T/body" '[c["id"] for c in j if c["kind"] == "artn"][0]')
+api GET "/api/v1/jobs/$A/result" >/dev/null
+cp "$T/body" "$T/local_artn.json"
+jget "$T/local_artn.json" 'j["params"]["local"] and j["params"]["local_radius"] == 4 and j["params"]["max_calls"] == 150 and j["events"]["force_calls_local"][0] > 0 and 0 < j["events"]["n_active"][0] < j["events"]["n_cluster"][0] < 2000' | grep -qx True
+ok $? "its ARTn event ran in a cluster: $(jget "$T/local_artn.json" '"status %s, force_calls_local %s, n_cluster %s, n_active %s" % tuple(j["events"][k][0] for k in ("status", "force_calls_local", "n_cluster", "n_active"))')"
 
 stop_workers
 svc_stop_daemon
