@@ -407,19 +407,19 @@ struct eng_calc {
   double *rho, *fp, *fx; /* nall, nall, 3*nall */
   double *ea;            /* natoms per-slot energies */
   int nallocated;
-  /* Packed pair tables, one per ordered element pair (a, b) = a*nel + b,
-   * nr knots each, so that a pair needs one table row per pass:
-   * pass 1 the value coefficients of the density at a due to b (ri) and at
-   * b due to a (rj); pass 2 their derivative coefficients and r*phi. */
-  struct knot1 {
-    double ri[4], rj[4];
-  } *k1;
-  struct knot2 {
-    double dri[3], drj[3], dz[3], z[4];
-  } *k2;
-  /* In-range pairs of the current step (filled by pass 1). */
+  /* Packed pair table, one per ordered element pair (a, b) = a*nel + b,
+   * nr knots each: the cubic value coefficients of the density at a due to
+   * b (ri), at b due to a (rj) and of r*phi (z). A pair reads one knot
+   * (96 bytes, two cache lines of a 64-byte aligned table) once per force
+   * call; the derivatives come from the same coefficients. */
+  struct knot {
+    double ri[4], rj[4], z[4];
+  } *kt;
+  /* In-range pairs of the current step (filled by pass 1): partner j and
+   * four numbers per pair for pass 2, in eV/A^2 and eV:
+   * rho_i'(r)/r, rho_j'(r)/r, phi'(r)/r, phi(r). */
   int *pj;
-  double *pr;
+  double *pd;
   long *pend;
   long pcap;
   long ncompute, nbuild;
@@ -451,11 +451,13 @@ int eng_calc_create(const eng_potential *pot, const eng_system *sys,
   c->cutsq = pot->cut * pot->cut;
   c->elem = eng__malloc((size_t)sys->ntypes, sizeof *c->elem);
   c->xbuild = eng__malloc((size_t)sys->natoms * 3, sizeof *c->xbuild);
-  c->k1 = eng__malloc((size_t)nel * nel * pot->nr, sizeof *c->k1);
-  c->k2 = eng__malloc((size_t)nel * nel * pot->nr, sizeof *c->k2);
+  {
+    size_t bytes = (size_t)nel * nel * pot->nr * sizeof *c->kt;
+    c->kt = aligned_alloc(64, (bytes + 63) / 64 * 64); /* size: a multiple of 64 */
+  }
   c->pend = eng__malloc((size_t)sys->natoms + 1, sizeof *c->pend);
   c->ea = eng__malloc((size_t)sys->natoms + 1, sizeof *c->ea);
-  if (!c->elem || !c->xbuild || !c->k1 || !c->k2 || !c->pend || !c->ea) {
+  if (!c->elem || !c->xbuild || !c->kt || !c->pend || !c->ea) {
     rc = ENG_ENOMEM;
     goto fail;
   }
@@ -482,20 +484,13 @@ int eng_calc_create(const eng_potential *pot, const eng_system *sys,
     for (int b = 0; b < nel; b++) {
       const eng__coef *ti = rho_table(pot, a, b), *tj = rho_table(pot, b, a);
       const eng__coef *tz = pot->z2r + (size_t)zidx(a, b) * pot->nr;
-      struct knot1 *k1 = c->k1 + (size_t)(a * nel + b) * pot->nr;
-      struct knot2 *k2 = c->k2 + (size_t)(a * nel + b) * pot->nr;
-      for (int m = 0; m < pot->nr; m++) {
+      struct knot *k = c->kt + (size_t)(a * nel + b) * pot->nr;
+      for (int m = 0; m < pot->nr; m++)
         for (int q = 0; q < 4; q++) {
-          k1[m].ri[q] = ti[m][3 + q];
-          k1[m].rj[q] = tj[m][3 + q];
-          k2[m].z[q] = tz[m][3 + q];
+          k[m].ri[q] = ti[m][3 + q];
+          k[m].rj[q] = tj[m][3 + q];
+          k[m].z[q] = tz[m][3 + q];
         }
-        for (int q = 0; q < 3; q++) {
-          k2[m].dri[q] = ti[m][q];
-          k2[m].drj[q] = tj[m][q];
-          k2[m].dz[q] = tz[m][q];
-        }
-      }
     }
   for (int i = 0; i < sys->natoms; i++)
     if (sys->type[i] < 0 || sys->type[i] >= sys->ntypes) {
@@ -521,10 +516,9 @@ void eng_calc_free(eng_calc *c) {
   free(c->fp);
   free(c->fx);
   free(c->ea);
-  free(c->k1);
-  free(c->k2);
+  free(c->kt);
   free(c->pj);
-  free(c->pr);
+  free(c->pd);
   free(c->pend);
   free(c->cb);
   free(c->trho);
@@ -784,11 +778,11 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
   if (c->pcap < c->l.start[nlocal] + 1) {
     long cap = c->l.start[nlocal] + c->l.start[nlocal] / 8 + 64;
     free(c->pj);
-    free(c->pr);
+    free(c->pd);
     c->pj = eng__malloc((size_t)cap, sizeof *c->pj);
-    c->pr = eng__malloc((size_t)cap, sizeof *c->pr);
+    c->pd = eng__malloc((size_t)cap * 4, sizeof *c->pd);
     c->pcap = 0;
-    if (!c->pj || !c->pr) return ENG_ENOMEM;
+    if (!c->pj || !c->pd) return ENG_ENOMEM;
     c->pcap = cap;
   }
   rc = chunks_reserve(c, T, nall);
@@ -804,36 +798,62 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
     const int *nbr = c->l.nbr, *ae = c->aelem, *owner = c->g.owner;
     const double cutsq = c->cutsq;
     int *pj = c->pj;
-    double *pr = c->pr;
+    double *pd = c->pd;
     long *pend = c->pend;
 
-    /* Pass 1: densities; remember the pairs within the cutoff and their r. */
+    /* Pass 1: densities; remember the pairs within the cutoff with the
+     * radial derivatives pass 2 needs (from the same knot: the table is
+     * read once per pair). */
 #pragma omp for schedule(static, 1)
     for (int t = 0; t < T; t++) {
       double *rho = t == 0 ? c->rho : c->trho + (size_t)(t - 1) * c->tcap;
       memset(rho, 0, (size_t)nall * sizeof *rho);
       for (int i = c->cb[t]; i < c->cb[t + 1]; i++) {
         const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
-        const struct knot1 *k1i = c->k1 + (size_t)ae[i] * nel * nr;
+        const struct knot *kti = c->kt + (size_t)ae[i] * nel * nr;
         double rhoi = 0.0;
         long np = start[i];
+        /* First the row's pairs within the cutoff (j, and r parked in
+         * pd[4 np + 2]) with a prefetch of each pair's knot: the table
+         * (megabytes) is read at random, and the misses of a whole row
+         * overlap instead of stalling one pair at a time. */
         for (long q = start[i]; q < start[i + 1]; q++) {
           const int j = nbr[q];
           const double dx = xi - x[3 * j], dy = yi - x[3 * j + 1], dz = zi - x[3 * j + 2];
           const double rsq = dx * dx + dy * dy + dz * dz;
           if (rsq >= cutsq) continue;
           const double r = sqrt(rsq);
+          int m = (int)(r * rdr + 1.0);
+          if (m > nr - 1) m = nr - 1;
+          const char *k = (const char *)(kti + (size_t)ae[j] * nr + (m - 1));
+          __builtin_prefetch(k);
+          __builtin_prefetch(k + sizeof(struct knot) - 1);
+          pj[np] = j;
+          pd[4 * np + 2] = r;
+          np++;
+        }
+        for (long q = start[i]; q < np; q++) {
+          const int j = pj[q];
+          double *d = pd + 4 * q;
+          const double r = d[2];
           double p = r * rdr + 1.0;
           int m = (int)p;
           if (m > nr - 1) m = nr - 1;
           p -= m;
           if (p > 1.0) p = 1.0;
-          const struct knot1 *k = k1i + (size_t)ae[j] * nr + (m - 1);
-          rhoi += ((k->ri[0] * p + k->ri[1]) * p + k->ri[2]) * p + k->ri[3];
-          rho[j] += ((k->rj[0] * p + k->rj[1]) * p + k->rj[2]) * p + k->rj[3];
-          pj[np] = j;
-          pr[np] = r;
-          np++;
+          const struct knot *k = kti + (size_t)ae[j] * nr + (m - 1);
+          const double *a = k->ri, *b = k->rj, *z = k->z;
+          rhoi += ((a[0] * p + a[1]) * p + a[2]) * p + a[3];
+          rho[j] += ((b[0] * p + b[1]) * p + b[2]) * p + b[3];
+          /* d/dr of a cubic in p = r/dr + 1 - m: (3c0 p^2 + 2c1 p + c2)/dr */
+          const double recip = 1.0 / r, sc = rdr * recip;
+          const double z2 = ((z[0] * p + z[1]) * p + z[2]) * p + z[3];
+          const double z2p = ((3.0 * z[0] * p + 2.0 * z[1]) * p + z[2]) * rdr;
+          const double phi = z2 * recip;
+          d[0] = ((3.0 * a[0] * p + 2.0 * a[1]) * p + a[2]) * sc;
+          d[1] = ((3.0 * b[0] * p + 2.0 * b[1]) * p + b[2]) * sc;
+          d[2] = (z2p - phi) * recip * recip;
+          d[3] = phi;
         }
         rho[i] += rhoi;
         pend[i] = np;
@@ -898,28 +918,15 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
       memset(fx, 0, (size_t)nall * 3 * sizeof *fx);
       for (int i = c->cb[t]; i < c->cb[t + 1]; i++) {
         const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
-        const struct knot2 *k2i = c->k2 + (size_t)ae[i] * nel * nr;
         const double fpi = fp[i];
         double fxi = 0, fyi = 0, fzi = 0, erow = 0;
         for (long q = start[i]; q < pend[i]; q++) {
           const int j = pj[q];
-          const double r = pr[q];
+          const double *d = pd + 4 * q;
           const double dx = xi - x[3 * j], dy = yi - x[3 * j + 1], dz = zi - x[3 * j + 2];
-          double p = r * rdr + 1.0;
-          int m = (int)p;
-          if (m > nr - 1) m = nr - 1;
-          p -= m;
-          if (p > 1.0) p = 1.0;
-          const struct knot2 *k = k2i + (size_t)ae[j] * nr + (m - 1);
-          const double drhoi = (k->dri[0] * p + k->dri[1]) * p + k->dri[2]; /* d rho_i/dr */
-          const double drhoj = (k->drj[0] * p + k->drj[1]) * p + k->drj[2]; /* d rho_j/dr */
-          const double z2p = (k->dz[0] * p + k->dz[1]) * p + k->dz[2];
-          const double z2 = ((k->z[0] * p + k->z[1]) * p + k->z[2]) * p + k->z[3];
-          const double recip = 1.0 / r;
-          const double phi = z2 * recip;
-          const double phip = z2p * recip - phi * recip;
-          const double psip = fpi * drhoi + fp[j] * drhoj + phip;
-          const double fpair = -psip * recip;
+          const double phi = d[3];
+          /* -(dE/dr)/r: embedding terms of both atoms plus the pair term */
+          const double fpair = -(fpi * d[0] + fp[j] * d[1] + d[2]);
           fxi += dx * fpair;
           fyi += dy * fpair;
           fzi += dz * fpair;
