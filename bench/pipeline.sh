@@ -24,11 +24,17 @@
 #   EVENTS  events per atom, default 1             [10]
 #   MSD_PS  vibrational-MSD MD time, default 2 ps  [100 ps]
 #   MODES   true|false, default true               [true, 0.25 % of 3N]
+#   LOCAL   ARTn local mode's moving radius in A (the pipeline's local +
+#           local_radius), default empty = whole-system ARTn
+#   REFINE_RADIUS  with LOCAL: refine in a cluster of this radius
+#           (default empty = the whole system, the artn kind's default)
+#   MAX_CALLS  force-call budget per event (default empty = the artn kind's)
 #   SEED (default 20261129), CHUNK (events per artn_chunk job, default 1),
 #   WORKERS (default 2), LMP (default lmp), NICE (default 10), REPLICATE
 #   (default "5 2 1"; "1 1 1" = the 2,000-atom glass, for a quick check).
 # Output: the stage table (measured, rate, projected), the figure table,
-# and in OUTDIR result.json, jobs.json, stages.json, table.txt.  Load
+# and in OUTDIR result.json, artn.json (the sweep's result: the event
+# table), jobs.json, stages.json, table.txt.  Load
 # (uptime) is printed before and after: the numbers are CPU seconds of a
 # shared 2-core machine.
 set -euo pipefail
@@ -94,7 +100,11 @@ H="Authorization: Bearer $tok"
 json() { "$PY" -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 sid=$(curl -sf -H "$H" --data-binary @"$out/glass20k.data" \
   "$U/api/v1/structures?name=glass20k.data" | json 'j["id"]')
-params="{\"artn_atoms\":\"$atoms\",\"events_per_atom\":$events,\"msd_time\":$msd,\"modes\":$modes,\"chunk_events\":$chunk,\"seed\":$seed}"
+artn_opts=""
+[ -n "${LOCAL:-}" ] && artn_opts="$artn_opts,\"local\":true,\"local_radius\":$LOCAL"
+[ -n "${LOCAL:-}" ] && [ -n "${REFINE_RADIUS:-}" ] && artn_opts="$artn_opts,\"refine_radius\":$REFINE_RADIUS"
+[ -n "${MAX_CALLS:-}" ] && artn_opts="$artn_opts,\"max_calls\":$MAX_CALLS"
+params="{\"artn_atoms\":\"$atoms\",\"events_per_atom\":$events,\"msd_time\":$msd,\"modes\":$modes,\"chunk_events\":$chunk,\"seed\":$seed$artn_opts}"
 echo "pipeline.sh: pipeline $params on structure $sid ($(grep -m1 atoms "$out/glass20k.data"))"
 jid=$(curl -sf -H "$H" -H 'Content-Type: application/json' \
   -d "{\"kind\":\"pipeline\",\"structure\":$sid,\"params\":$params}" "$U/api/v1/jobs" | json 'j["id"]')
@@ -172,6 +182,8 @@ wait_workers
 echo "pipeline.sh: load after: $(uptime)"
 curl -sf -H "$H" "$U/api/v1/jobs/$jid" > "$out/parent.json"
 curl -sf -H "$H" "$U/api/v1/jobs/$jid/result" > "$out/result.json" || true
+aid=$(curl -sf -H "$H" "$U/api/v1/jobs/$jid/children" | json '[c["id"] for c in j if c["kind"] == "artn"][0]' || true)
+[ -n "$aid" ] && { curl -sf -H "$H" "$U/api/v1/jobs/$aid/result" > "$out/artn.json" || true; }
 "$PY" - "$out" <<'PY'
 import json, os, sqlite3, sys
 out = sys.argv[1]

@@ -5,12 +5,14 @@ Reads OUTDIR/jobs.json (the queue's jobs: kind, label, worker, started,
 finished), OUTDIR/times/<worker name> (/usr/bin/time '%e %U %S %M' of the
 worker process that ran that one job), OUTDIR/poll.json (the descriptors'
 sub-stages: [stage, t first seen, worker CPU then, t last seen, CPU then])
-and OUTDIR/result.json (the pipeline's result), and prints
+and OUTDIR/result.json (the pipeline's result), OUTDIR/artn.json (the sweep's
+result, optional), and prints
 
   1. per stage: wall (queue), CPU (user + system), peak RSS, the rate it
      gives and the projection to the paper's effort (10 events x 19,652
      atoms = 196,520 ARTn events, 100 ps of MD, 0.25 % of the modes);
-  2. the figure table (paper vs this sample) with what is meaningful at
+  2. the ARTn events (status, dQ, whole-system and cluster force calls);
+  3. the figure table (paper vs this sample) with what is meaningful at
      this effort.
 
 Writes OUTDIR/stages.json.  Usage: pipeline_report.py OUTDIR [--markdown]
@@ -31,6 +33,10 @@ try:
     res = json.load(open(os.path.join(out, "result.json")))
 except (OSError, ValueError):
     res = None
+try:
+    artn_res = json.load(open(os.path.join(out, "artn.json")))
+except (OSError, ValueError):
+    artn_res = None
 
 
 def ptime(worker):
@@ -109,7 +115,7 @@ if not seen_msd:
     proj_desc = None
 if not P.get("modes", True):
     add("  modes, participation, msd_harmonic", None, None, None, "not run", None,
-        "modes false: the 20k eigensolve did not converge when measured")
+        "modes false (reduced effort)")
 rows[1]["projected_cpu_s"] = proj_desc
 
 ch = [j for j in jobs if j["kind"] == "artn_chunk"]
@@ -141,10 +147,13 @@ t_first = min(j["started"] for j in jobs if j["started"])
 elapsed = top["finished"] - t_first if top["finished"] else None
 peak = max(r["rss_mb"] or 0 for r in rows)
 
+artn_mode = ("local mode, moving radius %g A, refined in %s" % (
+    P["local_radius"], "a %g A cluster" % P["refine_radius"] if P.get("refine_radius") else "the whole system")
+    if P.get("local") else "whole system")
 print()
-print("Stage table (%s atoms; reduced effort: artn_atoms %s, %s event(s) per atom, MSD %g ps, modes %s)"
+print("Stage table (%s atoms; reduced effort: artn_atoms %s, %s event(s) per atom, MSD %g ps, modes %s; ARTn %s)"
       % (res["structure"]["natoms"] if res else "?", P["artn_atoms"], P["events_per_atom"],
-         P["msd_time"], "on" if P.get("modes", True) else "off"))
+         P["msd_time"], "on" if P.get("modes", True) else "off", artn_mode))
 print("%-44s %8s %8s %8s  %-22s %9s  %s" % ("stage", "wall", "CPU", "peak RSS", "rate", "proj. CPU", "note"))
 for r in rows:
     print("%-44.44s %8s %8s %8s  %-22s %9s  %s" % (r["stage"], fmt(r["wall_s"]), fmt(r["cpu_s"]),
@@ -154,6 +163,16 @@ print("%-44s %8s %8s %8s  %-22s %9s" % ("total", fmt(elapsed), fmt(tot_cpu), fmt
 print("projected full run: %.0f CPU hours, i.e. about %.0f days on 2 cores (ARTn %.0f %%)"
       % (tot_proj / 3600, tot_proj / 2 / 86400,
          100 * (per_ev * PAPER_EVENTS if per_ev else 0) / tot_proj if tot_proj else 0))
+
+if artn_res:
+    ev = artn_res["events"]
+    print()
+    print("ARTn events: atom, status, dQ (eV), whole-system calls, cluster calls, wall s")
+    for k in range(len(ev["atom_id"])):
+        print("  %6d  %-14s %8s %7d %7d %8.1f" % (
+            ev["atom_id"][k], ev["status"][k], "-" if ev["dq"][k] is None else "%.3f" % ev["dq"][k],
+            ev["force_calls"][k], ev.get("force_calls_local", [0] * len(ev["atom_id"]))[k] or 0,
+            ev["seconds"][k]))
 
 fig = []
 if res:
@@ -193,6 +212,6 @@ if len(sys.argv) > 2 and sys.argv[2] == "--markdown":
         for f, q, p, s_, u, ag, why in fig:
             print("| %s | %s | %s | %s | %s | %s |" % (f, q.replace("|", "\\|"), str(p).replace("|", "\\|"),
                   "-" if s_ is None else "%.4g" % s_, {True: "yes", False: "no", None: ""}[ag], why))
-json.dump({"stages": rows, "total_cpu_s": tot_cpu, "projected_cpu_s": tot_proj, "elapsed_s": elapsed,
+json.dump({"stages": rows, "artn_mode": artn_mode, "total_cpu_s": tot_cpu, "projected_cpu_s": tot_proj, "elapsed_s": elapsed,
            "peak_rss_mb": peak, "params": P, "figures": fig}, open(os.path.join(out, "stages.json"), "w"),
           indent=1)
