@@ -64,10 +64,12 @@ const kind_param kind__analysis_params[] = {
      "the property field (per_atom column of an input): auto = dq_mean if "
      "an input has it, else none; none = no property (no correlations, "
      "spectra)"},
-    {"descriptors", KIND_P_LIST, "all|FIELD", 0, 0, 0, "[\"all\"]", "",
-     "descriptor fields (per_atom columns of the inputs); all = every one "
-     "of msd, vflex, s2_c1..s2_c8, participation, msd_harmonic, l5fs that "
-     "an input has"},
+    {"descriptors", KIND_P_TEXT, "all|FIELD,FIELD,...", 1,
+     MAXFIELDS * NAMELEN, 0, "\"all\"", "",
+     "descriptor fields (per_atom columns of the inputs): \"all\", or "
+     "distinct field names, comma-separated (or a JSON array of names); "
+     "all = every one of msd, vflex, s2_c1..s2_c8, participation, "
+     "msd_harmonic, l5fs that an input has; normalized to an array"},
     {"bin_atoms", KIND_P_INT, NULL, 0, 1e9, 0, "200", "",
      "coarse graining: atoms per group (the paper's ~200), sorted by the "
      "descriptor; 0 = auto: 200, or fewer so that every species has at "
@@ -251,6 +253,12 @@ int kind__validate_analysis(const cJSON *params, cJSON **normalized,
   rc = kind__validate(kind_find("analysis"), copy ? copy : params, normalized,
                       err, errlen, analysis_fix);
   if (rc) goto out;
+  if (!dv) { /* the default, "all", in the canonical form (an array) */
+    dv = descriptors_value(
+        cJSON_GetObjectItemCaseSensitive(*normalized, "descriptors"), err,
+        errlen);
+    if (!dv) goto nomem_norm;
+  }
   if (prop &&
       !cJSON_ReplaceItemInObjectCaseSensitive(
           *normalized, "property", cJSON_CreateString(prop->valuestring)))

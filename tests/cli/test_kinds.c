@@ -153,7 +153,8 @@ int main(void) {
   bad("descriptors", "{\"msd_dt\":0.01,\"msd_t_damp\":0.001}", "msd_t_damp: must be >= msd_dt");
 
   /* free-text params (KIND_P_TEXT): artn/artn_chunk atoms, pipeline
-   * artn_atoms, analysis property; the old values still pass */
+   * artn_atoms, analysis property and descriptors; the old values still
+   * pass */
   {
     static const struct {
       const char *kind, *param;
@@ -161,7 +162,8 @@ int main(void) {
     } tp[] = {{"artn", "atoms", 1048576},
               {"artn_chunk", "atoms", 1048576},
               {"pipeline", "artn_atoms", 1048576},
-              {"analysis", "property", 63}};
+              {"analysis", "property", 63},
+              {"analysis", "descriptors", 4096}};
     for (i = 0; i < (int)(sizeof tp / sizeof tp[0]); i++) {
       const kind_param *p = kind_param_find(kind_find(tp[i].kind), tp[i].param);
       cJSON *s = cJSON_Parse(kind_find(tp[i].kind)->params_schema_json);

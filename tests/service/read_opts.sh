@@ -16,48 +16,15 @@
 #    same id); GET /structures/{id} shows types and frame; GET .../file sends
 #    X-Pelmap-Types / X-Pelmap-Frame only when set.
 set -u
-B=${PELMAP_BUILDDIR:-.}
-SRC=${PELMAP_SRCDIR:-$(dirname "$0")/../..}
-D=$B/server/pelmapd
-W=$B/pelmap-worker
+. "${PELMAP_SRCDIR:-$(dirname "$0")/../..}/tests/service/lib.sh"
+svc_init ropts
 DATA=$SRC/tests/cli/cuzr_b2_250.data
-for x in "$D" "$W"; do
-  [ -x "$x" ] || { echo "1..0 # SKIP $x not built"; exit 0; }
-done
-command -v curl >/dev/null || { echo "1..0 # SKIP curl missing"; exit 0; }
-[ -r /usr/share/lammps/potentials/CuZr_mm.eam.fs ] || { echo "1..0 # SKIP CuZr_mm.eam.fs missing"; exit 0; }
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-command -v "$PY" >/dev/null || { echo "1..0 # SKIP python3 missing"; exit 0; }
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/pelmap-ropts.XXXXXX")
-DPID=
-cleanup() { [ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-N=0 FAIL=0
-ok() { # ok STATUS "what"
-  N=$((N + 1))
-  if [ "$1" -eq 0 ]; then echo "ok $N - $2"; else echo "not ok $N - $2"; FAIL=$((FAIL + 1)); fi
-}
-wait_for() { # wait_for SECONDS CMD...
-  local t=$1 i=0; shift
-  while [ "$i" -lt $((t * 10)) ]; do "$@" && return 0; sleep 0.1; i=$((i + 1)); done
-  return 1
-}
-# api METHOD PATH [curl args]: as alice; body in $T/body, headers in $T/hdr, status echoed
-api() {
-  local m=$1 p=$2; shift 2
-  curl -sS --max-time 30 -o "$T/body" -D "$T/hdr" -w '%{http_code}' -X "$m" \
-    -H "Authorization: Bearer $ALICE" "$@" "$U$p" 2>>"$T/curl.err"
-}
-# jget FILE PYEXPR: evaluate a Python expression on the JSON in FILE (as j)
-jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
 upload() { # upload FILE QUERY -> "STATUS ID"
   local st
   st=$(api POST "/api/v1/structures?$2" -H 'Content-Type: application/octet-stream' --data-binary @"$1")
   echo "$st $(jget "$T/body" 'j["id"]')"
 }
-submit() { # submit STRUCTURE_ID -> job id (an energy job, default potential)
+submit_energy() { # submit_energy STRUCTURE_ID -> job id (an energy job, default potential)
   api POST /api/v1/jobs -H 'Content-Type: application/json' \
     --data-binary "{\"kind\":\"energy\",\"structure\":$1}" >/dev/null
   jget "$T/body" 'j["id"]'
@@ -108,14 +75,7 @@ json.dump({"species": {str(k): v for k, v in species.items()},
           open(out + "/expect.json", "w"))
 EOF
 
-"$D" user add alice --db "$T/db" >"$T/alice" 2>/dev/null
-"$D" user add wk --role worker --db "$T/db" >"$T/wk" 2>/dev/null
-ALICE=$(cat "$T/alice") WK=$(cat "$T/wk")
-[ -n "$ALICE" ] && [ -n "$WK" ] || { echo "Bail out! pelmapd user add failed"; exit 1; }
-"$D" --db "$T/db" --listen 127.0.0.1:0 --port-file "$T/port" --quiet 2>>"$T/pelmapd.log" &
-DPID=$!
-wait_for 10 test -s "$T/port" || { echo "Bail out! pelmapd did not start"; exit 1; }
-U=http://127.0.0.1:$(cat "$T/port")
+svc_start
 
 # ---------------------------------------------------------------- uploads
 read -r st ST <<<"$(upload "$T/t.dump" 'name=t.dump&types=Zr+Cu')"
@@ -149,14 +109,14 @@ ok $? "types with control characters -> 400 (got $st)"
 api GET "/api/v1/structures/$ST" >/dev/null
 [ "$(jget "$T/body" 'j["types"], j["frame"]')" = "Zr Cu 0" ]
 ok $? "GET /structures/$ST shows types and frame"
-st=$(api GET "/api/v1/structures/$ST/file")
+st=$(api GET "/api/v1/structures/$ST/file" -D "$T/hdr")
 [ "$st" = 200 ] && grep -qi '^X-Pelmap-Types: Zr Cu' "$T/hdr" && ! grep -qi '^X-Pelmap-Frame' "$T/hdr" &&
   cmp -s "$T/body" "$T/t.dump"
 ok $? "GET .../file: original bytes, X-Pelmap-Types: Zr Cu, no X-Pelmap-Frame"
-st=$(api GET "/api/v1/structures/$SM1/file")
+st=$(api GET "/api/v1/structures/$SM1/file" -D "$T/hdr")
 [ "$st" = 200 ] && grep -qi '^X-Pelmap-Frame: 1' "$T/hdr" && ! grep -qi '^X-Pelmap-Types' "$T/hdr"
 ok $? "GET .../file of the frame-1 upload: X-Pelmap-Frame: 1, no X-Pelmap-Types"
-st=$(api GET "/api/v1/structures/$SM0/file")
+st=$(api GET "/api/v1/structures/$SM0/file" -D "$T/hdr")
 [ "$st" = 200 ] && ! grep -qi '^X-Pelmap-\(Frame\|Types\)' "$T/hdr"
 ok $? "GET .../file without options: neither header"
 
@@ -215,25 +175,19 @@ EOF
   ok $? "$mode: extxyz export of the dump job names the species as uploaded (HTTP $st)"
 }
 
-JT=$(submit "$ST") JR=$(submit "$SR") JM=$(submit "$SM1") JR1=$(submit "$SR1")
+JT=$(submit_energy "$ST") JR=$(submit_energy "$SR") JM=$(submit_energy "$SM1") JR1=$(submit_energy "$SR1")
 timeout 120 "$W" --db "$T/db" --once --lease 10 --name local1 -q 2>"$T/wdb.log"
 ok $? "pelmap-worker --db --once runs the four jobs"
 check_results db "$JT" "$JR" "$JM" "$JR1"
 
-JT=$(submit "$ST") JR=$(submit "$SR") JM=$(submit "$SM1") JR1=$(submit "$SR1")
+JT=$(submit_energy "$ST") JR=$(submit_energy "$SR") JM=$(submit_energy "$SM1") JR1=$(submit_energy "$SR1")
 timeout 120 "$W" --server "$U" --token "$WK" --once --poll 0.2 --lease 10 --name remote1 -q 2>"$T/whttp.log"
 ok $? "pelmap-worker --server --once runs the four jobs"
 check_results server "$JT" "$JR" "$JM" "$JR1"
 
-kill -TERM "$DPID"
-wait "$DPID"
-rc=$?
-DPID=
-ok $rc "pelmapd: clean exit on SIGTERM"
-cat "$T/pelmapd.log" "$T/wdb.log" "$T/whttp.log" >"$T/all.log" 2>/dev/null
-grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error' "$T/all.log"
-san=$?
-ok $([ $san -ne 0 ]; echo $?) "no sanitizer report from pelmapd or the workers"
-[ $san -ne 0 ] || grep -E -A5 'Sanitizer|runtime error' "$T/all.log" | head -20 | sed 's/^/# /'
-echo "1..$N"
-[ $FAIL -eq 0 ]
+svc_stop_daemon
+ok $? "pelmapd: clean exit on SIGTERM"
+svc_no_sanitizer_reports
+ok $? "no sanitizer report from pelmapd or the workers"
+grep -E -A5 'Sanitizer|runtime error' "$T"/*.log 2>/dev/null | head -20 | sed 's/^/# /'
+svc_done
