@@ -9,12 +9,15 @@
  *              [--local R] [--compare] [--hessian] [--refine-force F]
  *              [--check-connect] [--save FILE] [--quiet] [--atom-list I,J,...]
  *              [--call-cost K]
- *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L] ...
+ *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L]
+ *              [--job-range A:B] ...
  *
  * --glass N makes an N-atom glass (quench 5 ps melt, 100 K/ps; cached as
  * artn_glass_N_S.data in the current directory); --atoms K picks K atoms
- * evenly spread over the indices; --compare runs every event both in the
- * whole system and in local mode (radius R, default 8 A) and reports
+ * evenly spread over the indices (--job-range A:B runs only the picked
+ * events A..B-1, to split one set over processes); --compare runs every
+ * event both in the whole system and in local mode (radius R, default
+ * 8 A) and reports
  * |dQ_local - dQ_full| and the wall-time ratio.  Output: one line per
  * event (TSV, '#' header) on stdout, then a JSON summary line.
  */
@@ -113,10 +116,11 @@ static void *worker(void *arg) {
           fprintf(stderr, " %s:%d", eng_artn_status_name((eng_artn_status)s), j->evl.fail_counts[s]);
       fprintf(stderr, " | %s\n", e->reason);
     }
-    fprintf(stderr, "done atom %d: full %s dq %.4f calls %d t %.1f | local %s dq %.4f dq_local %.4f calls %d+%d t %.1f\n",
+    fprintf(stderr, "done atom %d: full %s dq %.4f calls %d t %.1f | local %s dq %.4f dq_local %.4f calls %d+%d t %.1f"
+            " | saddle %d attempts %d\n",
             j->atom, eng_artn_status_name(j->ev.status), j->ev.dq, j->ev.force_calls, j->t,
             eng_artn_status_name(j->evl.status), j->evl.dq, j->evl.dq_local, j->evl.force_calls,
-            j->evl.force_calls_local, j->tl);
+            j->evl.force_calls_local, j->tl, j->ev.force_calls_saddle, j->ev.attempts);
   }
 out:
   eng_calc_free(c);
@@ -209,6 +213,7 @@ int main(int argc, char **argv) {
   int call_k = 0;               /* --call-cost K: time K calls (whole, clusters) and exit */
   int rep[3] = {1, 1, 1};
   int nglass = 0, natoms_pick = 20, first_atom = 0, events = 1, threads = 2, quiet = 0, rep_n = 1;
+  int range[2] = {0, 0};
   uint64_t gseed = 7;
   shared sh;
   eng_potential *pot = NULL;
@@ -235,6 +240,7 @@ int main(int argc, char **argv) {
     else if (ARG("--local-refine")) sh.o.local_refine = atoi(v);
     else if (ARG("--refine-force")) sh.o.refine_force = atof(v);
     else if (ARG("--saddle-force")) sh.o.saddle_force = atof(v);
+    else if (ARG("--eigen-threshold")) sh.o.eigen_threshold = atof(v);
     else if (ARG("--lanczos-min")) sh.o.lanczos_min_iter = atoi(v);
     else if (ARG("--lanczos-radius")) sh.o.lanczos_radius = atof(v);
     else if (ARG("--basin-relax")) sh.o.basin_relax_steps = atoi(v);
@@ -248,6 +254,9 @@ int main(int argc, char **argv) {
     else if (ARG("--lost-retries")) sh.o.lost_retries = atoi(v);
     else if (ARG("--max-calls")) sh.o.max_calls = atoi(v);
     else if (ARG("--first-atom")) first_atom = atoi(v);
+    else if (ARG("--job-range")) {
+      if (sscanf(v, "%d:%d", &range[0], &range[1]) != 2) range[0] = range[1] = 0;
+    }
     else if (ARG("--atom-list")) atom_list = v;
     else if (ARG("--call-cost")) call_k = atoi(v);
     else if (ARG("--restarts")) sh.o.restarts = atoi(v);
@@ -376,6 +385,11 @@ int main(int argc, char **argv) {
       for (int e = 0; e < events; e++) sh.jobs[k * events + e].atom = (int)a;
       if (*p == ',') p++;
     }
+  }
+  if (range[1] > range[0] && range[0] >= 0 && range[1] <= sh.njobs) {
+    /* --job-range A:B: only the picked events A..B-1 (a set split over processes) */
+    memmove(sh.jobs, sh.jobs + range[0], sizeof(job) * (size_t)(range[1] - range[0]));
+    sh.njobs = range[1] - range[0];
   }
   t0 = wall_now();
   for (int t = 0; t < threads; t++) pthread_create(&th[t], NULL, worker, &sh);

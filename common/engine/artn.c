@@ -13,7 +13,8 @@
  *      force with FIRE (growing step caps), until max |F| < saddle_force;
  *   4. step down both sides of the saddle along the eigenvector (with
  *      perpendicular relaxation), minimise each; the saddle must connect
- *      the initial minimum to another one (require_connect);
+ *      the initial minimum to another one (require_connect: the side
+ *      towards the initial minimum first, the other only if it returns);
  *   5. a failed attempt starts again from the minimum with a new kick from
  *      the same event stream (restarts).
  * Local mode cuts a cluster (moving sphere + a fixed one-cutoff shell, the
@@ -77,6 +78,10 @@
 #define SD_MAX 600
 #define SD_DROP 0.05
 #define SD_PUSH_MIN 0.1
+/* ... and it stops when no step has lowered the energy for SD_STALL steps
+ * (fixed-length steps zigzag at a minimum, up-down-up, without ever
+ * rising three times in a row: such sides ran all SD_MAX steps) */
+#define SD_STALL 20
 #define CONNECT_ITER 8
 /* Largest Newton offset along the mode at a converged saddle, in units
  * of push_over. */
@@ -764,9 +769,9 @@ static int refine_mode(actx *a, const double *xs, double *v, double *lambda) {
  * would otherwise carry both sides into the same basin.  The result stays
  * in a->sys->x, energy a->e. */
 static int relax_side(actx *a, const double *xs, const double *v, double lambda, double sign) {
-  double *x = a->sys->x, es, eprev, delta, drop;
+  double *x = a->sys->x, es, eprev, delta, drop, ebest;
   long saved = a->limit;
-  int rc, rises = 0;
+  int rc, rises = 0, kbest = 0;
   a->phase = "relax";
   a->cat = CAT_PUSH;
   memcpy(x, xs, sizeof(double) * (size_t)a->n3);
@@ -783,12 +788,20 @@ static int relax_side(actx *a, const double *xs, const double *v, double lambda,
    * SD_DROP on that side: stop at half its height there */
   drop = SD_DROP;
   if (es - a->e0 > 0.0 && 0.5 * (es - a->e0) < drop) drop = 0.5 * (es - a->e0);
+  ebest = a->e;
   for (int k = 0; rc == 0 && k < SD_MAX; k++) {
     double fm = fmax_of(a, a->f);
     if (es - a->e > drop || fm <= 0.0) break;
-    /* energy rising again and again: oscillating at a minimum */
+    /* energy rising again and again, or no lower energy for SD_STALL
+     * steps: at (zigzagging around) a minimum */
     rises = a->e > eprev ? rises + 1 : 0;
     if (k >= 20 && rises >= 3) break;
+    if (a->e < ebest) {
+      ebest = a->e;
+      kbest = k;
+    } else if (k - kbest >= SD_STALL) {
+      break;
+    }
     eprev = a->e;
     for (int i = 0; i < a->n3; i++) x[i] += SD_STEP * a->f[i] / fm;
     rc = eval(a);
@@ -1107,7 +1120,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   sstate st;
   eng_rng rng;
   double *raw = NULL, *d = NULL, *v = NULL, *xs = NULL, *vs = NULL, *y = NULL, *vf = NULL;
-  double *sxc = NULL, *xa = NULL;
+  double *sxc = NULL, *xa = NULL, *xb = NULL;
   actx *S0 = NULL;
   int n, n3, rc = ENG_OK, have_F = 0, have_L = 0, saddle_calls_L = 0, attempt = 0;
   double fmax0;
@@ -1419,11 +1432,12 @@ again:
   {
     /* masked local search (no cluster): relax the whole system */
     actx *R = S == &L2 ? &L2 : o->local && cl.sys ? &L : &F;
-    int a_init, b_init, ab_same = 0;
-    double ea, lam_s = st.lambda;
+    int a_init, b_init, ab_same = 0, have_b = 0;
+    double ea, eb = 0.0, lam_s = st.lambda;
     if (!sxc) sxc = eng__calloc((size_t)n3, sizeof(double));
     if (!xa) xa = eng__calloc((size_t)n3, sizeof(double));
-    if (!sxc || !xa) {
+    if (!xb) xb = eng__calloc((size_t)n3, sizeof(double));
+    if (!sxc || !xa || !xb) {
       rc = ENG_ENOMEM;
       goto out;
     }
@@ -1464,6 +1478,40 @@ again:
       if (dot < 0.0)
         for (int i = 0; i < R->n3; i++) vs[i] = -vs[i];
     }
+    if (o->require_connect) {
+      /* The side towards the initial minimum (-vs) first.  A connected
+       * saddle has the initial minimum on one side; if this side relaxes
+       * elsewhere, the saddle is rejected without relaxing the other one.
+       * This can only reject, never accept: a saddle whose initial side
+       * lies along +vs (the mode's overlap with x_s - x_0 misleading) is
+       * lost, not mislabelled; on the bench glass the initial minimum was
+       * on the -vs side of every connected saddle (docs/artn.md). */
+      rc = relax_side(R, sxc, vs, lam_s, -1.0);
+      if (rc < 0) goto out;
+      have_b = 1;
+      eb = R->e;
+      memcpy(xb, R->sys->x, sizeof(double) * (size_t)R->n3);
+      if (!same_as_initial(R)) {
+        double db = max_disp(R, R->sys->x, MOVED_DIST, &ev->n_moved);
+        TRACE("T side b first: dmax %.3f dE %.5f, not the initial minimum\n", db, R->e - R->e0);
+        ev->connected = 0;
+        ev->final_differs = 1;
+        ev->e_final = R->e - R->e0 + ev->e_initial;
+        ev->de_final = R->e - R->e0;
+        ev->max_disp = db;
+        if (x_final) {
+          if (R == &L && cl.sys) cluster_to_full(&cl, sys->x, L.sys->x, x_final, n3, 0);
+          else if (R == &L2) cluster_to_full(&cl2, sys->x, L2.sys->x, x_final, n3, 0);
+          else memcpy(x_final, R->sys->x, sizeof(double) * (size_t)n3);
+        }
+        ev->status = ENG_ARTN_NOT_CONNECTED;
+        snprintf(ev->reason, sizeof ev->reason,
+                 "the side towards the initial minimum relaxes to another one (%.2f A, %+.3f eV from it)", db,
+                 R->e - R->e0);
+        rc = ENG_OK;
+        goto retry;
+      }
+    }
     rc = relax_side(R, sxc, vs, lam_s, 1.0);
     if (rc < 0) goto out;
     ea = R->e;
@@ -1472,7 +1520,12 @@ again:
     memcpy(xa, R->sys->x, sizeof(double) * (size_t)R->n3);
     b_init = 0;
     if (a_init || o->check_connect || o->require_connect) {
-      rc = relax_side(R, sxc, vs, lam_s, -1.0);
+      if (have_b) {
+        memcpy(R->sys->x, xb, sizeof(double) * (size_t)R->n3);
+        R->e = eb;
+      } else {
+        rc = relax_side(R, sxc, vs, lam_s, -1.0);
+      }
       if (rc < 0) goto out;
       b_init = same_as_initial(R);
       ab_same = same_minimum(R, R->sys->x, R->e, xa, ea);
@@ -1504,8 +1557,10 @@ again:
     }
     if (!a_init && !b_init && o->require_connect) {
       ev->status = ENG_ARTN_NOT_CONNECTED;
-      snprintf(ev->reason, sizeof ev->reason, "neither side of the saddle relaxes to the initial minimum%s",
-               ab_same ? " (both to the same one)" : "");
+      snprintf(ev->reason, sizeof ev->reason,
+               "neither side of the saddle relaxes to the initial minimum%s (%.2f A, %+.3f eV / %.2f A, %+.3f eV)",
+               ab_same ? " (both to the same one)" : "", max_disp(R, xa, MOVED_DIST, NULL), ea - R->e0,
+               max_disp(R, xb, MOVED_DIST, NULL), eb - R->e0);
       goto retry;
     }
     ev->status = ENG_ARTN_OK;
@@ -1566,5 +1621,6 @@ out:
   free(y);
   free(sxc);
   free(xa);
+  free(xb);
   return rc;
 }
