@@ -5,7 +5,7 @@
 #            dense finite-difference Hessian, connectivity, dQ by species
 #   attempt  the same 40 events with --restarts 0 (per-attempt rate)
 #   glass2k  20 events on the bundled 2,000-atom glass
-#   local    local mode on the bundled glass replicated 3x3x2 (18,000 atoms),
+#   local    local mode on the bundled glass replicated 3x3x2 (36,000 atoms),
 #            8 A moving sphere, saddle refined in the whole system:
 #            |dQ_local - dQ_refined| per event (dq_local vs dq columns)
 #   localr   the same events refined in a 12 A cluster (refine_radius;

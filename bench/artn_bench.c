@@ -238,6 +238,7 @@ int main(int argc, char **argv) {
     else if (ARG("--local")) { sh.local = 1; sh.o.local_radius = atof(v); }
     else if (ARG("--refine-radius")) sh.o.refine_radius = atof(v);
     else if (ARG("--local-refine")) sh.o.local_refine = atoi(v);
+    else if (ARG("--refine-push")) sh.o.refine_push = atoi(v);
     else if (ARG("--refine-force")) sh.o.refine_force = atof(v);
     else if (ARG("--saddle-force")) sh.o.saddle_force = atof(v);
     else if (ARG("--eigen-threshold")) sh.o.eigen_threshold = atof(v);

@@ -124,7 +124,10 @@
   X(basin_warm, B, 0, 0, 0, "",                                               \
     "basin Lanczos starts from the previous eigenvector + displacement")      \
   X(lost_threshold, D, -1000, 0, 1, "eV/A^2",                                 \
-    "a lost eigenvalue is recovered once below this (>= eigen_threshold)")
+    "a lost eigenvalue is recovered once below this (>= eigen_threshold)")    \
+  X(refine_push, B, 0, 0, 0, "",                                              \
+    "local mode refined in the whole system: push over from the refined "     \
+    "saddle in the whole system (false: from the cluster saddle)")
 
 enum { OPT_D, OPT_I, OPT_B };
 

@@ -128,6 +128,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->local_radius = 8.0;
   o->local_refine = 1;
   o->refine_radius = 0.0;
+  o->refine_push = 0;
   o->restarts = 3;
   o->require_connect = 1;
   o->lanczos_radius = 0.0;
@@ -948,6 +949,7 @@ static int check_opts(const eng_artn_opts *o) {
       "local_radius must be at least perturb_radius + 1 A");
   BAD(!(o->refine_radius == 0.0 || (o->refine_radius >= o->local_radius && o->refine_radius < 1e3)),
       "refine_radius must be 0 (whole system) or in [local_radius, 1000) A");
+  BAD(o->refine_push != 0 && o->refine_push != 1, "refine_push must be 0 or 1");
 #undef BAD
   return ENG_OK;
 }
@@ -1431,7 +1433,8 @@ again:
    * cluster; outer atoms fixed). */
   {
     /* masked local search (no cluster): relax the whole system */
-    actx *R = S == &L2 ? &L2 : o->local && cl.sys ? &L : &F;
+    /* (refine_push: the saddle refined in the whole system, pushed over there) */
+    actx *R = S == &L2 ? &L2 : o->local && cl.sys && !(S == &F && o->refine_push) ? &L : &F;
     int a_init, b_init, ab_same = 0, have_b = 0;
     double ea, eb = 0.0, lam_s = st.lambda;
     if (!sxc) sxc = eng__calloc((size_t)n3, sizeof(double));

@@ -995,6 +995,13 @@ typedef struct eng_artn_opts {
                                moving radius, cut the same way, instead of the whole
                                system (which is used when it does not fit in the
                                cell); 0 = whole system; >= local_radius; A; 0 */
+  /* -- added in session 4 (local mode) -- */
+  int refine_push;          /* local mode refined in the whole system: 1 pushes over
+                               from the refined saddle in the whole system (the
+                               connection of the reported saddle itself; whole-system
+                               calls); 0 from the cluster saddle in the cluster, outer
+                               atoms at rest (cheap; the connection of the unrefined
+                               saddle); 0 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */

@@ -423,6 +423,36 @@ static void artn_event_whole(const eng_potential *pot, const eng_system *w, eng_
   ok(outer == 0.0, "final minimum: every atom beyond local_radius at its initial position (%.3g A)",
      outer);
   ok(ev.connected == 1 && ev.final_differs == 1, "connected, final state differs");
+  {
+    /* refine_push: the same event pushed over from the refined saddle in
+     * the whole system; its final state is a whole-system minimum.  (This
+     * event's refined saddle is not connected there although its cluster
+     * saddle is: docs/artn.md, session 4.) */
+    eng_artn_event ep;
+    eng_artn_opts bad = o;
+    bad.refine_push = 2;
+    ok(eng_artn_run(cw, pot, w, atom, 0, &bad, NULL, NULL, &ep, NULL, NULL) == ENG_EINVAL &&
+           strstr(eng_last_error(), "refine_push"),
+       "refine_push 2 is refused (%s)", eng_last_error());
+    o.refine_push = 1;
+    for (int i = 0; i < 3 * n; i++) xf[i] = NAN;
+    ok(eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ep, NULL, xf) == ENG_OK, "refine_push event ran");
+    diag("refine_push: %s (%s), dq %.4f (the same saddle: %.4f), connected %d, calls %d whole",
+         eng_artn_status_name(ep.status), ep.reason, ep.dq, ev.dq, ep.connected, ep.force_calls);
+    ok(ep.dq == ev.dq && ep.force_calls > ev.force_calls,
+       "the same refined saddle, pushed over with whole-system calls (%d > %d)", ep.force_calls,
+       ev.force_calls);
+    if (isfinite(xf[0])) {
+      /* a final state was written (ok, or a side of a rejected saddle) */
+      memcpy(ws->x, xf, sizeof(double) * 3 * n);
+      if (eng_calc_compute(cw, ws, &es, f, NULL, NULL)) bail("whole: %s", eng_last_error());
+      fm = 0.0;
+      for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
+      ok(fm < 10.0 * o.min_ftol, "its final state is a whole-system minimum (max force %.2g eV/A)", fm);
+    } else {
+      skip("refine_push event wrote no final state (%s)", eng_artn_status_name(ep.status));
+    }
+  }
 out:
   eng_system_free(ws);
   free(xs);
