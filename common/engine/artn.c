@@ -1376,6 +1376,17 @@ again:
         if (budget) goto finish;
         goto retry;
       }
+      if (!(T->e - T->e0 > 0.0)) {
+        /* The climb slid down to (or below) the initial minimum's energy:
+         * no barrier (session 4: a 4.64 eV cluster saddle refined to
+         * -0.004 eV in a 16,000-atom system was reported ok). */
+        ev->status = ENG_ARTN_REFINE_FAILED;
+        snprintf(ev->reason, sizeof ev->reason,
+                 "refinement in the %s ended %.4f eV from the initial minimum (no barrier)",
+                 T == &F ? "whole system" : "refinement cluster", T->e - T->e0);
+        rc = ENG_OK;
+        goto retry;
+      }
       {
         /* Shift between the cluster saddle (mapped) and the refined one. */
         double *tmp = F.ftmp, *xr = work->x, best = 0.0;
