@@ -79,8 +79,8 @@
 #define SD_DROP 0.05
 #define SD_PUSH_MIN 0.1
 /* ... and it stops when no step has lowered the energy for SD_STALL steps
- * (fixed-length steps zigzag at a minimum, up-down-up, without ever
- * rising three times in a row: such sides ran all SD_MAX steps) */
+ * (a guard: fixed-length steps can zigzag at a minimum, up-down-up,
+ * without ever rising three times in a row) */
 #define SD_STALL 20
 #define CONNECT_ITER 8
 /* Largest Newton offset along the mode at a converged saddle, in units
