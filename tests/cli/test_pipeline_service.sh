@@ -124,7 +124,10 @@ sys.exit(0 if same and len(ta) > 40 else 1)
 EOF
 ok $? "the same numbers as the CLI: every report row, the steps' summaries, the params"
 
-# 4. the artn options (local mode): bad values are a 400 naming the option
+# 4. the artn options (local mode): bad values are a 400 naming the option;
+# fresh workers for the local pipeline (the others' timeout runs from the
+# start of the test)
+stop_workers
 for bad in '{"local_radius":-1}|params.local_radius: must be a number > 0' \
   '{"local":1}|params.local: must be true or false' \
   '{"local":true,"local_radius":2.5}|params.local_radius: must be >= perturb_radius + 1' \
@@ -141,8 +144,10 @@ LPARAMS='{"artn_atoms":"ids:1","events_per_atom":1,"chunk_events":1,"msd_time":0
 api POST /api/v1/jobs -H 'Content-Type: application/json' \
   --data-binary "{\"kind\":\"pipeline\",\"structure\":$S2,\"params\":$LPARAMS}" >/dev/null
 PL=$(jget "$T/body" 'j["id"]')
+WORKER_TIMEOUT=300 dbw l1 -q
+WORKER_TIMEOUT=300 httpw l2 -q
 local_done() { local s; s=$(job_field "$PL" state); [ "$s" = succeeded ] || [ "$s" = failed ]; }
-wait_for 200 local_done
+wait_for 280 local_done
 api GET "/api/v1/jobs/$PL/result" >/dev/null
 cp "$T/body" "$T/local.json"
 jget "$T/local.json" '[j["params"][k] for k in ("local", "local_radius", "local_refine", "max_calls", "restarts")] == [True, 4, False, 150, 0] and j["summary"]["steps"]["artn"]["local"] is True' | grep -qx True
