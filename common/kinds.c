@@ -219,8 +219,14 @@ static void rule_text(const kind_param *p, char *buf, size_t n) {
   } else if (p->min_excl) {
     snprintf(buf, n, "must be %s > %g and <= %g", what, p->min, p->max);
   } else {
-    snprintf(buf, n, "must be %s between %g and %.17g", what, p->min,
-             p->max);
+    char hi[32];
+    /* the shortest digits that read back as max (999.999, not
+     * 999.99900000000002; the seed's 2^53 - 1 in full) */
+    for (int digits = 6; digits <= 17; digits++) {
+      snprintf(hi, sizeof hi, "%.*g", digits, p->max);
+      if (strtod(hi, NULL) == p->max) break;
+    }
+    snprintf(buf, n, "must be %s between %g and %s", what, p->min, hi);
   }
 }
 

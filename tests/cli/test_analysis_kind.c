@@ -340,7 +340,7 @@ static void test_pipeline_artn_options(const kind_def *k) {
       {"{\"local\": \"yes\"}", "local: must be true or false"},
       {"{\"local_radius\": 0}", "local_radius: must be a number > 0"},
       {"{\"local_radius\": 1000}", "local_radius: must be a number > 0"},
-      {"{\"refine_radius\": -1}", "refine_radius: must be a number between 0"},
+      {"{\"refine_radius\": -1}", "refine_radius: must be a number between 0 and 999.999"},
       {"{\"max_calls\": 0}", "max_calls: must be an integer between 1"},
       {"{\"restarts\": 101}", "restarts: must be an integer between 0 and 100"},
       {"{\"local\": true, \"local_radius\": 2.5}",
