@@ -297,6 +297,17 @@ static void decomposition(const eng_potential *pot, const eng_system *w, eng_cal
 
 /* One ARTn local event refined in a bigger cluster: its saddle and its
  * energy re-checked with whole-system forces. */
+/* The local-mode events' options: a 5 A moving sphere, one attempt, seed 3,
+ * refined in a cluster of refine_radius (A; 0: the whole system). */
+static void local_opts(eng_artn_opts *o, double refine_radius) {
+  eng_artn_opts_default(o);
+  o->local = 1;
+  o->local_radius = 5.0;
+  o->refine_radius = refine_radius;
+  o->restarts = 0;
+  o->seed = 3;
+}
+
 static void artn_event(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom) {
   const int n = w->natoms;
   const double rc = eng_potential_cutoff(pot);
@@ -306,12 +317,7 @@ static void artn_event(const eng_potential *pot, const eng_system *w, eng_calc *
   double *xs = malloc(sizeof(double) * 3 * n), *f = malloc(sizeof(double) * 3 * n), e0, es;
   int rc_run, nclus = 0, nmob = 0;
 
-  eng_artn_opts_default(&o);
-  o.local = 1;
-  o.local_radius = 5.0;
-  o.refine_radius = 7.0;
-  o.restarts = 0;
-  o.seed = 3;
+  local_opts(&o, 7.0);
   ok(o.refine_radius >= o.local_radius, "options: refine_radius %.1f", o.refine_radius);
   {
     eng_artn_opts bad = o;
@@ -384,12 +390,7 @@ static void artn_event_whole(const eng_potential *pot, const eng_system *w, eng_
   int rc_run;
 
   if (!ws || !xs || !xf || !f) bail("out of memory");
-  eng_artn_opts_default(&o);
-  o.local = 1;
-  o.local_radius = 5.0;
-  o.refine_radius = 0.0;
-  o.restarts = 0;
-  o.seed = 3;
+  local_opts(&o, 0.0);
   rc_run = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, xs, xf);
   ok(rc_run == ENG_OK, "local event refined in the whole system ran (rc %d)", rc_run);
   diag("event: %s (%s), dq %.4f, dq_local %.4f, refine shift %.3f A, calls %d local + %d whole",
