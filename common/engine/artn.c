@@ -1446,7 +1446,7 @@ again:
     /* masked local search (no cluster): relax the whole system */
     /* (refine_push: the saddle refined in the whole system, pushed over there) */
     actx *R = S == &L2 ? &L2 : o->local && cl.sys && !(S == &F && o->refine_push) ? &L : &F;
-    int a_init, b_init, ab_same = 0, have_b = 0;
+    int a_init = 0, b_init, ab_same = 0, have_b = 0;
     double ea, eb = 0.0, lam_s = st.lambda;
     if (!sxc) sxc = eng__calloc((size_t)n3, sizeof(double));
     if (!xa) xa = eng__calloc((size_t)n3, sizeof(double));
@@ -1506,24 +1506,11 @@ again:
       eb = R->e;
       memcpy(xb, R->sys->x, sizeof(double) * (size_t)R->n3);
       if (!same_as_initial(R)) {
-        double db = max_disp(R, R->sys->x, MOVED_DIST, &ev->n_moved);
-        TRACE("T side b first: dmax %.3f dE %.5f, not the initial minimum\n", db, R->e - R->e0);
+        /* side b is the final state; the other side stays unrelaxed */
+        TRACE("T side b first: dE %.5f, not the initial minimum\n", R->e - R->e0);
         ev->connected = 0;
-        ev->final_differs = 1;
-        ev->e_final = R->e - R->e0 + ev->e_initial;
-        ev->de_final = R->e - R->e0;
-        ev->max_disp = db;
-        if (x_final) {
-          if (R == &L && cl.sys) cluster_to_full(&cl, sys->x, L.sys->x, x_final, n3, 0);
-          else if (R == &L2) cluster_to_full(&cl2, sys->x, L2.sys->x, x_final, n3, 0);
-          else memcpy(x_final, R->sys->x, sizeof(double) * (size_t)n3);
-        }
-        ev->status = ENG_ARTN_NOT_CONNECTED;
-        snprintf(ev->reason, sizeof ev->reason,
-                 "the side towards the initial minimum relaxes to another one (%.2f A, %+.3f eV from it)", db,
-                 R->e - R->e0);
-        rc = ENG_OK;
-        goto retry;
+        b_init = 0;
+        goto final_state;
       }
     }
     rc = relax_side(R, sxc, vs, lam_s, 1.0);
@@ -1553,6 +1540,7 @@ again:
         R->e = ea;
       }
     }
+  final_state:
     ev->final_differs = !same_as_initial(R);
     ev->e_final = R->e - R->e0 + ev->e_initial;
     ev->de_final = R->e - R->e0;
@@ -1563,18 +1551,17 @@ again:
       else memcpy(x_final, R->sys->x, sizeof(double) * (size_t)n3);
     }
     rc = ENG_OK;
+    if (have_b && !b_init) {
+      ev->status = ENG_ARTN_NOT_CONNECTED;
+      snprintf(ev->reason, sizeof ev->reason,
+               "the side towards the initial minimum relaxes to another one (%.2f A, %+.3f eV from it)",
+               ev->max_disp, ev->de_final);
+      goto retry;
+    }
     if ((a_init && b_init) || ((a_init || b_init) && ab_same)) {
       ev->status = ENG_ARTN_RETURNED;
       snprintf(ev->reason, sizeof ev->reason,
                "both sides of the saddle relax to the initial minimum");
-      goto retry;
-    }
-    if (!a_init && !b_init && o->require_connect) {
-      ev->status = ENG_ARTN_NOT_CONNECTED;
-      snprintf(ev->reason, sizeof ev->reason,
-               "neither side of the saddle relaxes to the initial minimum%s (%.2f A, %+.3f eV / %.2f A, %+.3f eV)",
-               ab_same ? " (both to the same one)" : "", max_disp(R, xa, MOVED_DIST, NULL), ea - R->e0,
-               max_disp(R, xb, MOVED_DIST, NULL), eb - R->e0);
       goto retry;
     }
     ev->status = ENG_ARTN_OK;

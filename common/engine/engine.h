@@ -904,8 +904,9 @@ typedef enum eng_artn_status {
   ENG_ARTN_RETURNED,        /* both sides of the saddle relax to the initial minimum */
   ENG_ARTN_REFINE_FAILED,   /* local saddle not recovered in the full system */
   ENG_ARTN_HIGHER_ORDER,    /* converged point keeps a second negative eigenvalue */
-  ENG_ARTN_NOT_CONNECTED    /* require_connect: neither side of the saddle relaxes to
-                               the initial minimum (added in session 2) */
+  ENG_ARTN_NOT_CONNECTED    /* require_connect: the side of the saddle towards the
+                               initial minimum relaxes to another minimum, so
+                               neither side is the initial one (session 2) */
 } eng_artn_status;
 /* Number of statuses (size of eng_artn_event.fail_counts). */
 #define ENG_ARTN_NSTATUS 10
