@@ -454,6 +454,7 @@ int eng_calc_create(const eng_potential *pot, const eng_system *sys,
   {
     size_t bytes = (size_t)nel * nel * pot->nr * sizeof *c->kt;
     c->kt = aligned_alloc(64, (bytes + 63) / 64 * 64); /* size: a multiple of 64 */
+    if (!c->kt) eng_set_error(ENG_ENOMEM, "out of memory allocating %zu bytes of EAM tables", bytes);
   }
   c->pend = eng__malloc((size_t)sys->natoms + 1, sizeof *c->pend);
   c->ea = eng__malloc((size_t)sys->natoms + 1, sizeof *c->ea);
