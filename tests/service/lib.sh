@@ -76,6 +76,10 @@ svc_stop_daemon() {
   wait "$DPID"
   rc=$?
   DPID=""
+  if [ "$rc" -ne 0 ]; then # say why in the log (TAP diagnostics)
+    echo "# pelmapd exit status $rc after SIGTERM; the end of its log:"
+    tail -n 20 "$T/pelmapd.log" 2>/dev/null | sed 's/^/#   /'
+  fi
   return "$rc"
 }
 
