@@ -12,6 +12,15 @@
 #            REFINE_RADIUS=R changes it): compare its dq with local's
 #   compare  whole-system and local (refined in the 12 A cluster) runs of
 #            the same kicks: |dQ_local - dQ_full| and CPU per event
+#   attempts 256 single attempts (32 atoms x seeds 1..8, --restarts 0) on
+#            the 300-atom glass, summed: success per attempt with about 2.8
+#            points of standard error (session 5); ARTN_OPTS="..." adds
+#            artn_bench options (e.g. "--eigen-threshold -0.1")
+#   grow     16 atoms of the bundled glass replicated 2x2x2 (16,000 atoms),
+#            local mode r_m 8 A, refined once in the whole system and once
+#            with --refine-radius 12 --refine-grow 4 (session 5): per-event
+#            whole-system force at the saddle, CPU, and dQ of the pairs with
+#            the same cluster saddle
 # Each set prints one TSV line per event and a JSON summary line; the files
 # go to OUT (default ./artn-bench).  Times are CPU seconds per thread.
 # Usage: bench/artn.sh BUILD_DIR [SET...]   (default: small attempt glass2k)
@@ -49,6 +58,45 @@ for s in "${sets[@]}"; do
                --refine-radius "${REFINE_RADIUS:-12}" --atoms "${N_LOCAL:-100}" ;;
     compare) run compare --data "$sample" --replicate-xyz 3x3x2 --local 8 --compare \
                --refine-radius "${REFINE_RADIUS:-12}" --atoms "${N_COMPARE:-10}" ;;
+    attempts)
+      for seed in 1 2 3 4 5 6 7 8; do
+        # shellcheck disable=SC2086
+        run "attempts_$seed" --atoms 32 --check-connect --restarts 0 --seed "$seed" ${ARTN_OPTS:-}
+      done > "$out/attempts.json"
+      python3 - "$out/attempts.json" <<'PY'
+import json, sys
+ok = att = 0; fails = {}; calls = {}
+for line in open(sys.argv[1]):
+    j = json.loads(line)
+    ok += j["converged"]; att += j["attempts"]
+    for k, v in j["failed_attempts"].items(): fails[k] = fails.get(k, 0) + v
+    for k, v in j["calls_per_event"].items(): calls[k] = calls.get(k, 0) + v * j["events"]
+print(json.dumps({"set": "attempts", "ok": ok, "attempts": att, "success_per_attempt": round(ok / att, 3),
+                  "failed_attempts": {k: v for k, v in fails.items() if v},
+                  "calls_per_attempt": {k: round(v / att) for k, v in calls.items()},
+                  "calls_per_ok": round(calls["total"] / max(ok, 1))}))
+PY
+      ;;
+    grow)
+      list=1,2126,4251,6376,8501,10626,12751,14876,37,2287,4537,6787,9037,11287,13537,15787
+      run grow_whole --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list --threads 1
+      run grow_grow --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list --threads 1 \
+        --refine-radius 12 --refine-grow 4
+      python3 - "$out/grow_grow.log" "$out/grow_whole.log" <<'PY'
+import re, sys, statistics as st
+def load(path):  # atom -> (status, dq, dq_local) from the 'done atom' lines
+    d = {}
+    for line in open(path):
+        m = re.match(r"done atom (\d+): .*\| local (\S+) dq (\S+) dq_local (\S+)", line)
+        if m: d[int(m.group(1))] = (m.group(2), float(m.group(3)), float(m.group(4)))
+    return d
+g, w = load(sys.argv[1]), load(sys.argv[2])
+diff = [g[a][1] - w[a][1] for a in g if a in w and g[a][0] == w[a][0] == "ok" and g[a][2] == w[a][2]]
+print('{"set": "grow", "pairs_same_cluster_saddle": %d%s}' % (len(diff), "" if not diff else
+      ', "dq_grow_minus_whole": {"mean": %.4f, "median": %.4f, "min": %.4f, "max": %.4f, "mean_abs": %.4f}'
+      % (st.mean(diff), st.median(diff), min(diff), max(diff), st.mean(map(abs, diff)))))
+PY
+      ;;
     *) echo "unknown set $s" >&2; exit 2 ;;
   esac
 done

@@ -8,7 +8,7 @@
  *              [--events E] [--seed S] [--glass-seed S] [--threads T]
  *              [--local R] [--compare] [--hessian] [--refine-force F]
  *              [--check-connect] [--save FILE] [--quiet] [--atom-list I,J,...]
- *              [--call-cost K]
+ *              [--call-cost K] [--refine-grow G]
  *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L]
  *              [--job-range A:B] ...
  *
@@ -25,6 +25,7 @@
 #include "../tests/engine/artn_util.h"
 
 #include <assert.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@ typedef struct job {
   long event;
   eng_artn_event ev, evl;  /* full, local */
   double t, tl;            /* wall seconds */
+  double fmax_full;        /* local: whole-system max |F| component at the saddle, eV/A */
   int nneg;                /* dense-Hessian negatives (-2 not checked) */
   double ev2;              /* second-lowest dense eigenvalue */
   int rc, rcl;
@@ -97,6 +99,23 @@ static void *worker(void *arg) {
       o.local = 1;
       j->rcl = eng_artn_run(c, sh->pot, sh->sys, j->atom, j->event, &o, NULL, NULL, &j->evl, xs, NULL);
       j->tl = now() - t0;
+      j->fmax_full = NAN;
+      if (j->rcl == 0 && j->evl.status == ENG_ARTN_OK) {
+        /* the reported saddle's largest whole-system force component: is it
+         * a saddle of the whole system by the search's own criterion? */
+        eng_system *ws = eng_system_copy(sh->sys);
+        double e, *f = ws ? malloc(sizeof(double) * n3) : NULL;
+        if (f) {
+          memcpy(ws->x, xs, sizeof(double) * n3);
+          if (eng_calc_compute(c, ws, &e, f, NULL, NULL) == 0) {
+            j->fmax_full = 0.0;
+            for (int i = 0; i < n3; i++)
+              if (fabs(f[i]) > j->fmax_full) j->fmax_full = fabs(f[i]);
+          }
+        }
+        free(f);
+        eng_system_free(ws);
+      }
       if (sh->hessian && !sh->compare && j->rcl == 0 && j->evl.status == ENG_ARTN_OK) {
         j->nneg = au_hessian_negatives(c, sh->sys, xs, 1e-3, -1e-3, evals, NULL);
         j->ev2 = evals[1];
@@ -109,18 +128,19 @@ static void *worker(void *arg) {
               e->calls_basin, e->calls_basin_lanczos, e->calls_climb, e->calls_climb_lanczos,
               e->calls_second, e->calls_push_over, e->attempts);
       if (sh->local)
-        fprintf(stderr, " local: n_cluster %d refine_calls %d refine_shift %.3f failed", j->evl.n_cluster,
-                j->evl.force_calls_refine, j->evl.refine_shift);
+        fprintf(stderr, " local: n_cluster %d refine_calls %d refine_shift %.3f refine_r %.1f fmax_whole %.4f failed",
+                j->evl.n_cluster, j->evl.force_calls_refine, j->evl.refine_shift, j->evl.refine_radius_used,
+                j->evl.fmax_whole);
       for (int s = 1; sh->local && s < ENG_ARTN_NSTATUS; s++)
         if (j->evl.fail_counts[s])
           fprintf(stderr, " %s:%d", eng_artn_status_name((eng_artn_status)s), j->evl.fail_counts[s]);
       fprintf(stderr, " | %s\n", e->reason);
     }
     fprintf(stderr, "done atom %d: full %s dq %.4f calls %d t %.1f | local %s dq %.4f dq_local %.4f calls %d+%d t %.1f"
-            " | saddle %d attempts %d\n",
+            " | saddle %d attempts %d fmax_full %.4f\n",
             j->atom, eng_artn_status_name(j->ev.status), j->ev.dq, j->ev.force_calls, j->t,
             eng_artn_status_name(j->evl.status), j->evl.dq, j->evl.dq_local, j->evl.force_calls,
-            j->evl.force_calls_local, j->tl, j->ev.force_calls_saddle, j->ev.attempts);
+            j->evl.force_calls_local, j->tl, j->ev.force_calls_saddle, j->ev.attempts, j->fmax_full);
   }
 out:
   eng_calc_free(c);
@@ -239,6 +259,7 @@ int main(int argc, char **argv) {
     else if (ARG("--refine-radius")) sh.o.refine_radius = atof(v);
     else if (ARG("--local-refine")) sh.o.local_refine = atoi(v);
     else if (ARG("--refine-push")) sh.o.refine_push = atoi(v);
+    else if (ARG("--refine-grow")) sh.o.refine_grow = atof(v);
     else if (ARG("--refine-force")) sh.o.refine_force = atof(v);
     else if (ARG("--saddle-force")) sh.o.saddle_force = atof(v);
     else if (ARG("--eigen-threshold")) sh.o.eigen_threshold = atof(v);
@@ -247,6 +268,8 @@ int main(int argc, char **argv) {
     else if (ARG("--basin-relax")) sh.o.basin_relax_steps = atoi(v);
     else if (ARG("--perp-max")) sh.o.perp_steps_max = atoi(v);
     else if (ARG("--perturb-radius")) sh.o.perturb_radius = atof(v);
+    else if (ARG("--perturb-size")) sh.o.perturb_size = atof(v);
+    else if (ARG("--basin-step")) sh.o.basin_step = atof(v);
     else if (ARG("--climb-step")) sh.o.climb_step_max = atof(v);
     else if (ARG("--lanczos-max")) sh.o.lanczos_max_iter = atoi(v);
     else if (ARG("--lanczos-tol")) sh.o.lanczos_tol = atof(v);
@@ -356,8 +379,8 @@ int main(int argc, char **argv) {
   }
   if (call_k > 0) {
     /* clusters of moving radius 6, 8, 10, 12 A (and --local R) around --first-atom */
-    double rms[5] = {6.0, 8.0, 10.0, 12.0, sh.o.local_radius};
-    int r = call_cost(pot, sys, calc, first_atom % sys->natoms, call_k, rms, sh.local ? 5 : 4);
+    double rms[8] = {6.0, 8.0, 10.0, 12.0, 16.0, 20.0, 24.0, sh.o.local_radius};
+    int r = call_cost(pot, sys, calc, first_atom % sys->natoms, call_k, rms, sh.local ? 8 : 7);
     eng_calc_free(calc);
     eng_system_free(sys);
     eng_potential_free(pot);

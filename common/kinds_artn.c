@@ -127,7 +127,10 @@
     "a lost eigenvalue is recovered once below this (>= eigen_threshold)")    \
   X(refine_push, B, 0, 0, 0, "",                                              \
     "local mode refined in the whole system: push over from the refined "     \
-    "saddle in the whole system (false: from the cluster saddle)")
+    "saddle in the whole system (false: from the cluster saddle)")            \
+  X(refine_grow, D, 0, 999.999, 0, "A",                                       \
+    "local mode, refine_radius > 0: grow the refinement cluster by this "     \
+    "until the whole-system force is below the target (0: off)")
 
 enum { OPT_D, OPT_I, OPT_B };
 
@@ -918,7 +921,9 @@ out:
   X(calls_climb, calls_climb, I)                                              \
   X(calls_climb_lanczos, calls_climb_lanczos, I)                              \
   X(calls_second, calls_second, I)                                            \
-  X(calls_push_over, calls_push_over, I)
+  X(calls_push_over, calls_push_over, I)                                      \
+  X(fmax_whole, fmax_whole, D)                                                \
+  X(refine_radius_used, refine_radius_used, D)
 
 enum { EV_D, EV_I, EV_L, EV_B };
 typedef struct ev_col {

@@ -129,6 +129,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->local_refine = 1;
   o->refine_radius = 0.0;
   o->refine_push = 0;
+  o->refine_grow = 0.0;
   o->restarts = 3;
   o->require_connect = 1;
   o->lanczos_radius = 0.0;
@@ -950,6 +951,9 @@ static int check_opts(const eng_artn_opts *o) {
   BAD(!(o->refine_radius == 0.0 || (o->refine_radius >= o->local_radius && o->refine_radius < 1e3)),
       "refine_radius must be 0 (whole system) or in [local_radius, 1000) A");
   BAD(o->refine_push != 0 && o->refine_push != 1, "refine_push must be 0 or 1");
+  BAD(!(o->refine_grow >= 0.0 && o->refine_grow < 1e3), "refine_grow must be in [0, 1000) A");
+  BAD(o->refine_grow > 0.0 && !(o->refine_radius > 0.0),
+      "refine_grow needs refine_radius > 0 (a refinement cluster to grow)");
 #undef BAD
   return ENG_OK;
 }
@@ -1119,6 +1123,8 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   double *rho_full = NULL;  /* local mode: whole-system densities at sys->x */
   double *v2 = NULL;        /* the mode in the refinement cluster */
   int have_L2 = 0;
+  double cl2_r = 0.0;       /* moving radius cl2 was cut with */
+  long c2_calls = 0, c2_iters = 0, c2_cat[4][2] = {{0}}; /* calls of grown-out L2s */
   sstate st;
   eng_rng rng;
   double *raw = NULL, *d = NULL, *v = NULL, *xs = NULL, *vs = NULL, *y = NULL, *vf = NULL;
@@ -1158,6 +1164,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   ev->e_saddle = ev->e_final = ev->dq = ev->de_final = ev->eigenvalue = NAN;
   ev->fmax_saddle = ev->max_disp_saddle = ev->max_disp = NAN;
   ev->dq_local = ev->refine_shift = ev->eigenvalue2 = NAN;
+  ev->fmax_whole = NAN;
   ev->connected = -1;
 
   work = eng_system_copy(sys);
@@ -1275,6 +1282,8 @@ again:
     ev->status = ENG_ARTN_OK;
     ev->reason[0] = 0;
     ev->dq_local = ev->refine_shift = ev->eigenvalue2 = NAN;
+    ev->fmax_whole = NAN;
+    ev->refine_radius_used = 0.0;
     ev->e_saddle = ev->e_final = ev->dq = ev->de_final = ev->eigenvalue = NAN;
     ev->fmax_saddle = ev->max_disp_saddle = ev->max_disp = NAN;
     ev->n_moved = 0;
@@ -1307,6 +1316,8 @@ again:
     memcpy(y + L.n3, v, sizeof(double) * (size_t)L.n3);
     if (o->local_refine) {
       sstate st2;
+      double rr, ft;   /* refinement cluster's moving radius (A); force target (eV/A) */
+      int finished;    /* refine_grow: the first-order check ran in the cluster */
       actx *T = &F;    /* where the saddle is refined */
       double *vt = vf; /* the mode there */
       memset(&st2, 0, sizeof st2);
@@ -1318,12 +1329,27 @@ again:
       } else {
         memcpy(vf, v, sizeof(double) * (size_t)n3);
       }
-      if (cl.sys && o->refine_radius > 0.0) {
+      rr = o->refine_radius;
+      ft = o->refine_grow > 0.0 && o->refine_force > 0.0 ? o->refine_force : o->saddle_force;
+    grow:
+      finished = 0;
+      if (cl.sys && rr > 0.0) {
         /* The bigger cluster, built once per event (the whole system when
-         * it does not fit). */
+         * it does not fit); rebuilt when refine_grow changed its radius. */
+        if (cl2.map && cl2_r != rr) {
+          if (have_L2) {
+            c2_calls += L2.ncalls;
+            c2_iters += L2.lanczos_iters;
+            for (int p = 0; p < 4; p++)
+              for (int q = 0; q < 2; q++) c2_cat[p][q] += L2.calls_cat[p][q];
+            actx_free(&L2);
+            have_L2 = 0;
+          }
+          cluster_free(&cl2);
+        }
         if (!cl2.map) {
-          rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->refine_radius, rho_full,
-                             &cl2);
+          cl2_r = rr;
+          rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), rr, rho_full, &cl2);
           if (rc == ENG_OK && cl2.sys) {
             rc = actx_init(&L2, cl2.calc, cl2.sys, o, cl2.mobile, cl2.x0);
             if (rc == ENG_OK) {
@@ -1355,18 +1381,23 @@ again:
             }
           project(&L2, v2);
           normalize(v2, L2.n3);
+        } else {
+          T = &F;
+          vt = vf;
         }
       }
       T->limit = o->max_calls;
-      T->budget_offset = L.ncalls + (T == &F ? (have_L2 ? L2.ncalls : 0) : F.ncalls);
+      T->budget_offset = L.ncalls + c2_calls + (T == &F ? (have_L2 ? L2.ncalls : 0) : F.ncalls);
       T->fire_keep = 0;
+      st2.climb_steps = 0;
       rc = eval(T);
       if (rc == 0) rc = lanczos(T, vt, &st2.lambda);
-      if (rc == 0) rc = climb(T, vt, o->saddle_force, &st2);
+      if (rc == 0) rc = climb(T, vt, ft, &st2);
       ev->climb_steps += st2.climb_steps;
       if (rc < 0) goto out;
       if (rc > 0) {
         int budget = rc == ENG_ARTN_MAX_CALLS;
+        ev->fmax_whole = NAN; /* (a grown-out cluster's check) */
         ev->status = ENG_ARTN_REFINE_FAILED;
         snprintf(ev->reason, sizeof ev->reason, "refinement in the %s: %s (%.60s)",
                  T == &F ? "whole system" : "refinement cluster",
@@ -1387,6 +1418,34 @@ again:
         rc = ENG_OK;
         goto retry;
       }
+      if (o->refine_grow > 0.0 && T == &L2) {
+        /* Is the cluster saddle a saddle of the whole system?  The frozen
+         * atoms beyond rr feel the moved ones: one whole-system call.  If
+         * some component is still at or above the target, the cluster grows
+         * and the climb resumes from here (session 5).  The first-order
+         * check (which may move the point) runs first, so that the checked
+         * point is the reported saddle. */
+        rc = finish_saddle(T, vt, &st2);
+        if (rc < 0) goto out;
+        if (rc > 0) {
+          rc = status_of(rc, ev, &st2, "refinement cluster: ");
+          goto retry;
+        }
+        finished = 1;
+        cluster_to_full(&cl2, sys->x, L2.sys->x, work->x, n3, 0);
+        F.cat = CAT_CLIMB;
+        rc = eval(&F);
+        if (rc < 0) goto out;
+        assert(rc == 0); /* F has no budget in local mode */
+        ev->fmax_whole = fmax_of(&F, F.f);
+        TRACE("T grow r %.1f fmax_whole %.4f E %.4f calls %ld\n", rr, ev->fmax_whole, L2.e - L2.e0, L2.ncalls);
+        if (!(ev->fmax_whole < ft)) {
+          cluster_to_full(&cl2, NULL, v2, vf, n3, 1);
+          rr += o->refine_grow;
+          goto grow;
+        }
+      }
+      ev->refine_radius_used = T == &L2 ? rr : 0.0;
       {
         /* Shift between the cluster saddle (mapped) and the refined one. */
         double *tmp = F.ftmp, *xr = work->x, best = 0.0;
@@ -1406,8 +1465,10 @@ again:
         ev->refine_shift = best;
       }
       st.lambda = st2.lambda;
+      st.lambda2 = st2.lambda2;
       S = T;
       memcpy(v, vt, sizeof(double) * (size_t)T->n3);
+      if (finished) goto saddle_done;
     }
     rc = finish_saddle(S, v, &st);
     if (rc < 0) goto out;
@@ -1415,7 +1476,21 @@ again:
       rc = status_of(rc, ev, &st, "");
       goto retry;
     }
+    if (S == &F) {
+      ev->fmax_whole = fmax_of(&F, F.f);
+    } else {
+      /* the reported saddle's whole-system force: one whole-system call */
+      if (S == &L2) cluster_to_full(&cl2, sys->x, L2.sys->x, work->x, n3, 0);
+      else if (cl.sys) cluster_to_full(&cl, sys->x, L.sys->x, work->x, n3, 0);
+      /* (a masked whole system: L.sys is work) */
+      F.cat = CAT_SECOND;
+      rc = eval(&F);
+      if (rc < 0) goto out;
+      assert(rc == 0);
+      ev->fmax_whole = fmax_of(&F, F.f);
+    }
   }
+saddle_done:
   ev->eigenvalue2 = st.lambda2;
 
   /* The saddle. */
@@ -1425,6 +1500,7 @@ again:
   if (o->local && !o->local_refine) ev->dq = ev->dq_local;
   ev->eigenvalue = st.lambda;
   ev->fmax_saddle = fmax_of(S, S->f);
+  if (!o->local) ev->fmax_whole = ev->fmax_saddle;
   ev->force_calls_saddle = (int)F.ncalls;
   saddle_calls_L = have_L ? (int)L.ncalls : 0;
   if (S == &F) {
@@ -1572,18 +1648,21 @@ retry:
   /* rc == ENG_OK here and ev->status says why the attempt failed. */
   ev->fail_counts[ev->status]++;
   if (attempt < o->restarts && ev->status != ENG_ARTN_MAX_CALLS &&
-      (o->max_calls <= 0 || F.ncalls + (have_L ? L.ncalls : 0) + (have_L2 ? L2.ncalls : 0) < o->max_calls)) {
+      (o->max_calls <= 0 ||
+       F.ncalls + (have_L ? L.ncalls : 0) + (have_L2 ? L2.ncalls : 0) + c2_calls < o->max_calls)) {
     attempt++;
     goto again;
   }
 
 finish:
-  ev->lanczos_iters = F.lanczos_iters + (have_L ? L.lanczos_iters : 0) + (have_L2 ? L2.lanczos_iters : 0);
+  ev->lanczos_iters =
+      F.lanczos_iters + (have_L ? L.lanczos_iters : 0) + (have_L2 ? L2.lanczos_iters : 0) + (int)c2_iters;
   {
     long cc[4][2];
     for (int p = 0; p < 4; p++)
       for (int q = 0; q < 2; q++)
-        cc[p][q] = F.calls_cat[p][q] + (have_L ? L.calls_cat[p][q] : 0) + (have_L2 ? L2.calls_cat[p][q] : 0);
+        cc[p][q] = F.calls_cat[p][q] + (have_L ? L.calls_cat[p][q] : 0) + (have_L2 ? L2.calls_cat[p][q] : 0) +
+                   c2_cat[p][q];
     ev->calls_basin = (int)cc[CAT_BASIN][0];
     ev->calls_basin_lanczos = (int)cc[CAT_BASIN][1];
     ev->calls_climb = (int)cc[CAT_CLIMB][0];
@@ -1599,10 +1678,11 @@ finish:
   } else if (have_L) {
     ev->force_calls_local = (int)L.ncalls;
   }
-  if (have_L2) {
-    /* refinement-cluster calls: cluster calls too, also counted alone */
-    ev->force_calls_local += (int)L2.ncalls;
-    ev->force_calls_refine = (int)L2.ncalls;
+  if (have_L2 || c2_calls) {
+    /* refinement-cluster calls (all radii): cluster calls too, also counted alone */
+    long l2 = (have_L2 ? L2.ncalls : 0) + c2_calls;
+    ev->force_calls_local += (int)l2;
+    ev->force_calls_refine = (int)l2;
   }
 out:
   if (have_L2) actx_free(&L2);

@@ -1003,6 +1003,18 @@ typedef struct eng_artn_opts {
                                calls); 0 from the cluster saddle in the cluster, outer
                                atoms at rest (cheap; the connection of the unrefined
                                saddle); 0 */
+  /* -- added in session 5 (local mode) -- */
+  double refine_grow;       /* local mode refined in a cluster (refine_radius > 0):
+                               > 0 checks the refined saddle in the whole system
+                               (one whole-system force call) and, while some whole-
+                               system force component is at or above the climb's
+                               target (refine_force if set, else saddle_force), grows
+                               the cluster's moving radius by this much and resumes
+                               the climb there; a cluster that no longer fits in the
+                               cell gives way to the whole system.  The reported
+                               saddle is then a saddle of the whole system by the
+                               search's own force criterion (fmax_whole); 0 = off;
+                               A; 0 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */
@@ -1049,6 +1061,14 @@ typedef struct eng_artn_event {
   /* -- added in session 3 (local mode) -- */
   int force_calls_refine;   /* calls in the refinement cluster (refine_radius; also
                                counted in force_calls_local) */
+  /* -- added in session 5 (local mode) -- */
+  double fmax_whole;        /* max |force component| of the whole system at the
+                               reported saddle, eV/A (= fmax_saddle for a whole-system
+                               saddle; local mode: one whole-system call when the saddle
+                               is a cluster's); NaN when no saddle was reached */
+  double refine_radius_used; /* local mode: moving radius of the cluster the saddle was
+                               refined in (refine_grow may have grown it), A; 0 = the
+                               whole system or not refined */
 } eng_artn_event;
 
 /* Fill o with the defaults listed above. */

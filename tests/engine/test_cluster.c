@@ -366,6 +366,10 @@ static void artn_event(const eng_potential *pot, const eng_system *w, eng_calc *
     }
     ok(fm < o.saddle_force, "whole-system forces on the moving atoms at the saddle: max %.4f < %.2f eV/A",
        fm, o.saddle_force);
+    for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
+    near(ev.fmax_whole, fm, 1e-9, "fmax_whole = the whole system's largest force component at the saddle "
+         "(%.4f eV/A, every atom)", fm);
+    ok(ev.refine_radius_used == o.refine_radius, "refine_radius_used %.1f A", ev.refine_radius_used);
   }
 out:
   eng_system_free(ws);
@@ -461,6 +465,54 @@ out:
   free(f);
 }
 
+/* refine_grow on the 16,000-atom replica: the refinement cluster grows
+ * until the whole system's largest force component at the cluster saddle
+ * is below saddle_force.  The reported saddle is re-checked with
+ * whole-system forces: every atom's (not only the moving ones') below the
+ * criterion, fmax_whole the same number, dq the whole system's. */
+static void artn_event_grow(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom) {
+  const int n = w->natoms;
+  eng_artn_opts o;
+  eng_artn_event ev;
+  eng_system *ws = eng_system_copy(w);
+  double *xs = malloc(sizeof(double) * 3 * n), *f = malloc(sizeof(double) * 3 * n), e0, es, fm = 0.0;
+  int rc_run;
+
+  if (!ws || !xs || !f) bail("out of memory");
+  local_opts(&o, 0.0);
+  o.refine_grow = 4.0;
+  ok(eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL &&
+         strstr(eng_last_error(), "refine_grow"),
+     "refine_grow without refine_radius is refused (%s)", eng_last_error());
+  local_opts(&o, 7.0);
+  o.refine_grow = 4.0;
+  rc_run = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, xs, NULL);
+  ok(rc_run == ENG_OK, "refine_grow event ran (rc %d)", rc_run);
+  diag("refine_grow: %s (%s), dq %.4f, dq_local %.4f, refined at r %.1f A, fmax_whole %.4f, calls %d local "
+       "(%d refine) + %d whole", eng_artn_status_name(ev.status), ev.reason, ev.dq, ev.dq_local,
+       ev.refine_radius_used, ev.fmax_whole, ev.force_calls_local, ev.force_calls_refine, ev.force_calls);
+  if (ev.status != ENG_ARTN_OK) {
+    skip("refine_grow event did not converge (%s): no saddle to re-check", eng_artn_status_name(ev.status));
+    goto out;
+  }
+  ok(ev.refine_radius_used == 0.0 ||
+         (ev.refine_radius_used >= o.refine_radius &&
+          fmod(ev.refine_radius_used - o.refine_radius, o.refine_grow) == 0.0),
+     "refined at refine_radius + k refine_grow (%.1f A) or in the whole system (0)", ev.refine_radius_used);
+  memcpy(ws->x, xs, sizeof(double) * 3 * n);
+  if (eng_calc_compute(cw, w, &e0, NULL, NULL, NULL) || eng_calc_compute(cw, ws, &es, f, NULL, NULL))
+    bail("whole: %s", eng_last_error());
+  for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
+  ok(fm < o.saddle_force, "a whole-system saddle by the search's criterion: max force component %.4f < "
+     "%.2f eV/A over all %d atoms", fm, o.saddle_force, n);
+  near(ev.fmax_whole, fm, 1e-9, "fmax_whole is that number");
+  near(es - e0, ev.dq, 1e-6, "whole-system E(saddle) - E(initial) = the event's dq");
+out:
+  eng_system_free(ws);
+  free(xs);
+  free(f);
+}
+
 int main(void) {
   char path[4096];
   const char *src = getenv("PELMAP_SRCDIR");
@@ -479,6 +531,7 @@ int main(void) {
   /* a Cu and a Zr centre, r_m = 6 A and 8 A */
   decomposition(pot, w, cw, 0, 6.0, UNDER_ASAN ? 1 : 3);
   decomposition(pot, w, cw, 1, 8.0, UNDER_ASAN ? 1 : 2);
+  if (!UNDER_ASAN) artn_event_grow(pot, w, cw, 1002);
   eng_calc_free(cw);
   /* the 2,000-atom glass itself: moving 5 A, refined with 7 A (both fit) */
   if (eng_calc_create(pot, g, NULL, &cw)) bail("calc: %s", eng_last_error());
