@@ -27,6 +27,8 @@
 #   LOCAL   ARTn local mode's moving radius in A (the pipeline's local +
 #           local_radius), default empty = whole-system ARTn
 #   REFINE_RADIUS  with LOCAL: refine in a cluster of this radius
+#   REFINE_GROW    with REFINE_RADIUS: grow that cluster by this until the
+#                  saddle is a whole-system one (refine_grow, docs/artn.md)
 #           (default empty = the whole system, the artn kind's default)
 #   MAX_CALLS  force-call budget per event (default empty = the artn kind's)
 #   SEED (default 20261129), CHUNK (events per artn_chunk job, default 1),
@@ -103,6 +105,7 @@ sid=$(curl -sf -H "$H" --data-binary @"$out/glass20k.data" \
 artn_opts=""
 [ -n "${LOCAL:-}" ] && artn_opts="$artn_opts,\"local\":true,\"local_radius\":$LOCAL"
 [ -n "${LOCAL:-}" ] && [ -n "${REFINE_RADIUS:-}" ] && artn_opts="$artn_opts,\"refine_radius\":$REFINE_RADIUS"
+[ -n "${LOCAL:-}" ] && [ -n "${REFINE_GROW:-}" ] && artn_opts="$artn_opts,\"refine_grow\":$REFINE_GROW"
 [ -n "${MAX_CALLS:-}" ] && artn_opts="$artn_opts,\"max_calls\":$MAX_CALLS"
 params="{\"artn_atoms\":\"$atoms\",\"events_per_atom\":$events,\"msd_time\":$msd,\"modes\":$modes,\"chunk_events\":$chunk,\"seed\":$seed$artn_opts}"
 echo "pipeline.sh: pipeline $params on structure $sid ($(grep -m1 atoms "$out/glass20k.data"))"

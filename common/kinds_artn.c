@@ -639,6 +639,10 @@ static int artn_fix(cJSON *o, char *err, size_t errlen) {
              par_num(o, "basin_max_steps"));
     return KIND_EINVAL;
   }
+  if (par_num(o, "refine_grow") > 0 && !(par_num(o, "refine_radius") > 0)) {
+    snprintf(err, errlen, "refine_grow: needs refine_radius > 0 (a refinement cluster to grow)");
+    return KIND_EINVAL;
+  }
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "local")) &&
       par_num(o, "local_radius") < par_num(o, "perturb_radius") + 1) {
     snprintf(err, errlen,

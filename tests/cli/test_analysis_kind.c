@@ -333,7 +333,9 @@ out:
 static void test_pipeline_artn_options(const kind_def *k) {
   static const char *const fw[] = {"local",         "local_radius",
                                    "local_refine",  "refine_radius",
-                                   "max_calls",     "restarts"};
+                                   "refine_grow",   "max_calls",
+                                   "restarts"};
+  const int nfw = (int)(sizeof fw / sizeof fw[0]);
   static const struct {
     const char *params, *err;
   } badp[] = {
@@ -341,6 +343,7 @@ static void test_pipeline_artn_options(const kind_def *k) {
       {"{\"local_radius\": 0}", "local_radius: must be a number > 0"},
       {"{\"local_radius\": 1000}", "local_radius: must be a number > 0"},
       {"{\"refine_radius\": -1}", "refine_radius: must be a number between 0 and 999.999"},
+      {"{\"refine_grow\": 4}", "refine_grow: needs refine_radius > 0"},
       {"{\"max_calls\": 0}", "max_calls: must be an integer between 1"},
       {"{\"restarts\": 101}", "restarts: must be an integer between 0 and 100"},
       {"{\"local\": true, \"local_radius\": 2.5}",
@@ -351,7 +354,7 @@ static void test_pipeline_artn_options(const kind_def *k) {
   char err[1024];
   int j, rc, good = 1;
 
-  for (j = 0; j < 6; j++) {
+  for (j = 0; j < nfw; j++) {
     const kind_param *a = kind_param_find(ak, fw[j]);
     const kind_param *q = kind_param_find(k, fw[j]);
     if (!a || !q || a->type != q->type || a->min != q->min ||
@@ -361,11 +364,11 @@ static void test_pipeline_artn_options(const kind_def *k) {
       good = 0;
   }
   ok(good, "pipeline's local, local_radius, local_refine, refine_radius, "
-     "max_calls, restarts: the artn kind's rows (type, range, unit, help)");
+     "refine_grow, max_calls, restarts: the artn kind's rows (type, range, unit, help)");
   rc = k->validate(NULL, &pn, err, sizeof err);
   rc |= ak->validate(NULL, &an, err, sizeof err);
   good = rc == 0;
-  for (j = 0; good && j < 6; j++)
+  for (j = 0; good && j < nfw; j++)
     good = cJSON_Compare(get(pn, fw[j], NULL), get(an, fw[j], NULL), 1);
   ok(good, "their defaults are the artn kind's (local %s, local_radius %g)",
      cJSON_IsTrue(get(pn, "local", NULL)) ? "true" : "false",
@@ -383,13 +386,13 @@ static void test_pipeline_artn_options(const kind_def *k) {
     pn = NULL;
   }
   p = cJSON_Parse("{\"local\": true, \"local_radius\": 4, \"local_refine\": "
-                  "false, \"refine_radius\": 9, \"max_calls\": 150, "
+                  "false, \"refine_radius\": 9, \"refine_grow\": 3, \"max_calls\": 150, "
                   "\"restarts\": 0, \"seed\": 5}");
   rc = k->validate(p, &pn, err, sizeof err);
   ok(rc == 0, "pipeline with local mode options validates (%s)", rc ? err : "ok");
   if (rc == 0) rc = k->plan(pn, NULL, &ch, err, sizeof err);
   good = rc == 0;
-  for (j = 0; good && j < 6; j++)
+  for (j = 0; good && j < nfw; j++)
     good = cJSON_Compare(get(get(cJSON_GetArrayItem(ch, 2), "params", NULL), fw[j]),
                          get(p, fw[j], NULL), 1);
   ok(good, "the plan's artn step gets them as given");

@@ -209,6 +209,8 @@ int main(void) {
   bad("artn", "{\"atoms\":7}", "atoms: must be a string");
   bad("artn", "{\"atoms\":{\"ids\":1}}", "atoms: must be a string");
   bad("artn_chunk", "{\"atoms\":true}", "atoms: must be a string");
+  bad("artn", "{\"refine_grow\":4}", "refine_grow: needs refine_radius > 0");
+  bad("artn_chunk", "{\"refine_grow\":-1}", "refine_grow: must be a number between 0 and 999.999");
   bad("pipeline", "{\"artn_atoms\":3.5}", "artn_atoms: must be a string");
   bad("pipeline", "{\"artn_atoms\":\"\"}", "artn_atoms: must be a string of 1 to");
   bad("analysis", "{\"property\":12}", "property: must be");
