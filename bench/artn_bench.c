@@ -424,6 +424,7 @@ int main(int argc, char **argv) {
   {
     int nconv = 0, nfirst = 0, nchecked = 0, *calls = calloc(sh.njobs + 1, sizeof(int));
     int *callsall = calloc(sh.njobs + 1, sizeof(int)), nstat[16] = {0}, ncmp = 0, nsame = 0;
+    int *callsatt = calloc(sh.njobs + 1, sizeof(int)); /* successful attempt's calls */
     double *dq[2], *dev = calloc(sh.njobs + 1, sizeof(double)), tfull = 0, tloc = 0, sumdev = 0;
     int ndq[2] = {0, 0}, nconn = 0, nattempts = 0, nloc = 0, nfail[ENG_ARTN_NSTATUS] = {0};
     long ph[7] = {0}; /* force calls by phase, all events (calls_basin ... calls_push_over, total) */
@@ -457,6 +458,7 @@ int main(int argc, char **argv) {
       tloc += j->tl;
       if (e->status == ENG_ARTN_OK) {
         calls[nconv] = e->force_calls_saddle + e->force_calls_local;
+        callsatt[nconv] = e->calls_attempt_saddle;
         callsall[nconv] = e->force_calls + e->force_calls_local;
         nconv++;
         dq[type > 0][ndq[type > 0]++] = e->dq;
@@ -491,6 +493,7 @@ int main(int argc, char **argv) {
     if (sf) fclose(sf);
     qsort(calls, nconv, sizeof(int), cmp_int);
     qsort(callsall, nconv, sizeof(int), cmp_int);
+    qsort(callsatt, nconv, sizeof(int), cmp_int);
     qsort(dq[0], ndq[0], sizeof(double), cmp_dbl);
     qsort(dq[1], ndq[1], sizeof(double), cmp_dbl);
     qsort(dev, nsame, sizeof(double), cmp_dbl);
@@ -521,6 +524,9 @@ int main(int argc, char **argv) {
                "\"calls_total_p90\":%d,",
                calls[nconv / 2], calls[(int)(0.9 * (nconv - 1))], callsall[nconv / 2],
                callsall[(int)(0.9 * (nconv - 1))]);
+      if (nconv) /* the successful attempt alone, kick to saddle (peers' count) */
+        printf("\"calls_attempt_median\":%d,\"calls_attempt_p90\":%d,", callsatt[nconv / 2],
+               callsatt[(int)(0.9 * (nconv - 1))]);
       for (int t = 0; t < 2; t++)
         if (ndq[t])
           printf("\"dq_%s\":{\"n\":%d,\"min\":%.3f,\"median\":%.3f,\"max\":%.3f},", t ? "Zr" : "Cu",
@@ -544,6 +550,7 @@ int main(int argc, char **argv) {
     }
     free(calls);
     free(callsall);
+    free(callsatt);
     free(dq[0]);
     free(dq[1]);
     free(dev);

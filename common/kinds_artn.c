@@ -927,7 +927,8 @@ out:
   X(calls_second, calls_second, I)                                            \
   X(calls_push_over, calls_push_over, I)                                      \
   X(fmax_whole, fmax_whole, D)                                                \
-  X(refine_radius_used, refine_radius_used, D)
+  X(refine_radius_used, refine_radius_used, D)                                \
+  X(calls_attempt_saddle, calls_attempt_saddle, I)
 
 enum { EV_D, EV_I, EV_L, EV_B };
 typedef struct ev_col {

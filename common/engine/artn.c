@@ -256,6 +256,13 @@ static int actx_init(actx *a, eng_calc *calc, eng_system *sys, const eng_artn_op
   return ENG_OK;
 }
 
+/* All force calls of an event so far: whole system F, search cluster L,
+ * refinement cluster L2 (NULL when absent) and the refinement clusters
+ * grown out of (carry). */
+static long calls_all(const actx *F, const actx *L, const actx *L2, long carry) {
+  return F->ncalls + (L ? L->ncalls : 0) + (L2 ? L2->ncalls : 0) + carry;
+}
+
 /* Zero fixed atoms; remove the mean (rigid translation) when projecting. */
 static void project(const actx *a, double *v) {
   int n = a->n3 / 3;
@@ -1125,6 +1132,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   int have_L2 = 0;
   double cl2_r = 0.0;       /* moving radius cl2 was cut with */
   long c2_calls = 0, c2_iters = 0, c2_cat[4][2] = {{0}}; /* calls of grown-out L2s */
+  long att0 = 0;            /* calls_all at the start of the current attempt */
   sstate st;
   eng_rng rng;
   double *raw = NULL, *d = NULL, *v = NULL, *xs = NULL, *vs = NULL, *y = NULL, *vf = NULL;
@@ -1262,6 +1270,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   if (rc != ENG_OK) goto out;
   S0 = S;
 again:
+  att0 = calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls);
   if (attempt > 0) {
     TRACE("T restart after %s: %s\n", eng_artn_status_name(ev->status), ev->reason);
     S = S0;
@@ -1287,6 +1296,7 @@ again:
     ev->e_saddle = ev->e_final = ev->dq = ev->de_final = ev->eigenvalue = NAN;
     ev->fmax_saddle = ev->max_disp_saddle = ev->max_disp = NAN;
     ev->n_moved = 0;
+    ev->calls_attempt_saddle = 0;
     ev->connected = -1;
     ev->final_differs = 0;
   }
@@ -1502,6 +1512,7 @@ saddle_done:
   ev->fmax_saddle = fmax_of(S, S->f);
   if (!o->local) ev->fmax_whole = ev->fmax_saddle;
   ev->force_calls_saddle = (int)F.ncalls;
+  ev->calls_attempt_saddle = (int)(calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls) - att0);
   saddle_calls_L = have_L ? (int)L.ncalls : 0;
   if (S == &F) {
     memcpy(xs, work->x, sizeof(double) * (size_t)n3);
@@ -1648,8 +1659,7 @@ retry:
   /* rc == ENG_OK here and ev->status says why the attempt failed. */
   ev->fail_counts[ev->status]++;
   if (attempt < o->restarts && ev->status != ENG_ARTN_MAX_CALLS &&
-      (o->max_calls <= 0 ||
-       F.ncalls + (have_L ? L.ncalls : 0) + (have_L2 ? L2.ncalls : 0) + c2_calls < o->max_calls)) {
+      (o->max_calls <= 0 || calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls) < o->max_calls)) {
     attempt++;
     goto again;
   }

@@ -1069,6 +1069,10 @@ typedef struct eng_artn_event {
   double refine_radius_used; /* local mode: moving radius of the cluster the saddle was
                                refined in (refine_grow may have grown it), A; 0 = the
                                whole system or not refined */
+  int calls_attempt_saddle; /* force calls (whole-system and cluster alike) of the last
+                               attempt alone, from its kick to its saddle (after the
+                               first-order check): the cost of one successful search,
+                               as peers count it; 0 if no saddle was reached */
 } eng_artn_event;
 
 /* Fill o with the defaults listed above. */

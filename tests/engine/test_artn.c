@@ -186,6 +186,14 @@ int main(void) {
     ok(ev.connected == 1 && ev.attempts >= 1 && ev.attempts <= o.restarts + 1,
        "event %d: connected to the initial minimum (%d) after %d attempt(s)", k, ev.connected,
        ev.attempts);
+    /* the successful attempt's own calls: all of them to the saddle but the
+     * start's energy call when it was the first, fewer after a restart */
+    ok(ev.attempts == 1 ? ev.calls_attempt_saddle == ev.force_calls_saddle - 1
+                        : ev.calls_attempt_saddle > 0 && ev.calls_attempt_saddle < ev.force_calls_saddle,
+       "event %d: calls_attempt_saddle %d (attempt %d of the %d calls to the saddle)", k,
+       ev.calls_attempt_saddle, ev.attempts, ev.force_calls_saddle);
+    ok(isnan(ev.fmax_whole) == 0 && ev.fmax_whole == ev.fmax_saddle,
+       "event %d: fmax_whole = fmax_saddle for a whole-system saddle (%.4f)", k, ev.fmax_whole);
     {
       int nneg = au_hessian_negatives(calc, g, xs, 1e-3, -1e-3, evals, mode);
       ok(nneg == 1, "event %d: dense Hessian has exactly one negative eigenvalue (%d; %.4f %.4f %.4f)",
