@@ -2,7 +2,8 @@
  * pelmapd.c -- the pelmap job-service daemon: command line, the
  * libmicrohttpd set-up (thread pool, limits, TLS), one SQLite connection per
  * server thread, the periodic lease reaper, the bundled default potential,
- * graceful shutdown on SIGTERM/SIGINT, and the `pelmapd user ...` admin
+ * graceful shutdown on SIGTERM/SIGINT (whichever thread the kernel hands the
+ * signal to, see on_stop_signal), and the `pelmapd user ...` admin
  * commands.  The routes are in api.c.
  *
  *   pelmapd --db FILE --listen ADDR:PORT [--web DIR] [--tls-cert F --tls-key F]
@@ -110,6 +111,51 @@ static void on_log(void *cls, const char *fmt, va_list ap) {
   (void)cls;
   fprintf(stderr, "pelmapd: ");
   vfprintf(stderr, fmt, ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Stop signals                                                        */
+/* ------------------------------------------------------------------ */
+
+/* The main thread takes SIGTERM and SIGINT with sigtimedwait; it and every
+ * thread it starts (the libmicrohttpd pool) block them.  Threads that a
+ * library starts before main runs do not: OpenBLAS's constructor starts its
+ * thread pool at load time with no signal blocked.  The kernel gives a
+ * process-directed signal to any thread that does not block it, so a SIGTERM
+ * sent while the main thread is between two sigtimedwait calls (reaping,
+ * checkpointing) went to such a thread, and with the default action it
+ * killed the process (exit status 143, no clean shutdown).  With this
+ * handler installed the signal is caught there instead and passed on to
+ * the main thread, where it stays pending (blocked) until sigtimedwait takes
+ * it; stop_signal records it as well.  Only async-signal-safe calls. */
+static pthread_t main_thread;
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) {
+  int e = errno;
+  stop_signal = sig;
+  pthread_kill(main_thread, sig);
+  errno = e;
+}
+
+/* Block SIGTERM and SIGINT in this (the main) thread and in the threads it
+ * will start, catch them in any other thread (on_stop_signal), ignore
+ * SIGPIPE; fills *sigs with the set for sigtimedwait.  0, or -1 if a
+ * handler cannot be installed. */
+static int stop_signals_init(sigset_t *sigs) {
+  main_thread = pthread_self();
+  sigemptyset(sigs);
+  sigaddset(sigs, SIGTERM);
+  sigaddset(sigs, SIGINT);
+  if (pthread_sigmask(SIG_BLOCK, sigs, NULL) != 0) return -1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sa.sa_flags = SA_RESTART;
+  sigfillset(&sa.sa_mask);
+  if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0) return -1;
+  signal(SIGPIPE, SIG_IGN);
+  return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -447,6 +493,13 @@ int main(int argc, char **argv) {
     return 2;
   }
 
+  /* Before anything that takes time: a stop signal from now on is kept
+   * pending and ends the main loop at once. */
+  sigset_t sigs;
+  if (stop_signals_init(&sigs) < 0) {
+    fprintf(stderr, "pelmapd: cannot install the SIGTERM/SIGINT handlers: %s\n", strerror(errno));
+    return 1;
+  }
   S.db_path = db;
   S.max_body = (size_t)max_body;
   S.backoff_base = backoff;
@@ -503,14 +556,6 @@ int main(int argc, char **argv) {
     }
     flags |= MHD_USE_TLS;
   }
-  /* Signals are taken by the main thread only (sigtimedwait below). */
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-  signal(SIGPIPE, SIG_IGN);
-
   struct MHD_Daemon *d;
   if (cert)
     d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &S,
@@ -560,7 +605,7 @@ int main(int argc, char **argv) {
     struct timespec ts = {(time_t)reap_interval,
                           (long)((reap_interval - (double)(time_t)reap_interval) * 1e9)};
     int sig = sigtimedwait(&sigs, NULL, &ts);
-    if (sig == SIGTERM || sig == SIGINT) break;
+    if (sig == SIGTERM || sig == SIGINT || stop_signal) break;
     int n = 0;
     if (jobq_reap(q, &n) < 0) fprintf(stderr, "pelmapd: reaper: %s\n", jobq_errmsg(q));
     if (jobq_checkpoint(q) < 0) fprintf(stderr, "pelmapd: checkpoint: %s\n", jobq_errmsg(q));
