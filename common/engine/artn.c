@@ -1072,6 +1072,20 @@ static void cluster_to_full(const cluster *cl, const double *x0full, const doubl
     for (int k = 0; k < 3; k++) out[3 * cl->map[i] + k] += y[3 * i + k] - (displacement_only ? 0.0 : cl->x0[3 * i + k]);
 }
 
+/* Max |force component| (eV/A, *fm) of the whole system F with the atoms
+ * of cluster c at the positions xc (the others at x0full), or at F's own
+ * positions if c is NULL: one whole-system call, counted in phase cat.
+ * 0, or eval's code. */
+static int whole_fmax(actx *F, const cluster *c, const double *x0full, const double *xc, int cat,
+                      double *fm) {
+  int rc;
+  if (c) cluster_to_full(c, x0full, xc, F->sys->x, F->n3, 0);
+  F->cat = cat;
+  rc = eval(F);
+  if (rc == 0) *fm = fmax_of(F, F->f);
+  return rc;
+}
+
 /* a->lmask: the atoms of a's system within radius (A, minimum image) of
  * atom c; radius <= 0 leaves it NULL (whole system). */
 static int set_lmask(actx *a, int c, double radius) {
@@ -1442,12 +1456,9 @@ again:
           goto retry;
         }
         finished = 1;
-        cluster_to_full(&cl2, sys->x, L2.sys->x, work->x, n3, 0);
-        F.cat = CAT_CLIMB;
-        rc = eval(&F);
+        rc = whole_fmax(&F, &cl2, sys->x, L2.sys->x, CAT_CLIMB, &ev->fmax_whole);
         if (rc < 0) goto out;
         assert(rc == 0); /* F has no budget in local mode */
-        ev->fmax_whole = fmax_of(&F, F.f);
         TRACE("T grow r %.1f fmax_whole %.4f E %.4f calls %ld\n", rr, ev->fmax_whole, L2.e - L2.e0, L2.ncalls);
         if (!(ev->fmax_whole < ft)) {
           cluster_to_full(&cl2, NULL, v2, vf, n3, 1);
@@ -1489,15 +1500,12 @@ again:
     if (S == &F) {
       ev->fmax_whole = fmax_of(&F, F.f);
     } else {
-      /* the reported saddle's whole-system force: one whole-system call */
-      if (S == &L2) cluster_to_full(&cl2, sys->x, L2.sys->x, work->x, n3, 0);
-      else if (cl.sys) cluster_to_full(&cl, sys->x, L.sys->x, work->x, n3, 0);
-      /* (a masked whole system: L.sys is work) */
-      F.cat = CAT_SECOND;
-      rc = eval(&F);
+      /* the reported saddle's whole-system force: one whole-system call
+       * (a masked whole system, no cluster: L.sys is work itself) */
+      rc = whole_fmax(&F, S == &L2 ? &cl2 : cl.sys ? &cl : NULL, sys->x, S->sys->x, CAT_SECOND,
+                      &ev->fmax_whole);
       if (rc < 0) goto out;
       assert(rc == 0);
-      ev->fmax_whole = fmax_of(&F, F.f);
     }
   }
 saddle_done:
