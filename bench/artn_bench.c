@@ -218,7 +218,26 @@ static int call_cost(const eng_potential *pot, const eng_system *sys, eng_calc *
     t0 = now();
     for (int i = 0; i < k; i++) eng_calc_compute(cc, cs, &e, f, NULL, NULL);
     ms = (now() - t0) / k * 1e3;
-    printf("%s{\"r_m\":%.1f,\"n\":%d,\"ms\":%.3f,\"ratio\":%.1f}", r ? "," : "", rms[r], n, ms, whole / ms);
+    /* the same cluster with its shell (beyond r_m) frozen, as local mode
+     * runs it since session 6 (eng_calc_set_frozen) */
+    {
+      unsigned char *fz = malloc((size_t)n);
+      double msf = -1.0;
+      if (fz) {
+        for (int j = 0; j < n; j++)
+          fz[j] = cs->x[3 * j] * cs->x[3 * j] + cs->x[3 * j + 1] * cs->x[3 * j + 1] +
+                      cs->x[3 * j + 2] * cs->x[3 * j + 2] >= rms[r] * rms[r];
+        eng_calc_set_frozen(cc, fz);
+        eng_calc_compute(cc, cs, &e, f, NULL, NULL);
+        t0 = now();
+        for (int i = 0; i < k; i++) eng_calc_compute(cc, cs, &e, f, NULL, NULL);
+        msf = (now() - t0) / k * 1e3;
+        free(fz);
+      }
+      printf("%s{\"r_m\":%.1f,\"n\":%d,\"ms\":%.3f,\"ratio\":%.1f,\"ms_frozen\":%.3f,"
+             "\"ratio_frozen\":%.1f}",
+             r ? "," : "", rms[r], n, ms, whole / ms, msf, whole / msf);
+    }
     eng_calc_free(cc);
     eng_system_free(cs);
   }

@@ -434,6 +434,19 @@ struct eng_calc {
   int *cb;
   double *trho, *tfx, *tea;
   double *tsum; /* 8 per chunk: energy sum and compensation, virial */
+  /* Frozen atoms (eng_calc_set_frozen; frz NULL: none).  The pairs of two
+   * frozen atoms within the cutoff are summed once (ff_ok: still valid)
+   * into rho_ff and ea_ff (caller's atom order: densities, half pair
+   * energies) and e_ff; at each list build the other pairs go to the
+   * active list (astart/anbr, same layout as l) that the computes walk.
+   * xfrz, ff_box: the positions and box the frozen sums were made at. */
+  unsigned char *frz;
+  double *xfrz, *rho_ff, *ea_ff, e_ff;
+  eng_box ff_box;
+  int ff_ok;
+  long *astart;
+  int *anbr;
+  long acap;
 };
 
 int eng_calc_create(const eng_potential *pot, const eng_system *sys,
@@ -526,6 +539,12 @@ void eng_calc_free(eng_calc *c) {
   free(c->tfx);
   free(c->tea);
   free(c->tsum);
+  free(c->frz);
+  free(c->xfrz);
+  free(c->rho_ff);
+  free(c->ea_ff);
+  free(c->astart);
+  free(c->anbr);
   free(c);
 }
 
@@ -552,6 +571,23 @@ int eng_calc_density(const eng_calc *c, double *rho) {
     return eng_set_error(ENG_EINVAL, "eam.c:%d: no completed eng_calc_compute to read densities from",
                          __LINE__);
   for (int k = 0; k < c->natoms; k++) rho[c->g.order[k]] = c->rho[k];
+  return ENG_OK;
+}
+
+int eng_calc_set_frozen(eng_calc *c, const unsigned char *frozen) {
+  if (!c) return eng_set_error(ENG_EINVAL, "eam.c:%d: calculator must not be NULL", __LINE__);
+  if (!frozen) {
+    free(c->frz);
+    c->frz = NULL;
+  } else {
+    if (!c->frz) {
+      c->frz = eng__malloc((size_t)c->natoms, 1);
+      if (!c->frz) return ENG_ENOMEM;
+    }
+    for (int i = 0; i < c->natoms; i++) c->frz[i] = frozen[i] != 0;
+  }
+  c->built = 0; /* the next compute rebuilds the lists and the frozen sums */
+  c->ff_ok = 0;
   return ENG_OK;
 }
 
@@ -617,6 +653,130 @@ static int need_rebuild(eng_calc *c, const eng_system *sys) {
   return 2.0 * sqrt(maxd2) + dbox > c->skin;
 }
 
+/* Compensated (Kahan) running sum: *s + *cmp holds the sum far more
+ * accurately than a plain double accumulator. */
+static inline void ksum(double *s, double *cmp, double x) {
+  const double y = x - *cmp;
+  const double t = *s + y;
+  *cmp = (t - *s) - y;
+  *s = t;
+}
+
+/* The knot of pair-table row `row` (nr knots, 1/spacing rdr) for a pair at
+ * distance r (A), and the position p in [0, 1] within it. */
+static inline const struct knot *knot_at(const struct knot *row, int nr, double rdr, double r,
+                                         double *p) {
+  double q = r * rdr + 1.0;
+  int m = (int)q;
+  if (m > nr - 1) m = nr - 1;
+  q -= m;
+  *p = q > 1.0 ? 1.0 : q;
+  return row + (m - 1);
+}
+
+/* Value of the cubic c[0] p^3 + c[1] p^2 + c[2] p + c[3]. */
+static inline double cubic(const double *c, double p) { return ((c[0] * p + c[1]) * p + c[2]) * p + c[3]; }
+
+/* Are boxes a and b the same (bitwise values, field by field)? */
+static int box_same(const eng_box *a, const eng_box *b) {
+  for (int k = 0; k < 3; k++)
+    if (a->lo[k] != b->lo[k] || a->len[k] != b->len[k] || a->periodic[k] != b->periodic[k]) return 0;
+  return a->xy == b->xy && a->xz == b->xz && a->yz == b->yz;
+}
+
+/* Has a frozen atom moved (bitwise) since the frozen sums were made? */
+static int frozen_moved(const eng_calc *c, const eng_system *sys) {
+  for (int i = 0; i < c->natoms; i++)
+    if (c->frz[i] && (sys->x[3 * i] != c->xfrz[3 * i] || sys->x[3 * i + 1] != c->xfrz[3 * i + 1] ||
+                      sys->x[3 * i + 2] != c->xfrz[3 * i + 2]))
+      return 1;
+  return 0;
+}
+
+/* After a list build with frozen atoms: split the half list into the
+ * pairs of two frozen atoms and the active list of every other pair.  The
+ * frozen pairs are summed (densities rho_ff, half pair energies ea_ff,
+ * pair energy e_ff, with the same table and arithmetic as the computes)
+ * unless the sums are still valid (ff_ok: no frozen atom moved, same box,
+ * same mask since they were made). */
+static int frozen_prepare(eng_calc *c, const eng_system *sys) {
+  const eng_potential *pot = c->pot;
+  const int nlocal = c->l.nlocal, nel = pot->nel, nr = pot->nr;
+  const double rdr = 1.0 / pot->dr;
+  const int *owner = c->g.owner, *order = c->g.order, *ae = c->aelem;
+  const double *x = c->g.x;
+  double es = 0.0, ec = 0.0;
+  long na = 0;
+  assert(c->frz && c->built);
+  if (c->acap < c->l.start[nlocal] + 1 || !c->astart) {
+    long cap = c->l.start[nlocal] + c->l.start[nlocal] / 8 + 64;
+    free(c->astart);
+    free(c->anbr);
+    c->astart = eng__malloc((size_t)c->natoms + 1, sizeof *c->astart);
+    c->anbr = eng__malloc((size_t)cap, sizeof *c->anbr);
+    c->acap = 0;
+    if (!c->astart || !c->anbr) return ENG_ENOMEM;
+    c->acap = cap;
+  }
+  if (!c->rho_ff) {
+    c->rho_ff = eng__malloc((size_t)c->natoms, sizeof *c->rho_ff);
+    c->ea_ff = eng__malloc((size_t)c->natoms, sizeof *c->ea_ff);
+    c->xfrz = eng__malloc((size_t)c->natoms * 3, sizeof *c->xfrz);
+    if (!c->rho_ff || !c->ea_ff || !c->xfrz) {
+      free(c->rho_ff);
+      free(c->ea_ff);
+      free(c->xfrz);
+      c->rho_ff = c->ea_ff = c->xfrz = NULL;
+      return ENG_ENOMEM;
+    }
+    c->ff_ok = 0;
+  }
+  if (c->ff_ok) {
+    for (int i = 0; i < nlocal; i++) {
+      const int fi = c->frz[order[i]];
+      c->astart[i] = na;
+      for (long q = c->l.start[i]; q < c->l.start[i + 1]; q++)
+        if (!fi || !c->frz[order[owner[c->l.nbr[q]]]]) c->anbr[na++] = c->l.nbr[q];
+    }
+    c->astart[nlocal] = na;
+    return ENG_OK;
+  }
+  memset(c->rho_ff, 0, (size_t)c->natoms * sizeof *c->rho_ff);
+  memset(c->ea_ff, 0, (size_t)c->natoms * sizeof *c->ea_ff);
+  for (int i = 0; i < nlocal; i++) {
+    const int fi = c->frz[order[i]];
+    const struct knot *kti = c->kt + (size_t)ae[i] * nel * nr;
+    c->astart[i] = na;
+    for (long q = c->l.start[i]; q < c->l.start[i + 1]; q++) {
+      const int j = c->l.nbr[q];
+      const int oi = order[i], oj = order[owner[j]];
+      if (!fi || !c->frz[oj]) {
+        c->anbr[na++] = j;
+        continue;
+      }
+      const double dx = x[3 * i] - x[3 * j], dy = x[3 * i + 1] - x[3 * j + 1],
+                   dz = x[3 * i + 2] - x[3 * j + 2];
+      const double rsq = dx * dx + dy * dy + dz * dz;
+      if (rsq >= c->cutsq) continue;
+      const double r = sqrt(rsq);
+      double p;
+      const struct knot *k = knot_at(kti + (size_t)ae[j] * nr, nr, rdr, r, &p);
+      const double phi = cubic(k->z, p) / r;
+      c->rho_ff[oi] += cubic(k->ri, p);
+      c->rho_ff[oj] += cubic(k->rj, p);
+      c->ea_ff[oi] += 0.5 * phi;
+      c->ea_ff[oj] += 0.5 * phi;
+      ksum(&es, &ec, phi);
+    }
+  }
+  c->astart[nlocal] = na;
+  c->e_ff = es - ec;
+  memcpy(c->xfrz, sys->x, (size_t)c->natoms * 3 * sizeof *c->xfrz);
+  c->ff_box = sys->box;
+  c->ff_ok = 1;
+  return ENG_OK;
+}
+
 static int rebuild(eng_calc *c, const eng_system *sys) {
   double w[3];
   int rc;
@@ -658,7 +818,7 @@ static int rebuild(eng_calc *c, const eng_system *sys) {
   c->built = 1;
   c->split = 0; /* new list: new chunk boundaries */
   c->nbuild++;
-  return ENG_OK;
+  return c->frz ? frozen_prepare(c, sys) : ENG_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -688,20 +848,11 @@ int eng_set_threads(int n) {
 
 int eng_get_threads(void) { return eng__threads; }
 
-/* Compensated (Kahan) running sum: *s + *cmp holds the sum far more
- * accurately than a plain double accumulator. */
-static inline void ksum(double *s, double *cmp, double x) {
-  const double y = x - *cmp;
-  const double t = *s + y;
-  *cmp = (t - *s) - y;
-  *s = t;
-}
-
 /* Split the owned slots into c->nchunk chunks of about equal pair counts:
  * chunk t is slots [cb[t], cb[t+1]).  Depends only on the list. */
 static void chunks_split(eng_calc *c) {
   const int n = c->l.nlocal, T = c->nchunk;
-  const long *start = c->l.start;
+  const long *start = c->frz ? c->astart : c->l.start;
   const double tot = (double)start[n];
   int i = 0;
   c->cb[0] = 0;
@@ -762,7 +913,15 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
                          c->natoms, sys->natoms);
   if (!box_valid(&sys->box))
     return eng_set_error(ENG_EINVAL, "box has a non-positive or non-finite length");
+  if (c->frz && want_v)
+    return eng_set_error(ENG_EINVAL, "eam.c:%d: no virial with frozen atoms (eng_calc_set_frozen)",
+                         __LINE__);
   c->have_rho = 0;
+  if (c->frz && c->ff_ok &&
+      (!box_same(&c->ff_box, &sys->box) || frozen_moved(c, sys))) {
+    c->built = 0;
+    c->ff_ok = 0;
+  }
   if (need_rebuild(c, sys)) {
     rc = rebuild(c, sys);
     if (rc) {
@@ -795,8 +954,8 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
 #pragma omp parallel num_threads(T) if (T > 1)
   {
     const double *x = c->g.x;
-    const long *start = c->l.start;
-    const int *nbr = c->l.nbr, *ae = c->aelem, *owner = c->g.owner;
+    const long *start = c->frz ? c->astart : c->l.start;
+    const int *nbr = c->frz ? c->anbr : c->l.nbr, *ae = c->aelem, *owner = c->g.owner;
     const double cutsq = c->cutsq;
     int *pj = c->pj;
     double *pd = c->pd;
@@ -809,6 +968,8 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
     for (int t = 0; t < T; t++) {
       double *rho = t == 0 ? c->rho : c->trho + (size_t)(t - 1) * c->tcap;
       memset(rho, 0, (size_t)nall * sizeof *rho);
+      if (t == 0 && c->frz)
+        for (int k = 0; k < nlocal; k++) rho[k] = c->rho_ff[c->g.order[k]];
       for (int i = c->cb[t]; i < c->cb[t + 1]; i++) {
         const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
         const struct knot *kti = c->kt + (size_t)ae[i] * nel * nr;
@@ -837,18 +998,14 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
           const int j = pj[q];
           double *d = pd + 4 * q;
           const double r = d[2];
-          double p = r * rdr + 1.0;
-          int m = (int)p;
-          if (m > nr - 1) m = nr - 1;
-          p -= m;
-          if (p > 1.0) p = 1.0;
-          const struct knot *k = kti + (size_t)ae[j] * nr + (m - 1);
+          double p;
+          const struct knot *k = knot_at(kti + (size_t)ae[j] * nr, nr, rdr, r, &p);
           const double *a = k->ri, *b = k->rj, *z = k->z;
-          rhoi += ((a[0] * p + a[1]) * p + a[2]) * p + a[3];
-          rho[j] += ((b[0] * p + b[1]) * p + b[2]) * p + b[3];
+          rhoi += cubic(a, p);
+          rho[j] += cubic(b, p);
           /* d/dr of a cubic in p = r/dr + 1 - m: (3c0 p^2 + 2c1 p + c2)/dr */
           const double recip = 1.0 / r, sc = rdr * recip;
-          const double z2 = ((z[0] * p + z[1]) * p + z[2]) * p + z[3];
+          const double z2 = cubic(z, p);
           const double z2p = ((3.0 * z[0] * p + 2.0 * z[1]) * p + z[2]) * rdr;
           const double phi = z2 * recip;
           d[0] = ((3.0 * a[0] * p + 2.0 * a[1]) * p + a[2]) * sc;
@@ -995,16 +1152,19 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
       ksum(&es, &ec, -c->tsum[8 * t + 1]);
       for (int k = 0; k < 6; k++) v[k] += c->tsum[8 * t + 2 + k];
     }
+    if (c->frz) ksum(&es, &ec, c->e_ff);
     /* Back from spatially sorted slots to the caller's atom order. */
     if (f)
       for (int k = 0; k < nlocal; k++) {
         const int i = c->g.order[k];
-        f[3 * i] = fx[3 * k];
-        f[3 * i + 1] = fx[3 * k + 1];
-        f[3 * i + 2] = fx[3 * k + 2];
+        const int z = c->frz && c->frz[i]; /* frozen: pairs with each other skipped */
+        f[3 * i] = z ? 0.0 : fx[3 * k];
+        f[3 * i + 1] = z ? 0.0 : fx[3 * k + 1];
+        f[3 * i + 2] = z ? 0.0 : fx[3 * k + 2];
       }
     if (eatom)
-      for (int k = 0; k < nlocal; k++) eatom[c->g.order[k]] = c->ea[k];
+      for (int k = 0; k < nlocal; k++)
+        eatom[c->g.order[k]] = c->ea[k] + (c->frz ? c->ea_ff[c->g.order[k]] : 0.0);
     if (energy) *energy = es;
     if (virial)
       for (int k = 0; k < 6; k++) virial[k] = v[k];

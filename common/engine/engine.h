@@ -326,6 +326,19 @@ double eng_calc_cutoff(const eng_calc *c);
  * it; eng_hessian_build recomputes densities without it.  ENG_EINVAL if c
  * is NULL or an entry is not finite (then the previous setting stays). */
 int eng_calc_set_density_offset(eng_calc *c, const double *rho_bg);
+/* Frozen atoms: frozen[i] != 0 declares that atom i is held fixed by the
+ * caller (ARTn local mode's outer shell).  Later eng_calc_compute calls
+ * skip every pair of two frozen atoms: their densities and pair energy are
+ * summed once, at the next neighbour-list build, and reused while no
+ * frozen atom moves (a frozen atom found moved, bitwise, just triggers a
+ * rebuild, so results never depend on the promise).  Energies, per-atom
+ * energies and densities stay those of the whole calculator system, to
+ * round-off (not bit for bit); the forces on moving atoms too; the forces
+ * on frozen atoms are returned as 0 (not computed); a virial is refused
+ * (ENG_EINVAL).  Cost: the pairs with at least one moving atom.  frozen
+ * has natoms entries in the system's atom order and is copied; NULL
+ * clears the setting.  ENG_EINVAL if c is NULL, ENG_ENOMEM. */
+int eng_calc_set_frozen(eng_calc *c, const unsigned char *frozen);
 /* Host densities of the last successful eng_calc_compute (background
  * included) into rho[natoms], the system's atom order, density units of
  * the potential.  ENG_EINVAL if no compute has completed (or the last one
@@ -395,6 +408,12 @@ typedef struct eng_min_opts {
   int max_iter;    /* default 100000 */
   int max_eval;    /* default 1000000 */
   double dmax;     /* max displacement per step, Angstrom; default 0.1 */
+  /* -- added in session 6 -- */
+  const unsigned char *mobile; /* natoms flags, borrowed: only atoms with
+                                  mobile[i] != 0 move (the others' forces
+                                  are taken as 0, and they are not wrapped
+                                  into the box at the end); NULL = all move
+                                  (default) */
 } eng_min_opts;
 
 typedef struct eng_min_result {

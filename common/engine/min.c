@@ -92,10 +92,13 @@ typedef struct mstate {
  * noise.  256 ulps of |e| (~6e-11 eV for 1000 eV). */
 static double e_noise(double e) { return 256.0 * DBL_EPSILON * fabs(e); }
 
-/* Energy and forces at sys->x into *e, f; counts the call. */
+/* Energy and forces at sys->x into *e, f (fixed atoms: 0); counts the call. */
 static int eval(mstate *m, double *e, double *f) {
   int rc = eng_calc_compute(m->c, m->sys, e, f, NULL, NULL);
   m->ncalls++;
+  if (rc == ENG_OK && m->o->mobile)
+    for (int i = 0; i < m->sys->natoms; i++)
+      if (!m->o->mobile[i]) f[3 * i] = f[3 * i + 1] = f[3 * i + 2] = 0.0;
   if (rc == ENG_OK && !isfinite(*e))
     rc = eng_set_error(ENG_ERANGE, "min.c:%d: energy became non-finite", __LINE__);
   return rc;
@@ -431,9 +434,11 @@ int eng_minimize(eng_calc *c, eng_system *sys, const eng_min_opts *o,
   else if (m.ncalls >= o->max_eval) stop = ENG_STOP_MAXEVAL;
   else if (o->algo == ENG_MIN_FIRE) rc = run_fire(&m, &stop);
   else rc = run_cg(&m, &stop);
-  /* Keep atoms inside the box; image flags (if any) record the shifts. */
+  /* Keep atoms inside the box; image flags (if any) record the shifts.
+   * Fixed atoms stay exactly where they were. */
   for (int i = 0; i < sys->natoms; i++)
-    eng_box_wrap(&sys->box, sys->x + 3 * i, sys->image ? sys->image + 3 * i : NULL);
+    if (!o->mobile || o->mobile[i])
+      eng_box_wrap(&sys->box, sys->x + 3 * i, sys->image ? sys->image + 3 * i : NULL);
 out:
   if (res) {
     res->stop = stop;

@@ -202,6 +202,136 @@ static void unset_identical(const eng_potential *pot, const eng_system *s) {
   free(rb);
 }
 
+/* Largest difference of forces fa, fb on the atoms not flagged in fz. */
+static double moving_fdiff(const unsigned char *fz, const double *fa, const double *fb, int n) {
+  double m = 0.0;
+  for (int j = 0; j < n; j++)
+    if (!fz[j])
+      for (int k = 0; k < 3; k++) m = fmax(m, fabs(fa[3 * j + k] - fb[3 * j + k]));
+  return m;
+}
+
+/* Move the first atom with fz[j] == frozen by dist along component k of
+ * x, evaluate with the plain calculator a and the frozen b (energies *ea,
+ * *eb, forces fa, fb); returns the largest moving-atom force difference. */
+static double move_one(eng_calc *a, eng_calc *b, eng_system *x, const unsigned char *fz, int frozen,
+                       int k, double dist, double *ea, double *eb, double *fa, double *fb) {
+  for (int j = 0; j < x->natoms; j++)
+    if (!!fz[j] == frozen) {
+      x->x[3 * j + k] += dist;
+      break;
+    }
+  if (eng_calc_compute(a, x, ea, fa, NULL, NULL) || eng_calc_compute(b, x, eb, fb, NULL, NULL))
+    bail("compute: %s", eng_last_error());
+  return moving_fdiff(fz, fa, fb, x->natoms);
+}
+
+/* eng_calc_set_frozen on the periodic glass (ghost images included): the
+ * atoms beyond rm of atom c0 frozen, the others displaced at random.  The
+ * frozen calculator must give the plain one's energy, per-atom energies,
+ * densities and moving-atom forces to round-off and zero forces on frozen
+ * atoms, reuse its frozen sums while they hold (no list build for small
+ * moves), recompute them when a frozen atom moves, and be bit-identical
+ * to the plain one once cleared. */
+static void frozen_exact(const eng_potential *pot, const eng_system *s, int c0, double rm) {
+  const int n = s->natoms;
+  eng_calc *a = NULL, *b = NULL;
+  eng_system *x = eng_system_copy(s);
+  unsigned char *fz = calloc(n, 1);
+  double *fa = malloc(sizeof(double) * 3 * n), *fb = malloc(sizeof(double) * 3 * n);
+  double *ea = malloc(sizeof(double) * n), *eb = malloc(sizeof(double) * n);
+  double *ra = malloc(sizeof(double) * n), *rb = malloc(sizeof(double) * n);
+  double Ea, Eb, v[6], dmax_e = 0, dmax_f = 0, dmax_ea = 0, dmax_r = 0, fz_abs = 0;
+  int nmov = 0, nfz_zero = 1;
+  long nb0;
+  eng_rng rng;
+
+  if (!x || !fz || !fa || !fb || !ea || !eb || !ra || !rb) bail("out of memory");
+  for (int j = 0; j < n; j++) {
+    double d[3];
+    for (int k = 0; k < 3; k++) d[k] = s->x[3 * j + k] - s->x[3 * c0 + k];
+    eng_box_minimum_image(&s->box, d);
+    fz[j] = d[0] * d[0] + d[1] * d[1] + d[2] * d[2] >= rm * rm;
+    nmov += !fz[j];
+  }
+  if (eng_calc_create(pot, s, NULL, &a) || eng_calc_create(pot, s, NULL, &b)) bail("calc");
+  ok(eng_calc_set_frozen(NULL, fz) == ENG_EINVAL, "frozen on a NULL calculator: EINVAL");
+  ok(eng_calc_set_frozen(b, fz) == ENG_OK, "frozen mask set (%d of %d atoms move)", nmov, n);
+  ok(eng_calc_compute(b, s, &Eb, fb, NULL, v) == ENG_EINVAL && strstr(eng_last_error(), "virial"),
+     "a virial with frozen atoms is refused (%s)", eng_last_error());
+  eng_rng_seed(&rng, 77);
+  nb0 = -1;
+  for (int step = 0; step < 6; step++) {
+    /* moving atoms by up to 0.05 A per component from the last step (the
+     * list survives), the frozen ones untouched */
+    for (int j = 0; j < n; j++)
+      if (!fz[j])
+        for (int k = 0; k < 3; k++) x->x[3 * j + k] += 0.05 * (2.0 * eng_rng_uniform(&rng) - 1.0);
+    if (eng_calc_compute(a, x, &Ea, fa, ea, NULL) || eng_calc_density(a, ra) ||
+        eng_calc_compute(b, x, &Eb, fb, eb, NULL) || eng_calc_density(b, rb))
+      bail("compute: %s", eng_last_error());
+    if (step == 1) nb0 = eng_calc_nbuild(b);
+    dmax_e = fmax(dmax_e, fabs(Ea - Eb));
+    for (int j = 0; j < n; j++) {
+      dmax_ea = fmax(dmax_ea, fabs(ea[j] - eb[j]));
+      dmax_r = fmax(dmax_r, fabs(ra[j] - rb[j]));
+      for (int k = 0; k < 3; k++) {
+        if (fz[j]) {
+          nfz_zero &= fb[3 * j + k] == 0.0;
+          fz_abs = fmax(fz_abs, fabs(fa[3 * j + k]));
+        } else {
+          dmax_f = fmax(dmax_f, fabs(fa[3 * j + k] - fb[3 * j + k]));
+        }
+      }
+    }
+  }
+  ok(dmax_e < 1e-8,
+     "frozen: total energy = plain to %.2g eV (E = %.1f eV)", dmax_e, Ea);
+  ok(dmax_f < 1e-11, "frozen: moving-atom forces = plain to %.2g eV/A", dmax_f);
+  ok(dmax_ea < 1e-11 && dmax_r < 1e-11,
+     "frozen: per-atom energies (%.2g eV) and densities (%.2g) = plain", dmax_ea, dmax_r);
+  ok(nfz_zero && fz_abs > 1e-3,
+     "frozen atoms get force 0 (their real forces reach %.3g eV/A)", fz_abs);
+  ok(eng_calc_nbuild(b) == nb0, "small moves of the moving atoms: no list build (%ld builds)",
+     eng_calc_nbuild(b));
+  /* a moving atom moved by more than half the skin: a list build that
+   * keeps the frozen sums, results still right */
+  dmax_f = move_one(a, b, x, fz, 0, 1, 0.6, &Ea, &Eb, fa, fb);
+  ok(eng_calc_nbuild(b) == nb0 + 1 && fabs(Ea - Eb) < 1e-8 && dmax_f < 1e-11,
+     "a moving atom moved 0.6 A: list rebuilt (builds %ld), energy %.2g eV and forces %.2g eV/A off",
+     eng_calc_nbuild(b), fabs(Ea - Eb), dmax_f);
+  nb0++;
+  /* a frozen atom moved: the frozen sums are redone, results still right */
+  dmax_f = move_one(a, b, x, fz, 1, 0, 0.3, &Ea, &Eb, fa, fb);
+  ok(eng_calc_nbuild(b) == nb0 + 1 && fabs(Ea - Eb) < 1e-8 && dmax_f < 1e-11,
+     "a frozen atom moved: sums redone (builds %ld), energy %.2g eV and forces %.2g eV/A off",
+     eng_calc_nbuild(b), fabs(Ea - Eb), dmax_f);
+  /* two threads */
+  eng_set_threads(2);
+  if (eng_calc_compute(b, x, &Eb, fb, NULL, NULL)) bail("compute: %s", eng_last_error());
+  eng_set_threads(1);
+  dmax_f = moving_fdiff(fz, fa, fb, n);
+  ok(fabs(Ea - Eb) < 1e-8 && dmax_f < 1e-11, "frozen, two threads: energy %.2g eV, forces %.2g eV/A off",
+     fabs(Ea - Eb), dmax_f);
+  /* cleared: bit-identical to the plain calculator (same list) */
+  ok(eng_calc_set_frozen(b, NULL) == ENG_OK, "frozen mask cleared");
+  eng_calc_invalidate(a); /* both lists built at the same positions */
+  if (eng_calc_compute(a, x, &Ea, fa, NULL, NULL) || eng_calc_compute(b, x, &Eb, fb, NULL, NULL))
+    bail("compute: %s", eng_last_error());
+  ok(Ea == Eb && memcmp(fa, fb, sizeof(double) * 3 * n) == 0,
+     "cleared: energy and forces bit-identical to a calculator without a mask");
+  eng_calc_free(a);
+  eng_calc_free(b);
+  eng_system_free(x);
+  free(fz);
+  free(fa);
+  free(fb);
+  free(ea);
+  free(eb);
+  free(ra);
+  free(rb);
+}
+
 /* The decomposition around atom c0 with moving radius rm. */
 static void decomposition(const eng_potential *pot, const eng_system *w, eng_calc *cw, int c0,
                           double rm, int nconf) {
@@ -525,6 +655,7 @@ int main(void) {
   if (eng_read_file(path, ENG_FMT_AUTO, NULL, &g)) bail("%s: %s", path, eng_last_error());
   api_errors(pot, g);
   unset_identical(pot, g);
+  frozen_exact(pot, g, 1000, 8.0);
   w = replica(g, 2);
   if (!w || eng_calc_create(pot, w, NULL, &cw)) bail("replica: %s", eng_last_error());
   eng_set_threads(1);

@@ -135,6 +135,46 @@ int main(void) {
       ok(res.force_calls >= res.iterations, "force calls >= iterations");
     }
 
+    /* Only some atoms mobile (session 6): the others stay put bit for
+     * bit, the mobile ones reach ftol with the fixed ones' real forces
+     * left non-zero. */
+    {
+      unsigned char *mob = calloc((size_t)s->natoms, 1);
+      double *f = malloc(sizeof(double) * 3 * s->natoms), fm_mob, fm_fix;
+      eng_system *start;
+      for (int i = 0; i < s->natoms; i++) mob[i] = s->x[3 * i] < 0.5 * s->box.len[0];
+      for (int algo = 0; algo < 2; algo++) {
+        int moved_fixed = 0;
+        eng_rng_seed(&r, 13);
+        memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
+        for (int i = 0; i < 3 * s->natoms; i++) s->x[i] += 0.2 * (eng_rng_uniform(&r) - 0.5);
+        start = eng_system_copy(s);
+        eng_min_opts_default(&o);
+        o.algo = algo;
+        o.mobile = mob;
+        ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_OK && res.stop == ENG_STOP_FTOL,
+           "%s with half the atoms mobile stops on ftol (%d calls)", eng_min_algo_name(algo),
+           res.force_calls);
+        if (eng_calc_compute(calc, s, NULL, f, NULL, NULL)) bail("compute: %s", eng_last_error());
+        fm_mob = fm_fix = 0.0;
+        for (int i = 0; i < s->natoms; i++)
+          for (int k = 0; k < 3; k++) {
+            if (mob[i]) fm_mob = fmax(fm_mob, fabs(f[3 * i + k]));
+            else fm_fix = fmax(fm_fix, fabs(f[3 * i + k]));
+            if (!mob[i] && s->x[3 * i + k] != start->x[3 * i + k]) moved_fixed++;
+          }
+        ok(moved_fixed == 0, "%s: fixed atoms did not move (%d components moved)", eng_min_algo_name(algo),
+           moved_fixed);
+        ok(fm_mob < 1e-6 && fm_fix > 1e-2,
+           "%s: mobile atoms' forces < 1e-6 eV/A (%.2g), fixed atoms' still %.2g eV/A",
+           eng_min_algo_name(algo), fm_mob, fm_fix);
+        eng_system_free(start);
+      }
+      memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
+      free(mob);
+      free(f);
+    }
+
     /* Already minimised: stops at once. */
     eng_min_opts_default(&o);
     ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_OK && res.stop == ENG_STOP_FTOL &&
