@@ -8,7 +8,7 @@
  *              [--events E] [--seed S] [--glass-seed S] [--threads T]
  *              [--local R] [--compare] [--hessian] [--refine-force F]
  *              [--check-connect] [--save FILE] [--quiet] [--atom-list I,J,...]
- *              [--call-cost K] [--refine-grow G]
+ *              [--call-cost K] [--refine-grow G] [--tighten F]
  *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L]
  *              [--job-range A:B] ...
  *
@@ -18,7 +18,10 @@
  * events A..B-1, to split one set over processes); --compare runs every
  * event both in the whole system and in local mode (radius R, default
  * 8 A) and reports
- * |dQ_local - dQ_full| and the wall-time ratio.  Output: one line per
+ * |dQ_local - dQ_full| and the wall-time ratio; --tighten F converges
+ * every converged local-mode saddle again in the whole system, all atoms
+ * free, to max |F| < F eV/A (eng_artn_refine) and reports |dQ - dQ_tight|
+ * (its CPU time is not counted in the events').  Output: one line per
  * event (TSV, '#' header) on stdout, then a JSON summary line.
  */
 #include "engine.h"
@@ -39,6 +42,8 @@ typedef struct job {
   eng_artn_event ev, evl;  /* full, local */
   double t, tl;            /* wall seconds */
   double fmax_full;        /* local: whole-system max |F| component at the saddle, eV/A */
+  eng_artn_refined tr;     /* --tighten: the saddle re-converged in the whole system */
+  double tt;               /* its CPU seconds (not in the event's) */
   int nneg;                /* dense-Hessian negatives (-2 not checked) */
   double ev2;              /* second-lowest dense eigenvalue */
   int rc, rcl;
@@ -50,6 +55,7 @@ typedef struct shared {
   eng_artn_opts o;
   job *jobs;
   int njobs, next, compare, local, hessian;
+  double tighten;          /* --tighten F: re-converge local saddles to F eV/A */
   pthread_mutex_t mu;
 } shared;
 
@@ -115,6 +121,21 @@ static void *worker(void *arg) {
         }
         free(f);
         eng_system_free(ws);
+        if (sh->tighten > 0.0) {
+          /* the same saddle converged again in the whole system, every
+           * atom free, to a tighter force: how far is the local answer? */
+          eng_artn_opts ot = sh->o;
+          double t1 = now();
+          ot.local = 0;
+          if (eng_artn_refine(c, sh->sys, xs, sh->tighten, &ot, &j->tr, NULL) != 0)
+            j->tr.status = -1;
+          j->tt = now() - t1;
+          fprintf(stderr,
+                  "tighten atom %d: %s dq %.5f -> %.5f (dq_local %.5f) shift %.3f fmax %.4f lambda %.4f "
+                  "calls %ld t %.1f %s\n",
+                  j->atom, j->tr.status ? "failed" : "ok", j->evl.dq, j->tr.dq, j->evl.dq_local, j->tr.shift,
+                  j->tr.fmax, j->tr.lambda, j->tr.force_calls, j->tt, j->tr.reason);
+        }
       }
       if (sh->hessian && !sh->compare && j->rcl == 0 && j->evl.status == ENG_ARTN_OK) {
         j->nneg = au_hessian_negatives(c, sh->sys, xs, 1e-3, -1e-3, evals, NULL);
@@ -151,6 +172,10 @@ out:
 
 static int cmp_int(const void *a, const void *b) {
   int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+static int cmp_long(const void *a, const void *b) {
+  long x = *(const long *)a, y = *(const long *)b;
   return (x > y) - (x < y);
 }
 static int cmp_dbl(const void *a, const void *b) {
@@ -314,6 +339,7 @@ int main(int argc, char **argv) {
       rep_n = rep[0] * rep[1] * rep[2];
     }
     else if (strcmp(a, "--compare") == 0) sh.compare = 1;
+    else if (ARG("--tighten")) sh.tighten = atof(v);
     else if (strcmp(a, "--hessian") == 0) sh.hessian = 1;
     else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;
     else if (strcmp(a, "--quiet") == 0) quiet = 1;
@@ -557,6 +583,36 @@ int main(int argc, char **argv) {
                nloc, lsum / nloc, ldev[nloc / 2], ldev[(int)(0.9 * (nloc - 1))], ldev[nloc - 1]);
       if (nchecked)
         printf("\"hessian_checked\":%d,\"first_order\":%d,", nchecked, nfirst);
+      if (sh.tighten > 0.0) {
+        /* |dQ_event - dQ_tight| over the local events whose saddle was
+         * re-converged, and of the first cluster's dQ for contrast */
+        double *td = calloc((size_t)sh.njobs + 1, sizeof(double)), tsum = 0, lsum2 = 0, tcpu = 0;
+        long *tc = calloc((size_t)sh.njobs + 1, sizeof(long));
+        int nt = 0, ntry = 0;
+        for (int k = 0; td && tc && k < sh.njobs; k++) {
+          const job *j = &sh.jobs[k];
+          if (!(j->rcl == 0 && j->evl.status == ENG_ARTN_OK)) continue;
+          ntry++;
+          tcpu += j->tt;
+          if (j->tr.status != 0) continue;
+          td[nt] = fabs(j->evl.dq - j->tr.dq);
+          tc[nt] = j->tr.force_calls;
+          tsum += td[nt];
+          lsum2 += fabs(j->evl.dq_local - j->tr.dq);
+          nt++;
+        }
+        if (nt) {
+          qsort(td, nt, sizeof(double), cmp_dbl);
+          qsort(tc, nt, sizeof(long), cmp_long);
+          printf("\"tighten\":{\"force\":%g,\"tried\":%d,\"converged\":%d,\"dq_dev_mean\":%.5f,"
+                 "\"dq_dev_median\":%.5f,\"dq_dev_p90\":%.5f,\"dq_dev_max\":%.5f,"
+                 "\"dq_first_cluster_dev_mean\":%.5f,\"calls_median\":%ld,\"cpu_s\":%.1f},",
+                 sh.tighten, ntry, nt, tsum / nt, td[nt / 2], td[(int)(0.9 * (nt - 1))], td[nt - 1],
+                 lsum2 / nt, tc[nt / 2], tcpu);
+        }
+        free(td);
+        free(tc);
+      }
       if (sh.compare)
         printf("\"compare_both_ok\":%d,\"compare_same_saddle\":%d,\"dq_dev_mean\":%.5f,"
                "\"dq_dev_median\":%.5f,\"dq_dev_max\":%.5f,\"t_full\":%.1f,\"t_local\":%.1f,"

@@ -1730,3 +1730,94 @@ out:
   free(xb);
   return rc;
 }
+
+/* ------------------------------------------------------------------ */
+/* Re-converging a given saddle in the whole system                    */
+/* ------------------------------------------------------------------ */
+
+int eng_artn_refine(eng_calc *calc, const eng_system *sys, const double *x_start, double ftol,
+                    const eng_artn_opts *opts, eng_artn_refined *out, double *x_out) {
+  eng_artn_opts od;
+  const eng_artn_opts *o = opts;
+  eng_system *work = NULL;
+  actx F;
+  sstate st;
+  eng_rng rng;
+  double *v = NULL, dot = 0.0;
+  int n3, rc, have_F = 0;
+
+  if (!calc || !sys || !x_start || !out)
+    return eng_set_error(ENG_EINVAL, "artn.c:%d: calc, sys, x_start and out must not be NULL",
+                         __LINE__);
+  if (!(ftol > 0.0 && ftol < 10.0))
+    return eng_set_error(ENG_EINVAL, "artn.c:%d: ftol must be in (0, 10) eV/A (got %g)", __LINE__,
+                         ftol);
+  if (!o) {
+    eng_artn_opts_default(&od);
+    o = &od;
+  }
+  rc = check_opts(o);
+  if (rc != ENG_OK) return rc;
+  memset(out, 0, sizeof *out);
+  memset(&st, 0, sizeof st);
+  out->dq = out->lambda = out->fmax = out->shift = NAN;
+  n3 = 3 * sys->natoms;
+  work = eng_system_copy(sys);
+  v = eng__calloc((size_t)n3, sizeof(double));
+  if (!work || !v) {
+    rc = ENG_ENOMEM;
+    goto out;
+  }
+  rc = actx_init(&F, calc, work, o, NULL, sys->x);
+  if (rc != ENG_OK) goto out;
+  have_F = 1;
+  eng_rng_seed(&rng, o->seed);
+  F.rng = &rng;
+  F.phase = "refine";
+  F.cat = CAT_CLIMB;
+  eng_calc_invalidate(calc);
+  rc = eval(&F);
+  if (rc != 0) goto out;
+  F.e0 = F.e;
+  memcpy(work->x, x_start, sizeof(double) * (size_t)n3);
+  rc = eval(&F);
+  if (rc != 0) goto out;
+  /* the lowest mode, from the displacement out of the minimum (the
+   * unstable mode of a saddle overlaps it) plus a little noise */
+  for (int i = 0; i < n3; i++) v[i] = work->x[i] - sys->x[i];
+  {
+    double nv = normalize(v, n3) > 0.0 ? 0.1 / sqrt((double)n3) : 1.0;
+    for (int i = 0; i < n3; i++) v[i] += nv * eng_rng_normal(&rng);
+  }
+  project(&F, v);
+  normalize(v, n3);
+  F.limit = o->max_calls;
+  rc = lanczos_ex(&F, v, &st.lambda, NULL, SECOND_ITER, SECOND_MIN_ITER);
+  if (rc == 0 && !(st.lambda < 0.0)) {
+    snprintf(st.reason, sizeof st.reason, "no negative curvature at the start (%.3g eV/A^2)",
+             st.lambda);
+    rc = ENG_ARTN_EIGEN_LOST;
+  }
+  if (rc == 0) {
+    for (int i = 0; i < n3; i++) dot += v[i] * (work->x[i] - sys->x[i]);
+    if (dot < 0.0)
+      for (int i = 0; i < n3; i++) v[i] = -v[i];
+    rc = climb(&F, v, ftol, &st);
+  }
+  if (rc < 0) goto out;
+  out->status = rc;
+  if (rc > 0) snprintf(out->reason, sizeof out->reason, "%s", rc == ENG_ARTN_MAX_CALLS ?
+                       "force-call budget exhausted" : st.reason);
+  out->dq = F.e - F.e0;
+  out->lambda = st.lambda;
+  out->fmax = fmax_of(&F, F.f);
+  out->shift = dist_between(&F, work->x, x_start);
+  out->force_calls = F.ncalls;
+  if (x_out) memcpy(x_out, work->x, sizeof(double) * (size_t)n3);
+  rc = ENG_OK;
+out:
+  if (have_F) actx_free(&F);
+  eng_system_free(work);
+  free(v);
+  return rc;
+}

@@ -1117,6 +1117,34 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
                  int atom_index, long event_index, const eng_artn_opts *opts,
                  eng_progress_fn progress, void *ud, eng_artn_event *ev,
                  double *x_saddle, double *x_final);
+/* Result of eng_artn_refine.  Energies eV, eigenvalue eV/A^2, lengths A. */
+typedef struct eng_artn_refined {
+  int status;        /* ENG_ARTN_OK (0) when converged, else an eng_artn_status */
+  char reason[80];   /* why not, when status != 0 */
+  double dq;         /* E(refined) - E(sys), eV (also when not converged) */
+  double lambda;     /* lowest eigenvalue at the end */
+  double fmax;       /* largest force component at the end, eV/A */
+  double shift;      /* largest atom distance from x_start (minimum image) */
+  long force_calls;  /* whole-system calls, Lanczos included */
+} eng_artn_refined;
+
+/* Converge a saddle again in the whole periodic system, every atom free
+ * (the refinement of r-ARTn): from x_start (3 natoms positions, e.g. an
+ * event's saddle from a local-mode search or another code), the lowest
+ * mode by a Lanczos of at most 48 vectors (started from x_start minus the
+ * minimum, plus noise drawn from opts->seed), oriented away from the
+ * initial minimum sys, then the climb
+ * of step 4 (docs/artn.md) with opts' parameters until max |force
+ * component| < ftol (eV/A, in (0, 10)).  sys is the initial minimum: its
+ * energy is the reference of out->dq.  x_out (3 natoms, may be NULL)
+ * receives the end point.  Returns ENG_OK with out->status = ENG_ARTN_OK
+ * if converged, or the failure (ENG_ARTN_EIGEN_LOST when the start has no
+ * negative curvature, ENG_ARTN_MAX_CALLS after opts->max_calls, ...);
+ * ENG_EINVAL for NULL arguments or a bad ftol/opts, ENG_ENOMEM.  No
+ * first-order check and no push-over: out only says where the climb
+ * ended. */
+int eng_artn_refine(eng_calc *calc, const eng_system *sys, const double *x_start, double ftol,
+                    const eng_artn_opts *opts, eng_artn_refined *out, double *x_out);
 /* @@artn-api@@ (keep this marker: new declarations go above it) */
 
 /* ------------------------------------------------------------------ */

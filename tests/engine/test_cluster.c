@@ -425,6 +425,52 @@ static void decomposition(const eng_potential *pot, const eng_system *w, eng_cal
   free(xo);
 }
 
+/* eng_artn_refine (session 6): the fixed-cluster saddle xs (energy dq
+ * above the minimum w; its frozen shell feels 0.4 eV/A) converged again
+ * in the whole system, every atom free, to 0.05 and then 0.005 eV/A; the
+ * end points re-checked with independent whole-system calls.  Argument
+ * errors, and a start without negative curvature (the minimum itself). */
+static void refine_saddle(const eng_system *w, eng_calc *cw, const double *xs, double dq) {
+  const int n = w->natoms;
+  eng_artn_opts o;
+  eng_artn_refined r1, r2;
+  eng_system *ws = eng_system_copy(w);
+  double *x1 = malloc(sizeof(double) * 3 * n), *x2 = malloc(sizeof(double) * 3 * n);
+  double *f = malloc(sizeof(double) * 3 * n), e0, e1, fm = 0.0;
+  int rc;
+
+  if (!ws || !x1 || !x2 || !f) bail("out of memory");
+  eng_artn_opts_default(&o);
+  o.seed = 5;
+  ok(eng_artn_refine(NULL, w, xs, 0.05, &o, &r1, NULL) == ENG_EINVAL &&
+         eng_artn_refine(cw, w, xs, 0.0, &o, &r1, NULL) == ENG_EINVAL && strstr(eng_last_error(), "ftol"),
+     "refine: NULL calculator, ftol 0: EINVAL (%s)", eng_last_error());
+  rc = eng_artn_refine(cw, w, w->x, 0.05, &o, &r1, NULL);
+  ok(rc == ENG_OK && r1.status == ENG_ARTN_EIGEN_LOST,
+     "refine from the minimum itself: %s (%s)", eng_artn_status_name((eng_artn_status)r1.status), r1.reason);
+  rc = eng_artn_refine(cw, w, xs, 0.05, &o, &r1, x1);
+  ok(rc == ENG_OK && r1.status == ENG_ARTN_OK,
+     "the fixed-cluster saddle refined in the whole system to 0.05 eV/A: %s in %ld calls, dq %.4f -> %.4f, "
+     "shift %.3f A", eng_artn_status_name((eng_artn_status)r1.status), r1.force_calls, dq, r1.dq, r1.shift);
+  memcpy(ws->x, x1, sizeof(double) * 3 * n);
+  if (eng_calc_compute(cw, w, &e0, NULL, NULL, NULL) || eng_calc_compute(cw, ws, &e1, f, NULL, NULL))
+    bail("whole: %s", eng_last_error());
+  for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
+  ok(fm < 0.05 && fabs(fm - r1.fmax) < 1e-9 && r1.lambda < 0.0,
+     "its end point: whole-system max force %.4f eV/A (< 0.05, = reported), lambda %.3f eV/A^2 < 0", fm,
+     r1.lambda);
+  near(e1 - e0, r1.dq, 1e-8, "reported dq = E(end) - E(minimum) recomputed");
+  rc = eng_artn_refine(cw, w, x1, 0.005, &o, &r2, x2);
+  ok(rc == ENG_OK && r2.status == ENG_ARTN_OK && r2.fmax < 0.005,
+     "tightened to 0.005 eV/A: %s, fmax %.4f, dq %.4f -> %.4f (%+.4f eV), shift %.3f A, %ld calls",
+     eng_artn_status_name((eng_artn_status)r2.status), r2.fmax, r1.dq, r2.dq, r2.dq - r1.dq, r2.shift,
+     r2.force_calls);
+  eng_system_free(ws);
+  free(x1);
+  free(x2);
+  free(f);
+}
+
 /* One ARTn local event refined in a bigger cluster: its saddle and its
  * energy re-checked with whole-system forces. */
 /* The local-mode events' options: a 5 A moving sphere, one attempt, seed 3,
@@ -501,6 +547,7 @@ static void artn_event(const eng_potential *pot, const eng_system *w, eng_calc *
          "(%.4f eV/A, every atom)", fm);
     ok(ev.refine_radius_used == o.refine_radius, "refine_radius_used %.1f A", ev.refine_radius_used);
   }
+  refine_saddle(w, cw, xs, ev.dq);
 out:
   eng_system_free(ws);
   free(xs);
