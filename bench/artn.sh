@@ -16,11 +16,16 @@
 #            the 300-atom glass, summed: success per attempt with about 2.8
 #            points of standard error (session 5); ARTN_OPTS="..." adds
 #            artn_bench options (e.g. "--eigen-threshold -0.1")
-#   grow     16 atoms of the bundled glass replicated 2x2x2 (16,000 atoms),
+#   grow     32 atoms of the bundled glass replicated 2x2x2 (16,000 atoms),
 #            local mode r_m 8 A, refined once in the whole system and once
-#            with --refine-radius 12 --refine-grow 4 (session 5): per-event
-#            whole-system force at the saddle, CPU, and dQ of the pairs with
-#            the same cluster saddle
+#            with --refine-radius 16 --refine-grow 4 (sessions 5-6;
+#            REFINE_RADIUS=R changes the start): per-event whole-system
+#            force at the saddle, CPU, and dQ of the pairs with the same
+#            cluster saddle
+#   tighten  the same 32 events grown from 16 A, and 32 whole-system events
+#            on the bundled 2,000-atom glass, every converged saddle then
+#            converged again in the whole system to TIGHTEN eV/A (default
+#            0.005; eng_artn_refine): |dQ - dQ_tight| (session 6)
 # Each set prints one TSV line per event and a JSON summary line; the files
 # go to OUT (default ./artn-bench).  Times are CPU seconds per thread.
 # Usage: bench/artn.sh BUILD_DIR [SET...]   (default: small attempt glass2k)
@@ -39,6 +44,9 @@ out=${OUT:-$PWD/artn-bench}
 [ -x "$bench" ] || { echo "build first: $bench missing" >&2; exit 1; }
 mkdir -p "$out"
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
+# 32 atoms of the 16,000-atom replica (sessions 5-6: grow, tighten)
+list32=1,2126,4251,6376,8501,10626,12751,14876,37,2287,4537,6787,9037,11287,13537,15787
+list32=$list32,73,3070,4067,7064,8061,11058,12055,15052,49,3046,4043,7040,8037,11034,12031,15028
 
 run() { # NAME ARGS...
   local name=$1
@@ -78,10 +86,9 @@ print(json.dumps({"set": "attempts", "ok": ok, "attempts": att, "success_per_att
 PY
       ;;
     grow)
-      list=1,2126,4251,6376,8501,10626,12751,14876,37,2287,4537,6787,9037,11287,13537,15787
-      run grow_whole --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list --threads 1
-      run grow_grow --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list --threads 1 \
-        --refine-radius 12 --refine-grow 4
+      run grow_whole --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list32 --threads 1
+      run grow_grow --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list32 --threads 1 \
+        --refine-radius "${REFINE_RADIUS:-16}" --refine-grow 4
       python3 - "$out/grow_grow.log" "$out/grow_whole.log" <<'PY'
 import re, sys, statistics as st
 def load(path):  # atom -> (status, dq, dq_local) from the 'done atom' lines
@@ -97,6 +104,10 @@ print('{"set": "grow", "pairs_same_cluster_saddle": %d%s}' % (len(diff), "" if n
       % (st.mean(diff), st.median(diff), min(diff), max(diff), st.mean(map(abs, diff)))))
 PY
       ;;
+    tighten)
+      run tighten_grow --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list32 --threads 1 \
+        --refine-radius 16 --refine-grow 4 --tighten "${TIGHTEN:-0.005}"
+      run tighten_2k --data "$sample" --atoms 32 --threads 1 --tighten "${TIGHTEN:-0.005}" ;;
     *) echo "unknown set $s" >&2; exit 2 ;;
   esac
 done

@@ -21,6 +21,7 @@
  * |dQ_local - dQ_full| and the wall-time ratio; --tighten F converges
  * every converged local-mode saddle again in the whole system, all atoms
  * free, to max |F| < F eV/A (eng_artn_refine) and reports |dQ - dQ_tight|
+ * (whole-system events too, without --local)
  * (its CPU time is not counted in the events').  Output: one line per
  * event (TSV, '#' header) on stdout, then a JSON summary line.
  */
@@ -72,6 +73,21 @@ static double now(void) {
   return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
+/* --tighten: the saddle xs of event e converged again in the whole
+ * system, every atom free, to sh->tighten eV/A (j->tr, CPU in j->tt). */
+static void tighten(const shared *sh, eng_calc *c, job *j, const eng_artn_event *e, const double *xs) {
+  eng_artn_opts ot = sh->o;
+  double t1 = now();
+  ot.local = 0;
+  if (eng_artn_refine(c, sh->sys, xs, sh->tighten, &ot, &j->tr, NULL) != 0) j->tr.status = -1;
+  j->tt = now() - t1;
+  fprintf(stderr,
+          "tighten atom %d: %s dq %.5f -> %.5f (dq_local %.5f) shift %.3f fmax %.4f lambda %.4f "
+          "calls %ld t %.1f %s\n",
+          j->atom, j->tr.status ? "failed" : "ok", e->dq, j->tr.dq, e->dq_local, j->tr.shift, j->tr.fmax,
+          j->tr.lambda, j->tr.force_calls, j->tt, j->tr.reason);
+}
+
 static void *worker(void *arg) {
   shared *sh = arg;
   eng_calc *c = NULL;
@@ -94,6 +110,8 @@ static void *worker(void *arg) {
       o.local = 0;
       j->rc = eng_artn_run(c, sh->pot, sh->sys, j->atom, j->event, &o, NULL, NULL, &j->ev, xs, NULL);
       j->t = now() - t0;
+      if (sh->tighten > 0.0 && !sh->local && j->rc == 0 && j->ev.status == ENG_ARTN_OK)
+        tighten(sh, c, j, &j->ev, xs);
       if (sh->hessian && j->rc == 0 && j->ev.status == ENG_ARTN_OK) {
         j->nneg = au_hessian_negatives(c, sh->sys, xs, 1e-3, -1e-3, evals, NULL);
         j->ev2 = evals[1];
@@ -121,21 +139,7 @@ static void *worker(void *arg) {
         }
         free(f);
         eng_system_free(ws);
-        if (sh->tighten > 0.0) {
-          /* the same saddle converged again in the whole system, every
-           * atom free, to a tighter force: how far is the local answer? */
-          eng_artn_opts ot = sh->o;
-          double t1 = now();
-          ot.local = 0;
-          if (eng_artn_refine(c, sh->sys, xs, sh->tighten, &ot, &j->tr, NULL) != 0)
-            j->tr.status = -1;
-          j->tt = now() - t1;
-          fprintf(stderr,
-                  "tighten atom %d: %s dq %.5f -> %.5f (dq_local %.5f) shift %.3f fmax %.4f lambda %.4f "
-                  "calls %ld t %.1f %s\n",
-                  j->atom, j->tr.status ? "failed" : "ok", j->evl.dq, j->tr.dq, j->evl.dq_local, j->tr.shift,
-                  j->tr.fmax, j->tr.lambda, j->tr.force_calls, j->tt, j->tr.reason);
-        }
+        if (sh->tighten > 0.0) tighten(sh, c, j, &j->evl, xs);
       }
       if (sh->hessian && !sh->compare && j->rcl == 0 && j->evl.status == ENG_ARTN_OK) {
         j->nneg = au_hessian_negatives(c, sh->sys, xs, 1e-3, -1e-3, evals, NULL);
@@ -591,14 +595,15 @@ int main(int argc, char **argv) {
         int nt = 0, ntry = 0;
         for (int k = 0; td && tc && k < sh.njobs; k++) {
           const job *j = &sh.jobs[k];
-          if (!(j->rcl == 0 && j->evl.status == ENG_ARTN_OK)) continue;
+          const eng_artn_event *e = sh.local ? &j->evl : &j->ev;
+          if (!((sh.local ? j->rcl : j->rc) == 0 && e->status == ENG_ARTN_OK)) continue;
           ntry++;
           tcpu += j->tt;
           if (j->tr.status != 0) continue;
-          td[nt] = fabs(j->evl.dq - j->tr.dq);
+          td[nt] = fabs(e->dq - j->tr.dq);
           tc[nt] = j->tr.force_calls;
           tsum += td[nt];
-          lsum2 += fabs(j->evl.dq_local - j->tr.dq);
+          lsum2 += sh.local ? fabs(e->dq_local - j->tr.dq) : 0.0;
           nt++;
         }
         if (nt) {
