@@ -1743,9 +1743,14 @@ int eng_artn_refine(eng_calc *calc, const eng_system *sys, const double *x_start
   actx F;
   sstate st;
   eng_rng rng;
-  double *v = NULL, dot = 0.0;
+  double *v = NULL, *xu = NULL, dot = 0.0; /* mode; x_start unwrapped */
   int n3, rc, have_F = 0;
 
+  if (out) {
+    memset(out, 0, sizeof *out);
+    out->status = -1;
+    out->dq = out->lambda = out->fmax = out->shift = NAN;
+  }
   if (!calc || !sys || !x_start || !out)
     return eng_set_error(ENG_EINVAL, "artn.c:%d: calc, sys, x_start and out must not be NULL",
                          __LINE__);
@@ -1758,13 +1763,12 @@ int eng_artn_refine(eng_calc *calc, const eng_system *sys, const double *x_start
   }
   rc = check_opts(o);
   if (rc != ENG_OK) return rc;
-  memset(out, 0, sizeof *out);
   memset(&st, 0, sizeof st);
-  out->dq = out->lambda = out->fmax = out->shift = NAN;
   n3 = 3 * sys->natoms;
   work = eng_system_copy(sys);
   v = eng__calloc((size_t)n3, sizeof(double));
-  if (!work || !v) {
+  xu = eng__calloc((size_t)n3, sizeof(double));
+  if (!work || !v || !xu) {
     rc = ENG_ENOMEM;
     goto out;
   }
@@ -1779,7 +1783,15 @@ int eng_artn_refine(eng_calc *calc, const eng_system *sys, const double *x_start
   rc = eval(&F);
   if (rc != 0) goto out;
   F.e0 = F.e;
-  memcpy(work->x, x_start, sizeof(double) * (size_t)n3);
+  /* x_start unwrapped next to the minimum (minimum image per atom), so
+   * that displacements from it are never a box vector */
+  for (int i = 0; i < sys->natoms; i++) {
+    double d[3];
+    for (int k = 0; k < 3; k++) d[k] = x_start[3 * i + k] - sys->x[3 * i + k];
+    eng_box_minimum_image(&sys->box, d);
+    for (int k = 0; k < 3; k++) work->x[3 * i + k] = sys->x[3 * i + k] + d[k];
+  }
+  memcpy(xu, work->x, sizeof(double) * (size_t)n3);
   rc = eval(&F);
   if (rc != 0) goto out;
   /* the lowest mode, from the displacement out of the minimum (the
@@ -1806,18 +1818,28 @@ int eng_artn_refine(eng_calc *calc, const eng_system *sys, const double *x_start
   }
   if (rc < 0) goto out;
   out->status = rc;
-  if (rc > 0) snprintf(out->reason, sizeof out->reason, "%s", rc == ENG_ARTN_MAX_CALLS ?
-                       "force-call budget exhausted" : st.reason);
+  if (rc > 0) {
+    /* a stop (budget, ...) may come after a move without its evaluation:
+     * evaluate the end point, outside the budget, so that every output
+     * describes the same point */
+    snprintf(out->reason, sizeof out->reason, "%s",
+             rc == ENG_ARTN_MAX_CALLS ? "force-call budget exhausted" : st.reason);
+    F.limit = 0;
+    rc = eval(&F);
+    if (rc != 0) goto out;
+  }
   out->dq = F.e - F.e0;
   out->lambda = st.lambda;
   out->fmax = fmax_of(&F, F.f);
-  out->shift = dist_between(&F, work->x, x_start);
+  out->shift = dist_between(&F, work->x, xu);
   out->force_calls = F.ncalls;
   if (x_out) memcpy(x_out, work->x, sizeof(double) * (size_t)n3);
   rc = ENG_OK;
 out:
+  if (rc != ENG_OK) out->status = -1; /* an error, not a search outcome */
   if (have_F) actx_free(&F);
   eng_system_free(work);
   free(v);
+  free(xu);
   return rc;
 }

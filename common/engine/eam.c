@@ -593,7 +593,10 @@ int eng_calc_set_frozen(eng_calc *c, const unsigned char *frozen) {
 
 long eng_calc_ncompute(const eng_calc *c) { return c->ncompute; }
 long eng_calc_nbuild(const eng_calc *c) { return c->nbuild; }
-void eng_calc_invalidate(eng_calc *c) { c->built = 0; }
+void eng_calc_invalidate(eng_calc *c) {
+  c->built = 0;
+  c->ff_ok = 0; /* frozen sums too: the next compute depends on nothing before */
+}
 double eng_calc_cutoff(const eng_calc *c) { return c->pot->cut; }
 
 static int box_valid(const eng_box *b) {

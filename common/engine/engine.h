@@ -308,7 +308,8 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy,
 /* Number of compute calls / neighbour-list builds so far. */
 long eng_calc_ncompute(const eng_calc *c);
 long eng_calc_nbuild(const eng_calc *c);
-/* Force the next compute to rebuild its neighbour list. */
+/* Force the next compute to rebuild its neighbour list (and, with frozen
+ * atoms, their sums: the next result depends on nothing computed before). */
 void eng_calc_invalidate(eng_calc *c);
 /* Cutoff used (potential cutoff), Angstrom. */
 double eng_calc_cutoff(const eng_calc *c);
@@ -1119,7 +1120,8 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
                  double *x_saddle, double *x_final);
 /* Result of eng_artn_refine.  Energies eV, eigenvalue eV/A^2, lengths A. */
 typedef struct eng_artn_refined {
-  int status;        /* ENG_ARTN_OK (0) when converged, else an eng_artn_status */
+  int status;        /* ENG_ARTN_OK (0) when converged, else an eng_artn_status;
+                        -1 on an error return */
   char reason[80];   /* why not, when status != 0 */
   double dq;         /* E(refined) - E(sys), eV (also when not converged) */
   double lambda;     /* lowest eigenvalue at the end */
@@ -1142,7 +1144,10 @@ typedef struct eng_artn_refined {
  * negative curvature, ENG_ARTN_MAX_CALLS after opts->max_calls, ...);
  * ENG_EINVAL for NULL arguments or a bad ftol/opts, ENG_ENOMEM.  No
  * first-order check and no push-over: out only says where the climb
- * ended. */
+ * ended, every field at that same point (x_out holds it unwrapped next
+ * to sys->x: x_start is taken per atom as the minimum image nearest the
+ * minimum).  On an error return out->status is -1 and nothing else in
+ * out holds. */
 int eng_artn_refine(eng_calc *calc, const eng_system *sys, const double *x_start, double ftol,
                     const eng_artn_opts *opts, eng_artn_refined *out, double *x_out);
 /* @@artn-api@@ (keep this marker: new declarations go above it) */

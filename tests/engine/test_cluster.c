@@ -465,6 +465,35 @@ static void refine_saddle(const eng_system *w, eng_calc *cw, const double *xs, d
      "tightened to 0.005 eV/A: %s, fmax %.4f, dq %.4f -> %.4f (%+.4f eV), shift %.3f A, %ld calls",
      eng_artn_status_name((eng_artn_status)r2.status), r2.fmax, r1.dq, r2.dq, r2.dq - r1.dq, r2.shift,
      r2.force_calls);
+  /* the same start with every 7th atom shifted by a cell vector (as a
+   * wrapped file would give): the same end point */
+  {
+    eng_artn_refined r3;
+    double *xw = malloc(sizeof(double) * 3 * n);
+    memcpy(xw, x1, sizeof(double) * 3 * n);
+    for (int i = 0; i < n; i += 7) xw[3 * i] += w->box.len[0];
+    rc = eng_artn_refine(cw, w, xw, 0.005, &o, &r3, NULL);
+    ok(rc == ENG_OK && r3.status == ENG_ARTN_OK && fabs(r3.dq - r2.dq) < 1e-6 && r3.shift < 1.0,
+       "a start with atoms a cell vector away (wrapped): the same saddle (dq %+.2g eV from the "
+       "unwrapped start's, shift %.3f A)", r3.dq - r2.dq, r3.shift);
+    free(xw);
+  }
+  /* a budget that stops the climb: every output at the same point */
+  {
+    eng_artn_opts ob = o;
+    ob.max_calls = 40;
+    rc = eng_artn_refine(cw, w, xs, 0.005, &ob, &r1, x1);
+    memcpy(ws->x, x1, sizeof(double) * 3 * n);
+    if (eng_calc_compute(cw, ws, &e1, f, NULL, NULL)) bail("whole: %s", eng_last_error());
+    fm = 0.0;
+    for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
+    ok(rc == ENG_OK && r1.status == ENG_ARTN_MAX_CALLS && fabs(e1 - e0 - r1.dq) < 1e-8 &&
+           fabs(fm - r1.fmax) < 1e-9,
+       "max_calls 40: %s (%s); dq %.4f and fmax %.4f are those of x_out",
+       eng_artn_status_name((eng_artn_status)r1.status), r1.reason, r1.dq, r1.fmax);
+  }
+  ok(eng_artn_refine(cw, w, xs, -1.0, &o, &r1, NULL) == ENG_EINVAL && r1.status == -1,
+     "an error return leaves status -1");
   eng_system_free(ws);
   free(x1);
   free(x2);
