@@ -1546,8 +1546,11 @@ saddle_done:
    * cluster; outer atoms fixed). */
   {
     /* masked local search (no cluster): relax the whole system */
-    /* (refine_push: the saddle refined in the whole system, pushed over there) */
-    actx *R = S == &L2 ? &L2 : o->local && cl.sys && !(S == &F && o->refine_push) ? &L : &F;
+    /* (refine_push: the saddle refined in the whole system, pushed over
+     * there; so with refine_grow when the cluster grew out of the cell,
+     * since session 6: the connection of the reported saddle itself) */
+    const int push_whole = S == &F && (o->refine_push || o->refine_grow > 0.0);
+    actx *R = S == &L2 ? &L2 : o->local && cl.sys && !push_whole ? &L : &F;
     int a_init = 0, b_init, ab_same = 0, have_b = 0;
     double ea, eb = 0.0, lam_s = st.lambda;
     if (!sxc) sxc = eng__calloc((size_t)n3, sizeof(double));

@@ -1033,8 +1033,10 @@ typedef struct eng_artn_opts {
                                the climb there; a cluster that no longer fits in the
                                cell gives way to the whole system.  The reported
                                saddle is then a saddle of the whole system by the
-                               search's own force criterion (fmax_whole); 0 = off;
-                               A; 0 */
+                               search's own force criterion (fmax_whole), pushed
+                               over where it was refined (in the whole system
+                               when the climb ended there, as refine_push);
+                               0 = off; A; 0 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */

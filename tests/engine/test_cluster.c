@@ -664,6 +664,33 @@ static void artn_event_whole(const eng_potential *pot, const eng_system *w, eng_
       skip("refine_push event wrote no final state (%s)", eng_artn_status_name(ep.status));
     }
   }
+  {
+    /* refine_grow out of the cell (7 A, then 11 A does not fit): the climb
+     * ends in the whole system and, since session 6, the reported saddle
+     * is pushed over there too, as with refine_push */
+    eng_artn_event eg;
+    eng_artn_opts og = o;
+    og.refine_push = 0;
+    og.refine_radius = 7.0;
+    og.refine_grow = 4.0;
+    for (int i = 0; i < 3 * n; i++) xf[i] = NAN;
+    rc_run = eng_artn_run(cw, pot, w, atom, 0, &og, NULL, NULL, &eg, NULL, xf);
+    diag("grown out: %s (%s), dq %.4f, refine_radius_used %.1f, fmax_whole %.4f, calls %d whole",
+         eng_artn_status_name(eg.status), eg.reason, eg.dq, eg.refine_radius_used, eg.fmax_whole,
+         eg.force_calls);
+    ok(rc_run == ENG_OK && eg.refine_radius_used == 0.0 && eg.force_calls > 100,
+       "grown out of the cell: refined and pushed over in the whole system (%d whole-system calls)",
+       eg.force_calls);
+    if (isfinite(xf[0])) {
+      memcpy(ws->x, xf, sizeof(double) * 3 * n);
+      if (eng_calc_compute(cw, ws, &es, f, NULL, NULL)) bail("whole: %s", eng_last_error());
+      fm = 0.0;
+      for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
+      ok(fm < 10.0 * o.min_ftol, "its final state is a whole-system minimum (max force %.2g eV/A)", fm);
+    } else {
+      skip("grown-out event wrote no final state (%s)", eng_artn_status_name(eg.status));
+    }
+  }
 out:
   eng_system_free(ws);
   free(xs);
