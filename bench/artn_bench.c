@@ -8,7 +8,7 @@
  *              [--events E] [--seed S] [--glass-seed S] [--threads T]
  *              [--local R] [--compare] [--hessian] [--refine-force F]
  *              [--check-connect] [--save FILE] [--quiet] [--atom-list I,J,...]
- *              [--call-cost K] [--refine-grow G] [--tighten F]
+ *              [--call-cost K] [--refine-grow G] [--tighten F] [--same-energy E]
  *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L]
  *              [--job-range A:B] ...
  *
@@ -344,6 +344,7 @@ int main(int argc, char **argv) {
     }
     else if (strcmp(a, "--compare") == 0) sh.compare = 1;
     else if (ARG("--tighten")) sh.tighten = atof(v);
+    else if (ARG("--same-energy")) sh.o.same_energy = atof(v);
     else if (strcmp(a, "--hessian") == 0) sh.hessian = 1;
     else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;
     else if (strcmp(a, "--quiet") == 0) quiet = 1;

@@ -97,6 +97,8 @@
     "push-offs before giving up (higher_order)")                              \
   X(same_dist, D, 0, 99.999, 1, "A",                                          \
     "two minima are the same if no atom differs by more")                     \
+  X(same_energy, D, 0, 99.999, 1, "eV",                                       \
+    "... or by 5 same_dist with energies closer than this")                   \
   X(max_energy, D, 0, 999999, 1, "eV",                                        \
     "give up (energy_limit) above E_initial + this")                          \
   X(max_calls, I, 1, 1e9, 0, "", "force-call budget of the saddle search")    \

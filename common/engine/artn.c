@@ -60,9 +60,6 @@
  * SECOND_ITER, at least SECOND_MIN_ITER. */
 #define SECOND_ITER 48
 #define SECOND_MIN_ITER 16
-/* Two minima within 5*same_dist whose energies differ by less than this
- * (eV) are the same minimum (soft, nearly flat modes of a glass). */
-#define SAME_ENERGY 1e-3
 /* Lanczos vectors at least, to confirm a lost eigenvalue. */
 #define CONFIRM_ITER 8
 /* An eigenvalue below -SECOND_TOL counts as negative, eV/A^2. */
@@ -120,6 +117,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->second_force = 0.01;
   o->second_retries = 3;
   o->same_dist = 0.1;
+  o->same_energy = 0.01;
   o->max_energy = 15.0;
   o->max_calls = 5000;
   o->remove_translation = 1;
@@ -718,7 +716,7 @@ static int climb(actx *a, double *v, double ftarget, sstate *st) {
 static int same_as_initial(const actx *a) {
   double dmax = max_disp(a, a->sys->x, MOVED_DIST, NULL);
   return dmax <= a->o->same_dist ||
-         (dmax <= 5.0 * a->o->same_dist && fabs(a->e - a->e0) < SAME_ENERGY);
+         (dmax <= 5.0 * a->o->same_dist && fabs(a->e - a->e0) < a->o->same_energy);
 }
 
 /* Largest per-atom minimum-image distance between positions y and ref
@@ -741,11 +739,12 @@ static double dist_between(const actx *a, const double *y, const double *ref) {
 }
 
 /* 1 if minima y (energy ey) and ref (energy eref) are the same: no atom
- * moved more than same_dist, or 5 x that with |dE| < SAME_ENERGY (the
+ * moved more than same_dist, or 5 x that with |dE| < same_energy (the
  * criterion of same_as_initial and of the test's independent check). */
 static int same_minimum(const actx *a, const double *y, double ey, const double *ref, double eref) {
   double dmax = dist_between(a, y, ref);
-  return dmax <= a->o->same_dist || (dmax <= 5.0 * a->o->same_dist && fabs(ey - eref) < SAME_ENERGY);
+  return dmax <= a->o->same_dist ||
+         (dmax <= 5.0 * a->o->same_dist && fabs(ey - eref) < a->o->same_energy);
 }
 
 /* Refine the mode v of the saddle xs before the push-over: a warm Lanczos
@@ -937,6 +936,7 @@ static int check_opts(const eng_artn_opts *o) {
   BAD(!(o->min_ftol > 0.0 && o->min_ftol <= 1.0), "min_ftol must be in (0, 1] eV/A");
   BAD(o->min_max_calls < 1, "min_max_calls must be >= 1");
   BAD(!(o->same_dist > 0.0 && o->same_dist < 100.0), "same_dist must be in (0, 100) A");
+  BAD(!(o->same_energy > 0.0 && o->same_energy < 100.0), "same_energy must be in (0, 100) eV");
   BAD(!(o->max_energy > 0.0 && o->max_energy < 1e6), "max_energy must be positive");
   BAD(o->max_calls < 1, "max_calls must be >= 1");
   BAD(!(o->second_force > 0.0 && o->second_force <= o->saddle_force),

@@ -970,7 +970,8 @@ typedef struct eng_artn_opts {
   double second_force;      /* force criterion of that re-climb, eV/A; 0.01 */
   int second_retries;       /* push-offs before HIGHER_ORDER; 3 */
   double same_dist;         /* two minima are the same if no atom differs by more, A
-                               (or by 5x more with |dE| < 1e-3 eV: soft modes); 0.1 */
+                               (or by 5x more with |dE| < same_energy: soft modes);
+                               0.1 */
   double max_energy;        /* ENERGY_LIMIT above E_initial + this, eV; 15 */
   int max_calls;            /* force-call budget of the event's saddle searches, all
                                restarts together (cluster calls count 1 each); 5000 */
@@ -1037,6 +1038,10 @@ typedef struct eng_artn_opts {
                                over where it was refined (in the whole system
                                when the climb ended there, as refine_push);
                                0 = off; A; 0 */
+  /* -- added in session 6 -- */
+  double same_energy;       /* two minima within 5 same_dist whose energies differ by
+                               less than this are the same minimum, eV; 0.01 (eOn's
+                               duplicate tolerance; until session 5 a fixed 1e-3) */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */

@@ -206,11 +206,13 @@ int main(void) {
         au_both_sides(calc, g, xs, mode, 0.1, g->x, &dplus, &dminus, &ep, &em);
         diag("event %d: sides relax to %.3f / %.3f A, %.4f / %.4f eV from the initial minimum", k,
              dplus, dminus, ep - e0, em - e0);
-        /* same minimum: within 0.1 A, or within 0.5 A at the same energy
-         * (1e-3 eV; nearly flat modes of the glass) */
+        /* same minimum: within same_dist, or within 5 x that at the same
+         * energy (same_energy; nearly flat modes of the glass): the
+         * engine's definition, applied to the independent descent */
         {
-          int ip = dplus < 0.1 || (dplus < 0.5 && fabs(ep - e0) < 1e-3);
-          int im = dminus < 0.1 || (dminus < 0.5 && fabs(em - e0) < 1e-3);
+          const double sd = o.same_dist, se = o.same_energy;
+          int ip = dplus < sd || (dplus < 5.0 * sd && fabs(ep - e0) < se);
+          int im = dminus < sd || (dminus < 5.0 * sd && fabs(em - e0) < se);
           /* exactly one side back in the initial minimum */
           nreturn += ip != im;
         }
