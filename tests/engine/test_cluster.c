@@ -583,6 +583,23 @@ out:
   free(f);
 }
 
+/* The final state xf of event ev (NaN when none was written: skip) is a
+ * whole-system minimum: largest force component below ftol (eV/A), by an
+ * independent call on ws (scratch copy of the system, f scratch). */
+static void final_is_minimum(eng_calc *cw, eng_system *ws, const double *xf, double *f, double ftol,
+                             const char *what, const eng_artn_event *ev) {
+  double e, fm = 0.0;
+  const int n3 = 3 * ws->natoms;
+  if (!isfinite(xf[0])) { /* (ok, or a side of a rejected saddle, writes one) */
+    skip("%s event wrote no final state (%s)", what, eng_artn_status_name(ev->status));
+    return;
+  }
+  memcpy(ws->x, xf, sizeof(double) * n3);
+  if (eng_calc_compute(cw, ws, &e, f, NULL, NULL)) bail("whole: %s", eng_last_error());
+  for (int i = 0; i < n3; i++) fm = fmax(fm, fabs(f[i]));
+  ok(fm < ftol, "%s: its final state is a whole-system minimum (max force %.2g eV/A)", what, fm);
+}
+
 /* The same local search refined in the whole system (refine_radius 0):
  * the saddle is a whole-system saddle (every atom free), and the push-over
  * runs from the cluster saddle, so the final minimum leaves every atom
@@ -653,16 +670,7 @@ static void artn_event_whole(const eng_potential *pot, const eng_system *w, eng_
     ok(ep.dq == ev.dq && ep.force_calls > ev.force_calls,
        "the same refined saddle, pushed over with whole-system calls (%d > %d)", ep.force_calls,
        ev.force_calls);
-    if (isfinite(xf[0])) {
-      /* a final state was written (ok, or a side of a rejected saddle) */
-      memcpy(ws->x, xf, sizeof(double) * 3 * n);
-      if (eng_calc_compute(cw, ws, &es, f, NULL, NULL)) bail("whole: %s", eng_last_error());
-      fm = 0.0;
-      for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
-      ok(fm < 10.0 * o.min_ftol, "its final state is a whole-system minimum (max force %.2g eV/A)", fm);
-    } else {
-      skip("refine_push event wrote no final state (%s)", eng_artn_status_name(ep.status));
-    }
+    final_is_minimum(cw, ws, xf, f, 10.0 * o.min_ftol, "refine_push", &ep);
   }
   {
     /* refine_grow out of the cell (7 A, then 11 A does not fit): the climb
@@ -681,15 +689,7 @@ static void artn_event_whole(const eng_potential *pot, const eng_system *w, eng_
     ok(rc_run == ENG_OK && eg.refine_radius_used == 0.0 && eg.force_calls > 100,
        "grown out of the cell: refined and pushed over in the whole system (%d whole-system calls)",
        eg.force_calls);
-    if (isfinite(xf[0])) {
-      memcpy(ws->x, xf, sizeof(double) * 3 * n);
-      if (eng_calc_compute(cw, ws, &es, f, NULL, NULL)) bail("whole: %s", eng_last_error());
-      fm = 0.0;
-      for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
-      ok(fm < 10.0 * o.min_ftol, "its final state is a whole-system minimum (max force %.2g eV/A)", fm);
-    } else {
-      skip("grown-out event wrote no final state (%s)", eng_artn_status_name(eg.status));
-    }
+    final_is_minimum(cw, ws, xf, f, 10.0 * o.min_ftol, "grown-out", &eg);
   }
 out:
   eng_system_free(ws);
