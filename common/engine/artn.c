@@ -453,10 +453,10 @@ static int lanczos(actx *a, double *v, double *lambda) {
 /* ------------------------------------------------------------------ */
 
 /* At most nmax FIRE steps on F minus its component along the unit vector
- * dir (dir NULL: the whole force).  Stops when max |F_perp| < ftol or, if
- * use_par, below the largest component of the parallel force.  a->f holds
- * F(x) on entry and on return. */
-static int relax(actx *a, const double *dir, int nmax, double ftol, int use_par, double dtmax) {
+ * dir (time step capped at FIRE_DTMAX_PERP).  Stops when max |F_perp| <
+ * ftol or, if use_par, below the largest component of the parallel force.
+ * a->f holds F(x) on entry and on return. */
+static int relax(actx *a, const double *dir, int nmax, double ftol, int use_par) {
   int n3 = a->n3, rc;
   double *vel = a->vel, *fp = a->fp, *x = a->sys->x;
   if (!a->fire_keep) {
@@ -464,17 +464,17 @@ static int relax(actx *a, const double *dir, int nmax, double ftol, int use_par,
     a->fire_dt = FIRE_DT0;
     a->fire_alpha = FIRE_ALPHA0;
     a->fire_npos = 0;
-  } else if (dir) {
+  } else {
     double vd = eng__dot(vel, dir, n3);
     for (int i = 0; i < n3; i++) vel[i] -= vd * dir[i];
   }
   for (int it = 0;; it++) {
-    double fd = dir ? eng__dot(a->f, dir, n3) : 0.0, thr = ftol, p, vmax = 0.0, scale = 1.0;
+    double fd = eng__dot(a->f, dir, n3), thr = ftol, p, vmax = 0.0, scale = 1.0;
     double dt = a->fire_dt, alpha = a->fire_alpha;
     int npos = a->fire_npos, backstop = 0;
-    for (int i = 0; i < n3; i++) fp[i] = a->f[i] - (dir ? fd * dir[i] : 0.0);
+    for (int i = 0; i < n3; i++) fp[i] = a->f[i] - fd * dir[i];
     if (a->project) project(a, fp);
-    if (use_par && dir) {
+    if (use_par) {
       double par = fabs(fd) * eng__max_abs(dir, n3);
       if (par > thr) thr = par;
       /* While still climbing (large parallel force), do not let the
@@ -498,12 +498,12 @@ static int relax(actx *a, const double *dir, int nmax, double ftol, int use_par,
       if (fn > 0.0)
         for (int i = 0; i < n3; i++) vel[i] = (1.0 - alpha) * vel[i] + alpha * vn * fp[i] / fn;
       if (++npos > FIRE_NMIN) {
-        dt = fmin(dt * FIRE_FINC, dtmax);
+        dt = fmin(dt * FIRE_FINC, FIRE_DTMAX_PERP);
         alpha *= FIRE_FALPHA;
       }
     }
     for (int i = 0; i < n3; i++) vel[i] += dt * fp[i];
-    if (dir) {
+    {
       double vd = eng__dot(vel, dir, n3);
       for (int i = 0; i < n3; i++) vel[i] -= vd * dir[i];
     }
@@ -587,7 +587,7 @@ static int basin(actx *a, const double *d, double first, int maxsteps, int init,
     for (int i = 0; i < a->n3; i++) x[i] += step * d[i];
     st->basin_steps++;
     rc = eval(a);
-    if (rc == 0) rc = relax(a, d, o->basin_relax_steps, 0.0, 0, FIRE_DTMAX_PERP);
+    if (rc == 0) rc = relax(a, d, o->basin_relax_steps, 0.0, 0);
     if (rc == 0) rc = energy_check(a, st);
     if (rc != 0) return rc;
     if (k < init) {
@@ -701,7 +701,7 @@ static int climb(actx *a, double *v, double ftarget, sstate *st) {
     rc = eval(a);
     cap = 4 * (s + 1);
     if (cap > o->perp_steps_max) cap = o->perp_steps_max;
-    if (rc == 0) rc = relax(a, v, cap, 0.7 * ftarget, 1, FIRE_DTMAX_PERP);
+    if (rc == 0) rc = relax(a, v, cap, 0.7 * ftarget, 1);
     a->fire_keep = 1;
     if (rc == 0) rc = energy_check(a, st);
     if (rc == 0) rc = lanczos(a, v, &st->lambda);
