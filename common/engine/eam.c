@@ -710,6 +710,7 @@ static int frozen_prepare(eng_calc *c, const eng_system *sys) {
   const double *x = c->g.x;
   double es = 0.0, ec = 0.0;
   long na = 0;
+  int sum; /* 1: (re)make the frozen sums */
   assert(c->frz && c->built);
   if (c->acap < c->l.start[nlocal] + 1 || !c->astart) {
     long cap = c->l.start[nlocal] + c->l.start[nlocal] / 8 + 64;
@@ -734,18 +735,11 @@ static int frozen_prepare(eng_calc *c, const eng_system *sys) {
     }
     c->ff_ok = 0;
   }
-  if (c->ff_ok) {
-    for (int i = 0; i < nlocal; i++) {
-      const int fi = c->frz[order[i]];
-      c->astart[i] = na;
-      for (long q = c->l.start[i]; q < c->l.start[i + 1]; q++)
-        if (!fi || !c->frz[order[owner[c->l.nbr[q]]]]) c->anbr[na++] = c->l.nbr[q];
-    }
-    c->astart[nlocal] = na;
-    return ENG_OK;
+  sum = !c->ff_ok;
+  if (sum) {
+    memset(c->rho_ff, 0, (size_t)c->natoms * sizeof *c->rho_ff);
+    memset(c->ea_ff, 0, (size_t)c->natoms * sizeof *c->ea_ff);
   }
-  memset(c->rho_ff, 0, (size_t)c->natoms * sizeof *c->rho_ff);
-  memset(c->ea_ff, 0, (size_t)c->natoms * sizeof *c->ea_ff);
   for (int i = 0; i < nlocal; i++) {
     const int fi = c->frz[order[i]];
     const struct knot *kti = c->kt + (size_t)ae[i] * nel * nr;
@@ -757,6 +751,7 @@ static int frozen_prepare(eng_calc *c, const eng_system *sys) {
         c->anbr[na++] = j;
         continue;
       }
+      if (!sum) continue;
       const double dx = x[3 * i] - x[3 * j], dy = x[3 * i + 1] - x[3 * j + 1],
                    dz = x[3 * i + 2] - x[3 * j + 2];
       const double rsq = dx * dx + dy * dy + dz * dz;
@@ -773,10 +768,12 @@ static int frozen_prepare(eng_calc *c, const eng_system *sys) {
     }
   }
   c->astart[nlocal] = na;
-  c->e_ff = es - ec;
-  memcpy(c->xfrz, sys->x, (size_t)c->natoms * 3 * sizeof *c->xfrz);
-  c->ff_box = sys->box;
-  c->ff_ok = 1;
+  if (sum) {
+    c->e_ff = es - ec;
+    memcpy(c->xfrz, sys->x, (size_t)c->natoms * 3 * sizeof *c->xfrz);
+    c->ff_box = sys->box;
+    c->ff_ok = 1;
+  }
   return ENG_OK;
 }
 
