@@ -99,6 +99,9 @@
     "two minima are the same if no atom differs by more")                     \
   X(same_energy, D, 0, 99.999, 1, "eV",                                       \
     "... or by 5 same_dist with energies closer than this")                   \
+  X(lost_follow, I, 0, 1000, 0, "",                                           \
+    "a lost eigenvalue: at most this many steps uphill along the lowest "     \
+    "mode (0: pushes along x - x_initial)")                                   \
   X(max_energy, D, 0, 999999, 1, "eV",                                        \
     "give up (energy_limit) above E_initial + this")                          \
   X(max_calls, I, 1, 1e9, 0, "", "force-call budget of the saddle search")    \

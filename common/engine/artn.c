@@ -103,7 +103,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->refine_force = 0.0;
   o->climb_step_max = 0.15;
   o->climb_max_steps = 200;
-  o->lost_retries = 3;
+  o->lost_retries = 20;
   o->perp_steps_max = 16;
   o->lanczos_max_iter = 20;
   o->lanczos_min_iter = 2;
@@ -133,6 +133,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->basin_init_steps = 3;
   o->basin_warm = 1;
   o->lost_threshold = -0.05;
+  o->lost_follow = 50;
 }
 
 const char *eng_artn_status_name(eng_artn_status s) {
@@ -654,6 +655,28 @@ static int climb(actx *a, double *v, double ftarget, sstate *st) {
       if (rc != 0) return rc;
       if (st->lambda < 0.0) continue;
     }
+    if (!(st->lambda < 0.0) && st->lost < o->lost_retries && o->lost_follow > 0) {
+      /* Eigenvalue lost, convex-region rule of the min-mode methods
+       * (dimer): step uphill along the lowest mode, against the parallel
+       * force, without perpendicular relaxation, until the curvature is
+       * negative again. */
+      st->lost++;
+      a->fire_keep = 0;
+      for (int k = 0; k < o->lost_follow && !(st->lambda < 0.0); k++) {
+        double fp = eng__dot(a->f, v, n3), sg = fp > 0.0 ? -1.0 : 1.0;
+        for (int i = 0; i < n3; i++) x[i] += sg * o->climb_step_max * v[i];
+        rc = eval(a);
+        if (rc == 0) rc = energy_check(a, st);
+        if (rc == 0) rc = lanczos(a, v, &st->lambda);
+        if (rc != 0) return rc;
+        TRACE("T follow k %d E %.4f lam %.4f fpar %.3f fmax %.3f calls %ld\n", k, a->e - a->e0, st->lambda, fp,
+              fmax_of(a, a->f), a->ncalls);
+      }
+      if (st->lambda < 0.0) continue;
+      snprintf(st->reason, sizeof st->reason,
+               "eigenvalue lost at climb step %d, not back in %d mode steps", s, o->lost_follow);
+      return ENG_ARTN_EIGEN_LOST;
+    }
     if (!(st->lambda < 0.0) && st->lost < o->lost_retries) {
       /* Eigenvalue lost: push again along the displacement from the
        * minimum, as in the basin, until it is back below the threshold. */
@@ -936,6 +959,7 @@ static int check_opts(const eng_artn_opts *o) {
   BAD(!(o->min_ftol > 0.0 && o->min_ftol <= 1.0), "min_ftol must be in (0, 1] eV/A");
   BAD(o->min_max_calls < 1, "min_max_calls must be >= 1");
   BAD(!(o->same_dist > 0.0 && o->same_dist < 100.0), "same_dist must be in (0, 100) A");
+  BAD(o->lost_follow < 0 || o->lost_follow > 1000, "lost_follow must be 0..1000");
   BAD(!(o->same_energy > 0.0 && o->same_energy < 100.0), "same_energy must be in (0, 100) eV");
   BAD(!(o->max_energy > 0.0 && o->max_energy < 1e6), "max_energy must be positive");
   BAD(o->max_calls < 1, "max_calls must be >= 1");

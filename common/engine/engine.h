@@ -950,7 +950,7 @@ typedef struct eng_artn_opts {
   double climb_step_max;    /* largest step along the eigenvector, A; 0.15 */
   int climb_max_steps;      /* activation steps before MAX_STEPS; 200 */
   int lost_retries;         /* times a lost eigenvalue (>= 0 during the climb) is
-                               recovered by pushing along x - x_initial again; 3 */
+                               recovered (lost_follow); 20 (3 until session 6) */
   int perp_steps_max;       /* cap of perpendicular FIRE steps per activation
                                step (caps grow 4, 8, 12, ... up to this); 16 */
   int lanczos_max_iter;     /* Lanczos vectors per estimate; 20 */
@@ -1007,9 +1007,9 @@ typedef struct eng_artn_opts {
   int basin_warm;           /* 1: after the first basin estimate, Lanczos starts from
                                the previous eigenvector plus the displacement from
                                the minimum; 0: from the displacement only; 1 */
-  double lost_threshold;    /* a lost eigenvalue (>= 0 in the climb) is recovered,
-                               and the climb resumes, once the pushes along
-                               x - x_initial bring it below this, eV/A^2;
+  double lost_threshold;    /* lost_follow 0: a lost eigenvalue (>= 0 in the climb)
+                               is recovered, and the climb resumes, once the pushes
+                               along x - x_initial bring it below this, eV/A^2;
                                in [eigen_threshold, 0); -0.05 */
   /* -- added in session 3 (local mode) -- */
   double refine_radius;     /* local mode with local_refine: > 0 refines the cluster
@@ -1042,6 +1042,14 @@ typedef struct eng_artn_opts {
   double same_energy;       /* two minima within 5 same_dist whose energies differ by
                                less than this are the same minimum, eV; 0.01 (eOn's
                                duplicate tolerance; until session 5 a fixed 1e-3) */
+  /* -- added in session 7 -- */
+  int lost_follow;          /* how a lost eigenvalue (>= 0 in the climb) is
+                               recovered: 0 pushes along x - x_initial with
+                               perpendicular relaxation (the basin's rule); > 0
+                               follows the lowest mode uphill, at most this many
+                               steps of climb_step_max without perpendicular
+                               relaxation (the dimer method's convex-region rule),
+                               until lambda < 0; 50 (session 7; docs/artn.md) */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */

@@ -273,6 +273,52 @@ int main(void) {
     free(x2);
   }
 
+  /* ---- a lost eigenvalue followed uphill (lost_follow, session 7) ---- */
+  {
+    /* Single attempts that end eigen_lost with the old recovery (pushes
+     * along x - x_initial) run again with the default, which follows the
+     * lowest mode uphill: most must now converge, and a converged one must
+     * be a first-order saddle by the dense Hessian. */
+    eng_artn_opts op = o, of = o;
+    int nlost = 0, nrec = 0, nchecked = 0, npick = UNDER_ASAN ? 8 : 16;
+    op.restarts = of.restarts = 0;
+    op.lost_follow = 0;
+    op.lost_retries = 3;
+    ok(o.lost_follow == 50 && o.lost_retries == 20, "lost eigenvalues followed uphill by default (%d steps, %d times)",
+       o.lost_follow, o.lost_retries);
+    for (int k = 0; k < npick; k++) {
+      int atom = (int)((long)k * g->natoms / 16) + 1;
+      if (eng_artn_run(calc, pot, g, atom, 1, &op, NULL, NULL, &ev, NULL, NULL) != ENG_OK)
+        bail("artn: %s", eng_last_error());
+      if (ev.status != ENG_ARTN_EIGEN_LOST) continue;
+      nlost++;
+      if (eng_artn_run(calc, pot, g, atom, 1, &of, NULL, NULL, &ev2, xs, NULL) != ENG_OK)
+        bail("artn: %s", eng_last_error());
+      diag("atom %d: pushes: %s | follow: %s dq %.4f %s", atom, ev.reason, eng_artn_status_name(ev2.status), ev2.dq,
+           ev2.reason);
+      nrec += ev2.status != ENG_ARTN_EIGEN_LOST;
+      if (ev2.status == ENG_ARTN_OK && nchecked < 2) {
+        int nneg = au_hessian_negatives(calc, g, xs, 1e-3, -1e-3, evals, NULL);
+        nchecked++;
+        ok(nneg == 1 && ev2.fmax_saddle < o.saddle_force && ev2.connected == 1,
+           "atom %d: the saddle found after following the lost mode is first-order (%d negative, %.4f), "
+           "max force %.4f, connected",
+           atom, nneg, evals[0], ev2.fmax_saddle);
+      }
+    }
+    ok(nlost >= 2 && nrec >= 0.75 * nlost,
+       "eigen_lost attempts with pushes along x - x_initial: %d of %d; not lost when followed uphill: %d", nlost,
+       npick, nrec);
+    ok(nchecked >= 1, "at least one followed attempt converged and was checked (%d)", nchecked);
+    {
+      eng_artn_opts b = o;
+      b.lost_follow = -1;
+      ok(eng_artn_run(calc, pot, g, 0, 0, &b, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL &&
+             strstr(eng_last_error(), "lost_follow"),
+         "negative lost_follow is EINVAL naming it");
+    }
+  }
+
   /* ---- local mode (the glass is too small for a cluster: masked) ---- */
   {
     eng_artn_opts ol = o;
