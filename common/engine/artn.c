@@ -1478,19 +1478,32 @@ again:
          * atoms beyond rr feel the moved ones: one whole-system call.  If
          * some component is still at or above the target, the cluster grows
          * and the climb resumes from here (session 5).  The first-order
-         * check (which may move the point) runs first, so that the checked
+         * check runs once the point passes (session 7; it ran at every
+         * radius before, 48 calls or more each); if it moved the point,
+         * the whole-system force is checked again, so that the checked
          * point is the reported saddle. */
-        rc = finish_saddle(T, vt, &st2);
-        if (rc < 0) goto out;
-        if (rc > 0) {
-          rc = status_of(rc, ev, &st2, "refinement cluster: ");
-          goto retry;
-        }
-        finished = 1;
+        const size_t nb2 = sizeof(double) * (size_t)L2.n3;
+        double *xpre = F.xtmp; /* the point before the check (F's scratch is free here) */
         rc = whole_fmax(&F, &cl2, sys->x, L2.sys->x, CAT_CLIMB, &ev->fmax_whole);
         if (rc < 0) goto out;
         assert(rc == 0); /* F has no budget in local mode */
         TRACE("T grow r %.1f fmax_whole %.4f E %.4f calls %ld\n", rr, ev->fmax_whole, L2.e - L2.e0, L2.ncalls);
+        if (ev->fmax_whole < ft) {
+          memcpy(xpre, L2.sys->x, nb2);
+          rc = finish_saddle(T, vt, &st2);
+          if (rc < 0) goto out;
+          if (rc > 0) {
+            rc = status_of(rc, ev, &st2, "refinement cluster: ");
+            goto retry;
+          }
+          finished = 1;
+          if (memcmp(xpre, L2.sys->x, nb2) != 0) {
+            rc = whole_fmax(&F, &cl2, sys->x, L2.sys->x, CAT_SECOND, &ev->fmax_whole);
+            if (rc < 0) goto out;
+            assert(rc == 0);
+            TRACE("T grow r %.1f moved by the first-order check: fmax_whole %.4f\n", rr, ev->fmax_whole);
+          }
+        }
         if (!(ev->fmax_whole < ft)) {
           cluster_to_full(&cl2, NULL, v2, vf, n3, 1);
           rr += o->refine_grow;
