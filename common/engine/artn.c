@@ -66,11 +66,15 @@
 #define SECOND_TOL 1e-3
 /* Push off a higher-order point along the second mode, A. */
 #define SECOND_PUSH 0.2
-/* Push-over (connection check): steepest-descent steps of this length
- * (A, most-moved atom), at most SD_MAX, until the energy is SD_DROP (eV)
- * below the saddle; the first push along the mode is at least SD_PUSH_MIN
- * (A); the mode is refined with at least CONNECT_ITER Lanczos vectors. */
+/* Push-over (connection check): steepest-descent steps of SD_STEP (A,
+ * most-moved atom), growing by SD_GROW per step while the energy falls up
+ * to SD_STEP_MAX (session 7; fixed SD_STEP before), at most SD_MAX, until
+ * the energy is SD_DROP (eV) below the saddle; the first push along the
+ * mode is at least SD_PUSH_MIN (A); the mode is refined with at least
+ * CONNECT_ITER Lanczos vectors. */
 #define SD_STEP 0.01
+#define SD_STEP_MAX 0.05
+#define SD_GROW 1.25
 #define SD_MAX 600
 #define SD_DROP 0.05
 #define SD_PUSH_MIN 0.1
@@ -785,18 +789,18 @@ static int refine_mode(actx *a, const double *xs, double *v, double *lambda) {
 
 /* One side of the saddle xs (mode v, eigenvalue lambda < 0): push by
  * sign * delta along v, follow the steepest-descent path (steps of SD_STEP
- * for the most-moved atom) until the energy is SD_DROP below the saddle
- * (half the saddle's height above the initial minimum if that is less),
- * then minimise (min_ftol).  delta = min(push_over, max(SD_PUSH_MIN,
- * 4 |F.v| / |lambda|)): four times the saddle's Newton offset along its
- * mode, so the push crosses the ridge on the intended side.  The path,
- * not a line-search minimiser or a fast relaxation, decides the side: the
- * residual force of a converged saddle (each component below
- * saddle_force, its norm larger than |lambda| * delta on a soft mode)
- * would otherwise carry both sides into the same basin.  The result stays
- * in a->sys->x, energy a->e. */
+ * up to SD_STEP_MAX for the most-moved atom) until the energy is SD_DROP
+ * below the saddle (half the saddle's height above the initial minimum if
+ * that is less), then minimise (min_ftol). delta = min(push_over,
+ * max(SD_PUSH_MIN, 4 |F.v| / |lambda|)): four times the saddle's Newton
+ * offset along its mode, so the push crosses the ridge on the intended
+ * side. The path, not a line-search minimiser or a fast relaxation,
+ * decides the side: the residual force of a converged saddle (each
+ * component below saddle_force, its norm larger than |lambda| * delta on a
+ * soft mode) would otherwise carry both sides into the same basin. The
+ * result stays in a->sys->x, energy a->e. */
 static int relax_side(actx *a, const double *xs, const double *v, double lambda, double sign) {
-  double *x = a->sys->x, es, eprev, delta, drop, ebest;
+  double *x = a->sys->x, es, eprev, delta, drop, ebest, step = SD_STEP;
   long saved = a->limit;
   int rc, rises = 0, kbest = 0;
   a->phase = "relax";
@@ -829,14 +833,19 @@ static int relax_side(actx *a, const double *xs, const double *v, double lambda,
     } else if (k - kbest >= SD_STALL) {
       break;
     }
+    /* the step grows while the energy falls, from SD_STEP up to
+     * SD_STEP_MAX, and starts again from SD_STEP after a rise */
+    if (k > 0) step = a->e < eprev ? fmin(SD_GROW * step, SD_STEP_MAX) : SD_STEP;
     eprev = a->e;
-    for (int i = 0; i < a->n3; i++) x[i] += SD_STEP * a->f[i] / fm;
+    for (int i = 0; i < a->n3; i++) x[i] += step * a->f[i] / fm;
     rc = eval(a);
   }
   TRACE("T push sign %+.0f delta %.3f dE %.4f calls %ld\n", sign, delta, a->e - es, a->ncalls);
   a->limit = saved;
   if (rc != 0) return rc;
-  return minimise(a);
+  rc = minimise(a);
+  TRACE("T push minimised n3 %d E %.4f calls %ld\n", a->n3, a->e - a->e0, a->ncalls);
+  return rc;
 }
 
 /* Lowest eigenvalue orthogonal to the unit mode v (cold Lanczos start from
