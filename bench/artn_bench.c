@@ -10,6 +10,7 @@
  *              [--check-connect] [--save FILE] [--quiet] [--atom-list I,J,...]
  *              [--call-cost K] [--refine-grow G] [--tighten F] [--same-energy E]
  *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L]
+ *              [--lost-follow N] [--lost-retries N] [--min-ftol F]
  *              [--job-range A:B] ...
  *
  * --glass N makes an N-atom glass (quench 5 ps melt, 100 K/ps; cached as
@@ -345,6 +346,8 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--compare") == 0) sh.compare = 1;
     else if (ARG("--tighten")) sh.tighten = atof(v);
     else if (ARG("--same-energy")) sh.o.same_energy = atof(v);
+    else if (ARG("--lost-follow")) sh.o.lost_follow = atoi(v);
+    else if (ARG("--min-ftol")) sh.o.min_ftol = atof(v);
     else if (strcmp(a, "--hessian") == 0) sh.hessian = 1;
     else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;
     else if (strcmp(a, "--quiet") == 0) quiet = 1;

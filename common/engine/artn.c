@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* FIRE parameters (Bitzek et al. 2006), unit mass, fictitious time. */
 #define FIRE_NMIN 5
@@ -204,6 +205,9 @@ typedef struct actx {
   int cat;                    /* phase of the current calls (CAT_*) */
   int in_lanczos;             /* 1 inside hess_vec */
   long calls_cat[4][2];       /* force calls by [phase][Lanczos] */
+#ifdef ARTN_TRACE
+  double cpu_cat[4];          /* CPU seconds of the force calls by phase */
+#endif
 } actx;
 
 /* Phases for the force-call breakdown of the event record. */
@@ -290,11 +294,29 @@ static double normalize(double *v, int n3) {
   return nv;
 }
 
+#ifdef ARTN_TRACE
+/* Trace build: CPU seconds of the force calls (and minimisations) by
+ * context and phase, printed per event ("T cpu L|L2|F basin climb second
+ * push"), to see where an event's time goes (docs/artn.md, session 7). */
+static double trace_cpu(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+#define CPU_START double cpu_t0_ = trace_cpu()
+#define CPU_ADD(a) ((a)->cpu_cat[(a)->cat] += trace_cpu() - cpu_t0_)
+#else
+#define CPU_START ((void)0)
+#define CPU_ADD(a) ((void)0)
+#endif
+
 /* Energy and forces at sys->x into *e, f (fixed atoms' forces zeroed). */
 static int eval_at(actx *a, double *e, double *f) {
   int rc;
   if (a->limit > 0 && a->ncalls + a->budget_offset >= a->limit) return ENG_ARTN_MAX_CALLS;
+  CPU_START;
   rc = eng_calc_compute(a->calc, a->sys, e, f, NULL, NULL);
+  CPU_ADD(a);
   a->ncalls++;
   a->calls_cat[a->cat][a->in_lanczos]++;
   if (rc != ENG_OK) return rc;
@@ -543,7 +565,9 @@ static int minimise(actx *a) {
   mo.ftol = o->min_ftol;
   mo.max_eval = o->min_max_calls;
   mo.mobile = a->mobile;
+  CPU_START;
   rc = eng_minimize(a->calc, a->sys, &mo, NULL, NULL, &res);
+  CPU_ADD(a);
   a->ncalls += res.force_calls;
   a->calls_cat[a->cat][0] += res.force_calls;
   if (rc == ENG_OK) rc = eval(a);
@@ -1406,6 +1430,8 @@ again:
             c2_iters += L2.lanczos_iters;
             for (int p = 0; p < 4; p++)
               for (int q = 0; q < 2; q++) c2_cat[p][q] += L2.calls_cat[p][q];
+            TRACE("T cpu L2 r %.1f %.4f %.4f %.4f %.4f calls %ld\n", cl2_r, L2.cpu_cat[0], L2.cpu_cat[1],
+                  L2.cpu_cat[2], L2.cpu_cat[3], L2.ncalls);
             actx_free(&L2);
             have_L2 = 0;
           }
@@ -1729,6 +1755,18 @@ retry:
   }
 
 finish:
+#ifdef ARTN_TRACE
+  if (have_L)
+    TRACE("T cpu L %.4f %.4f %.4f %.4f calls %ld\n", L.cpu_cat[0], L.cpu_cat[1], L.cpu_cat[2], L.cpu_cat[3],
+          L.ncalls);
+  if (have_L2)
+    TRACE("T cpu L2 r %.1f %.4f %.4f %.4f %.4f calls %ld cat %ld %ld %ld %ld\n", cl2_r, L2.cpu_cat[0],
+          L2.cpu_cat[1], L2.cpu_cat[2], L2.cpu_cat[3], L2.ncalls, L2.calls_cat[0][0] + L2.calls_cat[0][1],
+          L2.calls_cat[1][0] + L2.calls_cat[1][1], L2.calls_cat[2][0] + L2.calls_cat[2][1],
+          L2.calls_cat[3][0] + L2.calls_cat[3][1]);
+  TRACE("T cpu F %.4f %.4f %.4f %.4f calls %ld\n", F.cpu_cat[0], F.cpu_cat[1], F.cpu_cat[2], F.cpu_cat[3],
+        F.ncalls);
+#endif
   ev->lanczos_iters =
       F.lanczos_iters + (have_L ? L.lanczos_iters : 0) + (have_L2 ? L2.lanczos_iters : 0) + (int)c2_iters;
   {
