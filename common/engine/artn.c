@@ -297,7 +297,8 @@ static double normalize(double *v, int n3) {
 #ifdef ARTN_TRACE
 /* Trace build: CPU seconds of the force calls (and minimisations) by
  * context and phase, printed per event ("T cpu L|L2|F basin climb second
- * push"), to see where an event's time goes (docs/artn.md, session 7). */
+ * push"), to see where an event's time goes (docs/artn.md, session 7).
+ * The calling thread's CPU only: meaningful with one engine thread. */
 static double trace_cpu(void) {
   struct timespec t;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -696,6 +697,7 @@ static int climb(actx *a, double *v, double ftarget, sstate *st) {
         rc = eval(a);
         if (rc == 0) rc = energy_check(a, st);
         if (rc == 0) rc = lanczos(a, v, &st->lambda);
+        st->climb_steps++;
         if (rc != 0) return rc;
         TRACE("T follow k %d E %.4f lam %.4f fpar %.3f fmax %.3f calls %ld\n", k, a->e - a->e0, st->lambda, fp,
               fmax_of(a, a->f), a->ncalls);
@@ -1528,6 +1530,7 @@ again:
           rc = finish_saddle(T, vt, &st2);
           if (rc < 0) goto out;
           if (rc > 0) {
+            ev->fmax_whole = NAN; /* no saddle reported from this attempt */
             rc = status_of(rc, ev, &st2, "refinement cluster: ");
             goto retry;
           }

@@ -1049,7 +1049,10 @@ typedef struct eng_artn_opts {
                                follows the lowest mode uphill, at most this many
                                steps of climb_step_max without perpendicular
                                relaxation (the dimer method's convex-region rule),
-                               until lambda < 0; 50 (session 7; docs/artn.md) */
+                               until lambda < 0 (those steps count in climb_steps
+                               but not against climb_max_steps: at most
+                               lost_follow x lost_retries, and max_calls); 50
+                               (session 7; docs/artn.md) */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */

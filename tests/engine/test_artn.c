@@ -276,14 +276,14 @@ int main(void) {
   /* ---- a lost eigenvalue followed uphill (lost_follow, session 7) ---- */
   {
     /* Single attempts that end eigen_lost with the old recovery (pushes
-     * along x - x_initial) run again with the default, which follows the
-     * lowest mode uphill: most must now converge, and a converged one must
-     * be a first-order saddle by the dense Hessian. */
+     * along x - x_initial, as many recoveries allowed) run again with the
+     * default, which follows the lowest mode uphill: most must now reach a
+     * converged saddle (ok, not_connected or returned), and a converged ok
+     * one must be a first-order saddle by the dense Hessian. */
     eng_artn_opts op = o, of = o;
-    int nlost = 0, nrec = 0, nchecked = 0, npick = UNDER_ASAN ? 8 : 16;
+    int nlost = 0, nrec = 0, nchecked = 0, npick = UNDER_ASAN ? 12 : 16;
     op.restarts = of.restarts = 0;
-    op.lost_follow = 0;
-    op.lost_retries = 3;
+    op.lost_follow = 0; /* the only difference */
     ok(o.lost_follow == 50 && o.lost_retries == 20, "lost eigenvalues followed uphill by default (%d steps, %d times)",
        o.lost_follow, o.lost_retries);
     for (int k = 0; k < npick; k++) {
@@ -296,8 +296,8 @@ int main(void) {
         bail("artn: %s", eng_last_error());
       diag("atom %d: pushes: %s | follow: %s dq %.4f %s", atom, ev.reason, eng_artn_status_name(ev2.status), ev2.dq,
            ev2.reason);
-      nrec += ev2.status != ENG_ARTN_EIGEN_LOST;
-      if (ev2.status == ENG_ARTN_OK && nchecked < 2) {
+      nrec += ev2.status == ENG_ARTN_OK || ev2.status == ENG_ARTN_NOT_CONNECTED || ev2.status == ENG_ARTN_RETURNED;
+      if (ev2.status == ENG_ARTN_OK && nchecked < (UNDER_ASAN ? 1 : 2)) {
         int nneg = au_hessian_negatives(calc, g, xs, 1e-3, -1e-3, evals, NULL);
         nchecked++;
         ok(nneg == 1 && ev2.fmax_saddle < o.saddle_force && ev2.connected == 1,
@@ -307,8 +307,8 @@ int main(void) {
       }
     }
     ok(nlost >= 2 && nrec >= 0.75 * nlost,
-       "eigen_lost attempts with pushes along x - x_initial: %d of %d; not lost when followed uphill: %d", nlost,
-       npick, nrec);
+       "eigen_lost attempts with pushes along x - x_initial: %d of %d; converged saddles when followed uphill: %d",
+       nlost, npick, nrec);
     ok(nchecked >= 1, "at least one followed attempt converged and was checked (%d)", nchecked);
     {
       eng_artn_opts b = o;
