@@ -15,7 +15,12 @@
 #   attempts 256 single attempts (32 atoms x seeds 1..8, --restarts 0) on
 #            the 300-atom glass, summed: success per attempt with about 2.8
 #            points of standard error (session 5); ARTN_OPTS="..." adds
-#            artn_bench options (e.g. "--eigen-threshold -0.1")
+#            artn_bench options (e.g. "--eigen-threshold -0.1");
+#            first_order_per_attempt counts the converged first-order
+#            saddles, connected or not (the issue's success rate)
+#   attempts2k  the same on the bundled 2,000-atom glass, 32 atoms x seeds
+#            1..4 = 128 attempts, whole system (session 7; about 12 min
+#            CPU)
 #   grow     32 atoms of the bundled glass replicated 2x2x2 (16,000 atoms),
 #            local mode r_m 8 A, refined once in the whole system and once
 #            with --refine-radius 16 --refine-grow 4 (sessions 5-6;
@@ -66,23 +71,30 @@ for s in "${sets[@]}"; do
                --refine-radius "${REFINE_RADIUS:-12}" --atoms "${N_LOCAL:-100}" ;;
     compare) run compare --data "$sample" --replicate-xyz 3x3x2 --local 8 --compare \
                --refine-radius "${REFINE_RADIUS:-12}" --atoms "${N_COMPARE:-10}" ;;
-    attempts)
-      for seed in 1 2 3 4 5 6 7 8; do
+    attempts|attempts2k)
+      # attempts: 32 atoms x seeds 1..8 on the 300-atom glass; attempts2k:
+      # 32 atoms x seeds 1..4 on the bundled 2,000-atom glass (session 7)
+      if [ "$s" = attempts ]; then seeds="1 2 3 4 5 6 7 8"; extra=(); else seeds="1 2 3 4"; extra=(--data "$sample"); fi
+      for seed in $seeds; do
         # shellcheck disable=SC2086
-        run "attempts_$seed" --atoms 32 --check-connect --restarts 0 --seed "$seed" ${ARTN_OPTS:-}
-      done > "$out/attempts.json"
-      python3 - "$out/attempts.json" <<'PY'
+        run "${s}_$seed" "${extra[@]}" --atoms 32 --check-connect --restarts 0 --seed "$seed" ${ARTN_OPTS:-}
+      done > "$out/$s.json"
+      python3 - "$out/$s.json" "$s" <<'PY'
 import json, sys
-ok = att = 0; fails = {}; calls = {}
+ok = att = 0; fails = {}; calls = {}; cpu = 0.0
 for line in open(sys.argv[1]):
     j = json.loads(line)
-    ok += j["converged"]; att += j["attempts"]
+    ok += j["converged"]; att += j["attempts"]; cpu += j["cpu_s"]
     for k, v in j["failed_attempts"].items(): fails[k] = fails.get(k, 0) + v
     for k, v in j["calls_per_event"].items(): calls[k] = calls.get(k, 0) + v * j["events"]
-print(json.dumps({"set": "attempts", "ok": ok, "attempts": att, "success_per_attempt": round(ok / att, 3),
+# converged first-order saddles, connected or not (the issue's success rate)
+first = ok + fails.get("not_connected", 0) + fails.get("returned", 0)
+print(json.dumps({"set": sys.argv[2], "ok": ok, "attempts": att, "success_per_attempt": round(ok / att, 3),
+                  "first_order_per_attempt": round(first / att, 3),
                   "failed_attempts": {k: v for k, v in fails.items() if v},
                   "calls_per_attempt": {k: round(v / att) for k, v in calls.items()},
-                  "calls_per_ok": round(calls["total"] / max(ok, 1))}))
+                  "calls_per_ok": round(calls["total"] / max(ok, 1)),
+                  "cpu_s_per_ok": round(cpu / max(ok, 1), 1)}))
 PY
       ;;
     grow)
