@@ -33,8 +33,8 @@
 static const kind_param energy_params[1] = {{0}};
 
 static const kind_param minimize_params[] = {
-    {"algo", KIND_P_STRING, "fire|cg", 0, 0, 0, "\"cg\"", "",
-     "minimiser: conjugate gradient with line search, or FIRE"},
+    {"algo", KIND_P_STRING, "fire|cg|lbfgs", 0, 0, 0, "\"cg\"", "",
+     "minimiser: conjugate gradient with line search, FIRE, or L-BFGS"},
     {"ftol", KIND_P_NUMBER, NULL, 0, NOMAX, 1, "1e-6", "eV/A",
      "stop when the largest force component is <= ftol"},
     {"etol", KIND_P_NUMBER, NULL, 0, 1, 0, "0", "",

@@ -352,7 +352,10 @@ int kind__run_minimize(const cJSON *params, const kind_io *io, cJSON **result,
   rc = kind__ctx_begin(&c, "minimize", params, io, err, errlen);
   if (rc) goto fail;
   eng_min_opts_default(&o);
-  o.algo = strcmp(kind__spar(&c, "algo"), "fire") ? ENG_MIN_CG : ENG_MIN_FIRE;
+  {
+    const char *al = kind__spar(&c, "algo");
+    o.algo = !strcmp(al, "fire") ? ENG_MIN_FIRE : !strcmp(al, "lbfgs") ? ENG_MIN_LBFGS : ENG_MIN_CG;
+  }
   o.ftol = kind__par(&c, "ftol");
   o.etol = kind__par(&c, "etol");
   o.max_iter = (int)kind__par(&c, "max_iter");

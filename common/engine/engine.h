@@ -391,7 +391,7 @@ typedef int (*eng_progress_fn)(void *ud, double frac, const char *msg);
 /* Minimisation                                                        */
 /* ------------------------------------------------------------------ */
 
-typedef enum eng_min_algo { ENG_MIN_FIRE = 0, ENG_MIN_CG = 1 } eng_min_algo;
+typedef enum eng_min_algo { ENG_MIN_FIRE = 0, ENG_MIN_CG = 1, ENG_MIN_LBFGS = 2 } eng_min_algo;
 
 typedef enum eng_min_stop {
   ENG_STOP_NONE = 0,

@@ -1,8 +1,9 @@
 /*
  * min.c -- energy minimisation at fixed box: FIRE (Bitzek et al., PRL 97,
- * 170201 (2006)) and Polak-Ribiere(+) conjugate gradients with a
- * bracketing secant/quadratic line search.  Both act on positions only and
- * report which stop criterion ended them (docs/dynamics.md).
+ * 170201 (2006)), Polak-Ribiere(+) conjugate gradients with a bracketing
+ * secant/quadratic line search, and L-BFGS on the same line search.  All
+ * act on positions only and report which stop criterion ended them
+ * (docs/dynamics.md).
  *
  * Units: energies eV, forces eV/Angstrom, displacements Angstrom.  FIRE
  * uses unit masses and a fictitious time unit, so its behaviour does not
@@ -29,8 +30,13 @@
 /* Smallest growth of the step when extrapolating beyond a downhill point
  * (the secant through the start and that point is usually close). */
 #define LS_GROW_MIN 1.1
-/* Curvature condition |slope| <= LS_CURV * |slope0| ends the search. */
+/* Curvature condition |slope| <= LS_CURV * |slope0| ends the search
+ * (CG); L-BFGS takes the weak LBFGS_CURV, so that its unit step is
+ * usually accepted at the first evaluation. */
 #define LS_CURV 0.1
+#define LBFGS_CURV 0.9
+/* L-BFGS: correction pairs kept. */
+#define LBFGS_M 8
 /* Consecutive CG iterations without progress (energy change below the
  * round-off scale e_noise and the largest force not halved) after which
  * the minimiser gives up with ENG_STOP_LINESEARCH. */
@@ -70,6 +76,7 @@ const char *eng_min_algo_name(eng_min_algo a) {
   switch (a) {
   case ENG_MIN_FIRE: return "fire";
   case ENG_MIN_CG: return "cg";
+  case ENG_MIN_LBFGS: return "lbfgs";
   }
   return "unknown";
 }
@@ -217,7 +224,7 @@ typedef struct lspt {
  * point (lowest energy found with a negative-slope/decrease criterion) is
  * left in sys->x, m->e, m->f, and its step in *a_out (0 if none). */
 static int line_search(mstate *m, const double *h, const double *x0, double *ft,
-                       double s0, double amax, double a_try, double *a_out) {
+                       double s0, double amax, double a_try, double curv, double *a_out) {
   int n3 = m->n3, rc = ENG_OK, have_hi = 0;
   double e0 = m->e, eps = e_noise(e0);
   lspt lo = {0.0, e0, s0}, hi = {0.0, 0.0, 0.0}, best = {0.0, e0, s0};
@@ -241,14 +248,14 @@ static int line_search(mstate *m, const double *h, const double *x0, double *ft,
         best = cur;
         memcpy(m->f, ft, (size_t)n3 * sizeof *ft);
       }
-      if (fabs(cur.s) <= LS_CURV * fabs(s0) || a >= amax) break;
+      if (fabs(cur.s) <= curv * fabs(s0) || a >= amax) break;
     } else {
       hi = cur; /* past the minimum along h, or the energy rose */
       have_hi = 1;
       if (e < best.e - eps || (e <= best.e + eps && fabs(cur.s) < fabs(best.s))) {
         best = cur;
         memcpy(m->f, ft, (size_t)n3 * sizeof *ft);
-        if (fabs(cur.s) <= LS_CURV * fabs(s0)) break;
+        if (fabs(cur.s) <= curv * fabs(s0)) break;
       }
     }
     /* After the secant refinement, a strict decrease is good enough: more
@@ -333,7 +340,7 @@ static int run_cg(mstate *m, eng_min_stop *stop) {
     a_try = a_prev > 0.0 ? a_prev : fmin(m->o->dmax, 0.01) / hmax;
     memcpy(x0, m->sys->x, (size_t)n3 * sizeof *x0);
     memcpy(fold, m->f, (size_t)n3 * sizeof *fold);
-    rc = line_search(m, h, x0, ft, s0, amax, a_try, &a_acc);
+    rc = line_search(m, h, x0, ft, s0, amax, a_try, LS_CURV, &a_acc);
     if (rc != ENG_OK) goto out;
     if (a_acc == 0.0) {
       if (m->ncalls >= m->o->max_eval) {
@@ -386,6 +393,113 @@ out:
   return rc;
 }
 
+/* Limited-memory BFGS (Nocedal, Math. Comp. 35, 773 (1980); the two-loop
+ * recursion of Nocedal & Wright, Numerical Optimization, Alg. 7.4) with
+ * LBFGS_M pairs and the scaling gamma = s.y / y.y, on the same line search
+ * as CG with the weak curvature LBFGS_CURV and the unit step tried first.
+ * A pair with s.y <= 0 is skipped; a direction that is not downhill, or a
+ * line search that finds no lower point, drops the memory and retries
+ * along the force; the stop rules are CG's. */
+static int run_lbfgs(mstate *m, eng_min_stop *stop) {
+  int rc = ENG_OK, n3 = m->n3, flat = 0, k = 0, np = 0;
+  double *mem = eng__calloc((size_t)n3 * (2 * LBFGS_M + 4), sizeof *mem);
+  double *h, *x0, *ft, *fold, *sv[LBFGS_M], *yv[LBFGS_M], rho[LBFGS_M], al[LBFGS_M];
+  double f_ref = eng__max_abs(m->f, n3), a_first = 0.0;
+  if (!mem) return ENG_ENOMEM;
+  h = mem;
+  x0 = h + n3;
+  ft = x0 + n3;
+  fold = ft + n3;
+  for (int j = 0; j < LBFGS_M; j++) {
+    sv[j] = fold + n3 + (size_t)2 * j * n3;
+    yv[j] = sv[j] + n3;
+  }
+  *stop = ENG_STOP_NONE;
+  for (;;) {
+    double e_prev = m->e, s0, hmax, amax, a_try, a_acc, fmax;
+    /* h = H f (the downhill quasi-Newton step; k pairs, newest at (k-1) % M) */
+    memcpy(h, m->f, (size_t)n3 * sizeof *h);
+    for (int q = 0; q < np; q++) {
+      int j = (k - 1 - q + LBFGS_M) % LBFGS_M;
+      al[j] = rho[j] * eng__dot(sv[j], h, n3);
+      for (int i = 0; i < n3; i++) h[i] -= al[j] * yv[j][i];
+    }
+    if (np > 0) {
+      int j = (k - 1 + LBFGS_M) % LBFGS_M;
+      double gam = 1.0 / (rho[j] * eng__dot(yv[j], yv[j], n3));
+      for (int i = 0; i < n3; i++) h[i] *= gam;
+    }
+    for (int q = np - 1; q >= 0; q--) {
+      int j = (k - 1 - q + LBFGS_M) % LBFGS_M;
+      double b = rho[j] * eng__dot(yv[j], h, n3);
+      for (int i = 0; i < n3; i++) h[i] += (al[j] - b) * sv[j][i];
+    }
+    s0 = -eng__dot(m->f, h, n3);
+    if (!(s0 < 0.0)) {
+      np = 0; /* not downhill: forget the curvature, follow the force */
+      memcpy(h, m->f, (size_t)n3 * sizeof *h);
+      s0 = -eng__dot(m->f, h, n3);
+    }
+    hmax = max_atom_norm(h, n3);
+    if (!(hmax > 0.0)) {
+      *stop = ENG_STOP_FTOL;
+      break;
+    }
+    amax = m->o->dmax / hmax;
+    /* the quasi-Newton step; without pairs the first accepted step length
+     * (at first a move of min(dmax, 0.01 A) for the fastest atom) */
+    a_try = np > 0 ? 1.0 : a_first > 0.0 ? a_first : fmin(m->o->dmax, 0.01) / hmax;
+    memcpy(x0, m->sys->x, (size_t)n3 * sizeof *x0);
+    memcpy(fold, m->f, (size_t)n3 * sizeof *fold);
+    rc = line_search(m, h, x0, ft, s0, amax, a_try, LBFGS_CURV, &a_acc);
+    if (rc != ENG_OK) goto out;
+    if (a_acc == 0.0) {
+      if (m->ncalls >= m->o->max_eval) {
+        *stop = ENG_STOP_MAXEVAL;
+        break;
+      }
+      if (np == 0) {
+        *stop = ENG_STOP_LINESEARCH;
+        break;
+      }
+      np = 0;
+      continue;
+    }
+    if (np == 0) a_first = a_acc;
+    m->iter++;
+    fmax = eng__max_abs(m->f, n3);
+    if (fabs(m->e - e_prev) > e_noise(e_prev) || fmax < 0.5 * f_ref) {
+      flat = 0;
+      f_ref = fmax;
+    } else {
+      flat++;
+    }
+    *stop = stop_test(m, fmax, e_prev, 1);
+    if (*stop == ENG_STOP_NONE && flat >= CG_MAX_FLAT) *stop = ENG_STOP_LINESEARCH;
+    if (*stop != ENG_STOP_NONE) break;
+    rc = report(m, fmax);
+    if (rc != ENG_OK) goto out;
+    {
+      /* the new pair: s = x - x0, y = grad - grad0 = fold - f */
+      int j = k % LBFGS_M;
+      double sy;
+      for (int i = 0; i < n3; i++) {
+        sv[j][i] = a_acc * h[i];
+        yv[j][i] = fold[i] - m->f[i];
+      }
+      sy = eng__dot(sv[j], yv[j], n3);
+      if (sy > 0.0 && eng__dot(yv[j], yv[j], n3) > 0.0) {
+        rho[j] = 1.0 / sy;
+        k++;
+        if (np < LBFGS_M) np++;
+      }
+    }
+  }
+out:
+  free(mem);
+  return rc;
+}
+
 /* Minimise the energy of sys in place at fixed box (FIRE or CG, see the
  * top of this file).  o NULL = defaults.  ENG_OK whatever criterion
  * stopped it (res->stop); ENG_EINVAL for bad options, ENG_ECANCEL if
@@ -409,7 +523,7 @@ int eng_minimize(eng_calc *c, eng_system *sys, const eng_min_opts *o,
     eng_min_opts_default(&def);
     o = &def;
   }
-  if (o->algo != ENG_MIN_FIRE && o->algo != ENG_MIN_CG)
+  if (o->algo != ENG_MIN_FIRE && o->algo != ENG_MIN_CG && o->algo != ENG_MIN_LBFGS)
     return eng_set_error(ENG_EINVAL, "min.c:%d: unknown minimiser %d", __LINE__, (int)o->algo);
   if (!(o->ftol >= 0.0) || !(o->etol >= 0.0) || !(o->dmax > 0.0) || !isfinite(o->dmax) ||
       o->max_iter < 0 || o->max_eval < 1)
@@ -433,6 +547,7 @@ int eng_minimize(eng_calc *c, eng_system *sys, const eng_min_opts *o,
   else if (o->max_iter == 0) stop = ENG_STOP_MAXITER;
   else if (m.ncalls >= o->max_eval) stop = ENG_STOP_MAXEVAL;
   else if (o->algo == ENG_MIN_FIRE) rc = run_fire(&m, &stop);
+  else if (o->algo == ENG_MIN_LBFGS) rc = run_lbfgs(&m, &stop);
   else rc = run_cg(&m, &stop);
   /* Keep atoms inside the box; image flags (if any) record the shifts.
    * Fixed atoms stay exactly where they were. */

@@ -178,6 +178,15 @@ def main():
     r = run_json("minimize", DATA, "--algo", "fire", "--ftol", "1e-4", "--summary")
     ok(r is not None and r["summary"]["stop"] == "ftol" and r["summary"]["fmax"] <= 1e-4
        and "per_atom" not in r, "minimize --algo fire reaches ftol; --summary drops per_atom")
+    # (from this start, 11 eV above its minimum, CG and L-BFGS may end in
+    # different local minima: test_min compares them from a near start)
+    rl = run_json("minimize", DATA, "--algo", "lbfgs", "--ftol", "1e-5", "--summary")
+    ok(rl is not None and rl["params"].get("algo") == "lbfgs"
+       and rl["summary"]["stop"] == "ftol" and rl["summary"]["fmax"] <= 1e-5
+       and rl["summary"]["energy"] < rl["summary"]["e_initial"]
+       and rl["summary"]["force_calls"] >= rl["summary"]["iterations"] > 0,
+       "minimize --algo lbfgs reaches ftol (%s force calls), recorded in params"
+       % (rl and rl["summary"].get("force_calls")))
     ra = run_json("md", DATA, "--params", '{"steps":10,"seed":3,"temperature":500}', "--summary")
     rb = run_json("md", DATA, "--steps", "10", "--seed", "3", "--temperature", "500", "--summary")
     ok(ra is not None and rb is not None and ra["summary"] == rb["summary"] and ra["params"] == rb["params"],

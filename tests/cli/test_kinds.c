@@ -102,7 +102,7 @@ int main(void) {
   bad("minimize", "{\"ftol\":0}", "ftol: must be a number > 0");
   bad("minimize", "{\"ftol\":\"1e-6\"}", "ftol: must be a number > 0");
   bad("minimize", "{\"ftol\":1e-6,\"ftol\":1e-5}", "ftol: given twice");
-  bad("minimize", "{\"algo\":\"newton\"}", "algo: must be one of \"fire\", \"cg\"");
+  bad("minimize", "{\"algo\":\"newton\"}", "algo: must be one of \"fire\", \"cg\", \"lbfgs\"");
   bad("minimize", "{\"algo\":\"\"}", "algo: must be one of");
   bad("minimize", "{\"max_iter\":2.5}", "max_iter: must be an integer");
   bad("minimize", "{\"max_iter\":0}", "max_iter: must be an integer between 1");

@@ -25,6 +25,18 @@ static int count_progress(void *ud, double frac, const char *msg) {
 }
 
 /* fcc Cu, nc^3 conventional cells of edge a, all type 0. */
+/* Largest minimum-image distance between the same atom in a and b, A. */
+static double max_dist(const eng_system *a, const eng_system *b) {
+  double m = 0.0;
+  for (int i = 0; i < a->natoms; i++) {
+    double d[3];
+    for (int k = 0; k < 3; k++) d[k] = a->x[3 * i + k] - b->x[3 * i + k];
+    eng_box_minimum_image(&a->box, d);
+    m = fmax(m, sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]));
+  }
+  return m;
+}
+
 static eng_system *fcc_cu(int nc, double a) {
   static const double basis[4][3] = {{0, 0, 0}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
   eng_system *s = tmd_cuzr_system(4 * nc * nc * nc);
@@ -88,7 +100,8 @@ int main(void) {
   ok(strcmp(eng_min_stop_name(ENG_STOP_FTOL), "ftol") == 0 &&
          strcmp(eng_min_stop_name(ENG_STOP_LINESEARCH), "linesearch") == 0,
      "stop names");
-  ok(strcmp(eng_min_algo_name(ENG_MIN_FIRE), "fire") == 0 && strcmp(eng_min_algo_name(ENG_MIN_CG), "cg") == 0,
+  ok(strcmp(eng_min_algo_name(ENG_MIN_FIRE), "fire") == 0 && strcmp(eng_min_algo_name(ENG_MIN_CG), "cg") == 0 &&
+         strcmp(eng_min_algo_name(ENG_MIN_LBFGS), "lbfgs") == 0,
      "algorithm names");
   ok(eng_minimize(NULL, NULL, &o, NULL, NULL, &res) == ENG_EINVAL, "NULL calculator is EINVAL");
 
@@ -115,7 +128,7 @@ int main(void) {
     o.algo = (eng_min_algo)7;
     ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_EINVAL, "unknown algorithm is EINVAL");
 
-    for (int algo = 0; algo < 2; algo++) {
+    for (int algo = 0; algo < 3; algo++) {
       eng_rng_seed(&r, 11);
       memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
       for (int i = 0; i < 3 * s->natoms; i++) s->x[i] += 0.2 * (eng_rng_uniform(&r) - 0.5);
@@ -143,7 +156,7 @@ int main(void) {
       double *f = malloc(sizeof(double) * 3 * s->natoms), fm_mob, fm_fix;
       eng_system *start;
       for (int i = 0; i < s->natoms; i++) mob[i] = s->x[3 * i] < 0.5 * s->box.len[0];
-      for (int algo = 0; algo < 2; algo++) {
+      for (int algo = 0; algo < 3; algo++) {
         int moved_fixed = 0;
         eng_rng_seed(&r, 13);
         memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
@@ -182,7 +195,7 @@ int main(void) {
        "a minimum stops on ftol with 0 iterations and 1 force call");
 
     /* Limits and energy criterion. */
-    for (int algo = 0; algo < 2; algo++) {
+    for (int algo = 0; algo < 3; algo++) {
       eng_rng_seed(&r, 12);
       memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
       for (int i = 0; i < 3 * s->natoms; i++) s->x[i] += 0.2 * (eng_rng_uniform(&r) - 0.5);
@@ -298,6 +311,33 @@ int main(void) {
     diag("FIRE glass: %d iterations, %d force calls, E %.10f eV, %.2f s", res.iterations, res.force_calls,
          res.e_final, tmd_now() - t0);
     near(res.e_final / s->natoms, ecg / s->natoms, 1e-6, "FIRE and CG agree per atom");
+    double efire = res.e_final;
+
+    /* L-BFGS (session 7) from the same start: the same minimum, in fewer
+     * force calls than CG */
+    memcpy(s->x, start->x, 3 * sizeof(double) * s->natoms);
+    o.algo = ENG_MIN_LBFGS;
+    {
+      int cg_calls = 0;
+      eng_min_result rcg;
+      eng_min_opts oc = o;
+      eng_system *s2 = eng_system_copy(start);
+      oc.algo = ENG_MIN_CG;
+      if (!s2 || eng_minimize(calc, s2, &oc, NULL, NULL, &rcg) != ENG_OK) bail("CG again: %s", eng_last_error());
+      cg_calls = rcg.force_calls;
+      eng_system_free(s2);
+      rcm = eng_minimize(calc, s, &o, NULL, NULL, &res);
+      ok(rcm == ENG_OK && res.stop == ENG_STOP_FTOL,
+         "L-BFGS to 1e-6 eV/A on the glass (stop %s, fmax %.2e)", eng_min_stop_name(res.stop), res.fmax);
+      diag("L-BFGS glass: %d iterations, %d force calls (CG %d), E %.10f eV", res.iterations, res.force_calls,
+           cg_calls, res.e_final);
+      near(res.e_final / s->natoms, ecg / s->natoms, 1e-6, "L-BFGS and CG agree per atom");
+      ok(max_dist(s, cg) < 1e-3, "L-BFGS and CG end at the same positions (max %.2e A)",
+         max_dist(s, cg));
+      ok(res.force_calls < cg_calls, "L-BFGS needs fewer force calls than CG (%d < %d)", res.force_calls, cg_calls);
+    }
+    double elbfgs = res.e_final;
+    res.e_final = efire;
 
     have_dir = mkdtemp(dir) != NULL;
     if (!lmp || !*lmp || access(lmp, X_OK) != 0) {
@@ -316,6 +356,7 @@ int main(void) {
         near(ecg / s->natoms, elmp / s->natoms, 1e-6, "CG reaches LAMMPS's minimised energy per atom");
         near(res.e_final / s->natoms, elmp / s->natoms, 1e-6,
              "FIRE reaches LAMMPS's minimised energy per atom");
+        near(elbfgs / s->natoms, elmp / s->natoms, 1e-6, "L-BFGS reaches LAMMPS's minimised energy per atom");
       }
       unlink(path);
       snprintf(path, sizeof path, "%s/in.min", dir);
