@@ -391,6 +391,8 @@ typedef int (*eng_progress_fn)(void *ud, double frac, const char *msg);
 /* Minimisation                                                        */
 /* ------------------------------------------------------------------ */
 
+/* FIRE, Polak-Ribiere CG (the default), L-BFGS (session 7); see
+ * docs/dynamics.md. */
 typedef enum eng_min_algo { ENG_MIN_FIRE = 0, ENG_MIN_CG = 1, ENG_MIN_LBFGS = 2 } eng_min_algo;
 
 typedef enum eng_min_stop {

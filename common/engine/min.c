@@ -71,7 +71,7 @@ const char *eng_min_stop_name(eng_min_stop s) {
   return "unknown";
 }
 
-/* "fire" or "cg"; "unknown" otherwise.  Never NULL. */
+/* "fire", "cg" or "lbfgs"; "unknown" otherwise.  Never NULL. */
 const char *eng_min_algo_name(eng_min_algo a) {
   switch (a) {
   case ENG_MIN_FIRE: return "fire";
