@@ -550,11 +550,10 @@ static int relax(actx *a, const double *dir, int nmax, double ftol, int use_par)
   return 0;
 }
 
-/* Minimise in place to min_ftol (no search budget): L-BFGS from min.c
- * (CG until session 6: L-BFGS took 31 % fewer push-over calls on 256
- * attempts and 13 % less CPU on 32 events at 16,000 atoms, with 6 of 256
- * verdicts changed, docs/artn.md), only the moving atoms free in a
- * cluster or a masked system (until session 5 a masked FIRE there). */
+/* Minimise in place to min_ftol (no search budget): CG from min.c, only
+ * the moving atoms free in a cluster or a masked system (until session 5
+ * a masked FIRE there; CG took 8 % fewer calls on 32 events at 16,000
+ * atoms with the same outcomes for 31 of them, docs/artn.md). */
 static int minimise(actx *a) {
   const eng_artn_opts *o = a->o;
   long saved = a->limit;
@@ -563,7 +562,7 @@ static int minimise(actx *a) {
   int rc;
   a->limit = 0;
   eng_min_opts_default(&mo);
-  mo.algo = ENG_MIN_LBFGS;
+  mo.algo = ENG_MIN_CG;
   mo.ftol = o->min_ftol;
   mo.max_eval = o->min_max_calls;
   mo.mobile = a->mobile;
