@@ -300,6 +300,26 @@ static int line_search(mstate *m, const double *h, const double *x0, double *ft,
   return ENG_OK;
 }
 
+/* Book-keeping after an accepted line-search step (CG, L-BFGS): counts the
+ * iteration, tracks progress (the energy fell by more than its round-off,
+ * or the largest force halved since the last progress; *flat counts the
+ * iterations without), applies the stop rules into *stop and calls
+ * progress (ENG_ECANCEL if asked to stop). */
+static int after_step(mstate *m, double e_prev, double *f_ref, int *flat, eng_min_stop *stop) {
+  double fmax = eng__max_abs(m->f, m->n3);
+  m->iter++;
+  if (fabs(m->e - e_prev) > e_noise(e_prev) || fmax < 0.5 * *f_ref) {
+    *flat = 0;
+    *f_ref = fmax;
+  } else {
+    (*flat)++;
+  }
+  *stop = stop_test(m, fmax, e_prev, 1);
+  if (*stop == ENG_STOP_NONE && *flat >= CG_MAX_FLAT) *stop = ENG_STOP_LINESEARCH;
+  if (*stop != ENG_STOP_NONE) return ENG_OK;
+  return report(m, fmax);
+}
+
 /* Polak-Ribiere(+) conjugate gradients with Powell restarts, a restart
  * every 3N iterations, and steepest descent when the direction is not
  * downhill.  ENG_STOP_LINESEARCH when even a steepest-descent search finds
@@ -320,7 +340,7 @@ static int run_cg(mstate *m, eng_min_stop *stop) {
   *stop = ENG_STOP_NONE;
   memcpy(h, m->f, (size_t)n3 * sizeof *h);
   for (;;) {
-    double e_prev = m->e, s0 = -eng__dot(m->f, h, n3), hmax, amax, a_try, a_acc, fmax;
+    double e_prev = m->e, s0 = -eng__dot(m->f, h, n3), hmax, amax, a_try, a_acc;
     int sd = 0;
     if (!(s0 < 0.0)) {
       /* Not a descent direction: steepest descent. */
@@ -356,22 +376,10 @@ static int run_cg(mstate *m, eng_min_stop *stop) {
       a_prev = 0.0;
       continue;
     }
-    m->iter++;
     a_prev = a_acc;
-    fmax = eng__max_abs(m->f, n3);
-    /* Progress: the energy fell by more than its round-off, or the largest
-     * force halved since the last progress. */
-    if (fabs(m->e - e_prev) > e_noise(e_prev) || fmax < 0.5 * f_ref) {
-      flat = 0;
-      f_ref = fmax;
-    } else {
-      flat++;
-    }
-    *stop = stop_test(m, fmax, e_prev, 1);
-    if (*stop == ENG_STOP_NONE && flat >= CG_MAX_FLAT) *stop = ENG_STOP_LINESEARCH;
-    if (*stop != ENG_STOP_NONE) break;
-    rc = report(m, fmax);
+    rc = after_step(m, e_prev, &f_ref, &flat, stop);
     if (rc != ENG_OK) goto out;
+    if (*stop != ENG_STOP_NONE) break;
     /* New direction: PR+ with Powell restart and a periodic restart. */
     {
       double gg = eng__dot(fold, fold, n3), ff = eng__dot(m->f, m->f, n3);
@@ -416,7 +424,7 @@ static int run_lbfgs(mstate *m, eng_min_stop *stop) {
   }
   *stop = ENG_STOP_NONE;
   for (;;) {
-    double e_prev = m->e, s0, hmax, amax, a_try, a_acc, fmax;
+    double e_prev = m->e, s0, hmax, amax, a_try, a_acc;
     /* h = H f (the downhill quasi-Newton step; k pairs, newest at (k-1) % M) */
     memcpy(h, m->f, (size_t)n3 * sizeof *h);
     for (int q = 0; q < np; q++) {
@@ -466,19 +474,9 @@ static int run_lbfgs(mstate *m, eng_min_stop *stop) {
       continue;
     }
     if (np == 0) a_first = a_acc;
-    m->iter++;
-    fmax = eng__max_abs(m->f, n3);
-    if (fabs(m->e - e_prev) > e_noise(e_prev) || fmax < 0.5 * f_ref) {
-      flat = 0;
-      f_ref = fmax;
-    } else {
-      flat++;
-    }
-    *stop = stop_test(m, fmax, e_prev, 1);
-    if (*stop == ENG_STOP_NONE && flat >= CG_MAX_FLAT) *stop = ENG_STOP_LINESEARCH;
-    if (*stop != ENG_STOP_NONE) break;
-    rc = report(m, fmax);
+    rc = after_step(m, e_prev, &f_ref, &flat, stop);
     if (rc != ENG_OK) goto out;
+    if (*stop != ENG_STOP_NONE) break;
     {
       /* the new pair: s = x - x0, y = grad - grad0 = fold - f */
       int j = k % LBFGS_M;
