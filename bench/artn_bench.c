@@ -347,6 +347,7 @@ int main(int argc, char **argv) {
     else if (ARG("--tighten")) sh.tighten = atof(v);
     else if (ARG("--same-energy")) sh.o.same_energy = atof(v);
     else if (ARG("--lost-follow")) sh.o.lost_follow = atoi(v);
+    else if (ARG("--basin-gap")) sh.o.basin_lanczos_gap = atof(v);
     else if (ARG("--min-ftol")) sh.o.min_ftol = atof(v);
     else if (strcmp(a, "--hessian") == 0) sh.hessian = 1;
     else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;
@@ -478,6 +479,7 @@ int main(int argc, char **argv) {
     int nconv = 0, nfirst = 0, nchecked = 0, *calls = calloc(sh.njobs + 1, sizeof(int));
     int *callsall = calloc(sh.njobs + 1, sizeof(int)), nstat[16] = {0}, ncmp = 0, nsame = 0;
     int *callsatt = calloc(sh.njobs + 1, sizeof(int)); /* successful attempt's calls */
+    int *callssrch = calloc(sh.njobs + 1, sizeof(int)); /* the same without the first-order check */
     double *dq[2], *dev = calloc(sh.njobs + 1, sizeof(double)), tfull = 0, tloc = 0, sumdev = 0;
     int ndq[2] = {0, 0}, nconn = 0, nattempts = 0, nloc = 0, nfail[ENG_ARTN_NSTATUS] = {0};
     long ph[7] = {0}; /* force calls by phase, all events (calls_basin ... calls_push_over, total) */
@@ -512,6 +514,7 @@ int main(int argc, char **argv) {
       if (e->status == ENG_ARTN_OK) {
         calls[nconv] = e->force_calls_saddle + e->force_calls_local;
         callsatt[nconv] = e->calls_attempt_saddle;
+        callssrch[nconv] = e->calls_attempt_saddle - e->calls_attempt_check;
         callsall[nconv] = e->force_calls + e->force_calls_local;
         nconv++;
         dq[type > 0][ndq[type > 0]++] = e->dq;
@@ -547,6 +550,7 @@ int main(int argc, char **argv) {
     qsort(calls, nconv, sizeof(int), cmp_int);
     qsort(callsall, nconv, sizeof(int), cmp_int);
     qsort(callsatt, nconv, sizeof(int), cmp_int);
+    qsort(callssrch, nconv, sizeof(int), cmp_int);
     qsort(dq[0], ndq[0], sizeof(double), cmp_dbl);
     qsort(dq[1], ndq[1], sizeof(double), cmp_dbl);
     qsort(dev, nsame, sizeof(double), cmp_dbl);
@@ -578,8 +582,10 @@ int main(int argc, char **argv) {
                calls[nconv / 2], calls[(int)(0.9 * (nconv - 1))], callsall[nconv / 2],
                callsall[(int)(0.9 * (nconv - 1))]);
       if (nconv) /* the successful attempt alone, kick to saddle (peers' count) */
-        printf("\"calls_attempt_median\":%d,\"calls_attempt_p90\":%d,", callsatt[nconv / 2],
-               callsatt[(int)(0.9 * (nconv - 1))]);
+        printf("\"calls_attempt_median\":%d,\"calls_attempt_p90\":%d,\"calls_search_median\":%d,"
+               "\"calls_search_p90\":%d,",
+               callsatt[nconv / 2], callsatt[(int)(0.9 * (nconv - 1))], callssrch[nconv / 2],
+               callssrch[(int)(0.9 * (nconv - 1))]);
       for (int t = 0; t < 2; t++)
         if (ndq[t])
           printf("\"dq_%s\":{\"n\":%d,\"min\":%.3f,\"median\":%.3f,\"max\":%.3f},", t ? "Zr" : "Cu",
@@ -635,6 +641,7 @@ int main(int argc, char **argv) {
     free(calls);
     free(callsall);
     free(callsatt);
+    free(callssrch);
     free(dq[0]);
     free(dq[1]);
     free(dev);

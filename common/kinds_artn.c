@@ -102,6 +102,9 @@
   X(lost_follow, I, 0, 1000, 0, "",                                           \
     "a lost eigenvalue: at most this many steps uphill along the lowest "     \
     "mode (0: pushes along x - x_initial)")                                   \
+  X(basin_lanczos_gap, D, 0, 1, 0, "",                                        \
+    "basin Lanczos also stops at this change of lambda relative to its "      \
+    "distance from eigen_threshold (0: off)")                                 \
   X(max_energy, D, 0, 999999, 1, "eV",                                        \
     "give up (energy_limit) above E_initial + this")                          \
   X(max_calls, I, 1, 1e9, 0, "", "force-call budget of the saddle search")    \
@@ -933,7 +936,8 @@ out:
   X(calls_push_over, calls_push_over, I)                                      \
   X(fmax_whole, fmax_whole, D)                                                \
   X(refine_radius_used, refine_radius_used, D)                                \
-  X(calls_attempt_saddle, calls_attempt_saddle, I)
+  X(calls_attempt_saddle, calls_attempt_saddle, I)                            \
+  X(calls_attempt_check, calls_attempt_check, I)
 
 enum { EV_D, EV_I, EV_L, EV_B };
 typedef struct ev_col {

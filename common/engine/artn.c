@@ -139,6 +139,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->basin_warm = 1;
   o->lost_threshold = -0.05;
   o->lost_follow = 50;
+  o->basin_lanczos_gap = 0.3;
 }
 
 const char *eng_artn_status_name(eng_artn_status s) {
@@ -204,6 +205,8 @@ typedef struct actx {
   double *w3;                 /* basin: Lanczos start scratch */
   int cat;                    /* phase of the current calls (CAT_*) */
   int in_lanczos;             /* 1 inside hess_vec */
+  double gap_thr;             /* inside basin(): its eigenvalue threshold (the
+                                 basin_lanczos_gap stop); NaN elsewhere */
   long calls_cat[4][2];       /* force calls by [phase][Lanczos] */
 #ifdef ARTN_TRACE
   double cpu_cat[4];          /* CPU seconds of the force calls by phase */
@@ -234,6 +237,7 @@ static int actx_init(actx *a, eng_calc *calc, eng_system *sys, const eng_artn_op
                      const unsigned char *mobile, const double *x0) {
   int n3 = 3 * sys->natoms;
   memset(a, 0, sizeof *a);
+  a->gap_thr = NAN;
   a->calc = calc;
   a->sys = sys;
   a->o = o;
@@ -267,6 +271,15 @@ static int actx_init(actx *a, eng_calc *calc, eng_system *sys, const eng_artn_op
  * grown out of (carry). */
 static long calls_all(const actx *F, const actx *L, const actx *L2, long carry) {
   return F->ncalls + (L ? L->ncalls : 0) + (L2 ? L2->ncalls : 0) + carry;
+}
+
+/* The first-order check's calls (CAT_SECOND) of an event so far, in the
+ * same contexts; carry: those of the refinement clusters grown out of. */
+static long calls_second_all(const actx *F, const actx *L, const actx *L2, const long carry[2]) {
+  long n = carry[0] + carry[1];
+  for (int q = 0; q < 2; q++)
+    n += F->calls_cat[CAT_SECOND][q] + (L ? L->calls_cat[CAT_SECOND][q] : 0) + (L2 ? L2->calls_cat[CAT_SECOND][q] : 0);
+  return n;
 }
 
 /* Zero fixed atoms; remove the mean (rigid translation) when projecting. */
@@ -455,6 +468,12 @@ static int lanczos_ex(actx *a, double *v, double *lambda, const double *defl, in
         (defl ? fabs(theta - theta_prev) <= 0.1 * SECOND_TOL
               : fabs(theta - theta_prev) <= o->lanczos_tol * fmax(fabs(theta), fabs(o->eigen_threshold))))
       break;
+    /* In the basin the question is only whether lambda is below the
+     * threshold: stop once the Ritz value moves by less than
+     * basin_lanczos_gap times its distance from it (session 8). */
+    if (!defl && k >= mmin && isfinite(theta_prev) && isfinite(a->gap_thr) && o->basin_lanczos_gap > 0.0 &&
+        fabs(theta - theta_prev) <= o->basin_lanczos_gap * fabs(theta - a->gap_thr))
+      break;
     if (beta[j] <= 1e-10 * (fabs(alpha[j]) + 1.0)) break;
     if (j + 1 < m)
       for (int i = 0; i < n3; i++) Q[(size_t)(j + 1) * n3 + i] = w[i] / beta[j];
@@ -642,7 +661,9 @@ static int basin(actx *a, const double *d, double first, int maxsteps, int init,
         memcpy(v, dx, sizeof(double) * (size_t)a->n3);
       }
     }
+    a->gap_thr = thr;
     rc = lanczos(a, v, &st->lambda);
+    a->gap_thr = NAN;
     if (rc != 0) return rc;
     warm = 1;
 #ifdef ARTN_TRACE
@@ -995,6 +1016,7 @@ static int check_opts(const eng_artn_opts *o) {
   BAD(o->min_max_calls < 1, "min_max_calls must be >= 1");
   BAD(!(o->same_dist > 0.0 && o->same_dist < 100.0), "same_dist must be in (0, 100) A");
   BAD(o->lost_follow < 0 || o->lost_follow > 1000, "lost_follow must be 0..1000");
+  BAD(!(o->basin_lanczos_gap >= 0.0 && o->basin_lanczos_gap <= 1.0), "basin_lanczos_gap must be in [0, 1]");
   BAD(!(o->same_energy > 0.0 && o->same_energy < 100.0), "same_energy must be in (0, 100) eV");
   BAD(!(o->max_energy > 0.0 && o->max_energy < 1e6), "max_energy must be positive");
   BAD(o->max_calls < 1, "max_calls must be >= 1");
@@ -1213,6 +1235,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   double cl2_r = 0.0;       /* moving radius cl2 was cut with */
   long c2_calls = 0, c2_iters = 0, c2_cat[4][2] = {{0}}; /* calls of grown-out L2s */
   long att0 = 0;            /* calls_all at the start of the current attempt */
+  long sec0 = 0;            /* calls_second_all at the start of the current attempt */
   sstate st;
   eng_rng rng;
   double *raw = NULL, *d = NULL, *v = NULL, *xs = NULL, *vs = NULL, *y = NULL, *vf = NULL;
@@ -1351,6 +1374,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   S0 = S;
 again:
   att0 = calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls);
+  sec0 = calls_second_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_cat[CAT_SECOND]);
   if (attempt > 0) {
     TRACE("T restart after %s: %s\n", eng_artn_status_name(ev->status), ev->reason);
     S = S0;
@@ -1377,6 +1401,7 @@ again:
     ev->fmax_saddle = ev->max_disp_saddle = ev->max_disp = NAN;
     ev->n_moved = 0;
     ev->calls_attempt_saddle = 0;
+    ev->calls_attempt_check = 0;
     ev->connected = -1;
     ev->final_differs = 0;
   }
@@ -1603,6 +1628,8 @@ saddle_done:
   if (!o->local) ev->fmax_whole = ev->fmax_saddle;
   ev->force_calls_saddle = (int)F.ncalls;
   ev->calls_attempt_saddle = (int)(calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls) - att0);
+  ev->calls_attempt_check =
+      (int)(calls_second_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_cat[CAT_SECOND]) - sec0);
   saddle_calls_L = have_L ? (int)L.ncalls : 0;
   if (S == &F) {
     memcpy(xs, work->x, sizeof(double) * (size_t)n3);

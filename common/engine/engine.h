@@ -1055,6 +1055,13 @@ typedef struct eng_artn_opts {
                                but not against climb_max_steps: at most
                                lost_follow x lost_retries, and max_calls); 50
                                (session 7; docs/artn.md) */
+  /* -- added in session 8 -- */
+  double basin_lanczos_gap; /* in the basin a Lanczos estimate also stops once its
+                               eigenvalue changes by less than this fraction of its
+                               distance from the basin's threshold (the basin only
+                               asks whether lambda is below it; the climb's first
+                               Lanczos refines the mode); 0 = off (only lanczos_tol,
+                               the rule until session 7); 0.3 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */
@@ -1113,6 +1120,11 @@ typedef struct eng_artn_event {
                                attempt alone, from its kick to its saddle (after the
                                first-order check): the cost of one successful search,
                                as peers count it; 0 if no saddle was reached */
+  int calls_attempt_check;  /* of calls_attempt_saddle, the first-order check's
+                               second-mode Lanczos vectors (check_second; the
+                               push-offs' climbs are not included): peers run no such
+                               check, so calls_attempt_saddle - calls_attempt_check is
+                               the search as they count it (session 8) */
 } eng_artn_event;
 
 /* Fill o with the defaults listed above. */

@@ -192,6 +192,13 @@ int main(void) {
                         : ev.calls_attempt_saddle > 0 && ev.calls_attempt_saddle < ev.force_calls_saddle,
        "event %d: calls_attempt_saddle %d (attempt %d of the %d calls to the saddle)", k,
        ev.calls_attempt_saddle, ev.attempts, ev.force_calls_saddle);
+    /* the check's second-mode calls: at least its minimum Lanczos run, all
+     * of the event's when there was one attempt, fewer than the search's */
+    ok(ev.calls_attempt_check >= 16 && ev.calls_attempt_check < ev.calls_attempt_saddle &&
+           (ev.attempts > 1 || ev.calls_attempt_check == ev.calls_second) &&
+           ev.calls_attempt_check <= ev.calls_second,
+       "event %d: calls_attempt_check %d of %d (event's second-mode calls %d)", k, ev.calls_attempt_check,
+       ev.calls_attempt_saddle, ev.calls_second);
     ok(isnan(ev.fmax_whole) == 0 && ev.fmax_whole == ev.fmax_saddle,
        "event %d: fmax_whole = fmax_saddle for a whole-system saddle (%.4f)", k, ev.fmax_whole);
     {
@@ -328,6 +335,42 @@ int main(void) {
       ok(eng_artn_run(calc, pot, g, 0, 0, &b, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL &&
              strstr(eng_last_error(), "lost_follow"),
          "negative lost_follow is EINVAL naming it");
+    }
+  }
+
+  /* ---- the basin's Lanczos stop (basin_lanczos_gap, session 8) ---- */
+  {
+    /* The same single attempts with the basin's Lanczos run to lanczos_tol
+     * (gap 0, the rule until session 7) and with the default gap: the
+     * basin must cost fewer Lanczos calls and leave the basin as often. */
+    eng_artn_opts o0 = o, og = o;
+    long lz0 = 0, lzg = 0;
+    int exit0 = 0, exitg = 0, npick = UNDER_ASAN ? 4 : 8;
+    o0.restarts = og.restarts = 0;
+    o0.basin_lanczos_gap = 0.0; /* the only difference */
+    ok(o.basin_lanczos_gap == 0.3, "basin_lanczos_gap defaults to 0.3 (%g)", o.basin_lanczos_gap);
+    for (int k = 0; k < npick; k++) {
+      int atom = (int)((long)k * g->natoms / 8) + 3;
+      if (eng_artn_run(calc, pot, g, atom, 1, &o0, NULL, NULL, &ev, NULL, NULL) != ENG_OK ||
+          eng_artn_run(calc, pot, g, atom, 1, &og, NULL, NULL, &ev2, NULL, NULL) != ENG_OK)
+        bail("artn: %s", eng_last_error());
+      diag("atom %d: basin Lanczos calls %d (gap 0, %s) vs %d (gap %.2g, %s)", atom, ev.calls_basin_lanczos,
+           eng_artn_status_name(ev.status), ev2.calls_basin_lanczos, og.basin_lanczos_gap,
+           eng_artn_status_name(ev2.status));
+      lz0 += ev.calls_basin_lanczos;
+      lzg += ev2.calls_basin_lanczos;
+      exit0 += ev.status != ENG_ARTN_NO_EXIT;
+      exitg += ev2.status != ENG_ARTN_NO_EXIT;
+    }
+    ok(lzg < lz0 && exitg == exit0 && exit0 == npick,
+       "basin Lanczos calls %ld with the gap stop, %ld without; basins left %d and %d of %d", lzg, lz0, exitg,
+       exit0, npick);
+    {
+      eng_artn_opts b = o;
+      b.basin_lanczos_gap = 1.5;
+      ok(eng_artn_run(calc, pot, g, 0, 0, &b, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL &&
+             strstr(eng_last_error(), "basin_lanczos_gap"),
+         "basin_lanczos_gap 1.5 is EINVAL naming it");
     }
   }
 
