@@ -1056,12 +1056,13 @@ typedef struct eng_artn_opts {
                                lost_follow x lost_retries, and max_calls); 50
                                (session 7; docs/artn.md) */
   /* -- added in session 8 -- */
-  double basin_lanczos_gap; /* in the basin a Lanczos estimate also stops once its
-                               eigenvalue changes by less than this fraction of its
-                               distance from the basin's threshold (the basin only
-                               asks whether lambda is below it; the climb's first
-                               Lanczos refines the mode); 0 = off (only lanczos_tol,
-                               the rule until session 7); 0.3 */
+  double basin_lanczos_gap; /* in the basin, while its estimate is above the basin's
+                               threshold, a Lanczos run also stops once the estimate
+                               changes by less than this fraction of its distance
+                               from the threshold (the basin only asks whether
+                               lambda is below it; below it lanczos_tol alone
+                               decides); 0 = off (only lanczos_tol, the rule until
+                               session 7); 0.3 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */

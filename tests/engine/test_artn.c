@@ -49,7 +49,7 @@ int main(void) {
   eng_artn_opts o;
   eng_artn_event ev, ev2;
   double *xs, *xf, *xs2, *evals, *mode;
-  int n3, nevents = 6, nconv = 0, nfirst = 0, nreturn = 0;
+  int n3, nevents = 10, nconv = 0, nfirst = 0, nreturn = 0;
   double e0;
 
   /* ---- options ---- */
