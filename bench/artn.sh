@@ -27,6 +27,10 @@
 #            REFINE_RADIUS=R changes the start): per-event whole-system
 #            force at the saddle, CPU, and dQ of the pairs with the same
 #            cluster saddle
+#   growb    32 other atoms of the same replica (atoms 100 + 497 k,
+#            session 8), grown refinement only: with grow's second run a
+#            64-event sample (32 events vary by +-30 % in CPU: 0-3 of them
+#            grow out to the whole system and take 25-40 s each)
 #   tighten  the same 32 events grown from 16 A, and 32 whole-system events
 #            on the bundled 2,000-atom glass, every converged saddle then
 #            converged again in the whole system to TIGHTEN eV/A (default
@@ -52,6 +56,8 @@ export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 # 32 atoms of the 16,000-atom replica (sessions 5-6: grow, tighten)
 list32=1,2126,4251,6376,8501,10626,12751,14876,37,2287,4537,6787,9037,11287,13537,15787
 list32=$list32,73,3070,4067,7064,8061,11058,12055,15052,49,3046,4043,7040,8037,11034,12031,15028
+# 32 more (session 8: growb)
+list32b=$(python3 -c 'print(",".join(str(100 + 497 * k) for k in range(32)))')
 
 run() { # NAME ARGS...
   local name=$1
@@ -116,6 +122,9 @@ print('{"set": "grow", "pairs_same_cluster_saddle": %d%s}' % (len(diff), "" if n
       % (st.mean(diff), st.median(diff), min(diff), max(diff), st.mean(map(abs, diff)))))
 PY
       ;;
+    growb)
+      run growb --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list "$list32b" --threads 1 \
+        --refine-radius "${REFINE_RADIUS:-16}" --refine-grow 4 ;;
     tighten)
       run tighten_grow --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list32 --threads 1 \
         --refine-radius 16 --refine-grow 4 --tighten "${TIGHTEN:-0.005}"
