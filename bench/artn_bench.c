@@ -271,6 +271,43 @@ static int call_cost(const eng_potential *pot, const eng_system *sys, eng_calc *
     eng_calc_free(cc);
     eng_system_free(cs);
   }
+  printf("]");
+  /* The periodic whole system with the atoms beyond r_m of atom c frozen
+   * (eng_calc_set_frozen on a calculator of its own): what a refinement
+   * grown out of the cell could cost per call instead of all atoms free
+   * (session 8, for the grown-out events). */
+  {
+    static const double rw[] = {24.0, 28.0, 32.0};
+    unsigned char *fz = malloc((size_t)sys->natoms);
+    eng_calc *wc = NULL;
+    printf(",\"whole_frozen\":[");
+    for (int r = 0; rc == 0 && fz && r < (int)(sizeof rw / sizeof rw[0]); r++) {
+      double ms;
+      int nm = 0;
+      for (int j = 0; j < sys->natoms; j++) {
+        double d[3];
+        for (int q = 0; q < 3; q++) d[q] = sys->x[3 * j + q] - sys->x[3 * c + q];
+        eng_box_minimum_image(&sys->box, d);
+        fz[j] = d[0] * d[0] + d[1] * d[1] + d[2] * d[2] >= rw[r] * rw[r];
+        nm += !fz[j];
+      }
+      if (eng_calc_create(pot, sys, NULL, &wc) || eng_calc_set_frozen(wc, fz)) {
+        fprintf(stderr, "artn_bench: frozen whole system: %s\n", eng_last_error());
+        rc = 1;
+        break;
+      }
+      eng_calc_compute(wc, sys, &e, f, NULL, NULL);
+      t0 = now();
+      for (int i = 0; i < k; i++) eng_calc_compute(wc, sys, &e, f, NULL, NULL);
+      ms = (now() - t0) / k * 1e3;
+      printf("%s{\"r_m\":%.1f,\"moving\":%d,\"ms\":%.3f,\"ratio\":%.1f}", r ? "," : "", rw[r], nm, ms,
+             whole / ms);
+      eng_calc_free(wc);
+      wc = NULL;
+    }
+    eng_calc_free(wc);
+    free(fz);
+  }
   printf("]}\n");
   free(f);
   return rc;
