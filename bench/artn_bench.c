@@ -188,6 +188,16 @@ static int cmp_dbl(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* CPU ms per eng_calc_compute of sys with calc (this thread): one warm-up
+ * call, then the mean of k calls at fixed positions; f: 3 natoms scratch. */
+static double ms_per_call(eng_calc *calc, const eng_system *sys, int k, double *f) {
+  double e, t0;
+  eng_calc_compute(calc, sys, &e, f, NULL, NULL);
+  t0 = now();
+  for (int i = 0; i < k; i++) eng_calc_compute(calc, sys, &e, f, NULL, NULL);
+  return (now() - t0) / k * 1e3;
+}
+
 /* --call-cost K: CPU ms per eng_calc_compute (this thread) of the whole
  * system and of a cluster as local mode cuts it around atom c (the atoms
  * within rm + cutoff + 1 A, non-periodic; the background density of the
@@ -195,13 +205,10 @@ static int cmp_dbl(const void *a, const void *b) {
  * positions.  One JSON line on stdout. */
 static int call_cost(const eng_potential *pot, const eng_system *sys, eng_calc *calc, int c, int k,
                      const double *rms, int nrm) {
-  double *f = malloc(sizeof(double) * 3 * sys->natoms), e, t0, whole;
+  double *f = malloc(sizeof(double) * 3 * sys->natoms), whole;
   int rc = 0;
   if (!f) return 1;
-  eng_calc_compute(calc, sys, &e, f, NULL, NULL);
-  t0 = now();
-  for (int i = 0; i < k; i++) eng_calc_compute(calc, sys, &e, f, NULL, NULL);
-  whole = (now() - t0) / k * 1e3;
+  whole = ms_per_call(calc, sys, k, f);
   printf("{\"natoms\":%d,\"calls\":%d,\"whole_ms\":%.3f,\"clusters\":[", sys->natoms, k, whole);
   for (int r = 0; r < nrm; r++) {
     double R = rms[r] + eng_potential_cutoff(pot) + 1.0, ms;
@@ -244,10 +251,7 @@ static int call_cost(const eng_potential *pot, const eng_system *sys, eng_calc *
       rc = 1;
       break;
     }
-    eng_calc_compute(cc, cs, &e, f, NULL, NULL);
-    t0 = now();
-    for (int i = 0; i < k; i++) eng_calc_compute(cc, cs, &e, f, NULL, NULL);
-    ms = (now() - t0) / k * 1e3;
+    ms = ms_per_call(cc, cs, k, f);
     /* the same cluster with its shell (beyond r_m) frozen, as local mode
      * runs it since session 6 (eng_calc_set_frozen) */
     {
@@ -258,10 +262,7 @@ static int call_cost(const eng_potential *pot, const eng_system *sys, eng_calc *
           fz[j] = cs->x[3 * j] * cs->x[3 * j] + cs->x[3 * j + 1] * cs->x[3 * j + 1] +
                       cs->x[3 * j + 2] * cs->x[3 * j + 2] >= rms[r] * rms[r];
         eng_calc_set_frozen(cc, fz);
-        eng_calc_compute(cc, cs, &e, f, NULL, NULL);
-        t0 = now();
-        for (int i = 0; i < k; i++) eng_calc_compute(cc, cs, &e, f, NULL, NULL);
-        msf = (now() - t0) / k * 1e3;
+        msf = ms_per_call(cc, cs, k, f);
         free(fz);
       }
       printf("%s{\"r_m\":%.1f,\"n\":%d,\"ms\":%.3f,\"ratio\":%.1f,\"ms_frozen\":%.3f,"
@@ -296,10 +297,7 @@ static int call_cost(const eng_potential *pot, const eng_system *sys, eng_calc *
         rc = 1;
         break;
       }
-      eng_calc_compute(wc, sys, &e, f, NULL, NULL);
-      t0 = now();
-      for (int i = 0; i < k; i++) eng_calc_compute(wc, sys, &e, f, NULL, NULL);
-      ms = (now() - t0) / k * 1e3;
+      ms = ms_per_call(wc, sys, k, f);
       printf("%s{\"r_m\":%.1f,\"moving\":%d,\"ms\":%.3f,\"ratio\":%.1f}", r ? "," : "", rw[r], nm, ms,
              whole / ms);
       eng_calc_free(wc);
