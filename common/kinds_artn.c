@@ -103,8 +103,8 @@
     "a lost eigenvalue: at most this many steps uphill along the lowest "     \
     "mode (0: pushes along x - x_initial)")                                   \
   X(basin_lanczos_gap, D, 0, 1, 0, "",                                        \
-    "basin Lanczos also stops at this change of lambda relative to its "      \
-    "distance from eigen_threshold (0: off)")                                 \
+    "while above eigen_threshold, basin Lanczos also stops at this change "  \
+    "of lambda relative to its distance from it (0: off)")                    \
   X(max_energy, D, 0, 999999, 1, "eV",                                        \
     "give up (energy_limit) above E_initial + this")                          \
   X(max_calls, I, 1, 1e9, 0, "", "force-call budget of the saddle search")    \
