@@ -154,9 +154,9 @@ static void *worker(void *arg) {
               e->calls_basin, e->calls_basin_lanczos, e->calls_climb, e->calls_climb_lanczos,
               e->calls_second, e->calls_push_over, e->attempts);
       if (sh->local)
-        fprintf(stderr, " local: n_cluster %d refine_calls %d refine_shift %.3f refine_r %.1f fmax_whole %.4f failed",
+        fprintf(stderr, " local: n_cluster %d refine_calls %d refine_shift %.3f refine_r %.1f%s fmax_whole %.4f failed",
                 j->evl.n_cluster, j->evl.force_calls_refine, j->evl.refine_shift, j->evl.refine_radius_used,
-                j->evl.fmax_whole);
+                j->evl.refine_periodic ? " periodic" : "", j->evl.fmax_whole);
       for (int s = 1; sh->local && s < ENG_ARTN_NSTATUS; s++)
         if (j->evl.fail_counts[s])
           fprintf(stderr, " %s:%d", eng_artn_status_name((eng_artn_status)s), j->evl.fail_counts[s]);

@@ -937,7 +937,8 @@ out:
   X(fmax_whole, fmax_whole, D)                                                \
   X(refine_radius_used, refine_radius_used, D)                                \
   X(calls_attempt_saddle, calls_attempt_saddle, I)                            \
-  X(calls_attempt_check, calls_attempt_check, I)
+  X(calls_attempt_check, calls_attempt_check, I)                            \
+  X(refine_periodic, refine_periodic, B)
 
 enum { EV_D, EV_I, EV_L, EV_B };
 typedef struct ev_col {

@@ -55,6 +55,10 @@
 /* Local mode: extra margin of the cluster beyond moving radius + cutoff,
  * A; also how far a moving atom may move outward with the cluster exact. */
 #define SHELL_MARGIN 1.0
+/* refine_grow out of the cell: the refinement continues in the periodic
+ * whole system with the atoms beyond the grown radius frozen while at
+ * most this fraction of the atoms moves (then all atoms move). */
+#define GROW_FROZEN_MAX 0.5
 /* Increments tried to recover a lost eigenvalue. */
 #define LOST_PUSHES 8
 /* Lanczos vectors for the second-lowest eigenvalue (cold start): at most
@@ -1066,6 +1070,8 @@ static int check_opts(const eng_artn_opts *o) {
  * outer atoms fixed) to round-off (tests/engine/test_cluster.c). */
 typedef struct cluster {
   eng_system *sys;     /* NULL: local mode runs on the whole system with a mask */
+  int periodic;        /* 1: sys is a periodic copy of the whole system, the atoms
+                          beyond rm frozen (a grown refinement out of the cell) */
   eng_calc *calc;
   int *map;            /* cluster atom -> whole-system atom */
   unsigned char *mobile;
@@ -1089,9 +1095,12 @@ static void cluster_free(cluster *c) {
  * whole-system host densities at sys->x (eng_calc_density).  A sphere that
  * does not fit in the periodic cell (2 (rm + rc + SHELL_MARGIN) >= a cell
  * width, where an atom could meet two images of another) leaves cl->sys
- * NULL and masks the whole system instead. */
+ * NULL and masks the whole system instead; with frozen_whole, if at most
+ * GROW_FROZEN_MAX of the atoms move, cl->sys is then a periodic copy of the
+ * whole system with its own calculator, the atoms beyond rm frozen (their
+ * pairs skipped, session 9), and cl->periodic = 1. */
 static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0, double rc,
-                         double rm, const double *rho_full, cluster *cl) {
+                         double rm, const double *rho_full, int frozen_whole, cluster *cl) {
   double R = rm + rc + SHELL_MARGIN, w[3], lo[3], hi[3];
   const double *xc = sys->x + 3 * c0;
   int fits = 1, n = sys->natoms, rcode;
@@ -1120,6 +1129,23 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
       if (y > hi[k]) hi[k] = y;
     }
     cl->n++;
+  }
+  if (!fits && frozen_whole && cl->nactive <= GROW_FROZEN_MAX * n) {
+    /* The periodic whole system itself, nothing left out: no background
+     * density; the frozen atoms' pairs are summed once per list build. */
+    unsigned char *frozen = eng__malloc((size_t)n, 1);
+    assert(cl->n == n);
+    cl->sys = eng_system_copy(sys);
+    if (!frozen || !cl->sys) {
+      free(frozen);
+      return ENG_ENOMEM;
+    }
+    cl->periodic = 1;
+    rcode = eng_calc_create(pot, cl->sys, NULL, &cl->calc);
+    for (int i = 0; i < n; i++) frozen[i] = !cl->mobile[i];
+    if (rcode == ENG_OK) rcode = eng_calc_set_frozen(cl->calc, frozen);
+    free(frozen);
+    return rcode;
   }
   if (!fits) return ENG_OK;
   cl->sys = eng_system_create(cl->n, sys->ntypes);
@@ -1339,7 +1365,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
     }
     rc = eng_calc_density(calc, rho_full);
     if (rc == ENG_OK)
-      rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->local_radius, rho_full, &cl);
+      rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->local_radius, rho_full, 0, &cl);
     if (rc != ENG_OK) goto out;
     ev->n_cluster = cl.n;
     ev->n_active = cl.nactive;
@@ -1410,6 +1436,7 @@ again:
     ev->dq_local = ev->refine_shift = ev->eigenvalue2 = NAN;
     ev->fmax_whole = NAN;
     ev->refine_radius_used = 0.0;
+    ev->refine_periodic = 0;
     ev->e_saddle = ev->e_final = ev->dq = ev->de_final = ev->eigenvalue = NAN;
     ev->fmax_saddle = ev->max_disp_saddle = ev->max_disp = NAN;
     ev->n_moved = 0;
@@ -1479,7 +1506,8 @@ again:
         }
         if (!cl2.map) {
           cl2_r = rr;
-          rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), rr, rho_full, &cl2);
+          rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), rr, rho_full,
+                             o->refine_grow > 0.0, &cl2);
           if (rc == ENG_OK && cl2.sys) {
             rc = actx_init(&L2, cl2.calc, cl2.sys, o, cl2.mobile, cl2.x0);
             if (rc == ENG_OK) {
@@ -1587,6 +1615,7 @@ again:
         }
       }
       ev->refine_radius_used = T == &L2 ? rr : 0.0;
+      ev->refine_periodic = T == &L2 && cl2.periodic;
       {
         /* Shift between the cluster saddle (mapped) and the refined one. */
         double *tmp = F.ftmp, *xr = work->x, best = 0.0;

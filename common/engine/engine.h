@@ -1034,7 +1034,10 @@ typedef struct eng_artn_opts {
                                target (refine_force if set, else saddle_force), grows
                                the cluster's moving radius by this much and resumes
                                the climb there; a cluster that no longer fits in the
-                               cell gives way to the whole system.  The reported
+                               cell gives way to the periodic whole system with the
+                               atoms beyond the grown radius frozen (session 9; while
+                               at most half the atoms move) and then to the whole
+                               system, every atom free.  The reported
                                saddle is then a saddle of the whole system by the
                                search's own force criterion (fmax_whole), pushed
                                over where it was refined (in the whole system
@@ -1116,7 +1119,7 @@ typedef struct eng_artn_event {
                                is a cluster's); NaN when no saddle was reached */
   double refine_radius_used; /* local mode: moving radius of the cluster the saddle was
                                refined in (refine_grow may have grown it), A; 0 = the
-                               whole system or not refined */
+                               whole system with every atom free, or not refined */
   int calls_attempt_saddle; /* force calls (whole-system and cluster alike) of the last
                                attempt alone, from its kick to its saddle (after the
                                first-order check): the cost of one successful search,
@@ -1126,6 +1129,10 @@ typedef struct eng_artn_event {
                                push-offs' climbs are not included): peers run no such
                                check, so calls_attempt_saddle - calls_attempt_check is
                                the search as they count it (session 8) */
+  /* -- added in session 9 -- */
+  int refine_periodic;      /* 1: refine_grow grew the refinement out of the cell and
+                               it ran in the periodic whole system with the atoms
+                               beyond refine_radius_used frozen; 0 otherwise */
 } eng_artn_event;
 
 /* Fill o with the defaults listed above. */

@@ -673,9 +673,12 @@ static void artn_event_whole(const eng_potential *pot, const eng_system *w, eng_
     final_is_minimum(cw, ws, xf, f, 10.0 * o.min_ftol, "refine_push", &ep);
   }
   {
-    /* refine_grow out of the cell (7 A, then 11 A does not fit): the climb
-     * ends in the whole system and, since session 6, the reported saddle
-     * is pushed over there too, as with refine_push */
+    /* refine_grow out of the cell (7 A, then 11 A does not fit): since
+     * session 9 the climb goes on in the periodic whole system with the
+     * atoms beyond 11 and 15 A frozen, which this saddle does not pass,
+     * and ends at 19 A (more than half the atoms) with every atom free;
+     * since session 6 the reported saddle is pushed over there too, as
+     * with refine_push */
     eng_artn_event eg;
     eng_artn_opts og = o;
     og.refine_push = 0;
@@ -691,6 +694,79 @@ static void artn_event_whole(const eng_potential *pot, const eng_system *w, eng_
        eg.force_calls);
     final_is_minimum(cw, ws, xf, f, 10.0 * o.min_ftol, "grown-out", &eg);
   }
+out:
+  eng_system_free(ws);
+  free(xs);
+  free(xf);
+  free(f);
+}
+
+/* refine_grow out of the cell into the periodic whole system (session 9):
+ * on the 33 A glass a 7 A refinement cluster fits and an 11 A one does
+ * not, so from 11 A on the climb runs in a periodic copy of the whole
+ * system whose atoms beyond the grown radius are frozen (their pairs
+ * skipped), while at most half the atoms move.  The reported saddle must
+ * be a saddle of the whole system (every atom's force checked here
+ * independently), the atoms beyond the radius must not have moved in the
+ * saddle or the final state, and the final state must be a minimum of the
+ * moving atoms. */
+static void artn_event_periodic(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom) {
+  const int n = w->natoms;
+  eng_artn_opts o;
+  eng_artn_event ev;
+  eng_system *ws = eng_system_copy(w);
+  double *xs = malloc(sizeof(double) * 3 * n), *xf = malloc(sizeof(double) * 3 * n);
+  double *f = malloc(sizeof(double) * 3 * n), e0, es, fm = 0.0, fin = 0.0, outer = 0.0, rr;
+  int rc_run, nmov = 0;
+
+  if (!ws || !xs || !xf || !f) bail("out of memory");
+  local_opts(&o, 7.0);
+  o.refine_grow = 4.0;
+  o.seed = 4;
+  for (int i = 0; i < 3 * n; i++) xs[i] = xf[i] = NAN;
+  rc_run = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, xs, xf);
+  ok(rc_run == ENG_OK, "grown into the periodic whole system: event ran (rc %d)", rc_run);
+  diag("periodic: %s (%s), dq %.4f, dq_local %.4f, refined at r %.1f A (periodic %d), fmax_whole %.4f, "
+       "calls %d local (%d refine) + %d whole", eng_artn_status_name(ev.status), ev.reason, ev.dq,
+       ev.dq_local, ev.refine_radius_used, ev.refine_periodic, ev.fmax_whole, ev.force_calls_local,
+       ev.force_calls_refine, ev.force_calls);
+  if (ev.status != ENG_ARTN_OK) {
+    skip("periodic-refinement event did not converge (%s)", eng_artn_status_name(ev.status));
+    goto out;
+  }
+  rr = ev.refine_radius_used;
+  ok(ev.refine_periodic == 1 && rr >= 11.0 && fmod(rr - o.refine_radius, o.refine_grow) == 0.0,
+     "refined in the periodic whole system with the atoms beyond %.1f A frozen", rr);
+  memcpy(ws->x, xs, sizeof(double) * 3 * n);
+  if (eng_calc_compute(cw, w, &e0, NULL, NULL, NULL) || eng_calc_compute(cw, ws, &es, f, NULL, NULL))
+    bail("whole: %s", eng_last_error());
+  for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
+  ok(fm < o.saddle_force, "a whole-system saddle: max force component %.4f < %.2f eV/A over all %d atoms", fm,
+     o.saddle_force, n);
+  near(ev.fmax_whole, fm, 1e-9, "fmax_whole is that number");
+  near(es - e0, ev.dq, 1e-6, "whole-system E(saddle) - E(initial) = the event's dq");
+  memcpy(ws->x, xf, sizeof(double) * 3 * n);
+  if (eng_calc_compute(cw, ws, NULL, f, NULL, NULL)) bail("whole: %s", eng_last_error());
+  for (int j = 0; j < n; j++) {
+    double d[3];
+    for (int k = 0; k < 3; k++) d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
+    eng_box_minimum_image(&w->box, d);
+    if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] >= rr * rr) {
+      for (int k = 0; k < 3; k++)
+        outer = fmax(outer, fabs(xs[3 * j + k] - w->x[3 * j + k]) + fabs(xf[3 * j + k] - w->x[3 * j + k]));
+    } else {
+      nmov++;
+      for (int k = 0; k < 3; k++) fin = fmax(fin, fabs(f[3 * j + k]));
+    }
+  }
+  /* (to round-off: the earlier, non-periodic stages map positions through
+   * cluster coordinates, x0 + (x - x0), which is exact only to ~1e-15 A) */
+  ok(outer < 1e-12 && nmov * 2 <= n,
+     "saddle and final state: every atom beyond %.1f A at its initial position (%.3g A); %d of %d moved",
+     rr, outer, nmov, n);
+  ok(fin < 10.0 * o.min_ftol, "the final state is a minimum of the %d moving atoms (max force %.2g eV/A)", nmov,
+     fin);
+  ok(ev.connected == 1 && ev.final_differs == 1, "connected, final state differs");
 out:
   eng_system_free(ws);
   free(xs);
@@ -771,6 +847,7 @@ int main(void) {
   if (eng_calc_create(pot, g, NULL, &cw)) bail("calc: %s", eng_last_error());
   artn_event(pot, g, cw, 1000);
   if (!UNDER_ASAN) artn_event_whole(pot, g, cw, 1000);
+  artn_event_periodic(pot, g, cw, 200);
   eng_calc_free(cw);
   eng_system_free(w);
   eng_system_free(g);
