@@ -926,13 +926,16 @@ static int second_mode(actx *a, const double *v, double *w, double *lam2) {
 
 /* A converged point with a second negative eigenvalue is not a first-order
  * saddle: push it off along the second mode w (first towards the side of
- * lower energy) and climb again to the tighter second_force; if that climb
- * fails, try the other side of w from the same point.  At most
- * second_retries push-offs. */
+ * lower energy) and climb again to the tighter second_force (or
+ * refine_force when that is tighter still: session 9, until then the
+ * reported saddle could miss refine_force); if that climb fails, try the
+ * other side of w from the same point.  At most second_retries push-offs. */
 static int ensure_first_order(actx *a, double *v, sstate *st) {
   const eng_artn_opts *o = a->o;
   double *w = a->wsave, *x = a->sys->x;
   size_t nb = sizeof(double) * (size_t)a->n3;
+  const double target = o->refine_force > 0.0 && o->refine_force < o->second_force ? o->refine_force
+                                                                                    : o->second_force;
   int rc;
   for (int t = 0;; t++) {
     double ep, em, lam1 = st->lambda, first;
@@ -962,7 +965,7 @@ static int ensure_first_order(actx *a, double *v, sstate *st) {
       st->lambda = lam1;
       rc = eval(a);
       if (rc == 0) rc = lanczos(a, v, &st->lambda);
-      if (rc == 0) rc = climb(a, v, o->second_force, st);
+      if (rc == 0) rc = climb(a, v, target, st);
       if (rc <= 0) break;
       if (rc == ENG_ARTN_MAX_CALLS || rc == ENG_ARTN_ENERGY_LIMIT || side == 1) {
         char tmp[80];

@@ -969,7 +969,9 @@ typedef struct eng_artn_opts {
                                orthogonal to the mode (Lanczos, 48 vectors); if it is
                                below -1e-3 eV/A^2, push off along it by 0.2 A and climb
                                again to second_force; 1 */
-  double second_force;      /* force criterion of that re-climb, eV/A; 0.01 */
+  double second_force;      /* force criterion of that re-climb, eV/A (refine_force
+                               instead when that is set and tighter; session 9);
+                               0.01 */
   int second_retries;       /* push-offs before HIGHER_ORDER; 3 */
   double same_dist;         /* two minima are the same if no atom differs by more, A
                                (or by 5x more with |dE| < same_energy: soft modes);

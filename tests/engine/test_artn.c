@@ -250,6 +250,39 @@ int main(void) {
   } else
     skip("connectivity rate not asserted under ASan (one event only: %d / %d)", nreturn, nconv);
 
+  /* ---- refine_force: the reported saddle meets it (session 9) ---- */
+  {
+    /* Atom 100 (index 99, event 0): with refine_force 0.005 its converged
+     * point has a second negative eigenvalue, so the check pushes it off
+     * and climbs again.  Until session 9 that climb went to second_force
+     * (0.01 eV/A) even when refine_force asked for less: this event was
+     * reported at 0.0099 eV/A (5 of 73 ok events of the glass so, found
+     * with `pelmap artn ... --refine-force 0.005`).  The saddle reported
+     * must meet the tighter of the two, by an independent force call. */
+    eng_artn_opts ot = o;
+    eng_system *s = eng_system_copy(g);
+    double *f = calloc(n3, sizeof(double)), fm = 0.0;
+    int rc;
+    if (!s || !f) bail("out of memory");
+    ot.refine_force = 0.005;
+    rc = eng_artn_run(calc, pot, g, 99, 0, &ot, NULL, NULL, &ev, xs, NULL);
+    diag("refine_force %.3f: atom %lld %s (%s), dq %.4f, fmax %.4f, second eigenvalue %.4f, second-mode calls %d",
+         ot.refine_force, (long long)ev.atom_id, eng_artn_status_name(ev.status), ev.reason, ev.dq, ev.fmax_saddle,
+         ev.eigenvalue2, ev.calls_second);
+    if (rc != ENG_OK || ev.status != ENG_ARTN_OK) {
+      skip("refine_force event did not converge (%s)", rc ? eng_last_error() : eng_artn_status_name(ev.status));
+    } else {
+      memcpy(s->x, xs, sizeof(double) * n3);
+      eng_calc_compute(calc, s, NULL, f, NULL, NULL);
+      for (int i = 0; i < n3; i++) fm = fm > fabs(f[i]) ? fm : fabs(f[i]);
+      ok(fm < ot.refine_force && ev.fmax_saddle < ot.refine_force,
+         "refine_force %.3f eV/A: the saved saddle's max force component is %.4f (event: %.4f)", ot.refine_force,
+         fm, ev.fmax_saddle);
+    }
+    eng_system_free(s);
+    free(f);
+  }
+
   /* ---- reproducibility ---- */
   {
     int atom = 7, same;
