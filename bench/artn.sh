@@ -35,6 +35,13 @@
 #            on the bundled 2,000-atom glass, every converged saddle then
 #            converged again in the whole system to TIGHTEN eV/A (default
 #            0.005; eng_artn_refine): |dQ - dQ_tight| (session 6)
+#   growtight  the first 16 atoms of grow's list, grown from 16 A with
+#            --refine-force TIGHT_FORCE (default 0.005 eV/A): every reported
+#            saddle a whole-system saddle to that force; most events grow out
+#            of the 66 A cell, into the periodic whole system with the atoms
+#            beyond the grown radius frozen (session 9)
+# SEEDS="1 2 ..." changes the seeds of attempts / attempts2k (session 9:
+# attempts2k with SEEDS="5 6 7 8" doubles its sample to 256 attempts).
 # Each set prints one TSV line per event and a JSON summary line; the files
 # go to OUT (default ./artn-bench).  Times are CPU seconds per thread.
 # Usage: bench/artn.sh BUILD_DIR [SET...]   (default: small attempt glass2k)
@@ -80,7 +87,7 @@ for s in "${sets[@]}"; do
     attempts|attempts2k)
       # attempts: 32 atoms x seeds 1..8 on the 300-atom glass; attempts2k:
       # 32 atoms x seeds 1..4 on the bundled 2,000-atom glass (session 7)
-      if [ "$s" = attempts ]; then seeds="1 2 3 4 5 6 7 8"; extra=(); else seeds="1 2 3 4"; extra=(--data "$sample"); fi
+      if [ "$s" = attempts ]; then seeds=${SEEDS:-1 2 3 4 5 6 7 8}; extra=(); else seeds=${SEEDS:-1 2 3 4}; extra=(--data "$sample"); fi
       for seed in $seeds; do
         # shellcheck disable=SC2086
         run "${s}_$seed" "${extra[@]}" --atoms 32 --check-connect --restarts 0 --seed "$seed" ${ARTN_OPTS:-}
@@ -125,6 +132,9 @@ PY
     growb)
       run growb --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list "$list32b" --threads 1 \
         --refine-radius "${REFINE_RADIUS:-16}" --refine-grow 4 ;;
+    growtight)
+      run growtight --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list "${list32%%,73,*}" --threads 1 \
+        --refine-radius 16 --refine-grow 4 --refine-force "${TIGHT_FORCE:-0.005}" ;;
     tighten)
       run tighten_grow --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list32 --threads 1 \
         --refine-radius 16 --refine-grow 4 --tighten "${TIGHTEN:-0.005}"

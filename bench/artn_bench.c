@@ -383,6 +383,7 @@ int main(int argc, char **argv) {
     else if (ARG("--same-energy")) sh.o.same_energy = atof(v);
     else if (ARG("--lost-follow")) sh.o.lost_follow = atoi(v);
     else if (ARG("--basin-gap")) sh.o.basin_lanczos_gap = atof(v);
+    else if (ARG("--refine-frozen-max")) sh.o.refine_frozen_max = atof(v);
     else if (ARG("--min-ftol")) sh.o.min_ftol = atof(v);
     else if (strcmp(a, "--hessian") == 0) sh.hessian = 1;
     else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;

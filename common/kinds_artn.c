@@ -105,6 +105,9 @@
   X(basin_lanczos_gap, D, 0, 1, 0, "",                                        \
     "while above eigen_threshold, basin Lanczos also stops at this change "  \
     "of lambda relative to its distance from it (0: off)")                    \
+  X(refine_frozen_max, D, 0, 1, 0, "",                                        \
+    "refine_grow out of the cell: atoms beyond the grown radius stay frozen " \
+    "in the periodic whole system while at most this fraction moves")         \
   X(max_energy, D, 0, 999999, 1, "eV",                                        \
     "give up (energy_limit) above E_initial + this")                          \
   X(max_calls, I, 1, 1e9, 0, "", "force-call budget of the saddle search")    \

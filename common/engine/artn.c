@@ -55,10 +55,6 @@
 /* Local mode: extra margin of the cluster beyond moving radius + cutoff,
  * A; also how far a moving atom may move outward with the cluster exact. */
 #define SHELL_MARGIN 1.0
-/* refine_grow out of the cell: the refinement continues in the periodic
- * whole system with the atoms beyond the grown radius frozen while at
- * most this fraction of the atoms moves (then all atoms move). */
-#define GROW_FROZEN_MAX 0.5
 /* Increments tried to recover a lost eigenvalue. */
 #define LOST_PUSHES 8
 /* Lanczos vectors for the second-lowest eigenvalue (cold start): at most
@@ -146,6 +142,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->lost_threshold = -0.05;
   o->lost_follow = 50;
   o->basin_lanczos_gap = 0.3;
+  o->refine_frozen_max = 0.5;
 }
 
 const char *eng_artn_status_name(eng_artn_status s) {
@@ -1037,6 +1034,7 @@ static int check_opts(const eng_artn_opts *o) {
   BAD(!(o->same_dist > 0.0 && o->same_dist < 100.0), "same_dist must be in (0, 100) A");
   BAD(o->lost_follow < 0 || o->lost_follow > 1000, "lost_follow must be 0..1000");
   BAD(!(o->basin_lanczos_gap >= 0.0 && o->basin_lanczos_gap <= 1.0), "basin_lanczos_gap must be in [0, 1]");
+  BAD(!(o->refine_frozen_max >= 0.0 && o->refine_frozen_max <= 1.0), "refine_frozen_max must be in [0, 1]");
   BAD(!(o->same_energy > 0.0 && o->same_energy < 100.0), "same_energy must be in (0, 100) eV");
   BAD(!(o->max_energy > 0.0 && o->max_energy < 1e6), "max_energy must be positive");
   BAD(o->max_calls < 1, "max_calls must be >= 1");
@@ -1098,12 +1096,12 @@ static void cluster_free(cluster *c) {
  * whole-system host densities at sys->x (eng_calc_density).  A sphere that
  * does not fit in the periodic cell (2 (rm + rc + SHELL_MARGIN) >= a cell
  * width, where an atom could meet two images of another) leaves cl->sys
- * NULL and masks the whole system instead; with frozen_whole, if at most
- * GROW_FROZEN_MAX of the atoms move, cl->sys is then a periodic copy of the
- * whole system with its own calculator, the atoms beyond rm frozen (their
- * pairs skipped, session 9), and cl->periodic = 1. */
+ * NULL and masks the whole system instead; if at most the fraction
+ * frozen_max (> 0) of the atoms move, cl->sys is then a periodic copy of
+ * the whole system with its own calculator, the atoms beyond rm frozen
+ * (their pairs skipped, session 9), and cl->periodic = 1. */
 static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0, double rc,
-                         double rm, const double *rho_full, int frozen_whole, cluster *cl) {
+                         double rm, const double *rho_full, double frozen_max, cluster *cl) {
   double R = rm + rc + SHELL_MARGIN, w[3], lo[3], hi[3];
   const double *xc = sys->x + 3 * c0;
   int fits = 1, n = sys->natoms, rcode;
@@ -1133,7 +1131,7 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
     }
     cl->n++;
   }
-  if (!fits && frozen_whole && cl->nactive <= GROW_FROZEN_MAX * n) {
+  if (!fits && frozen_max > 0.0 && cl->nactive <= frozen_max * n) {
     /* The periodic whole system itself, nothing left out: no background
      * density; the frozen atoms' pairs are summed once per list build. */
     unsigned char *frozen = eng__malloc((size_t)n, 1);
@@ -1368,7 +1366,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
     }
     rc = eng_calc_density(calc, rho_full);
     if (rc == ENG_OK)
-      rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->local_radius, rho_full, 0, &cl);
+      rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->local_radius, rho_full, 0.0, &cl);
     if (rc != ENG_OK) goto out;
     ev->n_cluster = cl.n;
     ev->n_active = cl.nactive;
@@ -1510,7 +1508,7 @@ again:
         if (!cl2.map) {
           cl2_r = rr;
           rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), rr, rho_full,
-                             o->refine_grow > 0.0, &cl2);
+                             o->refine_grow > 0.0 ? o->refine_frozen_max : 0.0, &cl2);
           if (rc == ENG_OK && cl2.sys) {
             rc = actx_init(&L2, cl2.calc, cl2.sys, o, cl2.mobile, cl2.x0);
             if (rc == ENG_OK) {

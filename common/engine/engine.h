@@ -1038,8 +1038,8 @@ typedef struct eng_artn_opts {
                                the climb there; a cluster that no longer fits in the
                                cell gives way to the periodic whole system with the
                                atoms beyond the grown radius frozen (session 9; while
-                               at most half the atoms move) and then to the whole
-                               system, every atom free.  The reported
+                               at most refine_frozen_max of the atoms move) and then
+                               to the whole system, every atom free.  The reported
                                saddle is then a saddle of the whole system by the
                                search's own force criterion (fmax_whole), pushed
                                over where it was refined (in the whole system
@@ -1068,6 +1068,13 @@ typedef struct eng_artn_opts {
                                lambda is below it; below it lanczos_tol alone
                                decides); 0 = off (only lanczos_tol, the rule until
                                session 7); 0.3 */
+  /* -- added in session 9 -- */
+  double refine_frozen_max; /* refine_grow out of the cell: the refinement goes on in
+                               the periodic whole system with the atoms beyond the
+                               grown radius frozen while at most this fraction of
+                               the atoms moves, then with every atom free; 0 = every
+                               atom free as soon as the cluster stops fitting (the
+                               rule until session 8); 0.5 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */

@@ -767,6 +767,25 @@ static void artn_event_periodic(const eng_potential *pot, const eng_system *w, e
   ok(fin < 10.0 * o.min_ftol, "the final state is a minimum of the %d moving atoms (max force %.2g eV/A)", nmov,
      fin);
   ok(ev.connected == 1 && ev.final_differs == 1, "connected, final state differs");
+  {
+    /* refine_frozen_max 0: the rule until session 8, every atom free as
+     * soon as the cluster stops fitting; 1.5 is refused */
+    eng_artn_event e0v;
+    eng_artn_opts o0 = o;
+    o0.refine_frozen_max = 1.5;
+    ok(eng_artn_run(cw, pot, w, atom, 0, &o0, NULL, NULL, &e0v, NULL, NULL) == ENG_EINVAL &&
+           strstr(eng_last_error(), "refine_frozen_max"),
+       "refine_frozen_max 1.5 is refused (%s)", eng_last_error());
+    o0.refine_frozen_max = 0.0;
+    rc_run = eng_artn_run(cw, pot, w, atom, 0, &o0, NULL, NULL, &e0v, NULL, NULL);
+    diag("refine_frozen_max 0: %s, dq %.4f (frozen: %.4f), refined at r %.1f A (periodic %d), calls %d whole",
+         eng_artn_status_name(e0v.status), e0v.dq, ev.dq, e0v.refine_radius_used, e0v.refine_periodic,
+         e0v.force_calls);
+    ok(rc_run == ENG_OK && e0v.refine_periodic == 0 && e0v.refine_radius_used == 0.0 &&
+           e0v.dq_local == ev.dq_local && e0v.force_calls > 100,
+       "refine_frozen_max 0: the same cluster saddle refined with every atom free (%d whole-system calls)",
+       e0v.force_calls);
+  }
 out:
   eng_system_free(ws);
   free(xs);
