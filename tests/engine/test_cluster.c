@@ -504,6 +504,16 @@ static void refine_saddle(const eng_system *w, eng_calc *cw, const double *xs, d
  * energy re-checked with whole-system forces. */
 /* The local-mode events' options: a 5 A moving sphere, one attempt, seed 3,
  * refined in a cluster of refine_radius (A; 0: the whole system). */
+/* One test: eng_artn_run with options o is EINVAL and its message names
+ * the option `name`; what describes the case. */
+static void refused(eng_calc *cw, const eng_potential *pot, const eng_system *w, int atom, const eng_artn_opts *o,
+                    const char *name, const char *what) {
+  eng_artn_event e;
+  ok(eng_artn_run(cw, pot, w, atom, 0, o, NULL, NULL, &e, NULL, NULL) == ENG_EINVAL &&
+         strstr(eng_last_error(), name),
+     "%s is refused (%s)", what, eng_last_error());
+}
+
 static void local_opts(eng_artn_opts *o, double refine_radius) {
   eng_artn_opts_default(o);
   o->local = 1;
@@ -527,9 +537,7 @@ static void artn_event(const eng_potential *pot, const eng_system *w, eng_calc *
   {
     eng_artn_opts bad = o;
     bad.refine_radius = 4.0;
-    ok(eng_artn_run(cw, pot, w, atom, 0, &bad, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL &&
-           strstr(eng_last_error(), "refine_radius"),
-       "refine_radius below local_radius is refused (%s)", eng_last_error());
+    refused(cw, pot, w, atom, &bad, "refine_radius", "refine_radius below local_radius");
   }
   rc_run = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, xs, NULL);
   ok(rc_run == ENG_OK, "local event ran (rc %d)", rc_run);
@@ -659,9 +667,7 @@ static void artn_event_whole(const eng_potential *pot, const eng_system *w, eng_
     eng_artn_event ep;
     eng_artn_opts bad = o;
     bad.refine_push = 2;
-    ok(eng_artn_run(cw, pot, w, atom, 0, &bad, NULL, NULL, &ep, NULL, NULL) == ENG_EINVAL &&
-           strstr(eng_last_error(), "refine_push"),
-       "refine_push 2 is refused (%s)", eng_last_error());
+    refused(cw, pot, w, atom, &bad, "refine_push", "refine_push 2");
     o.refine_push = 1;
     for (int i = 0; i < 3 * n; i++) xf[i] = NAN;
     ok(eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ep, NULL, xf) == ENG_OK, "refine_push event ran");
@@ -773,9 +779,7 @@ static void artn_event_periodic(const eng_potential *pot, const eng_system *w, e
     eng_artn_event e0v;
     eng_artn_opts o0 = o;
     o0.refine_frozen_max = 1.5;
-    ok(eng_artn_run(cw, pot, w, atom, 0, &o0, NULL, NULL, &e0v, NULL, NULL) == ENG_EINVAL &&
-           strstr(eng_last_error(), "refine_frozen_max"),
-       "refine_frozen_max 1.5 is refused (%s)", eng_last_error());
+    refused(cw, pot, w, atom, &o0, "refine_frozen_max", "refine_frozen_max 1.5");
     o0.refine_frozen_max = 0.0;
     rc_run = eng_artn_run(cw, pot, w, atom, 0, &o0, NULL, NULL, &e0v, NULL, NULL);
     diag("refine_frozen_max 0: %s, dq %.4f (frozen: %.4f), refined at r %.1f A (periodic %d), calls %d whole",
@@ -809,9 +813,7 @@ static void artn_event_grow(const eng_potential *pot, const eng_system *w, eng_c
   if (!ws || !xs || !f) bail("out of memory");
   local_opts(&o, 0.0);
   o.refine_grow = 4.0;
-  ok(eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL &&
-         strstr(eng_last_error(), "refine_grow"),
-     "refine_grow without refine_radius is refused (%s)", eng_last_error());
+  refused(cw, pot, w, atom, &o, "refine_grow", "refine_grow without refine_radius");
   local_opts(&o, 7.0);
   o.refine_grow = 4.0;
   rc_run = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, xs, NULL);
