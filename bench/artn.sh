@@ -40,6 +40,11 @@
 #            saddle a whole-system saddle to that force; most events grow out
 #            of the 66 A cell, into the periodic whole system with the atoms
 #            beyond the grown radius frozen (session 9)
+#   growtight2 84 more events at TIGHT_FORCE (list A's last 16, growb's 32,
+#            and atoms 200 + 443 k, k < 36), each run twice side by side:
+#            --refine-frozen-max 0 (every atom free out of the cell) and the
+#            default; pairs with the same cluster saddle give
+#            |dQ_local - dQ_full| (session 9; about 50 min on 2 cores)
 # SEEDS="1 2 ..." changes the seeds of attempts / attempts2k (session 9:
 # attempts2k with SEEDS="5 6 7 8" doubles its sample to 256 attempts).
 # Each set prints one TSV line per event and a JSON summary line; the files
@@ -114,20 +119,7 @@ PY
       run grow_whole --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list32 --threads 1
       run grow_grow --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list32 --threads 1 \
         --refine-radius "${REFINE_RADIUS:-16}" --refine-grow 4
-      python3 - "$out/grow_grow.log" "$out/grow_whole.log" <<'PY'
-import re, sys, statistics as st
-def load(path):  # atom -> (status, dq, dq_local) from the 'done atom' lines
-    d = {}
-    for line in open(path):
-        m = re.match(r"done atom (\d+): .*\| local (\S+) dq (\S+) dq_local (\S+)", line)
-        if m: d[int(m.group(1))] = (m.group(2), float(m.group(3)), float(m.group(4)))
-    return d
-g, w = load(sys.argv[1]), load(sys.argv[2])
-diff = [g[a][1] - w[a][1] for a in g if a in w and g[a][0] == w[a][0] == "ok" and g[a][2] == w[a][2]]
-print('{"set": "grow", "pairs_same_cluster_saddle": %d%s}' % (len(diff), "" if not diff else
-      ', "dq_grow_minus_whole": {"mean": %.4f, "median": %.4f, "min": %.4f, "max": %.4f, "mean_abs": %.4f}'
-      % (st.mean(diff), st.median(diff), min(diff), max(diff), st.mean(map(abs, diff)))))
-PY
+      python3 "$top/bench/artn_pairs.py" grow dq_grow_minus_whole "$out/grow_grow.log" "$out/grow_whole.log"
       ;;
     growb)
       run growb --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list "$list32b" --threads 1 \
@@ -135,6 +127,17 @@ PY
     growtight)
       run growtight --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list "${list32%%,73,*}" --threads 1 \
         --refine-radius 16 --refine-grow 4 --refine-force "${TIGHT_FORCE:-0.005}" ;;
+    growtight2)
+      listc=$(python3 -c 'print(",".join(str(200 + 443 * k) for k in range(36)))')
+      for fm in 0 0.5; do
+        run "growtight2_fm$fm" --data "$sample" --replicate-xyz 2x2x2 --local 8 --threads 1 \
+          --atom-list "${list32#*,15787,},$list32b,$listc" --refine-radius 16 --refine-grow 4 \
+          --refine-force "${TIGHT_FORCE:-0.005}" --refine-frozen-max $fm &
+      done
+      wait
+      python3 "$top/bench/artn_pairs.py" growtight2 dq_local_minus_full "$out/growtight2_fm0.5.log" \
+        "$out/growtight2_fm0.log"
+      ;;
     tighten)
       run tighten_grow --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list32 --threads 1 \
         --refine-radius 16 --refine-grow 4 --tighten "${TIGHTEN:-0.005}"
