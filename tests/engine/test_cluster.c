@@ -707,6 +707,24 @@ out:
   free(f);
 }
 
+/* Three tests on a refine_grow event's saved saddle xs (ws, f: scratch of
+ * w's size): a saddle of the whole system w by the search's criterion
+ * (every atom's force component below saddle_force), fmax_whole that
+ * number, and dq the whole system's E(saddle) - E(initial). */
+static void whole_saddle_checks(eng_calc *cw, const eng_system *w, eng_system *ws, const double *xs, double *f,
+                                const eng_artn_opts *o, const eng_artn_event *ev) {
+  const int n = w->natoms;
+  double e0, es, fm = 0.0;
+  memcpy(ws->x, xs, sizeof(double) * 3 * n);
+  if (eng_calc_compute(cw, w, &e0, NULL, NULL, NULL) || eng_calc_compute(cw, ws, &es, f, NULL, NULL))
+    bail("whole: %s", eng_last_error());
+  for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
+  ok(fm < o->saddle_force, "a whole-system saddle by the search's criterion: max force component %.4f < "
+     "%.2f eV/A over all %d atoms", fm, o->saddle_force, n);
+  near(ev->fmax_whole, fm, 1e-9, "fmax_whole is that number");
+  near(es - e0, ev->dq, 1e-6, "whole-system E(saddle) - E(initial) = the event's dq");
+}
+
 /* refine_grow out of the cell into the periodic whole system (session 9):
  * on the 33 A glass a 7 A refinement cluster fits and an 11 A one does
  * not, so from 11 A on the climb runs in a periodic copy of the whole
@@ -722,7 +740,7 @@ static void artn_event_periodic(const eng_potential *pot, const eng_system *w, e
   eng_artn_event ev;
   eng_system *ws = eng_system_copy(w);
   double *xs = malloc(sizeof(double) * 3 * n), *xf = malloc(sizeof(double) * 3 * n);
-  double *f = malloc(sizeof(double) * 3 * n), e0, es, fm = 0.0, fin = 0.0, outer = 0.0, rr;
+  double *f = malloc(sizeof(double) * 3 * n), fin = 0.0, outer = 0.0, rr;
   int rc_run, nmov = 0;
 
   if (!ws || !xs || !xf || !f) bail("out of memory");
@@ -743,14 +761,7 @@ static void artn_event_periodic(const eng_potential *pot, const eng_system *w, e
   rr = ev.refine_radius_used;
   ok(ev.refine_periodic == 1 && rr >= 11.0 && fmod(rr - o.refine_radius, o.refine_grow) == 0.0,
      "refined in the periodic whole system with the atoms beyond %.1f A frozen", rr);
-  memcpy(ws->x, xs, sizeof(double) * 3 * n);
-  if (eng_calc_compute(cw, w, &e0, NULL, NULL, NULL) || eng_calc_compute(cw, ws, &es, f, NULL, NULL))
-    bail("whole: %s", eng_last_error());
-  for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
-  ok(fm < o.saddle_force, "a whole-system saddle: max force component %.4f < %.2f eV/A over all %d atoms", fm,
-     o.saddle_force, n);
-  near(ev.fmax_whole, fm, 1e-9, "fmax_whole is that number");
-  near(es - e0, ev.dq, 1e-6, "whole-system E(saddle) - E(initial) = the event's dq");
+  whole_saddle_checks(cw, w, ws, xs, f, &o, &ev);
   memcpy(ws->x, xf, sizeof(double) * 3 * n);
   if (eng_calc_compute(cw, ws, NULL, f, NULL, NULL)) bail("whole: %s", eng_last_error());
   for (int j = 0; j < n; j++) {
@@ -807,7 +818,7 @@ static void artn_event_grow(const eng_potential *pot, const eng_system *w, eng_c
   eng_artn_opts o;
   eng_artn_event ev;
   eng_system *ws = eng_system_copy(w);
-  double *xs = malloc(sizeof(double) * 3 * n), *f = malloc(sizeof(double) * 3 * n), e0, es, fm = 0.0;
+  double *xs = malloc(sizeof(double) * 3 * n), *f = malloc(sizeof(double) * 3 * n);
   int rc_run;
 
   if (!ws || !xs || !f) bail("out of memory");
@@ -829,14 +840,7 @@ static void artn_event_grow(const eng_potential *pot, const eng_system *w, eng_c
          (ev.refine_radius_used >= o.refine_radius &&
           fmod(ev.refine_radius_used - o.refine_radius, o.refine_grow) == 0.0),
      "refined at refine_radius + k refine_grow (%.1f A) or in the whole system (0)", ev.refine_radius_used);
-  memcpy(ws->x, xs, sizeof(double) * 3 * n);
-  if (eng_calc_compute(cw, w, &e0, NULL, NULL, NULL) || eng_calc_compute(cw, ws, &es, f, NULL, NULL))
-    bail("whole: %s", eng_last_error());
-  for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
-  ok(fm < o.saddle_force, "a whole-system saddle by the search's criterion: max force component %.4f < "
-     "%.2f eV/A over all %d atoms", fm, o.saddle_force, n);
-  near(ev.fmax_whole, fm, 1e-9, "fmax_whole is that number");
-  near(es - e0, ev.dq, 1e-6, "whole-system E(saddle) - E(initial) = the event's dq");
+  whole_saddle_checks(cw, w, ws, xs, f, &o, &ev);
 out:
   eng_system_free(ws);
   free(xs);
