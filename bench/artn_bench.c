@@ -154,13 +154,15 @@ static void *worker(void *arg) {
               e->calls_basin, e->calls_basin_lanczos, e->calls_climb, e->calls_climb_lanczos,
               e->calls_second, e->calls_push_over, e->attempts);
       if (sh->local)
-        fprintf(stderr, " local: n_cluster %d refine_calls %d refine_shift %.3f refine_r %.1f%s fmax_whole %.4f failed",
+        fprintf(stderr,
+                " local: n_cluster %d refine_calls %d refine_shift %.3f refine_r %.1f%s push_r %.1f fmax_whole %.4f"
+                " failed",
                 j->evl.n_cluster, j->evl.force_calls_refine, j->evl.refine_shift, j->evl.refine_radius_used,
-                j->evl.refine_periodic ? " periodic" : "", j->evl.fmax_whole);
+                j->evl.refine_periodic ? " periodic" : "", j->evl.push_radius_used, j->evl.fmax_whole);
       for (int s = 1; sh->local && s < ENG_ARTN_NSTATUS; s++)
         if (j->evl.fail_counts[s])
           fprintf(stderr, " %s:%d", eng_artn_status_name((eng_artn_status)s), j->evl.fail_counts[s]);
-      fprintf(stderr, " | %s\n", e->reason);
+      fprintf(stderr, " pushoffs %d failed_after_pushoff %d | %s\n", e->pushoffs, e->failed_after_pushoff, e->reason);
     }
     fprintf(stderr, "done atom %d: full %s dq %.4f calls %d t %.1f | local %s dq %.4f dq_local %.4f calls %d+%d t %.1f"
             " | saddle %d attempts %d fmax_full %.4f\n",
@@ -384,6 +386,7 @@ int main(int argc, char **argv) {
     else if (ARG("--lost-follow")) sh.o.lost_follow = atoi(v);
     else if (ARG("--basin-gap")) sh.o.basin_lanczos_gap = atof(v);
     else if (ARG("--refine-frozen-max")) sh.o.refine_frozen_max = atof(v);
+    else if (ARG("--push-radius")) sh.o.push_radius = atof(v);
     else if (ARG("--min-ftol")) sh.o.min_ftol = atof(v);
     else if (strcmp(a, "--hessian") == 0) sh.hessian = 1;
     else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;
@@ -517,7 +520,7 @@ int main(int argc, char **argv) {
     int *callsatt = calloc(sh.njobs + 1, sizeof(int)); /* successful attempt's calls */
     int *callssrch = calloc(sh.njobs + 1, sizeof(int)); /* the same without the first-order check */
     double *dq[2], *dev = calloc(sh.njobs + 1, sizeof(double)), tfull = 0, tloc = 0, sumdev = 0;
-    int ndq[2] = {0, 0}, nconn = 0, nattempts = 0, nloc = 0, nfail[ENG_ARTN_NSTATUS] = {0};
+    int ndq[2] = {0, 0}, nconn = 0, nattempts = 0, nloc = 0, nfail[ENG_ARTN_NSTATUS] = {0}, npofail = 0, npook = 0;
     long ph[7] = {0}; /* force calls by phase, all events (calls_basin ... calls_push_over, total) */
     double *ldev = calloc(sh.njobs + 1, sizeof(double)), lsum = 0.0;
     FILE *sf = save ? fopen(save, "w") : NULL;
@@ -538,6 +541,9 @@ int main(int argc, char **argv) {
       nstat[e->status]++;
       nattempts += e->attempts;
       for (int s = 0; s < ENG_ARTN_NSTATUS; s++) nfail[s] += e->fail_counts[s];
+      /* the last attempt's failure is in fail_counts too (when it failed) */
+      npofail += e->failed_after_pushoff;
+      npook += e->status == ENG_ARTN_OK && e->pushoffs > 0;
       ph[0] += e->calls_basin;
       ph[1] += e->calls_basin_lanczos;
       ph[2] += e->calls_climb;
@@ -607,7 +613,8 @@ int main(int argc, char **argv) {
       printf("},\"failed_attempts\":{");
       for (int s = 1; s < ENG_ARTN_NSTATUS; s++)
         printf("%s\"%s\":%d", s > 1 ? "," : "", eng_artn_status_name((eng_artn_status)s), nfail[s]);
-      printf("},\"calls_per_event\":{\"basin\":%.0f,\"basin_lanczos\":%.0f,\"climb\":%.0f,"
+      printf("},\"ok_after_pushoff\":%d,\"failed_after_pushoff\":%d", npook, npofail);
+      printf(",\"calls_per_event\":{\"basin\":%.0f,\"basin_lanczos\":%.0f,\"climb\":%.0f,"
              "\"climb_lanczos\":%.0f,\"second\":%.0f,\"push_over_min\":%.0f,\"total\":%.0f},",
              (double)ph[0] / sh.njobs, (double)ph[1] / sh.njobs, (double)ph[2] / sh.njobs,
              (double)ph[3] / sh.njobs, (double)ph[4] / sh.njobs, (double)ph[5] / sh.njobs,

@@ -108,6 +108,9 @@
   X(refine_frozen_max, D, 0, 1, 0, "",                                        \
     "refine_grow out of the cell: atoms beyond the grown radius stay frozen " \
     "in the periodic whole system while at most this fraction moves")         \
+  X(push_radius, D, 0, 999.999, 0, "A",                                       \
+    "local mode: push a saddle certified in a bigger cluster over in the "    \
+    "cluster of this moving radius (0: where it was certified)")              \
   X(max_energy, D, 0, 999999, 1, "eV",                                        \
     "give up (energy_limit) above E_initial + this")                          \
   X(max_calls, I, 1, 1e9, 0, "", "force-call budget of the saddle search")    \
@@ -941,7 +944,10 @@ out:
   X(refine_radius_used, refine_radius_used, D)                                \
   X(calls_attempt_saddle, calls_attempt_saddle, I)                            \
   X(calls_attempt_check, calls_attempt_check, I)                            \
-  X(refine_periodic, refine_periodic, B)
+  X(refine_periodic, refine_periodic, B)                                      \
+  X(pushoffs, pushoffs, I)                                                    \
+  X(failed_after_pushoff, failed_after_pushoff, I)                            \
+  X(push_radius_used, push_radius_used, D)
 
 enum { EV_D, EV_I, EV_L, EV_B };
 typedef struct ev_col {

@@ -143,6 +143,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->lost_follow = 50;
   o->basin_lanczos_gap = 0.3;
   o->refine_frozen_max = 0.5;
+  o->push_radius = 0.0;
 }
 
 const char *eng_artn_status_name(eng_artn_status s) {
@@ -211,6 +212,9 @@ typedef struct actx {
   double gap_thr;             /* inside basin(): its eigenvalue threshold (the
                                  basin_lanczos_gap stop); NaN elsewhere */
   long calls_cat[4][2];       /* force calls by [phase][Lanczos] */
+  long *pushoffs;             /* NULL, or the event's count of second-mode
+                                 push-offs (ensure_first_order), shared by
+                                 its contexts */
 #ifdef ARTN_TRACE
   double cpu_cat[4];          /* CPU seconds of the force calls by phase */
 #endif
@@ -945,6 +949,7 @@ static int ensure_first_order(actx *a, double *v, sstate *st) {
       return ENG_ARTN_HIGHER_ORDER;
     }
     TRACE("T second t %d lam2 %.4f E %.4f calls %ld\n", t, st->lambda2, a->e - a->e0, a->ncalls);
+    if (a->pushoffs) (*a->pushoffs)++;
     memcpy(a->xsave, x, nb);
     memcpy(a->vsave, v, nb);
     for (int i = 0; i < a->n3; i++) x[i] = a->xsave[i] + SECOND_PUSH * w[i];
@@ -1035,6 +1040,8 @@ static int check_opts(const eng_artn_opts *o) {
   BAD(o->lost_follow < 0 || o->lost_follow > 1000, "lost_follow must be 0..1000");
   BAD(!(o->basin_lanczos_gap >= 0.0 && o->basin_lanczos_gap <= 1.0), "basin_lanczos_gap must be in [0, 1]");
   BAD(!(o->refine_frozen_max >= 0.0 && o->refine_frozen_max <= 1.0), "refine_frozen_max must be in [0, 1]");
+  BAD(!(o->push_radius == 0.0 || (o->push_radius >= o->local_radius && o->push_radius < 1e3)),
+      "push_radius must be 0 or in [local_radius, 1000) A");
   BAD(!(o->same_energy > 0.0 && o->same_energy < 100.0), "same_energy must be in (0, 100) eV");
   BAD(!(o->max_energy > 0.0 && o->max_energy < 1e6), "max_energy must be positive");
   BAD(o->max_calls < 1, "max_calls must be >= 1");
@@ -1200,6 +1207,20 @@ static void cluster_to_full(const cluster *cl, const double *x0full, const doubl
     for (int k = 0; k < 3; k++) out[3 * cl->map[i] + k] += y[3 * i + k] - (displacement_only ? 0.0 : cl->x0[3 * i + k]);
 }
 
+/* The final-state fields of ev from the minimum in context R (positions
+ * R->sys->x, energy R->e), and x_final (if not NULL: whole-system
+ * positions, cluster c mapped onto x0full, or R's own when c is NULL). */
+static void final_record(eng_artn_event *ev, const actx *R, const cluster *c, const double *x0full, double *x_final,
+                         int n3full) {
+  ev->final_differs = !same_as_initial(R);
+  ev->e_final = R->e - R->e0 + ev->e_initial;
+  ev->de_final = R->e - R->e0;
+  ev->max_disp = max_disp(R, R->sys->x, MOVED_DIST, &ev->n_moved);
+  if (!x_final) return;
+  if (c) cluster_to_full(c, x0full, R->sys->x, x_final, n3full, 0);
+  else memcpy(x_final, R->sys->x, sizeof(double) * (size_t)n3full);
+}
+
 /* Max |force component| (eV/A, *fm) of the whole system F with the atoms
  * of cluster c at the positions xc (the others at x0full), or at F's own
  * positions if c is NULL: one whole-system call, counted in phase cat.
@@ -1267,8 +1288,9 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   eng_system *work = NULL;
   actx F, L;                /* whole system, local search */
   actx L2;                  /* local mode: refinement cluster (refine_radius) */
+  actx P;                   /* local mode: push-over cluster (push_radius) */
   actx *S = NULL;           /* context where the search runs */
-  cluster cl, cl2;          /* local mode: search and refinement clusters */
+  cluster cl, cl2, cl3;     /* local mode: search, refinement, push-over clusters */
   double *rho_full = NULL;  /* local mode: whole-system densities at sys->x */
   double *v2 = NULL;        /* the mode in the refinement cluster */
   int have_L2 = 0;
@@ -1276,16 +1298,18 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   long c2_calls = 0, c2_iters = 0, c2_cat[4][2] = {{0}}; /* calls of grown-out L2s */
   long att0 = 0;            /* calls_all at the start of the current attempt */
   long sec0 = 0;            /* calls_second_all at the start of the current attempt */
+  long npush = 0, push0 = 0; /* second-mode push-offs of the event; at the attempt's start */
   sstate st;
   eng_rng rng;
   double *raw = NULL, *d = NULL, *v = NULL, *xs = NULL, *vs = NULL, *y = NULL, *vf = NULL;
-  double *sxc = NULL, *xa = NULL, *xb = NULL;
+  double *sxc = NULL, *xa = NULL, *xb = NULL, *vw = NULL;
   actx *S0 = NULL;
-  int n, n3, rc = ENG_OK, have_F = 0, have_L = 0, saddle_calls_L = 0, attempt = 0;
+  int n, n3, rc = ENG_OK, have_F = 0, have_L = 0, have_P = 0, saddle_calls_L = 0, attempt = 0;
   double fmax0;
 
   memset(&cl, 0, sizeof cl);
   memset(&cl2, 0, sizeof cl2);
+  memset(&cl3, 0, sizeof cl3);
   memset(&st, 0, sizeof st);
   if (!calc || !sys || !ev)
     return eng_set_error(ENG_EINVAL, "artn.c:%d: calc, sys and ev must not be NULL", __LINE__);
@@ -1332,6 +1356,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   rc = actx_init(&F, calc, work, o, NULL, sys->x);
   if (rc != ENG_OK) goto out;
   have_F = 1;
+  F.pushoffs = &npush;
   F.progress = progress;
   F.ud = ud;
   F.rng = &rng;
@@ -1378,6 +1403,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
     }
     if (rc != ENG_OK) goto out;
     have_L = 1;
+    L.pushoffs = &npush;
     S = &L;
     L.progress = progress;
     L.ud = ud;
@@ -1415,6 +1441,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
 again:
   att0 = calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls);
   sec0 = calls_second_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_cat[CAT_SECOND]);
+  push0 = npush;
   if (attempt > 0) {
     TRACE("T restart after %s: %s\n", eng_artn_status_name(ev->status), ev->reason);
     S = S0;
@@ -1438,6 +1465,7 @@ again:
     ev->fmax_whole = NAN;
     ev->refine_radius_used = 0.0;
     ev->refine_periodic = 0;
+    ev->push_radius_used = 0.0;
     ev->e_saddle = ev->e_final = ev->dq = ev->de_final = ev->eigenvalue = NAN;
     ev->fmax_saddle = ev->max_disp_saddle = ev->max_disp = NAN;
     ev->n_moved = 0;
@@ -1514,6 +1542,7 @@ again:
             if (rc == ENG_OK) {
               int c2 = 0;
               have_L2 = 1;
+              L2.pushoffs = &npush;
               L2.progress = progress;
               L2.ud = ud;
               L2.rng = &rng;
@@ -1728,6 +1757,56 @@ saddle_done:
       memcpy(sxc, R->sys->x, sizeof(double) * (size_t)R->n3);
       memcpy(vs, v, sizeof(double) * (size_t)R->n3);
     }
+    if (o->push_radius > 0.0 && o->local && (R == &L2 || (R == &F && push_whole)) &&
+        (R == &F || cl2_r > o->push_radius)) {
+      /* push_radius (session 10): the saddle certified in a bigger cluster
+       * (or the whole system) is pushed over in the cluster of moving
+       * radius push_radius, its moving atoms at the saddle's positions and
+       * its shell (and every atom beyond) at the initial ones, the mode
+       * mapped; the first-order check stayed where the saddle was
+       * certified.  Built once per event. */
+      if (!have_P) {
+        rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->push_radius, rho_full, 0.0, &cl3);
+        if (rc == ENG_OK && cl3.sys) {
+          rc = actx_init(&P, cl3.calc, cl3.sys, o, cl3.mobile, cl3.x0);
+          if (rc == ENG_OK) {
+            have_P = 1;
+            P.pushoffs = &npush;
+            P.progress = progress;
+            P.ud = ud;
+            P.rng = &rng;
+            P.cat = CAT_PUSH;
+            rc = eval(&P);
+            P.e0 = P.e;
+          }
+        }
+        if (rc < 0) goto out;
+        assert(rc == 0); /* no budget: eval cannot end the search */
+        if (!vw) vw = eng__calloc((size_t)n3, sizeof(double));
+        if (!vw) {
+          rc = ENG_ENOMEM;
+          goto out;
+        }
+      }
+      if (have_P) {
+        /* the mode in whole-system coordinates, then both into P */
+        if (R == &L2) cluster_to_full(&cl2, NULL, vs, vw, n3, 1);
+        else memcpy(vw, vs, sizeof(double) * (size_t)n3);
+        for (int i = 0; i < cl3.n; i++) {
+          int j = cl3.map[i];
+          double dd[3];
+          for (int k = 0; k < 3; k++) dd[k] = xs[3 * j + k] - sys->x[3 * j + k];
+          eng_box_minimum_image(&work->box, dd);
+          for (int k = 0; k < 3; k++) {
+            sxc[3 * i + k] = cl3.x0[3 * i + k] + (cl3.mobile[i] ? dd[k] : 0.0);
+            vs[3 * i + k] = cl3.mobile[i] ? vw[3 * j + k] : 0.0;
+          }
+        }
+        normalize(vs, P.n3);
+        R = &P;
+        ev->push_radius_used = o->push_radius;
+      }
+    }
     /* the saddle's own mode, refined (warm Lanczos) before pushing along it */
     rc = refine_mode(R, sxc, vs, &lam_s);
     if (rc < 0) goto out;
@@ -1791,15 +1870,7 @@ saddle_done:
       }
     }
   final_state:
-    ev->final_differs = !same_as_initial(R);
-    ev->e_final = R->e - R->e0 + ev->e_initial;
-    ev->de_final = R->e - R->e0;
-    ev->max_disp = max_disp(R, R->sys->x, MOVED_DIST, &ev->n_moved);
-    if (x_final) {
-      if (R == &L && cl.sys) cluster_to_full(&cl, sys->x, L.sys->x, x_final, n3, 0);
-      else if (R == &L2) cluster_to_full(&cl2, sys->x, L2.sys->x, x_final, n3, 0);
-      else memcpy(x_final, R->sys->x, sizeof(double) * (size_t)n3);
-    }
+    final_record(ev, R, R == &L && cl.sys ? &cl : R == &L2 ? &cl2 : R == &P ? &cl3 : NULL, sys->x, x_final, n3);
     rc = ENG_OK;
     if (have_b && !b_init) {
       ev->status = ENG_ARTN_NOT_CONNECTED;
@@ -1814,6 +1885,35 @@ saddle_done:
                "both sides of the saddle relax to the initial minimum");
       goto retry;
     }
+    if (R == &P) {
+      /* push_radius: the sides were decided in the small cluster; the
+       * final minimum is relaxed once more where the saddle was certified
+       * (S: the refinement cluster or the whole system), so that its
+       * energy and displacements include the far field */
+      cluster_to_full(&cl3, sys->x, P.sys->x, vw, n3, 0);
+      if (S == &L2) {
+        for (int i = 0; i < cl2.n; i++)
+          for (int k = 0; k < 3; k++) {
+            int j = 3 * cl2.map[i] + k;
+            L2.sys->x[3 * i + k] = cl2.x0[3 * i + k] + vw[j] - sys->x[j];
+          }
+      } else {
+        memcpy(S->sys->x, vw, sizeof(double) * (size_t)n3);
+      }
+      S->phase = "relax";
+      S->cat = CAT_PUSH;
+      rc = minimise(S);
+      if (rc < 0) goto out;
+      assert(rc == 0); /* minimise has no budget */
+      final_record(ev, S, S == &L2 ? &cl2 : NULL, sys->x, x_final, n3);
+      TRACE("T final relaxed at the certified radius: dE %.5f (push cluster %.5f)\n", S->e - S->e0, P.e - P.e0);
+      if (!ev->final_differs) {
+        ev->status = ENG_ARTN_RETURNED;
+        snprintf(ev->reason, sizeof ev->reason,
+                 "the final minimum relaxes to the initial one where the saddle was certified");
+        goto retry;
+      }
+    }
     ev->status = ENG_ARTN_OK;
   }
   goto finish;
@@ -1821,6 +1921,7 @@ saddle_done:
 retry:
   /* rc == ENG_OK here and ev->status says why the attempt failed. */
   ev->fail_counts[ev->status]++;
+  if (npush > push0) ev->failed_after_pushoff++;
   if (attempt < o->restarts && ev->status != ENG_ARTN_MAX_CALLS &&
       (o->max_calls <= 0 || calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls) < o->max_calls)) {
     attempt++;
@@ -1828,6 +1929,7 @@ retry:
   }
 
 finish:
+  ev->pushoffs = (int)(npush - push0);
 #ifdef ARTN_TRACE
   if (have_L)
     TRACE("T cpu L %.4f %.4f %.4f %.4f calls %ld\n", L.cpu_cat[0], L.cpu_cat[1], L.cpu_cat[2], L.cpu_cat[3],
@@ -1840,14 +1942,14 @@ finish:
   TRACE("T cpu F %.4f %.4f %.4f %.4f calls %ld\n", F.cpu_cat[0], F.cpu_cat[1], F.cpu_cat[2], F.cpu_cat[3],
         F.ncalls);
 #endif
-  ev->lanczos_iters =
-      F.lanczos_iters + (have_L ? L.lanczos_iters : 0) + (have_L2 ? L2.lanczos_iters : 0) + (int)c2_iters;
+  ev->lanczos_iters = F.lanczos_iters + (have_L ? L.lanczos_iters : 0) + (have_L2 ? L2.lanczos_iters : 0) +
+                      (have_P ? P.lanczos_iters : 0) + (int)c2_iters;
   {
     long cc[4][2];
     for (int p = 0; p < 4; p++)
       for (int q = 0; q < 2; q++)
         cc[p][q] = F.calls_cat[p][q] + (have_L ? L.calls_cat[p][q] : 0) + (have_L2 ? L2.calls_cat[p][q] : 0) +
-                   c2_cat[p][q];
+                   (have_P ? P.calls_cat[p][q] : 0) + c2_cat[p][q];
     ev->calls_basin = (int)cc[CAT_BASIN][0];
     ev->calls_basin_lanczos = (int)cc[CAT_BASIN][1];
     ev->calls_climb = (int)cc[CAT_CLIMB][0];
@@ -1869,12 +1971,16 @@ finish:
     ev->force_calls_local += (int)l2;
     ev->force_calls_refine = (int)l2;
   }
+  if (have_P) ev->force_calls_local += (int)P.ncalls; /* push-over cluster calls */
 out:
+  if (have_P) actx_free(&P);
   if (have_L2) actx_free(&L2);
   if (have_L) actx_free(&L);
   if (have_F) actx_free(&F);
   cluster_free(&cl);
   cluster_free(&cl2);
+  cluster_free(&cl3);
+  free(vw);
   free(rho_full);
   free(v2);
   eng_system_free(work);

@@ -1075,6 +1075,13 @@ typedef struct eng_artn_opts {
                                the atoms moves, then with every atom free; 0 = every
                                atom free as soon as the cluster stops fitting (the
                                rule until session 8); 0.5 */
+  /* -- added in session 10 -- */
+  double push_radius;       /* local mode: a saddle certified in a refinement cluster of
+                               bigger moving radius (refine_grow), or in the whole
+                               system, is pushed over in the cluster of this moving
+                               radius (A; its moving atoms at the saddle's positions,
+                               the others at the initial ones); 0 = where it was
+                               certified (the rule until session 9); 0 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */
@@ -1142,6 +1149,16 @@ typedef struct eng_artn_event {
   int refine_periodic;      /* 1: refine_grow grew the refinement out of the cell and
                                it ran in the periodic whole system with the atoms
                                beyond refine_radius_used frozen; 0 otherwise */
+  /* -- added in session 10 -- */
+  int pushoffs;             /* second-mode push-offs of the first-order check in the
+                               last attempt (0: its first converged point was first
+                               order) */
+  int failed_after_pushoff; /* failed attempts of the event that had pushed off a
+                               second mode before failing (counted in fail_counts
+                               too) */
+  double push_radius_used;  /* local mode: moving radius of the cluster the last
+                               attempt's saddle was pushed over in when that is
+                               push_radius (A); 0 = where it was certified */
 } eng_artn_event;
 
 /* Fill o with the defaults listed above. */

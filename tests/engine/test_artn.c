@@ -278,6 +278,16 @@ int main(void) {
       ok(fm < ot.refine_force && ev.fmax_saddle < ot.refine_force,
          "refine_force %.3f eV/A: the saved saddle's max force component is %.4f (event: %.4f)", ot.refine_force,
          fm, ev.fmax_saddle);
+      /* session 10: the event records the push-offs of its last attempt */
+      ok(ev.pushoffs >= 1 && ev.failed_after_pushoff >= 0 && ev.failed_after_pushoff <= ev.attempts - 1,
+         "refine_force event: its saddle came after %d second-mode push-off(s); %d of its %d failed attempts "
+         "had pushed off",
+         ev.pushoffs, ev.failed_after_pushoff, ev.attempts - 1);
+      ot.check_second = 0;
+      rc = eng_artn_run(calc, pot, g, 99, 0, &ot, NULL, NULL, &ev, NULL, NULL);
+      ok(rc == ENG_OK && ev.pushoffs == 0 && ev.failed_after_pushoff == 0,
+         "without the first-order check the same event pushes off nothing (%d, %d; %s)", ev.pushoffs,
+         ev.failed_after_pushoff, eng_artn_status_name(ev.status));
     }
     eng_system_free(s);
     free(f);

@@ -808,6 +808,88 @@ out:
   free(f);
 }
 
+/* push_radius (session 10): an event on the 2,000-atom glass certified at
+ * 15 A in the periodic whole system (atom 1300, seed 4), pushed over in the
+ * 7 A cluster instead.  The search is the same up to the push-over, so dq
+ * must be the same bit for bit.  The sides are decided in the 7 A cluster,
+ * then the final minimum is relaxed again where the saddle was certified:
+ * it must leave every atom beyond 15 A at its initial position, be a
+ * minimum of the atoms within, and be the minimum the push-over at 15 A
+ * finds.  A push_radius at the certified radius changes nothing; one below
+ * local_radius is refused. */
+static void artn_event_push_radius(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom) {
+  const int n = w->natoms;
+  eng_artn_opts o;
+  eng_artn_event ev0, ev, evb;
+  eng_system *ws = eng_system_copy(w);
+  double *xf = malloc(sizeof(double) * 3 * n), *xf0 = malloc(sizeof(double) * 3 * n);
+  double *f = malloc(sizeof(double) * 3 * n), fin = 0.0, outer = 0.0, dx = 0.0, rr;
+  int rc0, rc1, rc2, nmov = 0;
+
+  if (!ws || !xf || !xf0 || !f) bail("out of memory");
+  local_opts(&o, 7.0);
+  o.refine_grow = 4.0;
+  o.seed = 4;
+  o.push_radius = 3.0;
+  refused(cw, pot, w, atom, &o, "push_radius", "push_radius below local_radius");
+  o.push_radius = 0.0;
+  for (int i = 0; i < 3 * n; i++) xf[i] = xf0[i] = NAN;
+  rc0 = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev0, NULL, xf0);
+  o.push_radius = 7.0;
+  rc1 = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, NULL, xf);
+  diag("push_radius 7: %s (%s), dq %.4f (pushed where certified: %s, %.4f), de_final %.6f (%.6f), certified "
+       "at %.1f A (periodic %d), pushed over at %.1f A, push-over calls %d (%d)",
+       eng_artn_status_name(ev.status), ev.reason, ev.dq, eng_artn_status_name(ev0.status), ev0.dq, ev.de_final,
+       ev0.de_final, ev.refine_radius_used, ev.refine_periodic, ev.push_radius_used, ev.calls_push_over,
+       ev0.calls_push_over);
+  ok(rc0 == ENG_OK && rc1 == ENG_OK && ev.attempts == 1 && ev0.attempts == 1 &&
+         memcmp(&ev.dq, &ev0.dq, sizeof ev.dq) == 0 && ev.refine_radius_used == ev0.refine_radius_used,
+     "push_radius 7: the same saddle as without it, bit for bit (dq %.6f eV)", ev.dq);
+  if (ev.status != ENG_ARTN_OK || ev0.status != ENG_ARTN_OK) {
+    skip("push_radius event did not end ok (%s, %s)", eng_artn_status_name(ev.status),
+         eng_artn_status_name(ev0.status));
+    goto out;
+  }
+  rr = ev.refine_radius_used;
+  ok(ev.push_radius_used == 7.0 && ev0.push_radius_used == 0.0 && rr > 7.0,
+     "pushed over at %.1f A, certified at %.1f A", ev.push_radius_used, rr);
+  memcpy(ws->x, xf, sizeof(double) * 3 * n);
+  if (eng_calc_compute(cw, ws, NULL, f, NULL, NULL)) bail("whole: %s", eng_last_error());
+  for (int j = 0; j < n; j++) {
+    double d[3];
+    for (int k = 0; k < 3; k++) {
+      d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
+      dx = fmax(dx, fabs(xf[3 * j + k] - xf0[3 * j + k]));
+    }
+    eng_box_minimum_image(&w->box, d);
+    if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] >= rr * rr) {
+      for (int k = 0; k < 3; k++) outer = fmax(outer, fabs(xf[3 * j + k] - w->x[3 * j + k]));
+    } else {
+      nmov++;
+      for (int k = 0; k < 3; k++) fin = fmax(fin, fabs(f[3 * j + k]));
+    }
+  }
+  ok(outer < 1e-12, "final state: every atom beyond %.1f A at its initial position (%.3g A)", rr, outer);
+  ok(fin < 10.0 * o.min_ftol, "the final state is a minimum of the %d atoms within %.1f A (max force %.2g eV/A)",
+     nmov, rr, fin);
+  ok(ev.connected == 1 && ev.final_differs == 1 && ev.n_moved > 10 && dx < 0.5 * o.same_dist &&
+         fabs(ev.de_final - ev0.de_final) < 1e-3,
+     "connected; the final minimum is the one pushed over at %.1f A (%d atoms moved; positions within %.2g A, "
+     "de_final %.6f / %.6f eV)", rr, ev.n_moved, dx, ev.de_final, ev0.de_final);
+  /* at the certified radius: the push-over where it was certified */
+  o.push_radius = rr;
+  rc2 = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &evb, NULL, NULL);
+  ok(rc2 == ENG_OK && evb.push_radius_used == 0.0 && memcmp(&evb.dq, &ev0.dq, sizeof evb.dq) == 0 &&
+         memcmp(&evb.de_final, &ev0.de_final, sizeof evb.de_final) == 0 &&
+         evb.calls_push_over == ev0.calls_push_over,
+     "push_radius %.1f (the certified radius): the event is the one without it, bit for bit", o.push_radius);
+out:
+  eng_system_free(ws);
+  free(xf);
+  free(xf0);
+  free(f);
+}
+
 /* refine_grow on the 16,000-atom replica: the refinement cluster grows
  * until the whole system's largest force component at the cluster saddle
  * is below saddle_force.  The reported saddle is re-checked with
@@ -873,6 +955,7 @@ int main(void) {
   artn_event(pot, g, cw, 1000);
   if (!UNDER_ASAN) artn_event_whole(pot, g, cw, 1000);
   artn_event_periodic(pot, g, cw, 200);
+  artn_event_push_radius(pot, g, cw, 1300);
   eng_calc_free(cw);
   eng_system_free(w);
   eng_system_free(g);
