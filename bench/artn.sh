@@ -45,6 +45,10 @@
 #            --refine-frozen-max 0 (every atom free out of the cell) and the
 #            default; pairs with the same cluster saddle give
 #            |dQ_local - dQ_full| (session 9; about 50 min on 2 cores)
+#   growpush grow's and growb's 64 events, with and without --push-radius 16
+#            (the push-over in the 16 A cluster, the final state relaxed
+#            again where the saddle was certified), four runs side by side;
+#            also the push-offs before ok and failed attempts (session 10)
 # SEEDS="1 2 ..." changes the seeds of attempts / attempts2k (session 9:
 # attempts2k with SEEDS="5 6 7 8" doubles its sample to 256 attempts).
 # Each set prints one TSV line per event and a JSON summary line; the files
@@ -137,6 +141,31 @@ PY
       wait
       python3 "$top/bench/artn_pairs.py" growtight2 dq_local_minus_full "$out/growtight2_fm0.5.log" \
         "$out/growtight2_fm0.log"
+      ;;
+    growpush)
+      # grow's and growb's 64 events, grown refinement, pushed over where
+      # certified and (--push-radius 16) in the 16 A cluster; the four
+      # runs side by side (session 10; about 5 min on 2 cores)
+      for pr in 0 16; do
+        run "growpush_a_pr$pr" --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list32 --threads 1 \
+          --refine-radius 16 --refine-grow 4 --push-radius $pr &
+        run "growpush_b_pr$pr" --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list "$list32b" \
+          --threads 1 --refine-radius 16 --refine-grow 4 --push-radius $pr &
+      done
+      wait
+      python3 - "$out" <<'PY'
+import json, sys
+for pr in (0, 16):
+    cpu = ok = ev = pook = pofail = 0
+    for ab in "ab":
+        j = json.loads(open(f"{sys.argv[1]}/growpush_{ab}_pr{pr}.tsv").read().strip().split("\n")[-1])
+        cpu += j["cpu_s"]; ok += j["converged"]; ev += j["events"]
+        pook += j["ok_after_pushoff"]; pofail += j["failed_after_pushoff"]
+    print(json.dumps({"set": "growpush", "push_radius": pr, "events": ev, "ok": ok, "cpu_s": round(cpu, 1),
+                      "cpu_per_event": round(cpu / ev, 2), "projected_h_196520_events_2cores":
+                      round(196520 * cpu / ev / 2 / 3600, 1), "ok_after_pushoff": pook,
+                      "failed_after_pushoff": pofail}))
+PY
       ;;
     tighten)
       run tighten_grow --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list32 --threads 1 \
