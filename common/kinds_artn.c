@@ -657,6 +657,10 @@ static int artn_fix(cJSON *o, char *err, size_t errlen) {
     snprintf(err, errlen, "refine_grow: needs refine_radius > 0 (a refinement cluster to grow)");
     return KIND_EINVAL;
   }
+  if (par_num(o, "push_radius") > 0 && par_num(o, "push_radius") < par_num(o, "local_radius")) {
+    snprintf(err, errlen, "push_radius: must be 0 (off) or >= local_radius (%g A)", par_num(o, "local_radius"));
+    return KIND_EINVAL;
+  }
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "local")) &&
       par_num(o, "local_radius") < par_num(o, "perturb_radius") + 1) {
     snprintf(err, errlen,

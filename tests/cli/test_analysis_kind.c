@@ -333,8 +333,8 @@ out:
 static void test_pipeline_artn_options(const kind_def *k) {
   static const char *const fw[] = {"local",         "local_radius",
                                    "local_refine",  "refine_radius",
-                                   "refine_grow",   "max_calls",
-                                   "restarts"};
+                                   "refine_grow",   "push_radius",
+                                   "max_calls",     "restarts"};
   const int nfw = (int)(sizeof fw / sizeof fw[0]);
   static const struct {
     const char *params, *err;
@@ -344,6 +344,7 @@ static void test_pipeline_artn_options(const kind_def *k) {
       {"{\"local_radius\": 1000}", "local_radius: must be a number > 0"},
       {"{\"refine_radius\": -1}", "refine_radius: must be a number between 0 and 999.999"},
       {"{\"refine_grow\": 4}", "refine_grow: needs refine_radius > 0"},
+      {"{\"local\": true, \"push_radius\": 6}", "push_radius: must be 0 (off) or >= local_radius (8 A)"},
       {"{\"max_calls\": 0}", "max_calls: must be an integer between 1"},
       {"{\"restarts\": 101}", "restarts: must be an integer between 0 and 100"},
       {"{\"local\": true, \"local_radius\": 2.5}",
@@ -364,7 +365,7 @@ static void test_pipeline_artn_options(const kind_def *k) {
       good = 0;
   }
   ok(good, "pipeline's local, local_radius, local_refine, refine_radius, "
-     "refine_grow, max_calls, restarts: the artn kind's rows (type, range, unit, help)");
+     "refine_grow, push_radius, max_calls, restarts: the artn kind's rows (type, range, unit, help)");
   rc = k->validate(NULL, &pn, err, sizeof err);
   rc |= ak->validate(NULL, &an, err, sizeof err);
   good = rc == 0;
@@ -386,8 +387,8 @@ static void test_pipeline_artn_options(const kind_def *k) {
     pn = NULL;
   }
   p = cJSON_Parse("{\"local\": true, \"local_radius\": 4, \"local_refine\": "
-                  "false, \"refine_radius\": 9, \"refine_grow\": 3, \"max_calls\": 150, "
-                  "\"restarts\": 0, \"seed\": 5}");
+                  "false, \"refine_radius\": 9, \"refine_grow\": 3, \"push_radius\": 5, "
+                  "\"max_calls\": 150, \"restarts\": 0, \"seed\": 5}");
   rc = k->validate(p, &pn, err, sizeof err);
   ok(rc == 0, "pipeline with local mode options validates (%s)", rc ? err : "ok");
   if (rc == 0) rc = k->plan(pn, NULL, &ch, err, sizeof err);
