@@ -520,7 +520,7 @@ int main(int argc, char **argv) {
     int *callsatt = calloc(sh.njobs + 1, sizeof(int)); /* successful attempt's calls */
     int *callssrch = calloc(sh.njobs + 1, sizeof(int)); /* the same without the first-order check */
     double *dq[2], *dev = calloc(sh.njobs + 1, sizeof(double)), tfull = 0, tloc = 0, sumdev = 0;
-    int ndq[2] = {0, 0}, nconn = 0, nattempts = 0, nloc = 0, nfail[ENG_ARTN_NSTATUS] = {0}, npofail = 0, npook = 0;
+    int ndq[2] = {0, 0}, nconn = 0, nattempts = 0, nloc = 0, nfail[ENG_ARTN_NSTATUS] = {0}, npofail = 0, npook = 0, nexch = 0;
     long ph[7] = {0}; /* force calls by phase, all events (calls_basin ... calls_push_over, total) */
     double *ldev = calloc(sh.njobs + 1, sizeof(double)), lsum = 0.0;
     FILE *sf = save ? fopen(save, "w") : NULL;
@@ -544,6 +544,7 @@ int main(int argc, char **argv) {
       /* the last attempt's failure is in fail_counts too (when it failed) */
       npofail += e->failed_after_pushoff;
       npook += e->status == ENG_ARTN_OK && e->pushoffs > 0;
+      nexch += e->status == ENG_ARTN_OK && e->exchange;
       ph[0] += e->calls_basin;
       ph[1] += e->calls_basin_lanczos;
       ph[2] += e->calls_climb;
@@ -613,7 +614,7 @@ int main(int argc, char **argv) {
       printf("},\"failed_attempts\":{");
       for (int s = 1; s < ENG_ARTN_NSTATUS; s++)
         printf("%s\"%s\":%d", s > 1 ? "," : "", eng_artn_status_name((eng_artn_status)s), nfail[s]);
-      printf("},\"ok_after_pushoff\":%d,\"failed_after_pushoff\":%d", npook, npofail);
+      printf("},\"ok_after_pushoff\":%d,\"failed_after_pushoff\":%d,\"ok_exchanges\":%d", npook, npofail, nexch);
       printf(",\"calls_per_event\":{\"basin\":%.0f,\"basin_lanczos\":%.0f,\"climb\":%.0f,"
              "\"climb_lanczos\":%.0f,\"second\":%.0f,\"push_over_min\":%.0f,\"total\":%.0f},",
              (double)ph[0] / sh.njobs, (double)ph[1] / sh.njobs, (double)ph[2] / sh.njobs,

@@ -951,7 +951,8 @@ out:
   X(refine_periodic, refine_periodic, B)                                      \
   X(pushoffs, pushoffs, I)                                                    \
   X(failed_after_pushoff, failed_after_pushoff, I)                            \
-  X(push_radius_used, push_radius_used, D)
+  X(push_radius_used, push_radius_used, D)                                    \
+  X(exchange, exchange, B)
 
 enum { EV_D, EV_I, EV_L, EV_B };
 typedef struct ev_col {

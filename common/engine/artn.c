@@ -795,6 +795,65 @@ static int climb(actx *a, double *v, double ftarget, sstate *st) {
   }
 }
 
+/* 1 if the positions y are the initial minimum up to a permutation of
+ * like atoms: every atom that moved by more than same_dist (after the
+ * mean translation is removed when projecting, as in max_disp) sits within
+ * same_dist of the initial position of another moved atom of its type,
+ * each used once.  0 if no atom moved that far, or one of them has no
+ * such partner.  O(m^2) in the m moved atoms. */
+static int is_exchange(const actx *a, const double *y) {
+  const int n = a->n3 / 3;
+  const double sd = a->o->same_dist;
+  double m[3] = {0, 0, 0};
+  int *mv = NULL, nm = 0, ok = 1;
+  unsigned char *used = NULL;
+  if (a->project) {
+    for (int i = 0; i < n; i++)
+      for (int k = 0; k < 3; k++) m[k] += y[3 * i + k] - a->x0[3 * i + k];
+    for (int k = 0; k < 3; k++) m[k] /= n;
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    nm = 0;
+    for (int i = 0; i < n; i++) {
+      double d[3];
+      for (int k = 0; k < 3; k++) d[k] = y[3 * i + k] - a->x0[3 * i + k] - m[k];
+      eng_box_minimum_image(&a->sys->box, d);
+      if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] > sd * sd) {
+        if (pass) mv[nm] = i;
+        nm++;
+      }
+    }
+    if (pass == 0) {
+      if (nm == 0) return 0;
+      mv = malloc(sizeof *mv * (size_t)nm);
+      used = calloc((size_t)nm, 1);
+      if (!mv || !used) {
+        ok = 0; /* (out of memory: not claimed an exchange) */
+        break;
+      }
+    }
+  }
+  for (int p = 0; ok && p < nm; p++) {
+    const int i = mv[p];
+    int found = 0;
+    for (int q = 0; q < nm && !found; q++) {
+      const int j = mv[q];
+      double d[3];
+      if (used[q] || q == p || a->sys->type[j] != a->sys->type[i]) continue;
+      for (int k = 0; k < 3; k++) d[k] = y[3 * i + k] - a->x0[3 * j + k] - m[k];
+      eng_box_minimum_image(&a->sys->box, d);
+      if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] <= sd * sd) {
+        used[q] = 1;
+        found = 1;
+      }
+    }
+    ok = found;
+  }
+  free(mv);
+  free(used);
+  return ok;
+}
+
 /* 1 if the minimum at a->sys->x (energy a->e) is the initial one. */
 static int same_as_initial(const actx *a) {
   double dmax = max_disp(a, a->sys->x, MOVED_DIST, NULL);
@@ -1216,6 +1275,7 @@ static void final_record(eng_artn_event *ev, const actx *R, const cluster *c, co
   ev->e_final = R->e - R->e0 + ev->e_initial;
   ev->de_final = R->e - R->e0;
   ev->max_disp = max_disp(R, R->sys->x, MOVED_DIST, &ev->n_moved);
+  ev->exchange = ev->final_differs && is_exchange(R, R->sys->x);
   if (!x_final) return;
   if (c) cluster_to_full(c, x0full, R->sys->x, x_final, n3full, 0);
   else memcpy(x_final, R->sys->x, sizeof(double) * (size_t)n3full);
@@ -1466,6 +1526,7 @@ again:
     ev->refine_radius_used = 0.0;
     ev->refine_periodic = 0;
     ev->push_radius_used = 0.0;
+    ev->exchange = 0;
     ev->e_saddle = ev->e_final = ev->dq = ev->de_final = ev->eigenvalue = NAN;
     ev->fmax_saddle = ev->max_disp_saddle = ev->max_disp = NAN;
     ev->n_moved = 0;

@@ -1159,6 +1159,11 @@ typedef struct eng_artn_event {
   double push_radius_used;  /* local mode: moving radius of the cluster the last
                                attempt's saddle was pushed over in when that is
                                push_radius (A); 0 = where it was certified */
+  int exchange;             /* 1: the final minimum is the initial one up to a
+                               permutation of like atoms (every atom moved by more
+                               than same_dist sits within same_dist of another such
+                               atom's initial position): an exchange, the same
+                               structure relabelled; the event is reported as it is */
 } eng_artn_event;
 
 /* Fill o with the defaults listed above. */
