@@ -194,4 +194,30 @@ static inline int au_both_sides(eng_calc *c, const eng_system *s0, const double 
   return rc;
 }
 
+/* Independent of the engine: the atoms of w that moved by more than tol in
+ * xf (minimum image) into *nmoved; returns 1 if each of them ends within
+ * tol of the initial position of another moved atom of its type (a
+ * permutation of like atoms), 0 otherwise or if none moved. */
+static inline int au_permuted_initial(const eng_system *w, const double *xf, double tol, int *nmoved) {
+  int n = w->natoms, m = 0, all = 1;
+  for (int i = 0; i < n; i++) {
+    double d[3];
+    int partner = 0;
+    for (int k = 0; k < 3; k++) d[k] = xf[3 * i + k] - w->x[3 * i + k];
+    eng_box_minimum_image(&w->box, d);
+    if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] <= tol * tol) continue;
+    m++;
+    for (int j = 0; j < n && !partner; j++) {
+      double e[3];
+      if (j == i || w->type[j] != w->type[i]) continue;
+      for (int k = 0; k < 3; k++) e[k] = xf[3 * i + k] - w->x[3 * j + k];
+      eng_box_minimum_image(&w->box, e);
+      partner = e[0] * e[0] + e[1] * e[1] + e[2] * e[2] <= tol * tol;
+    }
+    all = all && partner;
+  }
+  *nmoved = m;
+  return m > 0 && all;
+}
+
 #endif

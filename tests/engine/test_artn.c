@@ -183,6 +183,11 @@ int main(void) {
     near(e - e0, ev.dq, 1e-6, "event %d: dQ recomputed from the saved saddle and initial minimum", k);
     ok(ev.final_differs && ev.max_disp > o.same_dist && ev.dq > 0.0 && ev.eigenvalue < 0.0,
        "event %d: final minimum differs from the initial one, dQ > 0, lambda < 0", k);
+    {
+      int nm = 0, perm = au_permuted_initial(g, xf, o.same_dist, &nm);
+      ok(ev.exchange == perm, "event %d: exchange %d agrees with an independent permutation test (%d; %d atoms moved)",
+         k, ev.exchange, perm, nm);
+    }
     ok(ev.connected == 1 && ev.attempts >= 1 && ev.attempts <= o.restarts + 1,
        "event %d: connected to the initial minimum (%d) after %d attempt(s)", k, ev.connected,
        ev.attempts);

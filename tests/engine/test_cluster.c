@@ -16,6 +16,7 @@
  */
 #include "engine.h"
 #include "../tap.h"
+#include "artn_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -725,32 +726,6 @@ static void whole_saddle_checks(eng_calc *cw, const eng_system *w, eng_system *w
   near(es - e0, ev->dq, 1e-6, "whole-system E(saddle) - E(initial) = the event's dq");
 }
 
-/* Independent of the engine: the atoms of w that moved by more than tol in
- * xf (minimum image) into *nmoved; returns 1 if each of them ends within
- * tol of the initial position of another moved atom of its type (a
- * permutation of like atoms), 0 otherwise or if none moved. */
-static int permuted_initial(const eng_system *w, const double *xf, double tol, int *nmoved) {
-  int n = w->natoms, m = 0, all = 1;
-  for (int i = 0; i < n; i++) {
-    double d[3];
-    int partner = 0;
-    for (int k = 0; k < 3; k++) d[k] = xf[3 * i + k] - w->x[3 * i + k];
-    eng_box_minimum_image(&w->box, d);
-    if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] <= tol * tol) continue;
-    m++;
-    for (int j = 0; j < n && !partner; j++) {
-      double e[3];
-      if (j == i || w->type[j] != w->type[i]) continue;
-      for (int k = 0; k < 3; k++) e[k] = xf[3 * i + k] - w->x[3 * j + k];
-      eng_box_minimum_image(&w->box, e);
-      partner = e[0] * e[0] + e[1] * e[1] + e[2] * e[2] <= tol * tol;
-    }
-    all = all && partner;
-  }
-  *nmoved = m;
-  return m > 0 && all;
-}
-
 /* refine_grow out of the cell into the periodic whole system (session 9):
  * on the 33 A glass a 7 A refinement cluster fits and an 11 A one does
  * not, so from 11 A on the climb runs in a periodic copy of the whole
@@ -813,7 +788,7 @@ static void artn_event_periodic(const eng_potential *pot, const eng_system *w, e
   {
     /* this event exchanges two like atoms (session 10): the final state is
      * the initial structure relabelled, and the event says so */
-    int nm = 0, perm = permuted_initial(w, xf, o.same_dist, &nm);
+    int nm = 0, perm = au_permuted_initial(w, xf, o.same_dist, &nm);
     ok(perm == 1 && ev.exchange == 1 && nm == ev.n_moved,
        "an exchange of %d like atoms: the final state is the initial one relabelled (independent: %d; event: "
        "exchange %d, de_final %.2g eV)", nm, perm, ev.exchange, ev.de_final);
@@ -905,7 +880,7 @@ static void artn_event_push_radius(const eng_potential *pot, const eng_system *w
   }
   ok(outer < 1e-12, "final state: every atom beyond %.1f A at its initial position (%.3g A)", rr, outer);
   {
-    int nm = 0, perm = permuted_initial(w, xf, o.same_dist, &nm);
+    int nm = 0, perm = au_permuted_initial(w, xf, o.same_dist, &nm);
     ok(perm == 0 && ev.exchange == 0 && nm == ev.n_moved,
        "not an exchange: %d atoms moved, not all onto like atoms' sites (independent: %d; event: %d)", nm, perm,
        ev.exchange);
