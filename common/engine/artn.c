@@ -1826,8 +1826,14 @@ saddle_done:
        * its shell (and every atom beyond) at the initial ones, the mode
        * mapped; the first-order check stayed where the saddle was
        * certified.  Built once per event. */
-      if (!have_P) {
-        rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->push_radius, rho_full, 0.0, &cl3);
+      if (!have_P && !cl3.map) {
+        /* (a cluster that does not fit in the cell is the periodic whole
+         * system with the atoms beyond push_radius frozen while at most
+         * refine_frozen_max of them move, as for refine_grow; beyond that
+         * cl3.sys is NULL: no push-over cluster, the push-over stays where
+         * the saddle was certified) */
+        rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->push_radius, rho_full,
+                           o->refine_frozen_max, &cl3);
         if (rc == ENG_OK && cl3.sys) {
           rc = actx_init(&P, cl3.calc, cl3.sys, o, cl3.mobile, cl3.x0);
           if (rc == ENG_OK) {

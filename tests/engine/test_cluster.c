@@ -891,6 +891,18 @@ static void artn_event_push_radius(const eng_potential *pot, const eng_system *w
          fabs(ev.de_final - ev0.de_final) < 1e-3,
      "connected; the final minimum is the one pushed over at %.1f A (%d atoms moved; positions within %.2g A, "
      "de_final %.6f / %.6f eV)", rr, ev.n_moved, dx, ev.de_final, ev0.de_final);
+  {
+    /* 8 A: a cluster that does not fit in the 33 A cell, so the push-over
+     * runs in the periodic whole system with the atoms beyond 8 A frozen;
+     * the same saddle, and the final minimum relaxed where certified */
+    eng_artn_event e8;
+    o.push_radius = 8.0;
+    rc2 = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &e8, NULL, NULL);
+    ok(rc2 == ENG_OK && e8.status == ENG_ARTN_OK && e8.push_radius_used == 8.0 &&
+           memcmp(&e8.dq, &ev0.dq, sizeof e8.dq) == 0 && fabs(e8.de_final - ev0.de_final) < 1e-3,
+       "push_radius 8 (periodic, atoms beyond 8 A frozen): %s, the same saddle, de_final %.6f / %.6f eV",
+       eng_artn_status_name(e8.status), e8.de_final, ev0.de_final);
+  }
   /* at the certified radius: the push-over where it was certified */
   o.push_radius = rr;
   rc2 = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &evb, NULL, NULL);
