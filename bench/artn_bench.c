@@ -387,6 +387,7 @@ int main(int argc, char **argv) {
     else if (ARG("--basin-gap")) sh.o.basin_lanczos_gap = atof(v);
     else if (ARG("--refine-frozen-max")) sh.o.refine_frozen_max = atof(v);
     else if (ARG("--push-radius")) sh.o.push_radius = atof(v);
+    else if (ARG("--second-remote")) sh.o.second_remote = atof(v);
     else if (ARG("--min-ftol")) sh.o.min_ftol = atof(v);
     else if (strcmp(a, "--hessian") == 0) sh.hessian = 1;
     else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;

@@ -111,6 +111,9 @@
   X(push_radius, D, 0, 999.999, 0, "A",                                       \
     "local mode: push a saddle certified in a bigger cluster over in the "    \
     "cluster of this moving radius (0: where it was certified)")              \
+  X(second_remote, D, 0, 999.999, 0, "A",                                     \
+    "a second mode centred farther than this from the saddle mode ends the "  \
+    "attempt (higher_order) instead of a push-off (0: off)")                  \
   X(max_energy, D, 0, 999999, 1, "eV",                                        \
     "give up (energy_limit) above E_initial + this")                          \
   X(max_calls, I, 1, 1e9, 0, "", "force-call budget of the saddle search")    \

@@ -144,6 +144,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->basin_lanczos_gap = 0.3;
   o->refine_frozen_max = 0.5;
   o->push_radius = 0.0;
+  o->second_remote = 0.0;
 }
 
 const char *eng_artn_status_name(eng_artn_status s) {
@@ -984,6 +985,29 @@ static int second_mode(actx *a, const double *v, double *w, double *lam2) {
   return rc;
 }
 
+/* Distance (A, minimum image) between the atoms with the largest
+ * amplitude in the modes v and w, at the positions a->sys->x. */
+static double mode_separation(const actx *a, const double *v, const double *w) {
+  const int n = a->n3 / 3;
+  int iv = 0, iw = 0;
+  double bv = -1.0, bw = -1.0, d[3];
+  for (int i = 0; i < n; i++) {
+    const double *p = v + 3 * i, *q = w + 3 * i;
+    double av = p[0] * p[0] + p[1] * p[1] + p[2] * p[2], aw = q[0] * q[0] + q[1] * q[1] + q[2] * q[2];
+    if (av > bv) {
+      bv = av;
+      iv = i;
+    }
+    if (aw > bw) {
+      bw = aw;
+      iw = i;
+    }
+  }
+  for (int k = 0; k < 3; k++) d[k] = a->sys->x[3 * iw + k] - a->sys->x[3 * iv + k];
+  eng_box_minimum_image(&a->sys->box, d);
+  return sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+}
+
 /* A converged point with a second negative eigenvalue is not a first-order
  * saddle: push it off along the second mode w (first towards the side of
  * lower energy) and climb again to the tighter second_force (or
@@ -1002,6 +1026,18 @@ static int ensure_first_order(actx *a, double *v, sstate *st) {
     rc = second_mode(a, v, w, &st->lambda2);
     if (rc != 0) return rc;
     if (st->lambda2 >= -SECOND_TOL) return 0;
+    if (o->second_remote > 0.0) {
+      /* second_remote (session 10): a second mode centred far from the
+       * event's own is a separate soft spot that the saddle's strain made
+       * unstable; pushing it off and climbing again mostly gave saddles
+       * not connected to the initial minimum (13 of 15 at 16,000 atoms) */
+      double sep = mode_separation(a, v, w);
+      if (sep > o->second_remote) {
+        snprintf(st->reason, sizeof st->reason, "second eigenvalue %.3g eV/A^2 at a soft spot %.1f A away",
+                 st->lambda2, sep);
+        return ENG_ARTN_HIGHER_ORDER;
+      }
+    }
     if (t >= o->second_retries) {
       snprintf(st->reason, sizeof st->reason,
                "second eigenvalue %.3g eV/A^2 < 0 after %d push-offs", st->lambda2, t);
@@ -1101,6 +1137,7 @@ static int check_opts(const eng_artn_opts *o) {
   BAD(!(o->refine_frozen_max >= 0.0 && o->refine_frozen_max <= 1.0), "refine_frozen_max must be in [0, 1]");
   BAD(!(o->push_radius == 0.0 || (o->push_radius >= o->local_radius && o->push_radius < 1e3)),
       "push_radius must be 0 or in [local_radius, 1000) A");
+  BAD(!(o->second_remote >= 0.0 && o->second_remote < 1e3), "second_remote must be in [0, 1000) A");
   BAD(!(o->same_energy > 0.0 && o->same_energy < 100.0), "same_energy must be in (0, 100) eV");
   BAD(!(o->max_energy > 0.0 && o->max_energy < 1e6), "max_energy must be positive");
   BAD(o->max_calls < 1, "max_calls must be >= 1");

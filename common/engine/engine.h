@@ -1082,6 +1082,12 @@ typedef struct eng_artn_opts {
                                radius (A; its moving atoms at the saddle's positions,
                                the others at the initial ones); 0 = where it was
                                certified (the rule until session 9); 0 */
+  double second_remote;     /* check_second: a second negative eigenvalue whose mode is
+                               centred (largest-amplitude atom) more than this far
+                               from the saddle mode's, A, ends the attempt as
+                               higher_order instead of a push-off (a separate soft
+                               spot made unstable by the saddle's strain); 0 = off,
+                               push off as for any second mode; 0 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */

@@ -214,6 +214,7 @@ int main(void) {
   bad("artn", "{\"local\":true,\"local_radius\":6,\"push_radius\":5}",
       "push_radius: must be 0 (off) or >= local_radius (6 A)");
   bad("artn_chunk", "{\"push_radius\":-2}", "push_radius: must be a number between 0 and 999.999");
+  bad("artn", "{\"second_remote\":-1}", "second_remote: must be a number between 0 and 999.999");
   bad("pipeline", "{\"artn_atoms\":3.5}", "artn_atoms: must be a string");
   bad("pipeline", "{\"artn_atoms\":\"\"}", "artn_atoms: must be a string of 1 to");
   bad("analysis", "{\"property\":12}", "property: must be");

@@ -917,6 +917,42 @@ out:
   free(f);
 }
 
+/* second_remote (session 10): on the 2,000-atom glass, atom 333 (seed 4)
+ * reaches a refined saddle whose first-order check finds a second negative
+ * eigenvalue with its mode centred about 11 A from the saddle mode's.  With
+ * second_remote 8 the attempt ends higher_order, naming the distance; with
+ * 0 (off) the check pushes that mode off; a threshold above the distance
+ * changes nothing, bit for bit; a negative one is refused. */
+static void artn_event_second_remote(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom) {
+  eng_artn_opts o;
+  eng_artn_event e8, e0, e30;
+  double sep = 0.0;
+  const char *at;
+  int rc8, rc0, rc30;
+
+  local_opts(&o, 7.0);
+  o.refine_grow = 4.0;
+  o.seed = 4;
+  o.second_remote = -1.0;
+  refused(cw, pot, w, atom, &o, "second_remote", "a negative second_remote");
+  o.second_remote = 8.0;
+  rc8 = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &e8, NULL, NULL);
+  at = strstr(e8.reason, "soft spot ");
+  if (at) sep = atof(at + strlen("soft spot "));
+  ok(rc8 == ENG_OK && e8.status == ENG_ARTN_HIGHER_ORDER && at && sep > 8.0 && e8.pushoffs == 0,
+     "second_remote 8: the attempt ends higher_order at a second mode %.1f A away (%s)", sep, e8.reason);
+  o.second_remote = 0.0;
+  rc0 = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &e0, NULL, NULL);
+  ok(rc0 == ENG_OK && (e0.pushoffs >= 1 || e0.failed_after_pushoff >= 1),
+     "second_remote 0: the same point's second mode is pushed off (%s, %d push-offs, %d failed after one)",
+     eng_artn_status_name(e0.status), e0.pushoffs, e0.failed_after_pushoff);
+  o.second_remote = sep + 1.0;
+  rc30 = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &e30, NULL, NULL);
+  ok(rc30 == ENG_OK && e30.status == e0.status && e30.force_calls_local == e0.force_calls_local &&
+         memcmp(&e30.dq, &e0.dq, sizeof e30.dq) == 0,
+     "second_remote %.1f (beyond that distance): the event of second_remote 0, bit for bit", o.second_remote);
+}
+
 /* refine_grow on the 16,000-atom replica: the refinement cluster grows
  * until the whole system's largest force component at the cluster saddle
  * is below saddle_force.  The reported saddle is re-checked with
@@ -983,6 +1019,7 @@ int main(void) {
   if (!UNDER_ASAN) artn_event_whole(pot, g, cw, 1000);
   artn_event_periodic(pot, g, cw, 200);
   artn_event_push_radius(pot, g, cw, 1300);
+  artn_event_second_remote(pot, g, cw, 333);
   eng_calc_free(cw);
   eng_system_free(w);
   eng_system_free(g);
