@@ -49,6 +49,9 @@
 #            (the push-over in the 16 A cluster, the final state relaxed
 #            again where the saddle was certified), four runs side by side;
 #            also the push-offs before ok and failed attempts (session 10)
+#   growremote  the same 64 events, both with --push-radius 16, without and
+#            with --second-remote 8 (a second mode centred more than 8 A
+#            from the event's ends the attempt; session 10)
 # SEEDS="1 2 ..." changes the seeds of attempts / attempts2k (session 9:
 # attempts2k with SEEDS="5 6 7 8" doubles its sample to 256 attempts).
 # Each set prints one TSV line per event and a JSON summary line; the files
@@ -142,26 +145,31 @@ PY
       python3 "$top/bench/artn_pairs.py" growtight2 dq_local_minus_full "$out/growtight2_fm0.5.log" \
         "$out/growtight2_fm0.log"
       ;;
-    growpush)
-      # grow's and growb's 64 events, grown refinement, pushed over where
-      # certified and (--push-radius 16) in the 16 A cluster; the four
-      # runs side by side (session 10; about 5 min on 2 cores)
-      for pr in 0 16; do
-        run "growpush_a_pr$pr" --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list32 --threads 1 \
-          --refine-radius 16 --refine-grow 4 --push-radius $pr &
-        run "growpush_b_pr$pr" --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list "$list32b" \
-          --threads 1 --refine-radius 16 --refine-grow 4 --push-radius $pr &
+    growpush|growremote)
+      # grow's and growb's 64 events, grown refinement, two variants, the
+      # four runs side by side (session 10; about 5 min on 2 cores):
+      # growpush: pushed over where certified / --push-radius 16;
+      # growremote: both --push-radius 16, without / with --second-remote 8
+      if [ "$s" = growpush ]; then va=(--push-radius 0); vb=(--push-radius 16)
+      else va=(--push-radius 16); vb=(--push-radius 16 --second-remote 8); fi
+      for v in a b; do
+        if [ $v = a ]; then opts=("${va[@]}"); else opts=("${vb[@]}"); fi
+        run "${s}_a_$v" --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list32 --threads 1 \
+          --refine-radius 16 --refine-grow 4 "${opts[@]}" &
+        run "${s}_b_$v" --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list "$list32b" \
+          --threads 1 --refine-radius 16 --refine-grow 4 "${opts[@]}" &
       done
       wait
-      python3 - "$out" <<'PY'
+      python3 - "$out" "$s" "${va[*]}" "${vb[*]}" <<'PY'
 import json, sys
-for pr in (0, 16):
+out, name = sys.argv[1], sys.argv[2]
+for v, opts in (("a", sys.argv[3]), ("b", sys.argv[4])):
     cpu = ok = ev = pook = pofail = 0
-    for ab in "ab":
-        j = json.loads(open(f"{sys.argv[1]}/growpush_{ab}_pr{pr}.tsv").read().strip().split("\n")[-1])
+    for lst in "ab":
+        j = json.loads(open(f"{out}/{name}_{lst}_{v}.tsv").read().strip().split("\n")[-1])
         cpu += j["cpu_s"]; ok += j["converged"]; ev += j["events"]
         pook += j["ok_after_pushoff"]; pofail += j["failed_after_pushoff"]
-    print(json.dumps({"set": "growpush", "push_radius": pr, "events": ev, "ok": ok, "cpu_s": round(cpu, 1),
+    print(json.dumps({"set": name, "options": opts, "events": ev, "ok": ok, "cpu_s": round(cpu, 1),
                       "cpu_per_event": round(cpu / ev, 2), "projected_h_196520_events_2cores":
                       round(196520 * cpu / ev / 2 / 3600, 1), "ok_after_pushoff": pook,
                       "failed_after_pushoff": pofail}))
