@@ -334,7 +334,8 @@ static void test_pipeline_artn_options(const kind_def *k) {
   static const char *const fw[] = {"local",         "local_radius",
                                    "local_refine",  "refine_radius",
                                    "refine_grow",   "push_radius",
-                                   "max_calls",     "restarts"};
+                                   "second_remote", "max_calls",
+                                   "restarts"};
   const int nfw = (int)(sizeof fw / sizeof fw[0]);
   static const struct {
     const char *params, *err;
@@ -365,7 +366,8 @@ static void test_pipeline_artn_options(const kind_def *k) {
       good = 0;
   }
   ok(good, "pipeline's local, local_radius, local_refine, refine_radius, "
-     "refine_grow, push_radius, max_calls, restarts: the artn kind's rows (type, range, unit, help)");
+     "refine_grow, push_radius, second_remote, max_calls, restarts: the artn kind's rows (type, range, unit, "
+     "help)");
   rc = k->validate(NULL, &pn, err, sizeof err);
   rc |= ak->validate(NULL, &an, err, sizeof err);
   good = rc == 0;
@@ -388,7 +390,7 @@ static void test_pipeline_artn_options(const kind_def *k) {
   }
   p = cJSON_Parse("{\"local\": true, \"local_radius\": 4, \"local_refine\": "
                   "false, \"refine_radius\": 9, \"refine_grow\": 3, \"push_radius\": 5, "
-                  "\"max_calls\": 150, \"restarts\": 0, \"seed\": 5}");
+                  "\"second_remote\": 8, \"max_calls\": 150, \"restarts\": 0, \"seed\": 5}");
   rc = k->validate(p, &pn, err, sizeof err);
   ok(rc == 0, "pipeline with local mode options validates (%s)", rc ? err : "ok");
   if (rc == 0) rc = k->plan(pn, NULL, &ch, err, sizeof err);
