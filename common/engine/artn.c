@@ -806,49 +806,36 @@ static int is_exchange(const actx *a, const double *y) {
   const int n = a->n3 / 3;
   const double sd = a->o->same_dist;
   double m[3] = {0, 0, 0};
-  int *mv = NULL, nm = 0, ok = 1;
-  unsigned char *used = NULL;
+  int *mv = malloc(sizeof *mv * (size_t)n), nm = 0, ok;
+  unsigned char *used = calloc((size_t)n, 1);
+  if (!mv || !used) {
+    free(mv);
+    free(used);
+    return 0; /* (out of memory: not claimed an exchange) */
+  }
   if (a->project) {
     for (int i = 0; i < n; i++)
       for (int k = 0; k < 3; k++) m[k] += y[3 * i + k] - a->x0[3 * i + k];
     for (int k = 0; k < 3; k++) m[k] /= n;
   }
-  for (int pass = 0; pass < 2; pass++) {
-    nm = 0;
-    for (int i = 0; i < n; i++) {
-      double d[3];
-      for (int k = 0; k < 3; k++) d[k] = y[3 * i + k] - a->x0[3 * i + k] - m[k];
-      eng_box_minimum_image(&a->sys->box, d);
-      if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] > sd * sd) {
-        if (pass) mv[nm] = i;
-        nm++;
-      }
-    }
-    if (pass == 0) {
-      if (nm == 0) return 0;
-      mv = malloc(sizeof *mv * (size_t)nm);
-      used = calloc((size_t)nm, 1);
-      if (!mv || !used) {
-        ok = 0; /* (out of memory: not claimed an exchange) */
-        break;
-      }
-    }
+  for (int i = 0; i < n; i++) {
+    double d[3];
+    for (int k = 0; k < 3; k++) d[k] = y[3 * i + k] - a->x0[3 * i + k] - m[k];
+    eng_box_minimum_image(&a->sys->box, d);
+    if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] > sd * sd) mv[nm++] = i;
   }
+  ok = nm > 0;
   for (int p = 0; ok && p < nm; p++) {
     const int i = mv[p];
-    int found = 0;
-    for (int q = 0; q < nm && !found; q++) {
+    ok = 0;
+    for (int q = 0; q < nm && !ok; q++) {
       const int j = mv[q];
       double d[3];
       if (used[q] || q == p || a->sys->type[j] != a->sys->type[i]) continue;
       for (int k = 0; k < 3; k++) d[k] = y[3 * i + k] - a->x0[3 * j + k] - m[k];
       eng_box_minimum_image(&a->sys->box, d);
-      if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] <= sd * sd) {
-        used[q] = 1;
-        found = 1;
-      }
+      if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] <= sd * sd) used[q] = ok = 1;
     }
-    ok = found;
   }
   free(mv);
   free(used);
