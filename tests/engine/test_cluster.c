@@ -726,6 +726,30 @@ static void whole_saddle_checks(eng_calc *cw, const eng_system *w, eng_system *w
   near(es - e0, ev->dq, 1e-6, "whole-system E(saddle) - E(initial) = the event's dq");
 }
 
+/* Split the atoms of w by their distance from atom at its initial
+ * position: beyond rr, *outer gets the largest displacement component of
+ * each of the position sets xa and xb (xb may be NULL) from w->x, summed;
+ * within rr, *fin gets the largest component of the forces f, and *nmov
+ * counts them. */
+static void beyond_within(const eng_system *w, int atom, double rr, const double *xa, const double *xb,
+                          const double *f, double *outer, double *fin, int *nmov) {
+  *outer = *fin = 0.0;
+  *nmov = 0;
+  for (int j = 0; j < w->natoms; j++) {
+    double d[3];
+    for (int k = 0; k < 3; k++) d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
+    eng_box_minimum_image(&w->box, d);
+    if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] >= rr * rr) {
+      for (int k = 0; k < 3; k++)
+        *outer = fmax(*outer, fabs(xa[3 * j + k] - w->x[3 * j + k]) +
+                                  (xb ? fabs(xb[3 * j + k] - w->x[3 * j + k]) : 0.0));
+    } else {
+      (*nmov)++;
+      for (int k = 0; k < 3; k++) *fin = fmax(*fin, fabs(f[3 * j + k]));
+    }
+  }
+}
+
 /* refine_grow out of the cell into the periodic whole system (session 9):
  * on the 33 A glass a 7 A refinement cluster fits and an 11 A one does
  * not, so from 11 A on the climb runs in a periodic copy of the whole
@@ -765,18 +789,7 @@ static void artn_event_periodic(const eng_potential *pot, const eng_system *w, e
   whole_saddle_checks(cw, w, ws, xs, f, &o, &ev);
   memcpy(ws->x, xf, sizeof(double) * 3 * n);
   if (eng_calc_compute(cw, ws, NULL, f, NULL, NULL)) bail("whole: %s", eng_last_error());
-  for (int j = 0; j < n; j++) {
-    double d[3];
-    for (int k = 0; k < 3; k++) d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
-    eng_box_minimum_image(&w->box, d);
-    if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] >= rr * rr) {
-      for (int k = 0; k < 3; k++)
-        outer = fmax(outer, fabs(xs[3 * j + k] - w->x[3 * j + k]) + fabs(xf[3 * j + k] - w->x[3 * j + k]));
-    } else {
-      nmov++;
-      for (int k = 0; k < 3; k++) fin = fmax(fin, fabs(f[3 * j + k]));
-    }
-  }
+  beyond_within(w, atom, rr, xs, xf, f, &outer, &fin, &nmov);
   /* (to round-off: the earlier, non-periodic stages map positions through
    * cluster coordinates, x0 + (x - x0), which is exact only to ~1e-15 A) */
   ok(outer < 1e-12 && nmov * 2 <= n,
@@ -864,20 +877,8 @@ static void artn_event_push_radius(const eng_potential *pot, const eng_system *w
      "pushed over at %.1f A, certified at %.1f A", ev.push_radius_used, rr);
   memcpy(ws->x, xf, sizeof(double) * 3 * n);
   if (eng_calc_compute(cw, ws, NULL, f, NULL, NULL)) bail("whole: %s", eng_last_error());
-  for (int j = 0; j < n; j++) {
-    double d[3];
-    for (int k = 0; k < 3; k++) {
-      d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
-      dx = fmax(dx, fabs(xf[3 * j + k] - xf0[3 * j + k]));
-    }
-    eng_box_minimum_image(&w->box, d);
-    if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] >= rr * rr) {
-      for (int k = 0; k < 3; k++) outer = fmax(outer, fabs(xf[3 * j + k] - w->x[3 * j + k]));
-    } else {
-      nmov++;
-      for (int k = 0; k < 3; k++) fin = fmax(fin, fabs(f[3 * j + k]));
-    }
-  }
+  beyond_within(w, atom, rr, xf, NULL, f, &outer, &fin, &nmov);
+  for (int i = 0; i < 3 * n; i++) dx = fmax(dx, fabs(xf[i] - xf0[i]));
   ok(outer < 1e-12, "final state: every atom beyond %.1f A at its initial position (%.3g A)", rr, outer);
   {
     int nm = 0, perm = au_permuted_initial(w, xf, o.same_dist, &nm);
