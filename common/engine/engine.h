@@ -401,7 +401,8 @@ typedef enum eng_min_stop {
   ENG_STOP_ETOL,     /* relative energy change below etol */
   ENG_STOP_MAXITER,  /* iteration limit */
   ENG_STOP_MAXEVAL,  /* force-call limit */
-  ENG_STOP_LINESEARCH /* line search could not decrease the energy */
+  ENG_STOP_LINESEARCH, /* line search could not decrease the energy */
+  ENG_STOP_REF        /* reached the basin of the reference minimum ref_x */
 } eng_min_stop;
 
 typedef struct eng_min_opts {
@@ -417,6 +418,14 @@ typedef struct eng_min_opts {
                                   are taken as 0, and they are not wrapped
                                   into the box at the end); NULL = all move
                                   (default) */
+  /* -- added in session 11 -- */
+  const double *ref_x; /* 3N positions of a known minimum, borrowed; NULL =
+                          off (default).  Stop (ENG_STOP_REF) after an
+                          iteration that leaves every mobile atom within
+                          ref_dist (A, minimum image) of its ref_x position
+                          with E < ref_e + ref_de (eV): a descent that close
+                          to a minimum ends in it.  Needs ref_dist > 0 */
+  double ref_dist, ref_e, ref_de;
 } eng_min_opts;
 
 typedef struct eng_min_result {

@@ -67,6 +67,7 @@ const char *eng_min_stop_name(eng_min_stop s) {
   case ENG_STOP_MAXITER: return "max_iter";
   case ENG_STOP_MAXEVAL: return "max_eval";
   case ENG_STOP_LINESEARCH: return "linesearch";
+  case ENG_STOP_REF: return "ref";
   }
   return "unknown";
 }
@@ -148,9 +149,27 @@ static double max_atom_norm(const double *d, int n3) {
   return sqrt(m);
 }
 
-/* Common stop tests after an iteration (force, energy, limits). */
+/* Is every mobile atom within o->ref_dist of its o->ref_x position
+ * (minimum image) with E < ref_e + ref_de?  0 when ref_x is NULL. */
+static int near_ref(const mstate *m) {
+  const eng_min_opts *o = m->o;
+  const double d2max = o->ref_dist * o->ref_dist;
+  if (!o->ref_x || !(m->e < o->ref_e + o->ref_de)) return 0;
+  for (int i = 0; i < m->sys->natoms; i++) {
+    double d[3];
+    if (o->mobile && !o->mobile[i]) continue;
+    for (int k = 0; k < 3; k++) d[k] = m->sys->x[3 * i + k] - o->ref_x[3 * i + k];
+    eng_box_minimum_image(&m->sys->box, d);
+    if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] > d2max) return 0;
+  }
+  return 1;
+}
+
+/* Common stop tests after an iteration (force, energy, reference basin,
+ * limits). */
 static eng_min_stop stop_test(const mstate *m, double fmax, double e_prev, int etol_ok) {
   if (fmax < m->o->ftol) return ENG_STOP_FTOL;
+  if (near_ref(m)) return ENG_STOP_REF;
   if (etol_ok && etol_met(m->o, e_prev, m->e)) return ENG_STOP_ETOL;
   if (m->iter >= m->o->max_iter) return ENG_STOP_MAXITER;
   if (m->ncalls >= m->o->max_eval) return ENG_STOP_MAXEVAL;
@@ -524,11 +543,11 @@ int eng_minimize(eng_calc *c, eng_system *sys, const eng_min_opts *o,
   if (o->algo != ENG_MIN_FIRE && o->algo != ENG_MIN_CG && o->algo != ENG_MIN_LBFGS)
     return eng_set_error(ENG_EINVAL, "min.c:%d: unknown minimiser %d", __LINE__, (int)o->algo);
   if (!(o->ftol >= 0.0) || !(o->etol >= 0.0) || !(o->dmax > 0.0) || !isfinite(o->dmax) ||
-      o->max_iter < 0 || o->max_eval < 1)
+      o->max_iter < 0 || o->max_eval < 1 || (o->ref_x && !(o->ref_dist > 0.0)))
     return eng_set_error(ENG_EINVAL,
                          "min.c:%d: expected ftol >= 0, etol >= 0, dmax > 0, max_iter >= 0, "
-                         "max_eval >= 1 (got %g, %g, %g, %d, %d)",
-                         __LINE__, o->ftol, o->etol, o->dmax, o->max_iter, o->max_eval);
+                         "max_eval >= 1, ref_dist > 0 with ref_x (got %g, %g, %g, %d, %d, %g)",
+                         __LINE__, o->ftol, o->etol, o->dmax, o->max_iter, o->max_eval, o->ref_dist);
   m.c = c;
   m.sys = sys;
   m.o = o;

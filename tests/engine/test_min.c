@@ -1,5 +1,6 @@
 /*
- * test_min.c -- FIRE and CG minimisers: options and errors, stop criteria,
+ * test_min.c -- FIRE, CG and L-BFGS minimisers: options and errors, stop
+ * criteria (the reference basin too),
  * a perturbed fcc crystal returning to its lattice energy, cancellation,
  * the round-off floor, and a quenched Cu-Zr glass minimised to 1e-6 eV/A
  * compared with LAMMPS (min_style cg) from the same start ($LMP).
@@ -193,6 +194,57 @@ int main(void) {
     ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_OK && res.stop == ENG_STOP_FTOL &&
            res.iterations == 0 && res.force_calls == 1,
        "a minimum stops on ftol with 0 iterations and 1 force call");
+
+    /* The reference basin (session 11): a descent from the perturbed
+     * crystal towards its lattice minimum stops once every atom is within
+     * ref_dist of it with E < ref_e + ref_de; a reference it never nears
+     * (one atom 0.5 A off the lattice site) leaves it to ftol. */
+    {
+      double e_lat, e_ref;
+      int full_calls[3], rc;
+      eng_system *off = eng_system_copy(ideal);
+      ok(eng_calc_compute(calc, ideal, &e_lat, NULL, NULL, NULL) == ENG_OK, "lattice energy");
+      off->x[0] += 0.5;
+      eng_min_opts_default(&o);
+      o.ref_x = ideal->x;
+      o.ref_dist = 0.0;
+      ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_EINVAL, "ref_x with ref_dist 0 is EINVAL");
+      ok(strcmp(eng_min_stop_name(ENG_STOP_REF), "ref") == 0, "stop name ref");
+      for (int algo = 0; algo < 3; algo++) {
+        eng_rng_seed(&r, 14);
+        memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
+        for (int i = 0; i < 3 * s->natoms; i++) s->x[i] += 0.2 * (eng_rng_uniform(&r) - 0.5);
+        eng_system *start = eng_system_copy(s);
+        eng_min_opts_default(&o);
+        o.algo = algo;
+        ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_OK && res.stop == ENG_STOP_FTOL,
+           "%s without a reference stops on ftol", eng_min_algo_name(algo));
+        full_calls[algo] = res.force_calls;
+        memcpy(s->x, start->x, 3 * sizeof(double) * s->natoms);
+        o.ref_x = ideal->x;
+        o.ref_dist = 0.05;
+        o.ref_e = e_lat;
+        o.ref_de = 0.01;
+        rc = eng_minimize(calc, s, &o, NULL, NULL, &res);
+        ok(rc == ENG_OK && res.stop == ENG_STOP_REF, "%s stops in the reference basin (stop %s)",
+           eng_min_algo_name(algo), eng_min_stop_name(res.stop));
+        ok(eng_calc_compute(calc, s, &e_ref, NULL, NULL, NULL) == ENG_OK, "energy at the stop");
+        ok(max_dist(s, ideal) <= 0.05 && e_ref < e_lat + 0.01,
+           "%s: every atom within 0.05 A of the lattice (%.3f A), E - E_lattice %.2e eV < 0.01",
+           eng_min_algo_name(algo), max_dist(s, ideal), e_ref - e_lat);
+        ok(res.force_calls < full_calls[algo], "%s: %d force calls against %d to ftol", eng_min_algo_name(algo),
+           res.force_calls, full_calls[algo]);
+        memcpy(s->x, start->x, 3 * sizeof(double) * s->natoms);
+        o.ref_x = off->x;
+        rc = eng_minimize(calc, s, &o, NULL, NULL, &res);
+        ok(rc == ENG_OK && res.stop == ENG_STOP_FTOL && res.force_calls == full_calls[algo],
+           "%s: a reference it never nears changes nothing (stop %s, %d calls)", eng_min_algo_name(algo),
+           eng_min_stop_name(res.stop), res.force_calls);
+        eng_system_free(start);
+      }
+      eng_system_free(off);
+      memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
+    }
 
     /* Limits and energy criterion. */
     for (int algo = 0; algo < 3; algo++) {
