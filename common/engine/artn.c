@@ -579,17 +579,18 @@ static int relax(actx *a, const double *dir, int nmax, double ftol, int use_par)
   return 0;
 }
 
-/* Minimise in place to min_ftol (no search budget): L-BFGS from min.c,
- * only the moving atoms free in a cluster or a masked system.  (Until
- * session 5 a masked FIRE, then CG: 8 % fewer calls than FIRE.  Session
- * 11: L-BFGS took 42 % fewer minimiser calls than CG on the 64 events at
- * 16,000 atoms, 63 of 64 events the same, docs/artn.md.)  With to_initial
- * (a side of the push-over), a descent that comes within same_dist / 2 of
- * the initial minimum a->x0, every moving atom, with E - E0 <
- * same_energy stops there and is put on x0 itself: a descent that close
- * can only end in that minimum (session 11: 14 % of the calls of the side
- * towards it). */
-static int minimise(actx *a, int to_initial) {
+/* Minimise in place to min_ftol (no search budget), only the moving
+ * atoms free in a cluster or a masked system.  A side of the push-over
+ * (side != 0) runs CG from min.c: its end decides the verdict, and
+ * L-BFGS's quasi-Newton steps from the steepest-descent end point could
+ * leave the basin the path leads to (session 7, docs/artn.md; a masked
+ * FIRE until session 5).  Such a side stops once every moving atom is
+ * within same_dist / 2 of the initial minimum a->x0 with E - E0 <
+ * same_energy, and is put on x0 itself: a descent that close can only end
+ * there (session 11).  The final minimum relaxed again where the saddle
+ * was certified (side == 0), a far-field relaxation around a minimum
+ * already found, runs L-BFGS (session 11). */
+static int minimise(actx *a, int side) {
   const eng_artn_opts *o = a->o;
   long saved = a->limit;
   eng_min_opts mo;
@@ -597,11 +598,11 @@ static int minimise(actx *a, int to_initial) {
   int rc;
   a->limit = 0;
   eng_min_opts_default(&mo);
-  mo.algo = ENG_MIN_LBFGS;
+  mo.algo = side ? ENG_MIN_CG : ENG_MIN_LBFGS;
   mo.ftol = o->min_ftol;
   mo.max_eval = o->min_max_calls;
   mo.mobile = a->mobile;
-  if (to_initial) {
+  if (side) {
     mo.ref_x = a->x0;
     mo.ref_dist = 0.5 * o->same_dist;
     mo.ref_e = a->e0;
@@ -1536,6 +1537,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   }
   if (rc != ENG_OK) goto out;
   S0 = S;
+  TRACE("T event start cpu %.4f\n", trace_cpu());
 again:
   att0 = calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls);
   sec0 = calls_second_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_cat[CAT_SECOND]);
@@ -2025,6 +2027,8 @@ saddle_done:
 
 retry:
   /* rc == ENG_OK here and ev->status says why the attempt failed. */
+  TRACE("T attempt %d end %s cpu %.4f radius %.1f\n", attempt, eng_artn_status_name(ev->status), trace_cpu(),
+        cl2_r);
   ev->fail_counts[ev->status]++;
   if (npush > push0) ev->failed_after_pushoff++;
   if (attempt < o->restarts && ev->status != ENG_ARTN_MAX_CALLS &&
@@ -2034,6 +2038,8 @@ retry:
   }
 
 finish:
+  TRACE("T attempt %d end %s cpu %.4f radius %.1f\n", attempt, eng_artn_status_name(ev->status), trace_cpu(),
+        cl2_r);
   ev->pushoffs = (int)(npush - push0);
 #ifdef ARTN_TRACE
   if (have_L)
