@@ -385,7 +385,7 @@ int eng_acf_compute(const eng_system *sys, int nfields, const double *p,
    * the half list (periodic images included) */
   rc = eng__ghosts_build(&sys->box, sys->x, n, o.rmax, 0, &g);
   if (rc) goto fail;
-  rc = eng__list_build(&g, o.rmax, 1, &l);
+  rc = eng__list_build(&g, o.rmax, 1, NULL, &l);
   if (rc) goto fail;
   for (i = 0; i < n; i++) {
     const double *xi = &g.x[3 * i];

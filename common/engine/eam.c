@@ -438,9 +438,11 @@ struct eng_calc {
    * frozen atoms within the cutoff are summed once (ff_ok: still valid)
    * into rho_ff and ea_ff (caller's atom order: densities, half pair
    * energies) and e_ff; at each list build the other pairs go to the
-   * active list (astart/anbr, same layout as l) that the computes walk.
+   * active list (astart/anbr, same layout as l: since session 11 only the
+   * rows of moving atoms hold pairs) that the computes walk.
    * xfrz, ff_box: the positions and box the frozen sums were made at. */
   unsigned char *frz;
+  unsigned char *act; /* natoms by owned slot: !frz (the list's active rows) */
   double *xfrz, *rho_ff, *ea_ff, e_ff;
   eng_box ff_box;
   int ff_ok;
@@ -540,6 +542,7 @@ void eng_calc_free(eng_calc *c) {
   free(c->tea);
   free(c->tsum);
   free(c->frz);
+  free(c->act);
   free(c->xfrz);
   free(c->rho_ff);
   free(c->ea_ff);
@@ -578,11 +581,18 @@ int eng_calc_set_frozen(eng_calc *c, const unsigned char *frozen) {
   if (!c) return eng_set_error(ENG_EINVAL, "eam.c:%d: calculator must not be NULL", __LINE__);
   if (!frozen) {
     free(c->frz);
-    c->frz = NULL;
+    free(c->act);
+    c->frz = c->act = NULL;
   } else {
     if (!c->frz) {
       c->frz = eng__malloc((size_t)c->natoms, 1);
-      if (!c->frz) return ENG_ENOMEM;
+      c->act = eng__malloc((size_t)c->natoms, 1);
+      if (!c->frz || !c->act) {
+        free(c->frz);
+        free(c->act);
+        c->frz = c->act = NULL;
+        return ENG_ENOMEM;
+      }
     }
     for (int i = 0; i < c->natoms; i++) c->frz[i] = frozen[i] != 0;
   }
@@ -789,8 +799,6 @@ static int rebuild(eng_calc *c, const eng_system *sys) {
                            w[k], k + 1, c->pot->cut);
   rc = eng__ghosts_build(&sys->box, sys->x, sys->natoms, c->range, 1, &c->g);
   if (rc) return rc;
-  rc = eng__list_build(&c->g, c->range, 1, &c->l);
-  if (rc) return rc;
   if (c->g.nall > c->nallocated) {
     int n = c->g.nall + c->g.nall / 8 + 16;
     free(c->rho);
@@ -818,7 +826,21 @@ static int rebuild(eng_calc *c, const eng_system *sys) {
   c->built = 1;
   c->split = 0; /* new list: new chunk boundaries */
   c->nbuild++;
-  return c->frz ? frozen_prepare(c, sys) : ENG_OK;
+  if (!c->frz || !c->ff_ok) {
+    /* the full list (with frozen atoms: to make the frozen sums, and its
+     * other pairs are the active list) */
+    rc = eng__list_build(&c->g, c->range, 1, NULL, &c->l);
+  } else {
+    /* Frozen sums still valid: only the pairs with a moving atom, in the
+     * rows of the moving atoms (session 11: a full list of a 16 A
+     * refinement cluster, its frozen pairs included, cost as much as 4 of
+     * its force calls, and the climbs and push-overs rebuild it 10-20
+     * times an event). */
+    for (int i = 0; i < c->natoms; i++) c->act[i] = !c->frz[c->g.order[i]];
+    rc = eng__list_build(&c->g, c->range, 1, c->act, &c->l);
+  }
+  if (rc == ENG_OK && c->frz) rc = frozen_prepare(c, sys);
+  return rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -21,6 +21,7 @@
 #include "internal.h"
 #include "neigh.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -318,15 +319,20 @@ out:
 }
 
 /* Neighbours of owned atoms [i0, i1) appended to *buf (capacity *cap,
- * grown as needed); row lengths into cnt[i - i0].  ENG_ENOMEM. */
-static int list_rows(const eng__ghosts *g, const bins *b, double range, int half, int i0, int i1,
-                     int **buf, long *cap, long *cnt) {
+ * grown as needed); row lengths into cnt[i - i0]; act as in
+ * eng__list_build.  ENG_ENOMEM. */
+static int list_rows(const eng__ghosts *g, const bins *b, double range, int half, const unsigned char *act,
+                     int i0, int i1, int **buf, long *cap, long *cnt) {
   const double r2 = range * range;
   long np = 0;
   for (int i = i0; i < i1; i++) {
     const double *xi = &g->x[3 * i];
     const long row0 = np;
     int c[3];
+    if (act && !act[i]) {
+      cnt[i - i0] = 0;
+      continue;
+    }
     bin_index(b, xi, c);
     for (int t = 0; t < b->nst; t++) {
       const int cx = c[0] + b->st[t][0], cy = c[1] + b->st[t][1], cz = c[2] + b->st[t][2];
@@ -336,7 +342,7 @@ static int list_rows(const eng__ghosts *g, const bins *b, double range, int half
         /* Half list: (owner k, shift s) > (i, 0) lexicographically. */
         if (half) {
           const int k = b->own[q];
-          if (k < i || (k == i && b->sgn[q] <= 0)) continue;
+          if ((!act || act[k]) && (k < i || (k == i && b->sgn[q] <= 0))) continue;
         } else if (b->idx[q] == i) {
           continue;
         }
@@ -358,13 +364,14 @@ static int list_rows(const eng__ghosts *g, const bins *b, double range, int half
   return ENG_OK;
 }
 
-int eng__list_build(const eng__ghosts *g, double range, int half, eng__list *l) {
+int eng__list_build(const eng__ghosts *g, double range, int half, const unsigned char *act, eng__list *l) {
   bins b;
   int rc, T = eng_get_threads();
   const int n = g->nlocal;
   int **tbuf = NULL;
   long *tcap = NULL, *cnt = NULL;
 
+  assert(half || !act);
   if (T > n) T = n > 0 ? n : 1;
   rc = bins_build(g, range, &b);
   if (rc) return rc;
@@ -390,7 +397,7 @@ int eng__list_build(const eng__ghosts *g, double range, int half, eng__list *l) 
 #pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1) reduction(| : bad)
     for (int t = 0; t < T; t++) {
       const int i0 = (int)((long)n * t / T), i1 = (int)((long)n * (t + 1) / T);
-      bad |= list_rows(g, &b, range, half, i0, i1, &tbuf[t], &tcap[t], cnt + i0) != ENG_OK;
+      bad |= list_rows(g, &b, range, half, act, i0, i1, &tbuf[t], &tcap[t], cnt + i0) != ENG_OK;
     }
     if (bad) goto out;
   }
@@ -443,7 +450,7 @@ int eng_nlist_build(const eng_system *sys, double rcut, eng_nlist **out) {
     return eng_set_error(ENG_EINVAL, "neighbour cutoff must be > 0 (got %g)", rcut);
   rc = eng__ghosts_build(&sys->box, sys->x, sys->natoms, rcut, 0, &g);
   if (rc) goto out;
-  rc = eng__list_build(&g, rcut, 0, &l);
+  rc = eng__list_build(&g, rcut, 0, NULL, &l);
   if (rc) goto out;
   nl = eng__calloc(1, sizeof *nl);
   if (!nl) {

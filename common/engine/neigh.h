@@ -42,8 +42,13 @@ typedef struct eng__list {
   long cap;
 } eng__list;
 
-/* Pairs closer than range.  half=1 keeps each physical pair once. */
-int eng__list_build(const eng__ghosts *g, double range, int half, eng__list *l);
+/* Pairs closer than range.  half=1 keeps each physical pair once.  act
+ * (nlocal flags by owned slot, borrowed; NULL = every slot) restricts a
+ * half list to the pairs with an active atom, each kept once: the rows of
+ * inactive slots are empty, and an active row holds every neighbour whose
+ * owner is inactive plus, by the half rule, those whose owner is active
+ * (session 11: the frozen-shell calculators rebuild only these). */
+int eng__list_build(const eng__ghosts *g, double range, int half, const unsigned char *act, eng__list *l);
 void eng__list_free(eng__list *l);
 
 #endif
