@@ -937,6 +937,9 @@ static int relax_side(actx *a, const double *xs, const double *v, double lambda,
   drop = SD_DROP;
   if (es - a->e0 > 0.0 && 0.5 * (es - a->e0) < drop) drop = 0.5 * (es - a->e0);
   ebest = a->e;
+#ifdef ARTN_TRACE
+  long sd0 = a->ncalls;
+#endif
   for (int k = 0; rc == 0 && k < SD_MAX; k++) {
     double fm = fmax_of(a, a->f);
     if (es - a->e > drop || fm <= 0.0) break;
@@ -957,7 +960,8 @@ static int relax_side(actx *a, const double *xs, const double *v, double lambda,
     for (int i = 0; i < a->n3; i++) x[i] += step * a->f[i] / fm;
     rc = eval(a);
   }
-  TRACE("T push sign %+.0f delta %.3f dE %.4f calls %ld\n", sign, delta, a->e - es, a->ncalls);
+  TRACE("T push sign %+.0f delta %.3f dE %.4f calls %ld sd %ld n3 %d\n", sign, delta, a->e - es, a->ncalls,
+        a->ncalls - sd0, a->n3);
   a->limit = saved;
   if (rc != 0) return rc;
   rc = minimise(a, 1);
@@ -1592,6 +1596,7 @@ again:
   if (o->local) {
     /* Saddle of the cluster; keep it (positions, mode) for the push-over. */
     ev->dq_local = L.e - L.e0;
+    TRACE("T local saddle attempt %d dq_local %.5f\n", attempt, ev->dq_local);
     if (!y) y = eng__calloc((size_t)L.n3 * 2, sizeof(double));
     if (!y) {
       rc = ENG_ENOMEM;
