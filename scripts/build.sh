@@ -14,4 +14,4 @@ if [ ! -f Makefile ] || [ "$top/configure" -nt Makefile ]; then
 fi
 make -j"$(nproc)" >/dev/null
 make -j"$(nproc)" >/dev/null check TESTS=
-echo "build: $top/$dir"
+case $dir in /*) echo "build: $dir" ;; *) echo "build: $top/$dir" ;; esac
