@@ -52,6 +52,11 @@
 #   growremote  the same 64 events, both with --push-radius 16, without and
 #            with --second-remote 8 (a second mode centred more than 8 A
 #            from the event's ends the attempt; session 10)
+#   rec128   128 events (grow's and growb's 64, atoms 200 + 443 k and
+#            50 + 499 k, k < 32) with the recommended --push-radius 16
+#            --second-remote 8, two runs at a time; to compare two builds,
+#            run it for both at once (session 11: `bench/artn.sh OLD rec128
+#            & OUT=... bench/artn.sh NEW rec128`; about 6 min on 2 cores)
 # SEEDS="1 2 ..." changes the seeds of attempts / attempts2k (session 9:
 # attempts2k with SEEDS="5 6 7 8" doubles its sample to 256 attempts).
 # Each set prints one TSV line per event and a JSON summary line; the files
@@ -173,6 +178,28 @@ for v, opts in (("a", sys.argv[3]), ("b", sys.argv[4])):
                       "cpu_per_event": round(cpu / ev, 2), "projected_h_196520_events_2cores":
                       round(196520 * cpu / ev / 2 / 3600, 1), "ok_after_pushoff": pook,
                       "failed_after_pushoff": pofail}))
+PY
+      ;;
+    rec128)
+      listc=$(python3 -c 'print(",".join(str(200 + 443 * k) for k in range(32)))')
+      listd=$(python3 -c 'print(",".join(str(50 + 499 * k) for k in range(32)))')
+      rec=(--data "$sample" --replicate-xyz 2x2x2 --local 8 --threads 1 --refine-radius 16 --refine-grow 4
+           --push-radius 16 --second-remote 8)
+      run rec128_a "${rec[@]}" --atom-list $list32 &
+      run rec128_b "${rec[@]}" --atom-list "$list32b" &
+      wait
+      run rec128_c "${rec[@]}" --atom-list "$listc" &
+      run rec128_d "${rec[@]}" --atom-list "$listd" &
+      wait
+      python3 - "$out" <<'PY'
+import json, sys
+cpu = ok = ev = att = 0
+for lst in "abcd":
+    j = json.loads(open(f"{sys.argv[1]}/rec128_{lst}.tsv").read().strip().split("\n")[-1])
+    cpu += j["cpu_s"]; ok += j["converged"]; ev += j["events"]; att += j["attempts"]
+print(json.dumps({"set": "rec128", "events": ev, "ok": ok, "attempts": att, "cpu_s": round(cpu, 1),
+                  "cpu_per_event": round(cpu / ev, 3),
+                  "projected_h_196520_events_2cores": round(196520 * cpu / ev / 2 / 3600, 1)}))
 PY
       ;;
     tighten)
