@@ -57,6 +57,15 @@ static eng_system *fcc_cu(int nc, double a) {
   return s;
 }
 
+/* s's positions = ideal's plus uniform noise in [-amp/2, amp/2) A per
+ * component from the stream seeded with seed. */
+static void perturbed(eng_system *s, const eng_system *ideal, uint64_t seed, double amp) {
+  eng_rng r;
+  eng_rng_seed(&r, seed);
+  memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
+  for (int i = 0; i < 3 * s->natoms; i++) s->x[i] += amp * (eng_rng_uniform(&r) - 0.5);
+}
+
 /* Run LAMMPS CG from data file `data`; returns the minimised energy in *e.
  * 0 = ok. */
 static int lammps_minimize(const char *lmp, const char *dir, const char *pot, double *e) {
@@ -115,7 +124,6 @@ int main(void) {
   {
     eng_system *s = fcc_cu(5, 3.639), *ideal;
     double e0, e;
-    eng_rng r;
     if (!s || tmd_setup(potpath, s, &pot, &calc) != ENG_OK) bail("setup: %s", eng_last_error());
     ideal = eng_system_copy(s);
     ok(eng_calc_compute(calc, s, &e0, NULL, NULL, NULL) == ENG_OK, "fcc energy");
@@ -130,9 +138,7 @@ int main(void) {
     ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_EINVAL, "unknown algorithm is EINVAL");
 
     for (int algo = 0; algo < 3; algo++) {
-      eng_rng_seed(&r, 11);
-      memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
-      for (int i = 0; i < 3 * s->natoms; i++) s->x[i] += 0.2 * (eng_rng_uniform(&r) - 0.5);
+      perturbed(s, ideal, 11, 0.2);
       eng_min_opts_default(&o);
       o.algo = algo;
       double t0 = tmd_now();
@@ -159,9 +165,7 @@ int main(void) {
       for (int i = 0; i < s->natoms; i++) mob[i] = s->x[3 * i] < 0.5 * s->box.len[0];
       for (int algo = 0; algo < 3; algo++) {
         int moved_fixed = 0;
-        eng_rng_seed(&r, 13);
-        memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
-        for (int i = 0; i < 3 * s->natoms; i++) s->x[i] += 0.2 * (eng_rng_uniform(&r) - 0.5);
+        perturbed(s, ideal, 13, 0.2);
         start = eng_system_copy(s);
         eng_min_opts_default(&o);
         o.algo = algo;
@@ -211,9 +215,7 @@ int main(void) {
       ok(eng_minimize(calc, s, &o, NULL, NULL, &res) == ENG_EINVAL, "ref_x with ref_dist 0 is EINVAL");
       ok(strcmp(eng_min_stop_name(ENG_STOP_REF), "ref") == 0, "stop name ref");
       for (int algo = 0; algo < 3; algo++) {
-        eng_rng_seed(&r, 14);
-        memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
-        for (int i = 0; i < 3 * s->natoms; i++) s->x[i] += 0.2 * (eng_rng_uniform(&r) - 0.5);
+        perturbed(s, ideal, 14, 0.2);
         eng_system *start = eng_system_copy(s);
         eng_min_opts_default(&o);
         o.algo = algo;
@@ -248,9 +250,7 @@ int main(void) {
 
     /* Limits and energy criterion. */
     for (int algo = 0; algo < 3; algo++) {
-      eng_rng_seed(&r, 12);
-      memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
-      for (int i = 0; i < 3 * s->natoms; i++) s->x[i] += 0.2 * (eng_rng_uniform(&r) - 0.5);
+      perturbed(s, ideal, 12, 0.2);
       eng_system *start = eng_system_copy(s);
       eng_min_opts_default(&o);
       o.algo = algo;
@@ -291,9 +291,7 @@ int main(void) {
     }
 
     /* The round-off floor: ftol 0 can only end on the line search. */
-    eng_rng_seed(&r, 13);
-    memcpy(s->x, ideal->x, 3 * sizeof(double) * s->natoms);
-    for (int i = 0; i < 3 * s->natoms; i++) s->x[i] += 0.1 * (eng_rng_uniform(&r) - 0.5);
+    perturbed(s, ideal, 13, 0.1);
     eng_min_opts_default(&o);
     o.ftol = 0;
     {
