@@ -109,9 +109,16 @@ for s in "${sets[@]}"; do
         # shellcheck disable=SC2086
         run "${s}_$seed" "${extra[@]}" --atoms 32 --check-connect --restarts 0 --seed "$seed" ${ARTN_OPTS:-}
       done > "$out/$s.json"
-      python3 - "$out/$s.json" "$s" <<'PY'
-import json, sys
-ok = att = 0; fails = {}; calls = {}; cpu = 0.0
+      python3 - "$out/$s.json" "$s" $seeds <<'PY'
+import json, os, sys
+ok = att = 0; fails = {}; calls = {}; cpu = 0.0; search = []
+for seed in sys.argv[3:]:
+    # the successful search's calls without the first-order check (the
+    # calls_search column, session 11), pooled over the seeds
+    for row in open(os.path.join(os.path.dirname(sys.argv[1]), f"{sys.argv[2]}_{seed}.tsv")):
+        f = row.rstrip("\n").split("\t")
+        if not row.startswith(("#", "{")) and f[3] == "ok": search.append(int(f[20]))
+search.sort()
 for line in open(sys.argv[1]):
     j = json.loads(line)
     ok += j["converged"]; att += j["attempts"]; cpu += j["cpu_s"]
@@ -124,6 +131,8 @@ print(json.dumps({"set": sys.argv[2], "ok": ok, "attempts": att, "success_per_at
                   "failed_attempts": {k: v for k, v in fails.items() if v},
                   "calls_per_attempt": {k: round(v / att) for k, v in calls.items()},
                   "calls_per_ok": round(calls["total"] / max(ok, 1)),
+                  "calls_search_median": search[len(search) // 2] if search else None,
+                  "calls_search_p90": search[int(0.9 * (len(search) - 1))] if search else None,
                   "cpu_s_per_ok": round(cpu / max(ok, 1), 1)}))
 PY
       ;;

@@ -529,7 +529,8 @@ int main(int argc, char **argv) {
     dq[1] = calloc(sh.njobs + 1, sizeof(double));
     if (!quiet)
       printf("#atom_id\ttype\tevent\tstatus\tdq\tde_final\tlambda\tcalls_saddle\tcalls\tcalls_local"
-             "\tmax_disp\tn_moved\tnneg\tlambda2\tdq_local\tdq_cmp\tt\tt_local\tconnected\tattempts\treason\n");
+             "\tmax_disp\tn_moved\tnneg\tlambda2\tdq_local\tdq_cmp\tt\tt_local\tconnected\tattempts\tcalls_search"
+             "\treason\n");
     for (int i = 0; i < sh.njobs; i++) {
       job *j = &sh.jobs[i];
       const eng_artn_event *e = sh.local && !sh.compare ? &j->evl : &j->ev;
@@ -582,12 +583,13 @@ int main(int argc, char **argv) {
       }
       if (!quiet || sf) {
         FILE *o = sf ? sf : stdout;
-        fprintf(o, "%lld\t%s\t%ld\t%s\t%.6f\t%.6f\t%.4f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%.4g\t%.6f\t%.6f\t%.2f\t%.2f\t%d\t%d\t%s\n",
+        fprintf(o, "%lld\t%s\t%ld\t%s\t%.6f\t%.6f\t%.4f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%.4g\t%.6f\t%.6f\t%.2f\t%.2f\t%d\t%d\t%d\t%s\n",
                 (long long)e->atom_id, sys->type_name[type], e->event_index,
                 eng_artn_status_name(e->status), e->dq, e->de_final, e->eigenvalue,
                 e->force_calls_saddle, e->force_calls, e->force_calls_local, e->max_disp,
                 e->n_moved, j->nneg, j->ev2, sh.compare ? j->evl.dq : e->dq_local,
-                sh.compare ? j->evl.dq - j->ev.dq : NAN, j->t, j->tl, e->connected, e->attempts, e->reason);
+                sh.compare ? j->evl.dq - j->ev.dq : NAN, j->t, j->tl, e->connected, e->attempts,
+                e->calls_attempt_saddle - e->calls_attempt_check, e->reason);
       }
     }
     if (sf) fclose(sf);
