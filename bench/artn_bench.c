@@ -7,7 +7,7 @@
  *   artn_bench [--glass N] [--data FILE] [--potential FILE] [--atoms K]
  *              [--events E] [--seed S] [--glass-seed S] [--threads T]
  *              [--local R] [--compare] [--hessian] [--refine-force F]
- *              [--check-connect] [--save FILE] [--quiet] [--atom-list I,J,...]
+ *              [--check-connect] [--save FILE] [--quiet] [--no-start] [--atom-list I,J,...]
  *              [--call-cost K] [--refine-grow G] [--tighten F] [--same-energy E]
  *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L]
  *              [--lost-follow N] [--lost-retries N] [--min-ftol F]
@@ -23,7 +23,8 @@
  * every converged local-mode saddle again in the whole system, all atoms
  * free, to max |F| < F eV/A (eng_artn_refine) and reports |dQ - dQ_tight|
  * (whole-system events too, without --local)
- * (its CPU time is not counted in the events').  Output: one line per
+ * (its CPU time is not counted in the events'); local-mode events share
+ * one eng_artn_start (session 11) unless --no-start.  Output: one line per
  * event (TSV, '#' header) on stdout, then a JSON summary line.
  */
 #include "engine.h"
@@ -58,6 +59,7 @@ typedef struct shared {
   job *jobs;
   int njobs, next, compare, local, hessian;
   double tighten;          /* --tighten F: re-converge local saddles to F eV/A */
+  const eng_artn_start *start; /* local mode: the shared start (NULL with --no-start) */
   pthread_mutex_t mu;
 } shared;
 
@@ -122,7 +124,8 @@ static void *worker(void *arg) {
       eng_artn_opts o = sh->o;
       double t0 = now();
       o.local = 1;
-      j->rcl = eng_artn_run(c, sh->pot, sh->sys, j->atom, j->event, &o, NULL, NULL, &j->evl, xs, NULL);
+      j->rcl = eng_artn_run_from(c, sh->pot, sh->sys, sh->start, j->atom, j->event, &o, NULL, NULL, &j->evl, xs,
+                                 NULL);
       j->tl = now() - t0;
       j->fmax_full = NAN;
       if (j->rcl == 0 && j->evl.status == ENG_ARTN_OK) {
@@ -319,6 +322,8 @@ int main(int argc, char **argv) {
   int call_k = 0;               /* --call-cost K: time K calls (whole, clusters) and exit */
   int rep[3] = {1, 1, 1};
   int nglass = 0, natoms_pick = 20, first_atom = 0, events = 1, threads = 2, quiet = 0, rep_n = 1;
+  int no_start = 0;             /* --no-start: every local event computes its own start (session 11) */
+  eng_artn_start *start = NULL;
   int range[2] = {0, 0};
   uint64_t gseed = 7;
   shared sh;
@@ -392,6 +397,7 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--hessian") == 0) sh.hessian = 1;
     else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;
     else if (strcmp(a, "--quiet") == 0) quiet = 1;
+    else if (strcmp(a, "--no-start") == 0) no_start = 1;
     else {
       fprintf(stderr, "artn_bench: unknown or incomplete argument %s\n", a);
       return 2;
@@ -481,6 +487,11 @@ int main(int argc, char **argv) {
     return r;
   }
   if (natoms_pick > sys->natoms) natoms_pick = sys->natoms;
+  if (sh.local && !no_start && eng_artn_start_make(calc, sys, &start)) {
+    fprintf(stderr, "artn_bench: start: %s\n", eng_last_error());
+    return 1;
+  }
+  sh.start = start;
   sh.pot = pot;
   sh.sys = sys;
   sh.njobs = natoms_pick * events;
@@ -696,6 +707,7 @@ int main(int argc, char **argv) {
   }
   free(sh.jobs);
   eng_calc_free(calc);
+  eng_artn_start_free(start);
   eng_system_free(sys);
   eng_potential_free(pot);
   return 0;

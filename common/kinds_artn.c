@@ -1113,7 +1113,8 @@ static eng_system *bare_copy(const eng_system *sys) {
   return t;
 }
 
-/* Run the chunk's (atom, event) pairs with eng_artn_run (contract of
+/* Run the chunk's (atom, event) pairs with eng_artn_run_from (local
+ * mode: one eng_artn_start for them all, session 11) (contract of
  * kind_def.run): result "events" (the table, one row per pair in order)
  * and "summary"; with io->save_dir, the converged events' configurations
  * as files.  An engine error of an event (not an event status) fails the
@@ -1128,6 +1129,7 @@ int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
   chunk_prog pg;
   cJSON *r = NULL, *sum, *tab;
   eng_system *tmp = NULL;
+  eng_artn_start *start = NULL; /* local mode: the chunk's events share it */
   double *xs = NULL, *xf = NULL, t0, c0, started;
   int *idx = NULL, n = 0, rc, nok = 0;
   long long K, first, count, total, j;
@@ -1180,6 +1182,13 @@ int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
   c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
   pg.c = &c;
   pg.count = count;
+  if (o.local) {
+    rc = eng_artn_start_make(c.calc, c.sys, &start);
+    if (rc) {
+      rc = kind__eng_fail(rc, 1, "the start of the events", err, errlen);
+      goto fail;
+    }
+  }
   for (j = 0; j < count; j++) {
     long long p = first + j;
     int ai = idx[p / K];
@@ -1188,8 +1197,8 @@ int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
     pg.atom_id = c.sys->id[ai];
     pg.event = (long)(p % K);
     memset(&ev, 0, sizeof ev);
-    rc = eng_artn_run(c.calc, c.pot, c.sys, ai, (long)(p % K), &o,
-                      chunk_on_progress, &pg, &ev, xs, xf);
+    rc = eng_artn_run_from(c.calc, c.pot, c.sys, start, ai, (long)(p % K), &o,
+                           chunk_on_progress, &pg, &ev, xs, xf);
     if (rc) {
       char what[96];
       snprintf(what, sizeof what, "atom %" PRId64 " event %ld", c.sys->id[ai],
@@ -1224,6 +1233,7 @@ int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
   free(xs);
   free(xf);
   eng_system_free(tmp);
+  eng_artn_start_free(start);
   return kind__finish(&c, r, result, err, errlen);
 nomem:
   rc = KIND_ENOMEM;
@@ -1233,6 +1243,7 @@ fail:
   free(xs);
   free(xf);
   eng_system_free(tmp);
+  eng_artn_start_free(start);
   cJSON_Delete(r);
   kind__ctx_end(&c);
   return rc;

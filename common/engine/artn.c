@@ -1209,15 +1209,20 @@ static void cluster_free(cluster *c) {
  * frozen_max (> 0) of the atoms move, cl->sys is then a periodic copy of
  * the whole system with its own calculator, the atoms beyond rm frozen
  * (their pairs skipped, session 9), and cl->periodic = 1. */
-static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0, double rc,
-                         double rm, const double *rho_full, double frozen_max, cluster *cl) {
-  double R = rm + rc + SHELL_MARGIN, w[3], lo[3], hi[3];
-  const double *xc = sys->x + 3 * c0;
-  int fits = 1, n = sys->natoms, rcode;
-  memset(cl, 0, sizeof *cl);
+static int cluster_fits(const eng_system *sys, double rm, double rc) {
+  double R = rm + rc + SHELL_MARGIN, w[3];
   eng_box_widths(&sys->box, w);
   for (int k = 0; k < 3; k++)
-    if (sys->box.periodic[k] && 2.0 * R >= w[k]) fits = 0;
+    if (sys->box.periodic[k] && 2.0 * R >= w[k]) return 0;
+  return 1;
+}
+
+static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0, double rc,
+                         double rm, const double *rho_full, double frozen_max, cluster *cl) {
+  double R = rm + rc + SHELL_MARGIN, lo[3], hi[3];
+  const double *xc = sys->x + 3 * c0;
+  int fits = cluster_fits(sys, rm, rc), n = sys->natoms, rcode;
+  memset(cl, 0, sizeof *cl);
   cl->map = eng__calloc((size_t)n, sizeof(int));
   cl->mobile = eng__calloc((size_t)n, 1);
   cl->x0 = eng__calloc(3 * (size_t)n, sizeof(double));
@@ -1382,10 +1387,77 @@ static void kick_dir(const actx *S, const cluster *cl, const double *raw, double
   normalize(d, S->n3);
 }
 
+/* Are boxes a and b the same, field by field (bitwise values)? */
+static int same_box(const eng_box *a, const eng_box *b) {
+  for (int k = 0; k < 3; k++)
+    if (memcmp(&a->lo[k], &b->lo[k], sizeof a->lo[k]) || memcmp(&a->len[k], &b->len[k], sizeof a->len[k]) ||
+        a->periodic[k] != b->periodic[k])
+      return 0;
+  return !memcmp(&a->xy, &b->xy, sizeof a->xy) && !memcmp(&a->xz, &b->xz, sizeof a->xz) &&
+         !memcmp(&a->yz, &b->yz, sizeof a->yz);
+}
+
+struct eng_artn_start {
+  int natoms;
+  double e, fmax; /* eV, eV/A */
+  double *rho;    /* natoms host densities */
+  double *x;      /* 3 natoms: the positions it was made at */
+  eng_box box;
+};
+
+void eng_artn_start_free(eng_artn_start *s) {
+  if (!s) return;
+  free(s->rho);
+  free(s->x);
+  free(s);
+}
+
+/* Contract in engine.h. */
+int eng_artn_start_make(eng_calc *calc, const eng_system *sys, eng_artn_start **out) {
+  eng_artn_start *s;
+  double *f = NULL;
+  int rc;
+  if (!calc || !sys || !out)
+    return eng_set_error(ENG_EINVAL, "artn.c:%d: calc, sys and out must not be NULL", __LINE__);
+  *out = NULL;
+  s = eng__calloc(1, sizeof *s);
+  if (!s) return ENG_ENOMEM;
+  s->natoms = sys->natoms;
+  s->box = sys->box;
+  s->rho = eng__calloc((size_t)sys->natoms, sizeof(double));
+  s->x = eng__malloc(3 * (size_t)sys->natoms, sizeof(double));
+  f = eng__malloc(3 * (size_t)sys->natoms, sizeof(double));
+  if (!s->rho || !s->x || !f) {
+    rc = ENG_ENOMEM;
+    goto fail;
+  }
+  memcpy(s->x, sys->x, sizeof(double) * 3 * (size_t)sys->natoms);
+  eng_calc_invalidate(calc); /* the list eng_artn_run would build */
+  rc = eng_calc_compute(calc, sys, &s->e, f, NULL, NULL);
+  if (rc == ENG_OK) rc = eng_calc_density(calc, s->rho);
+  if (rc != ENG_OK) goto fail;
+  s->fmax = eng__max_abs(f, 3 * sys->natoms);
+  free(f);
+  *out = s;
+  return ENG_OK;
+fail:
+  free(f);
+  eng_artn_start_free(s);
+  return rc;
+}
+
 int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys,
                  int atom_index, long event_index, const eng_artn_opts *opts,
                  eng_progress_fn progress, void *ud, eng_artn_event *ev,
                  double *x_saddle, double *x_final) {
+  return eng_artn_run_from(calc, pot, sys, NULL, atom_index, event_index, opts, progress, ud, ev, x_saddle,
+                           x_final);
+}
+
+int eng_artn_run_from(eng_calc *calc, const eng_potential *pot, const eng_system *sys,
+                      const eng_artn_start *start, int atom_index, long event_index,
+                      const eng_artn_opts *opts, eng_progress_fn progress, void *ud,
+                      eng_artn_event *ev, double *x_saddle, double *x_final) {
   eng_artn_opts od;
   const eng_artn_opts *o;
   eng_system *work = NULL;
@@ -1407,7 +1479,7 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   double *raw = NULL, *d = NULL, *v = NULL, *xs = NULL, *vs = NULL, *y = NULL, *vf = NULL;
   double *sxc = NULL, *xa = NULL, *xb = NULL, *vw = NULL;
   actx *S0 = NULL;
-  int n, n3, rc = ENG_OK, have_F = 0, have_L = 0, have_P = 0, saddle_calls_L = 0, attempt = 0;
+  int n, n3, rc = ENG_OK, have_F = 0, have_L = 0, have_P = 0, saddle_calls_L = 0, attempt = 0, use_start;
   double fmax0;
 
   memset(&cl, 0, sizeof cl);
@@ -1432,6 +1504,10 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
     return eng_set_error(ENG_EINVAL, "artn.c:%d: negative event index %ld", __LINE__, event_index);
   if (o->local && !pot)
     return eng_set_error(ENG_EINVAL, "artn.c:%d: local mode needs the potential", __LINE__);
+  if (start && (start->natoms != n || !same_box(&start->box, &sys->box) ||
+                memcmp(start->x, sys->x, sizeof(double) * (size_t)n3) != 0))
+    return eng_set_error(ENG_EINVAL, "artn.c:%d: the ARTn start was made for other positions or another box",
+                         __LINE__);
 
   memset(ev, 0, sizeof *ev);
   ev->atom_id = sys->id[atom_index];
@@ -1465,10 +1541,19 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
   F.rng = &rng;
   F.phase = "start";
   eng_calc_invalidate(calc); /* same neighbour order whatever ran before */
-  rc = eval(&F);
-  if (rc != 0) goto out;
+  /* With a start (session 11), a local search whose cluster fits takes
+   * the initial energy, largest force and densities from it: F.f stays
+   * unset, and F's first call comes later (a whole-system check). */
+  use_start = start && o->local && cluster_fits(sys, o->local_radius, eng_calc_cutoff(calc));
+  if (use_start) {
+    F.e = start->e;
+    fmax0 = start->fmax;
+  } else {
+    rc = eval(&F);
+    if (rc != 0) goto out;
+    fmax0 = fmax_of(&F, F.f);
+  }
   F.e0 = ev->e_initial = F.e;
-  fmax0 = fmax_of(&F, F.f);
   if (!(fmax0 <= o->saddle_force)) {
     rc = eng_set_error(ENG_EINVAL,
                        "artn.c:%d: the structure is not minimised (max force component %.3g eV/A "
@@ -1486,13 +1571,14 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
     kick_dir(S, &cl, raw, d);
     S->limit = o->max_calls;
   } else {
-    /* calc's last compute was at sys->x (eval(&F) above). */
+    /* calc's last compute was at sys->x (eval(&F) above), or the start's */
     rho_full = eng__calloc((size_t)n, sizeof(double));
     if (!rho_full) {
       rc = ENG_ENOMEM;
       goto out;
     }
-    rc = eng_calc_density(calc, rho_full);
+    if (use_start) memcpy(rho_full, start->rho, sizeof(double) * (size_t)n);
+    else rc = eng_calc_density(calc, rho_full);
     if (rc == ENG_OK)
       rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->local_radius, rho_full, 0.0, &cl);
     if (rc != ENG_OK) goto out;

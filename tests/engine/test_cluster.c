@@ -966,6 +966,63 @@ static void artn_event_second_remote(const eng_potential *pot, const eng_system 
      "second_remote %.1f (beyond that distance): the event of second_remote 0, bit for bit", o.second_remote);
 }
 
+/* eng_artn_start (session 11): a local event run from a start made once
+ * is the event of eng_artn_run bit for bit (saddle and final positions,
+ * energies, calls in the clusters) with one whole-system call fewer; a
+ * NULL start is eng_artn_run itself; a whole-system (not local) event
+ * ignores the start; a start made at other positions is refused. */
+static void artn_event_start(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom) {
+  const int n3 = 3 * w->natoms;
+  eng_artn_opts o;
+  eng_artn_event e0, e1, e2;
+  eng_artn_start *st = NULL, *other = NULL;
+  eng_system *moved = eng_system_copy(w);
+  double *xs0 = malloc(sizeof(double) * n3), *xs1 = malloc(sizeof(double) * n3);
+  double *xf0 = malloc(sizeof(double) * n3), *xf1 = malloc(sizeof(double) * n3);
+  int rc0, rc1, rc2;
+
+  if (!moved || !xs0 || !xs1 || !xf0 || !xf1) bail("out of memory");
+  local_opts(&o, 7.0);
+  ok(eng_artn_start_make(NULL, w, &st) == ENG_EINVAL, "a start without a calculator is refused");
+  ok(eng_artn_start_make(cw, w, &st) == ENG_OK && st, "start made");
+  rc0 = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &e0, xs0, xf0);
+  rc1 = eng_artn_run_from(cw, pot, w, st, atom, 0, &o, NULL, NULL, &e1, xs1, xf1);
+  ok(rc0 == ENG_OK && rc1 == ENG_OK && e0.status == e1.status && memcmp(&e0.dq, &e1.dq, sizeof e0.dq) == 0 &&
+         memcmp(&e0.de_final, &e1.de_final, sizeof e0.de_final) == 0 &&
+         memcmp(&e0.e_initial, &e1.e_initial, sizeof e0.e_initial) == 0 &&
+         e0.force_calls_local == e1.force_calls_local && e0.attempts == e1.attempts,
+     "from the start: the same event (%s, dQ %.6f / %.6f eV, %d / %d cluster calls)",
+     eng_artn_status_name(e1.status), e0.dq, e1.dq, e0.force_calls_local, e1.force_calls_local);
+  ok(e1.force_calls == e0.force_calls - 1, "from the start: one whole-system call fewer (%d against %d)",
+     e1.force_calls, e0.force_calls);
+  if (e0.status == ENG_ARTN_OK)
+    ok(memcmp(xs0, xs1, sizeof(double) * n3) == 0 && memcmp(xf0, xf1, sizeof(double) * n3) == 0,
+       "from the start: saddle and final positions bit for bit");
+  rc2 = eng_artn_run_from(cw, pot, w, NULL, atom, 0, &o, NULL, NULL, &e2, NULL, NULL);
+  ok(rc2 == ENG_OK && memcmp(&e2.dq, &e0.dq, sizeof e0.dq) == 0 && e2.force_calls == e0.force_calls,
+     "a NULL start is eng_artn_run");
+  o.local = 0;
+  o.max_calls = 300; /* enough to compare the calls, not to finish */
+  rc0 = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &e0, NULL, NULL);
+  rc1 = eng_artn_run_from(cw, pot, w, st, atom, 0, &o, NULL, NULL, &e1, NULL, NULL);
+  ok(rc0 == ENG_OK && rc1 == ENG_OK && e0.status == e1.status && e0.force_calls == e1.force_calls &&
+         memcmp(&e0.e_initial, &e1.e_initial, sizeof e0.e_initial) == 0,
+     "whole-system mode ignores the start (%s, %d calls both)", eng_artn_status_name(e1.status), e1.force_calls);
+  moved->x[0] += 1e-9;
+  if (eng_artn_start_make(cw, moved, &other)) bail("start: %s", eng_last_error());
+  local_opts(&o, 7.0);
+  ok(eng_artn_run_from(cw, pot, w, other, atom, 0, &o, NULL, NULL, &e2, NULL, NULL) == ENG_EINVAL &&
+         strstr(eng_last_error(), "start"),
+     "a start made at other positions is refused (%s)", eng_last_error());
+  eng_artn_start_free(st);
+  eng_artn_start_free(other);
+  eng_system_free(moved);
+  free(xs0);
+  free(xs1);
+  free(xf0);
+  free(xf1);
+}
+
 /* refine_grow on the 16,000-atom replica: the refinement cluster grows
  * until the whole system's largest force component at the cluster saddle
  * is below saddle_force.  The reported saddle is re-checked with
@@ -1033,6 +1090,7 @@ int main(void) {
   artn_event_periodic(pot, g, cw, 200);
   artn_event_push_radius(pot, g, cw, 1300);
   artn_event_second_remote(pot, g, cw, 225);
+  artn_event_start(pot, g, cw, 1000);
   eng_calc_free(cw);
   eng_system_free(w);
   eng_system_free(g);
