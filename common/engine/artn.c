@@ -1387,16 +1387,6 @@ static void kick_dir(const actx *S, const cluster *cl, const double *raw, double
   normalize(d, S->n3);
 }
 
-/* Are boxes a and b the same, field by field (bitwise values)? */
-static int same_box(const eng_box *a, const eng_box *b) {
-  for (int k = 0; k < 3; k++)
-    if (memcmp(&a->lo[k], &b->lo[k], sizeof a->lo[k]) || memcmp(&a->len[k], &b->len[k], sizeof a->len[k]) ||
-        a->periodic[k] != b->periodic[k])
-      return 0;
-  return !memcmp(&a->xy, &b->xy, sizeof a->xy) && !memcmp(&a->xz, &b->xz, sizeof a->xz) &&
-         !memcmp(&a->yz, &b->yz, sizeof a->yz);
-}
-
 struct eng_artn_start {
   int natoms;
   double e, fmax; /* eV, eV/A */
@@ -1504,7 +1494,7 @@ int eng_artn_run_from(eng_calc *calc, const eng_potential *pot, const eng_system
     return eng_set_error(ENG_EINVAL, "artn.c:%d: negative event index %ld", __LINE__, event_index);
   if (o->local && !pot)
     return eng_set_error(ENG_EINVAL, "artn.c:%d: local mode needs the potential", __LINE__);
-  if (start && (start->natoms != n || !same_box(&start->box, &sys->box) ||
+  if (start && (start->natoms != n || !eng__box_same(&start->box, &sys->box) ||
                 memcmp(start->x, sys->x, sizeof(double) * (size_t)n3) != 0))
     return eng_set_error(ENG_EINVAL, "artn.c:%d: the ARTn start was made for other positions or another box",
                          __LINE__);

@@ -690,13 +690,6 @@ static inline const struct knot *knot_at(const struct knot *row, int nr, double 
 /* Value of the cubic c[0] p^3 + c[1] p^2 + c[2] p + c[3]. */
 static inline double cubic(const double *c, double p) { return ((c[0] * p + c[1]) * p + c[2]) * p + c[3]; }
 
-/* Are boxes a and b the same (bitwise values, field by field)? */
-static int box_same(const eng_box *a, const eng_box *b) {
-  for (int k = 0; k < 3; k++)
-    if (a->lo[k] != b->lo[k] || a->len[k] != b->len[k] || a->periodic[k] != b->periodic[k]) return 0;
-  return a->xy == b->xy && a->xz == b->xz && a->yz == b->yz;
-}
-
 /* Has a frozen atom moved (bitwise) since the frozen sums were made? */
 static int frozen_moved(const eng_calc *c, const eng_system *sys) {
   for (int i = 0; i < c->natoms; i++)
@@ -940,7 +933,7 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
                          __LINE__);
   c->have_rho = 0;
   if (c->frz && c->ff_ok &&
-      (!box_same(&c->ff_box, &sys->box) || frozen_moved(c, sys))) {
+      (!eng__box_same(&c->ff_box, &sys->box) || frozen_moved(c, sys))) {
     c->built = 0;
     c->ff_ok = 0;
   }

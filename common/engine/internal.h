@@ -21,6 +21,9 @@ double eng__max_abs(const double *v, int n3);
 /* Dot product of two n-vectors. */
 double eng__dot(const double *a, const double *b, long n);
 
+/* 1 if boxes a and b are the same (every field equal), else 0. */
+int eng__box_same(const eng_box *a, const eng_box *b);
+
 /* Square of x. */
 static inline double eng__sq(double x) { return x * x; }
 

@@ -7,6 +7,12 @@
 #include <math.h>
 #include <string.h>
 
+int eng__box_same(const eng_box *a, const eng_box *b) {
+  for (int k = 0; k < 3; k++)
+    if (a->lo[k] != b->lo[k] || a->len[k] != b->len[k] || a->periodic[k] != b->periodic[k]) return 0;
+  return a->xy == b->xy && a->xz == b->xz && a->yz == b->yz;
+}
+
 double eng_box_volume(const eng_box *b) {
   return b->len[0] * b->len[1] * b->len[2];
 }
