@@ -208,6 +208,13 @@ typedef struct actx {
   const char *phase;
   eng_rng *rng;               /* the event's stream (second-mode starts) */
   double *w3;                 /* basin: Lanczos start scratch */
+  /* Compact Lanczos (session 11): with moving atoms (a cluster), the
+   * Lanczos vectors live on their nc3 components only, cidx[k] the k-th
+   * such component (increasing); cq, cw, cd scratch (n3).  Sums over the
+   * same non-zero products in the same order: results bit for bit those
+   * of the full vectors, without the frozen shell's zeros. */
+  int *cidx, nc3;
+  double *cq, *cw, *cd;
   int cat;                    /* phase of the current calls (CAT_*) */
   int in_lanczos;             /* 1 inside hess_vec */
   double gap_thr;             /* inside basin(): its eigenvalue threshold (the
@@ -239,6 +246,10 @@ static void actx_free(actx *a) {
   free(a->vsave);
   free(a->wsave);
   free(a->lmask);
+  free(a->cidx);
+  free(a->cq);
+  free(a->cw);
+  free(a->cd);
 }
 
 static int actx_init(actx *a, eng_calc *calc, eng_system *sys, const eng_artn_opts *o,
@@ -270,6 +281,19 @@ static int actx_init(actx *a, eng_calc *calc, eng_system *sys, const eng_artn_op
       !a->vsave || !a->wsave) {
     actx_free(a);
     return ENG_ENOMEM;
+  }
+  if (mobile) {
+    a->cidx = eng__malloc((size_t)n3, sizeof(int));
+    a->cq = eng__calloc((size_t)n3, sizeof(double));
+    a->cw = eng__calloc((size_t)n3, sizeof(double));
+    a->cd = eng__calloc((size_t)n3, sizeof(double));
+    if (!a->cidx || !a->cq || !a->cw || !a->cd) {
+      actx_free(a);
+      return ENG_ENOMEM;
+    }
+    for (int i = 0; i < n3 / 3; i++)
+      if (mobile[i])
+        for (int k = 0; k < 3; k++) a->cidx[a->nc3++] = 3 * i + k;
   }
   return ENG_OK;
 }
@@ -427,40 +451,62 @@ static void project_defl(const actx *a, double *v, const double *defl) {
 
 static int lanczos_ex(actx *a, double *v, double *lambda, const double *defl, int m, int mmin) {
   const eng_artn_opts *o = a->o;
-  int n3 = a->n3, k = 0, rc = 0;
+  /* compact: the vectors on the moving atoms' components only (cidx), as
+   * long as no lmask restricts them further */
+  const int compact = a->cidx && !(a->lmask && !a->full_space);
+  const int n3 = a->n3, nc = compact ? a->nc3 : n3;
+  int k = 0, rc = 0;
   double alpha[64], beta[64], d[64], e[64], z[64 * 64];
   double theta = NAN, theta_prev = NAN;
-  double *Q = a->Q, *w = a->w;
+  double *Q = a->Q, *w = a->w, *q0 = compact ? a->cq : Q;
   assert(m >= 1 && m <= 64);
-  memcpy(Q, v, sizeof(double) * (size_t)n3);
-  project_defl(a, Q, defl);
-  if (normalize(Q, n3) < 1e-12) {
-    for (int i = 0; i < n3; i++) Q[i] = a->sys->x[i] - a->x0[i];
-    project_defl(a, Q, defl);
-    if (normalize(Q, n3) < 1e-12) {
-      for (int i = 0; i < n3; i++) Q[i] = 1.0 + (i % 7);
-      project_defl(a, Q, defl);
-      normalize(Q, n3);
+  /* the start, full length (q0; compact: cq, zero off the moving atoms
+   * once projected) */
+  memcpy(q0, v, sizeof(double) * (size_t)n3);
+  project_defl(a, q0, defl);
+  if (normalize(q0, n3) < 1e-12) {
+    for (int i = 0; i < n3; i++) q0[i] = a->sys->x[i] - a->x0[i];
+    project_defl(a, q0, defl);
+    if (normalize(q0, n3) < 1e-12) {
+      for (int i = 0; i < n3; i++) q0[i] = 1.0 + (i % 7);
+      project_defl(a, q0, defl);
+      normalize(q0, n3);
     }
   }
+  if (compact) {
+    for (int c = 0; c < nc; c++) Q[c] = q0[a->cidx[c]];
+    if (defl)
+      for (int c = 0; c < nc; c++) a->cd[c] = defl[a->cidx[c]];
+  }
   for (int j = 0; j < m; j++) {
-    double *q = Q + (size_t)j * n3;
-    rc = hess_vec(a, q, w);
+    double *q = Q + (size_t)j * nc;
+    if (compact) {
+      for (int c = 0; c < nc; c++) a->cq[a->cidx[c]] = q[c];
+      rc = hess_vec(a, a->cq, a->cw);
+      for (int c = 0; c < nc; c++) w[c] = a->cw[a->cidx[c]];
+    } else {
+      rc = hess_vec(a, q, w);
+    }
     if (rc != 0) return rc;
     a->lanczos_iters++;
-    alpha[j] = eng__dot(q, w, n3);
-    for (int i = 0; i < n3; i++) w[i] -= alpha[j] * q[i];
+    alpha[j] = eng__dot(q, w, nc);
+    for (int i = 0; i < nc; i++) w[i] -= alpha[j] * q[i];
     if (j > 0)
-      for (int i = 0; i < n3; i++) w[i] -= beta[j - 1] * Q[(size_t)(j - 1) * n3 + i];
+      for (int i = 0; i < nc; i++) w[i] -= beta[j - 1] * Q[(size_t)(j - 1) * nc + i];
     /* Full reorthogonalisation (twice is enough). */
     for (int pass = 0; pass < 2; pass++)
       for (int l = 0; l <= j; l++) {
-        const double *ql = Q + (size_t)l * n3;
-        double c = eng__dot(w, ql, n3);
-        for (int i = 0; i < n3; i++) w[i] -= c * ql[i];
+        const double *ql = Q + (size_t)l * nc;
+        double c = eng__dot(w, ql, nc);
+        for (int i = 0; i < nc; i++) w[i] -= c * ql[i];
       }
-    project_defl(a, w, defl);
-    beta[j] = sqrt(eng__dot(w, w, n3));
+    if (!compact) {
+      project_defl(a, w, defl);
+    } else if (defl) {
+      double c = eng__dot(w, a->cd, nc);
+      for (int i = 0; i < nc; i++) w[i] -= c * a->cd[i];
+    }
+    beta[j] = sqrt(eng__dot(w, w, nc));
     k = j + 1;
     /* Lowest Ritz pair of the k x k tridiagonal matrix. */
     memcpy(d, alpha, sizeof(double) * (size_t)k);
@@ -486,14 +532,20 @@ static int lanczos_ex(actx *a, double *v, double *lambda, const double *defl, in
       break;
     if (beta[j] <= 1e-10 * (fabs(alpha[j]) + 1.0)) break;
     if (j + 1 < m)
-      for (int i = 0; i < n3; i++) Q[(size_t)(j + 1) * n3 + i] = w[i] / beta[j];
+      for (int i = 0; i < nc; i++) Q[(size_t)(j + 1) * nc + i] = w[i] / beta[j];
     theta_prev = theta;
   }
   /* z still holds the eigenvectors of the last k x k solve. */
-  memset(v, 0, sizeof(double) * (size_t)n3);
-  for (int l = 0; l < k; l++) {
-    const double *ql = Q + (size_t)l * n3;
-    for (int i = 0; i < n3; i++) v[i] += z[l] * ql[i];
+  {
+    double *acc = compact ? a->cw : v; /* (cw's first nc entries) */
+    memset(v, 0, sizeof(double) * (size_t)n3);
+    if (compact) memset(acc, 0, sizeof(double) * (size_t)nc);
+    for (int l = 0; l < k; l++) {
+      const double *ql = Q + (size_t)l * nc;
+      for (int i = 0; i < nc; i++) acc[i] += z[l] * ql[i];
+    }
+    if (compact)
+      for (int c = 0; c < nc; c++) v[a->cidx[c]] = acc[c];
   }
   project_defl(a, v, defl);
   normalize(v, n3);
