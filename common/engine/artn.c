@@ -449,6 +449,13 @@ static void project_defl(const actx *a, double *v, const double *defl) {
   }
 }
 
+/* 1 if v (3 n) is zero on every atom that does not move in a. */
+static int zero_off_mobile(const actx *a, const double *v) {
+  for (int i = 0; i < a->n3 / 3; i++)
+    if (a->mobile && !a->mobile[i] && (v[3 * i] != 0.0 || v[3 * i + 1] != 0.0 || v[3 * i + 2] != 0.0)) return 0;
+  return 1;
+}
+
 static int lanczos_ex(actx *a, double *v, double *lambda, const double *defl, int m, int mmin) {
   const eng_artn_opts *o = a->o;
   /* compact: the vectors on the moving atoms' components only (cidx), as
@@ -460,6 +467,7 @@ static int lanczos_ex(actx *a, double *v, double *lambda, const double *defl, in
   double theta = NAN, theta_prev = NAN;
   double *Q = a->Q, *w = a->w, *q0 = compact ? a->cq : Q;
   assert(m >= 1 && m <= 64);
+  assert(!compact || !defl || zero_off_mobile(a, defl)); /* cd holds defl's moving part only */
   /* the start, full length (q0; compact: cq, zero off the moving atoms
    * once projected) */
   memcpy(q0, v, sizeof(double) * (size_t)n3);
@@ -638,8 +646,11 @@ static int relax(actx *a, const double *dir, int nmax, double ftol, int use_par)
  * leave the basin the path leads to (session 7, docs/artn.md; a masked
  * FIRE until session 5).  Such a side stops once every moving atom is
  * within same_dist / 2 of the initial minimum a->x0 with E - E0 <
- * same_energy, and is put on x0 itself: a descent that close can only end
- * there (session 11).  The final minimum relaxed again where the saddle
+ * same_energy, and is put on x0 itself (session 11): a descent from there
+ * ends in a minimum below E0 + same_energy, which same_as_initial calls
+ * the initial one unless it lies more than 5 same_dist away, behind a
+ * barrier lower than same_energy (no verdict changed on 64 events at
+ * 16,000 atoms).  The final minimum relaxed again where the saddle
  * was certified (side == 0), a far-field relaxation around a minimum
  * already found, runs L-BFGS (session 11). */
 static int minimise(actx *a, int side) {
@@ -1585,7 +1596,9 @@ int eng_artn_run_from(eng_calc *calc, const eng_potential *pot, const eng_system
   eng_calc_invalidate(calc); /* same neighbour order whatever ran before */
   /* With a start (session 11), a local search whose cluster fits takes
    * the initial energy, largest force and densities from it: F.f stays
-   * unset, and F's first call comes later (a whole-system check). */
+   * unset, and F's first call comes later (a whole-system check).  The
+   * budget (max_calls) still counts the call the start made (use_start is
+   * added where F's calls are), so that the events are the same. */
   use_start = start && o->local && cluster_fits(sys, o->local_radius, eng_calc_cutoff(calc));
   if (use_start) {
     F.e = start->e;
@@ -1624,6 +1637,9 @@ int eng_artn_run_from(eng_calc *calc, const eng_potential *pot, const eng_system
     if (rc == ENG_OK)
       rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->local_radius, rho_full, 0.0, &cl);
     if (rc != ENG_OK) goto out;
+    /* F's next call (a whole-system check, at a saddle) builds its list
+     * afresh, with or without a start: the same list either way */
+    if (cl.sys && !use_start) eng_calc_invalidate(calc);
     ev->n_cluster = cl.n;
     ev->n_active = cl.nactive;
     if (cl.sys) {
@@ -1809,7 +1825,7 @@ again:
         }
       }
       T->limit = o->max_calls;
-      T->budget_offset = L.ncalls + c2_calls + (T == &F ? (have_L2 ? L2.ncalls : 0) : F.ncalls);
+      T->budget_offset = L.ncalls + c2_calls + use_start + (T == &F ? (have_L2 ? L2.ncalls : 0) : F.ncalls);
       T->fire_keep = 0;
       st2.climb_steps = 0;
       rc = eval(T);
@@ -2165,7 +2181,8 @@ retry:
   ev->fail_counts[ev->status]++;
   if (npush > push0) ev->failed_after_pushoff++;
   if (attempt < o->restarts && ev->status != ENG_ARTN_MAX_CALLS &&
-      (o->max_calls <= 0 || calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls) < o->max_calls)) {
+      (o->max_calls <= 0 ||
+       calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls + use_start) < o->max_calls)) {
     attempt++;
     goto again;
   }

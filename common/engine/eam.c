@@ -438,8 +438,11 @@ struct eng_calc {
    * frozen atoms within the cutoff are summed once (ff_ok: still valid)
    * into rho_ff and ea_ff (caller's atom order: densities, half pair
    * energies) and e_ff; at each list build the other pairs go to the
-   * active list (astart/anbr, same layout as l: since session 11 only the
-   * rows of moving atoms hold pairs) that the computes walk.
+   * active list (astart/anbr, same layout as l) that the computes walk.
+   * Since session 11 a rebuild with the sums still valid lists only the
+   * moving atoms' rows (frozen-moving pairs in the moving atom's row; the
+   * first build after set_frozen or invalidate keeps them where the full
+   * half list had them).
    * xfrz, ff_box: the positions and box the frozen sums were made at. */
   unsigned char *frz;
   unsigned char *act; /* natoms by owned slot: !frz (the list's active rows) */

@@ -1208,18 +1208,21 @@ int eng_artn_run(eng_calc *calc, const eng_potential *pot, const eng_system *sys
  * host densities, computed once for the events of a sweep (session 11).
  * eng_artn_start_make computes them with calc at sys->x (a fresh neighbour
  * list, as eng_artn_run makes); *out is the caller's (eng_artn_start_free)
- * and holds a copy of the positions and box it was made at.  ENG_EINVAL
- * for NULL arguments or a calc of another size, ENG_ENOMEM. */
+ * and holds a copy of the positions and box it was made at (not of the
+ * potential: use it with calculators of calc's potential).  ENG_EINVAL
+ * for NULL arguments, ENG_ENOMEM, or the calculator's error. */
 typedef struct eng_artn_start eng_artn_start;
 int eng_artn_start_make(eng_calc *calc, const eng_system *sys, eng_artn_start **out);
 void eng_artn_start_free(eng_artn_start *s);
 /* eng_artn_run with a start made for sys (start NULL: eng_artn_run
  * itself).  A local-mode event whose search cluster fits in the cell then
  * makes no whole-system force call at its start (60 ms of about 2.3 s an
- * event at 16,000 atoms); every other result is the one eng_artn_run
- * gives, bit for bit, and force_calls is one less.  start is only read,
- * so threads may share one.  ENG_EINVAL if start was made at other
- * positions or another box than sys's (compared bit for bit). */
+ * event at 16,000 atoms); the event is the one eng_artn_run gives, bit for
+ * bit, with the whole-system calls it counts one less (force_calls,
+ * force_calls_saddle, calls_basin; the max_calls budget still counts that
+ * call).  start is only read, so threads may share one.  ENG_EINVAL if
+ * start was made at other positions or another box than sys's (compared
+ * bit for bit). */
 int eng_artn_run_from(eng_calc *calc, const eng_potential *pot, const eng_system *sys,
                       const eng_artn_start *start, int atom_index, long event_index,
                       const eng_artn_opts *opts, eng_progress_fn progress, void *ud,
