@@ -1814,7 +1814,7 @@ again:
           for (int i = 0; i < cl2.n; i++)
             for (int k = 0; k < 3; k++) {
               int j = 3 * cl2.map[i] + k;
-              L2.sys->x[3 * i + k] = cl2.x0[3 * i + k] + work->x[j] - sys->x[j];
+              L2.sys->x[3 * i + k] = cl2.x0[3 * i + k] + (work->x[j] - sys->x[j]);
               v2[3 * i + k] = vf[j];
             }
           project(&L2, v2);
