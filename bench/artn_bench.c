@@ -158,10 +158,11 @@ static void *worker(void *arg) {
               e->calls_second, e->calls_push_over, e->attempts);
       if (sh->local)
         fprintf(stderr,
-                " local: n_cluster %d refine_calls %d refine_shift %.3f refine_r %.1f%s push_r %.1f fmax_whole %.4f"
-                " failed",
+                " local: n_cluster %d refine_calls %d refine_shift %.3f refine_r %.1f%s moving %d push_r %.1f"
+                " fmax_whole %.4f failed",
                 j->evl.n_cluster, j->evl.force_calls_refine, j->evl.refine_shift, j->evl.refine_radius_used,
-                j->evl.refine_periodic ? " periodic" : "", j->evl.push_radius_used, j->evl.fmax_whole);
+                j->evl.refine_periodic ? " periodic" : "", j->evl.refine_moving, j->evl.push_radius_used,
+                j->evl.fmax_whole);
       for (int s = 1; sh->local && s < ENG_ARTN_NSTATUS; s++)
         if (j->evl.fail_counts[s])
           fprintf(stderr, " %s:%d", eng_artn_status_name((eng_artn_status)s), j->evl.fail_counts[s]);
@@ -393,6 +394,7 @@ int main(int argc, char **argv) {
     else if (ARG("--refine-frozen-max")) sh.o.refine_frozen_max = atof(v);
     else if (ARG("--push-radius")) sh.o.push_radius = atof(v);
     else if (ARG("--second-remote")) sh.o.second_remote = atof(v);
+    else if (ARG("--refine-grow-hot")) sh.o.refine_grow_hot = atof(v);
     else if (ARG("--min-ftol")) sh.o.min_ftol = atof(v);
     else if (strcmp(a, "--hessian") == 0) sh.hessian = 1;
     else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;

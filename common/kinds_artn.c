@@ -114,6 +114,9 @@
   X(second_remote, D, 0, 999.999, 0, "A",                                     \
     "a second mode centred farther than this from the saddle mode ends the "  \
     "attempt (higher_order) instead of a push-off (0: off)")                  \
+  X(refine_grow_hot, D, 0, 1, 0, "",                                          \
+    "refine_grow: grow only around the atoms whose whole-system force "       \
+    "component is at least this fraction of the target (0: the sphere)")      \
   X(max_energy, D, 0, 999999, 1, "eV",                                        \
     "give up (energy_limit) above E_initial + this")                          \
   X(max_calls, I, 1, 1e9, 0, "", "force-call budget of the saddle search")    \
@@ -660,6 +663,10 @@ static int artn_fix(cJSON *o, char *err, size_t errlen) {
     snprintf(err, errlen, "refine_grow: needs refine_radius > 0 (a refinement cluster to grow)");
     return KIND_EINVAL;
   }
+  if (par_num(o, "refine_grow_hot") > 0 && !(par_num(o, "refine_grow") > 0)) {
+    snprintf(err, errlen, "refine_grow_hot: needs refine_grow > 0 (the distance it grows by)");
+    return KIND_EINVAL;
+  }
   if (par_num(o, "push_radius") > 0 && par_num(o, "push_radius") < par_num(o, "local_radius")) {
     snprintf(err, errlen, "push_radius: must be 0 (off) or >= local_radius (%g A)", par_num(o, "local_radius"));
     return KIND_EINVAL;
@@ -955,7 +962,8 @@ out:
   X(pushoffs, pushoffs, I)                                                    \
   X(failed_after_pushoff, failed_after_pushoff, I)                            \
   X(push_radius_used, push_radius_used, D)                                    \
-  X(exchange, exchange, B)
+  X(exchange, exchange, B)                                                    \
+  X(refine_moving, refine_moving, I)
 
 enum { EV_D, EV_I, EV_L, EV_B };
 typedef struct ev_col {

@@ -46,8 +46,8 @@
 static const char *const artn_forward[] = {"local",         "local_radius",
                                            "local_refine",  "refine_radius",
                                            "refine_grow",   "push_radius",
-                                           "second_remote", "max_calls",
-                                           "restarts"};
+                                           "second_remote", "refine_grow_hot",
+                                           "max_calls",     "restarts"};
 #define NFORWARD ((int)(sizeof artn_forward / sizeof artn_forward[0]))
 #define ARTN_ROW(nm) {nm, -1, NULL, 0, 0, 0, NULL, NULL, NULL}
 
@@ -69,6 +69,7 @@ kind_param kind__pipeline_params[] = {
     ARTN_ROW("refine_grow"),
     ARTN_ROW("push_radius"),
     ARTN_ROW("second_remote"),
+    ARTN_ROW("refine_grow_hot"),
     ARTN_ROW("max_calls"),
     ARTN_ROW("restarts"),
     {"seed", KIND_P_SEED, NULL, 0, 9007199254740991.0, 0, NULL, "",

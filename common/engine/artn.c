@@ -145,6 +145,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->refine_frozen_max = 0.5;
   o->push_radius = 0.0;
   o->second_remote = 0.0;
+  o->refine_grow_hot = 0.0;
 }
 
 const char *eng_artn_status_name(eng_artn_status s) {
@@ -1228,6 +1229,9 @@ static int check_opts(const eng_artn_opts *o) {
   BAD(!(o->refine_grow >= 0.0 && o->refine_grow < 1e3), "refine_grow must be in [0, 1000) A");
   BAD(o->refine_grow > 0.0 && !(o->refine_radius > 0.0),
       "refine_grow needs refine_radius > 0 (a refinement cluster to grow)");
+  BAD(!(o->refine_grow_hot >= 0.0 && o->refine_grow_hot <= 1.0), "refine_grow_hot must be in [0, 1]");
+  BAD(o->refine_grow_hot > 0.0 && !(o->refine_grow > 0.0),
+      "refine_grow_hot needs refine_grow > 0 (the distance it grows by)");
 #undef BAD
   return ENG_OK;
 }
@@ -1264,7 +1268,10 @@ static void cluster_free(cluster *c) {
 }
 
 /* Cut the cluster of moving radius rm around atom c0 of sys (positions
- * made contiguous around it; rc the potential cutoff).  rho_full holds the
+ * made contiguous around it; rc the potential cutoff); with mob (natoms
+ * flags, not NULL) the moving atoms are those flagged instead of the
+ * sphere, every one of them within rm of c0 (refine_grow_hot, session 12),
+ * the cluster still everything within rm + rc + SHELL_MARGIN.  rho_full holds the
  * whole-system host densities at sys->x (eng_calc_density).  A sphere that
  * does not fit in the periodic cell (2 (rm + rc + SHELL_MARGIN) >= a cell
  * width, where an atom could meet two images of another) leaves cl->sys
@@ -1281,7 +1288,8 @@ static int cluster_fits(const eng_system *sys, double rm, double rc) {
 }
 
 static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0, double rc,
-                         double rm, const double *rho_full, double frozen_max, cluster *cl) {
+                         double rm, const double *rho_full, double frozen_max, const unsigned char *mob,
+                         cluster *cl) {
   double R = rm + rc + SHELL_MARGIN, lo[3], hi[3];
   const double *xc = sys->x + 3 * c0;
   int fits = cluster_fits(sys, rm, rc), n = sys->natoms, rcode;
@@ -1298,7 +1306,8 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
     r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
     if (fits && r >= R) continue;
     cl->map[cl->n] = j;
-    cl->mobile[cl->n] = r < rm;
+    cl->mobile[cl->n] = mob ? mob[j] : r < rm;
+    assert(!mob || !mob[j] || r <= rm);
     cl->nactive += cl->mobile[cl->n];
     for (int k = 0; k < 3; k++) {
       double y = fits ? xc[k] + d[k] : sys->x[3 * j + k];
@@ -1404,6 +1413,44 @@ static int whole_fmax(actx *F, const cluster *c, const double *x0full, const dou
   rc = eval(F);
   if (rc == 0) *fm = fmax_of(F, F->f);
   return rc;
+}
+
+/* refine_grow_hot (session 12): add to the moving set mob (natoms flags of
+ * sys, 1 = moving) every atom within g (A, minimum image, at the positions
+ * sys->x) of an atom whose largest force component in f (eV/A, 3 natoms
+ * values) is at least fhot, and set *rmax to the largest distance (A) of
+ * a moving atom from atom c0.  dn: scratch of natoms doubles.  Returns the
+ * number of atoms added. */
+static int grow_hot(const eng_system *sys, int c0, const double *f, double fhot, double g, unsigned char *mob,
+                    double *dn, double *rmax) {
+  const int n = sys->natoms;
+  int nadd = 0;
+  assert(g > 0.0 && fhot > 0.0);
+  for (int j = 0; j < n; j++) {
+    double d[3];
+    for (int k = 0; k < 3; k++) d[k] = sys->x[3 * j + k] - sys->x[3 * c0 + k];
+    eng_box_minimum_image(&sys->box, d);
+    dn[j] = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+  }
+  for (int h = 0; h < n; h++) {
+    const double *fh = f + 3 * h;
+    if (!(fabs(fh[0]) >= fhot || fabs(fh[1]) >= fhot || fabs(fh[2]) >= fhot)) continue;
+    for (int j = 0; j < n; j++) {
+      double d[3];
+      /* the minimum-image distance is a metric: |dn_j - dn_h| bounds it */
+      if (mob[j] || fabs(dn[j] - dn[h]) >= g) continue;
+      for (int k = 0; k < 3; k++) d[k] = sys->x[3 * j + k] - sys->x[3 * h + k];
+      eng_box_minimum_image(&sys->box, d);
+      if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < g * g) {
+        mob[j] = 1;
+        nadd++;
+      }
+    }
+  }
+  *rmax = 0.0;
+  for (int j = 0; j < n; j++)
+    if (mob[j] && dn[j] > *rmax) *rmax = dn[j];
+  return nadd;
 }
 
 /* a->lmask: the atoms of a's system within radius (A, minimum image) of
@@ -1523,6 +1570,11 @@ int eng_artn_run_from(eng_calc *calc, const eng_potential *pot, const eng_system
   double *v2 = NULL;        /* the mode in the refinement cluster */
   int have_L2 = 0;
   double cl2_r = 0.0;       /* moving radius cl2 was cut with */
+  unsigned char *hot = NULL; /* refine_grow_hot: the grown moving set (whole-system flags) */
+  long hot_set = 0;         /* 0: the refinement's moving set is the sphere of rr; else
+                               the serial of the set in hot */
+  long hot_seq = 0;         /* serials given so far */
+  long cl2_hot = 0;         /* hot_set cl2 was cut with */
   long c2_calls = 0, c2_iters = 0, c2_cat[4][2] = {{0}}; /* calls of grown-out L2s */
   long att0 = 0;            /* calls_all at the start of the current attempt */
   long sec0 = 0;            /* calls_second_all at the start of the current attempt */
@@ -1635,7 +1687,8 @@ int eng_artn_run_from(eng_calc *calc, const eng_potential *pot, const eng_system
     if (use_start) memcpy(rho_full, start->rho, sizeof(double) * (size_t)n);
     else rc = eng_calc_density(calc, rho_full);
     if (rc == ENG_OK)
-      rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->local_radius, rho_full, 0.0, &cl);
+      rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->local_radius, rho_full, 0.0, NULL,
+                         &cl);
     if (rc != ENG_OK) goto out;
     /* F's next call (a whole-system check, at a saddle) builds its list
      * afresh, with or without a start: the same list either way */
@@ -1712,6 +1765,7 @@ again:
     ev->dq_local = ev->refine_shift = ev->eigenvalue2 = NAN;
     ev->fmax_whole = NAN;
     ev->refine_radius_used = 0.0;
+    ev->refine_moving = 0;
     ev->refine_periodic = 0;
     ev->push_radius_used = 0.0;
     ev->exchange = 0;
@@ -1764,13 +1818,15 @@ again:
         memcpy(vf, v, sizeof(double) * (size_t)n3);
       }
       rr = o->refine_radius;
+      hot_set = 0;
       ft = o->refine_grow > 0.0 && o->refine_force > 0.0 ? o->refine_force : o->saddle_force;
     grow:
       finished = 0;
       if (cl.sys && rr > 0.0) {
         /* The bigger cluster, built once per event (the whole system when
-         * it does not fit); rebuilt when refine_grow changed its radius. */
-        if (cl2.map && cl2_r != rr) {
+         * it does not fit); rebuilt when refine_grow changed its radius
+         * (refine_grow_hot: its moving set). */
+        if (cl2.map && (cl2_r != rr || cl2_hot != hot_set)) {
           if (have_L2) {
             c2_calls += L2.ncalls;
             c2_iters += L2.lanczos_iters;
@@ -1785,8 +1841,9 @@ again:
         }
         if (!cl2.map) {
           cl2_r = rr;
+          cl2_hot = hot_set;
           rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), rr, rho_full,
-                             o->refine_grow > 0.0 ? o->refine_frozen_max : 0.0, &cl2);
+                             o->refine_grow > 0.0 ? o->refine_frozen_max : 0.0, hot_set ? hot : NULL, &cl2);
           if (rc == ENG_OK && cl2.sys) {
             rc = actx_init(&L2, cl2.calc, cl2.sys, o, cl2.mobile, cl2.x0);
             if (rc == ENG_OK) {
@@ -1870,7 +1927,8 @@ again:
         rc = whole_fmax(&F, &cl2, sys->x, L2.sys->x, CAT_CLIMB, &ev->fmax_whole);
         if (rc < 0) goto out;
         assert(rc == 0); /* F has no budget in local mode */
-        TRACE("T grow r %.1f fmax_whole %.4f E %.4f calls %ld\n", rr, ev->fmax_whole, L2.e - L2.e0, L2.ncalls);
+        TRACE("T grow r %.1f fmax_whole %.4f E %.4f calls %ld moving %d\n", rr, ev->fmax_whole, L2.e - L2.e0,
+              L2.ncalls, cl2.nactive);
         if (ev->fmax_whole < ft) {
           memcpy(xpre, L2.sys->x, nb2);
           rc = finish_saddle(T, vt, &st2);
@@ -1890,11 +1948,37 @@ again:
         }
         if (!(ev->fmax_whole < ft)) {
           cluster_to_full(&cl2, NULL, v2, vf, n3, 1);
+          if (o->refine_grow_hot > 0.0) {
+            /* refine_grow_hot (session 12): grow the moving set only
+             * around the atoms the whole-system call found hot (F.f),
+             * not the whole sphere; F's ftmp is free scratch here */
+            double rmax = 0.0;
+            int nadd;
+            if (!hot && !(hot = eng__malloc((size_t)n, 1))) {
+              rc = ENG_ENOMEM;
+              goto out;
+            }
+            if (!hot_set) {
+              memset(hot, 0, (size_t)n);
+              for (int i = 0; i < cl2.n; i++) hot[cl2.map[i]] = cl2.mobile[i];
+            }
+            nadd = grow_hot(sys, atom_index, F.f, o->refine_grow_hot * ft, o->refine_grow, hot, F.ftmp, &rmax);
+            TRACE("T grow hot: %d atoms added, set within %.2f A\n", nadd, rmax);
+            if (nadd > 0) {
+              hot_set = ++hot_seq;
+              rr = rmax;
+              goto grow;
+            }
+            /* (cannot happen: an atom at or above ft is hot and not
+             * moving, the moving ones being below it; the sphere then) */
+            hot_set = 0;
+          }
           rr += o->refine_grow;
           goto grow;
         }
       }
       ev->refine_radius_used = T == &L2 ? rr : 0.0;
+      ev->refine_moving = T == &L2 ? cl2.nactive : 0;
       ev->refine_periodic = T == &L2 && cl2.periodic;
       {
         /* Shift between the cluster saddle (mapped) and the refined one. */
@@ -2022,7 +2106,7 @@ saddle_done:
          * cl3.sys is NULL: no push-over cluster, the push-over stays where
          * the saddle was certified) */
         rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->push_radius, rho_full,
-                           o->refine_frozen_max, &cl3);
+                           o->refine_frozen_max, NULL, &cl3);
         if (rc == ENG_OK && cl3.sys) {
           rc = actx_init(&P, cl3.calc, cl3.sys, o, cl3.mobile, cl3.x0);
           if (rc == ENG_OK) {
@@ -2237,6 +2321,7 @@ finish:
   }
   if (have_P) ev->force_calls_local += (int)P.ncalls; /* push-over cluster calls */
 out:
+  free(hot);
   if (have_P) actx_free(&P);
   if (have_L2) actx_free(&L2);
   if (have_L) actx_free(&L);

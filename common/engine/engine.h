@@ -1097,6 +1097,16 @@ typedef struct eng_artn_opts {
                                higher_order instead of a push-off (a separate soft
                                spot made unstable by the saddle's strain); 0 = off,
                                push off as for any second mode; 0 */
+  /* -- added in session 12 -- */
+  double refine_grow_hot;   /* refine_grow: a refinement that fails the whole-system
+                               check grows its moving set only around the hot atoms,
+                               by every atom within refine_grow (A) of an atom whose
+                               largest whole-system force component is at least this
+                               fraction of the climb's target (a set, not a sphere:
+                               refine_radius_used is then its largest distance from
+                               the chosen atom, refine_moving its size); 0 = the
+                               sphere grows by refine_grow (the rule until session
+                               11); in [0, 1]; 0 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */
@@ -1179,6 +1189,11 @@ typedef struct eng_artn_event {
                                than same_dist sits within same_dist of another such
                                atom's initial position): an exchange, the same
                                structure relabelled; the event is reported as it is */
+  /* -- added in session 12 -- */
+  int refine_moving;        /* local mode: moving atoms of the refinement cluster the
+                               saddle was certified in (the sphere of
+                               refine_radius_used, or refine_grow_hot's set); 0 =
+                               the whole system, or not refined in a cluster */
 } eng_artn_event;
 
 /* Fill o with the defaults listed above. */

@@ -215,6 +215,9 @@ int main(void) {
       "push_radius: must be 0 (off) or >= local_radius (6 A)");
   bad("artn_chunk", "{\"push_radius\":-2}", "push_radius: must be a number between 0 and 999.999");
   bad("artn", "{\"second_remote\":-1}", "second_remote: must be a number between 0 and 999.999");
+  bad("artn", "{\"refine_grow_hot\":1.5}", "refine_grow_hot: must be a number between 0 and 1");
+  bad("artn", "{\"local\":true,\"refine_radius\":16,\"refine_grow_hot\":0.5}",
+      "refine_grow_hot: needs refine_grow > 0");
   bad("pipeline", "{\"artn_atoms\":3.5}", "artn_atoms: must be a string");
   bad("pipeline", "{\"artn_atoms\":\"\"}", "artn_atoms: must be a string of 1 to");
   bad("analysis", "{\"property\":12}", "property: must be");

@@ -1084,6 +1084,66 @@ out:
   free(f);
 }
 
+/* refine_grow_hot (session 12) on the 16,000-atom replica: the event of
+ * artn_event_grow, but a refinement that fails the whole-system check
+ * grows its moving set only around the atoms whose whole-system force
+ * component is at least half the target.  The reported saddle must be a
+ * saddle of the whole system (every atom's force checked here
+ * independently), found in a set that grew past the first sphere and is
+ * smaller than the sphere of its own extent, and no atom outside that set
+ * may have moved. */
+static void artn_event_grow_hot(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom) {
+  const int n = w->natoms;
+  eng_artn_opts o;
+  eng_artn_event ev;
+  eng_system *ws = eng_system_copy(w);
+  double *xs = malloc(sizeof(double) * 3 * n), *f = malloc(sizeof(double) * 3 * n), rr, far = 0.0;
+  int rc_run, n_first = 0, n_sphere = 0, n_moved = 0;
+
+  if (!ws || !xs || !f) bail("out of memory");
+  local_opts(&o, 7.0);
+  o.refine_grow_hot = 0.5;
+  refused(cw, pot, w, atom, &o, "refine_grow_hot", "refine_grow_hot without refine_grow");
+  o.refine_grow = 4.0;
+  o.refine_grow_hot = 1.5;
+  refused(cw, pot, w, atom, &o, "refine_grow_hot", "refine_grow_hot 1.5");
+  o.refine_grow_hot = 0.5;
+  rc_run = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, xs, NULL);
+  ok(rc_run == ENG_OK, "refine_grow_hot event ran (rc %d)", rc_run);
+  diag("refine_grow_hot: %s (%s), dq %.4f, dq_local %.4f, certified with %d moving atoms within %.2f A, "
+       "fmax_whole %.4f, calls %d local (%d refine) + %d whole", eng_artn_status_name(ev.status), ev.reason, ev.dq,
+       ev.dq_local, ev.refine_moving, ev.refine_radius_used, ev.fmax_whole, ev.force_calls_local,
+       ev.force_calls_refine, ev.force_calls);
+  if (ev.status != ENG_ARTN_OK) {
+    skip("refine_grow_hot event did not converge (%s): no saddle to re-check", eng_artn_status_name(ev.status));
+    goto out;
+  }
+  rr = ev.refine_radius_used;
+  for (int j = 0; j < n; j++) {
+    double d[3], r, u = 0.0;
+    for (int k = 0; k < 3; k++) d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
+    eng_box_minimum_image(&w->box, d);
+    r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    n_first += r < o.refine_radius;
+    n_sphere += r <= rr;
+    for (int k = 0; k < 3; k++) u = fmax(u, fabs(xs[3 * j + k] - w->x[3 * j + k]));
+    if (u > 0.0) {
+      n_moved++;
+      far = fmax(far, r);
+    }
+  }
+  ok(rr > o.refine_radius && ev.refine_moving > n_first && ev.refine_moving < n_sphere,
+     "grown as a set: %d moving atoms, more than the %d within refine_radius %.1f A and fewer than the %d "
+     "within its extent %.2f A", ev.refine_moving, n_first, o.refine_radius, n_sphere, rr);
+  ok(n_moved <= ev.refine_moving && far <= rr,
+     "no atom outside the set moved: %d atoms moved at the saddle, the farthest %.2f A away", n_moved, far);
+  whole_saddle_checks(cw, w, ws, xs, f, &o, &ev);
+out:
+  eng_system_free(ws);
+  free(xs);
+  free(f);
+}
+
 int main(void) {
   char path[4096];
   const char *src = getenv("PELMAP_SRCDIR");
@@ -1104,6 +1164,7 @@ int main(void) {
   decomposition(pot, w, cw, 0, 6.0, UNDER_ASAN ? 1 : 3);
   decomposition(pot, w, cw, 1, 8.0, UNDER_ASAN ? 1 : 2);
   if (!UNDER_ASAN) artn_event_grow(pot, w, cw, 1002);
+  if (!UNDER_ASAN) artn_event_grow_hot(pot, w, cw, 1002);
   eng_calc_free(cw);
   /* the 2,000-atom glass itself: moving 5 A, refined with 7 A (both fit) */
   if (eng_calc_create(pot, g, NULL, &cw)) bail("calc: %s", eng_last_error());
