@@ -52,9 +52,15 @@
 #   growremote  the same 64 events, both with --push-radius 16, without and
 #            with --second-remote 8 (a second mode centred more than 8 A
 #            from the event's ends the attempt; session 10)
+#   growhot  the same 64 events, both with --push-radius 16 --second-remote
+#            8, without and with --refine-grow-hot 0.5 (a refinement grows
+#            only around the atoms whose whole-system force component is at
+#            least half the target; session 12)
 #   rec128   128 events (grow's and growb's 64, atoms 200 + 443 k and
 #            50 + 499 k, k < 32) with the recommended --push-radius 16
-#            --second-remote 8, two runs at a time; to compare two builds,
+#            --second-remote 8 --refine-grow-hot 0.5 (the last since
+#            session 12; REC_OPTS="..." replaces these three), two runs at
+#            a time; to compare two builds,
 #            run it for both at once (session 11: `bench/artn.sh OLD rec128
 #            & OUT=... bench/artn.sh NEW rec128`; about 6 min on 2 cores)
 # SEEDS="1 2 ..." changes the seeds of attempts / attempts2k (session 9:
@@ -159,13 +165,16 @@ PY
       python3 "$top/bench/artn_pairs.py" growtight2 dq_local_minus_full "$out/growtight2_fm0.5.log" \
         "$out/growtight2_fm0.log"
       ;;
-    growpush|growremote)
+    growpush|growremote|growhot)
       # grow's and growb's 64 events, grown refinement, two variants, the
       # four runs side by side (session 10; about 5 min on 2 cores):
       # growpush: pushed over where certified / --push-radius 16;
-      # growremote: both --push-radius 16, without / with --second-remote 8
+      # growremote: both --push-radius 16, without / with --second-remote 8;
+      # growhot: both --push-radius 16 --second-remote 8, without / with
+      # --refine-grow-hot 0.5 (session 12)
       if [ "$s" = growpush ]; then va=(--push-radius 0); vb=(--push-radius 16)
-      else va=(--push-radius 16); vb=(--push-radius 16 --second-remote 8); fi
+      elif [ "$s" = growremote ]; then va=(--push-radius 16); vb=(--push-radius 16 --second-remote 8)
+      else va=(--push-radius 16 --second-remote 8); vb=(--push-radius 16 --second-remote 8 --refine-grow-hot 0.5); fi
       for v in a b; do
         if [ $v = a ]; then opts=("${va[@]}"); else opts=("${vb[@]}"); fi
         run "${s}_a_$v" --data "$sample" --replicate-xyz 2x2x2 --local 8 --atom-list $list32 --threads 1 \
@@ -175,25 +184,40 @@ PY
       done
       wait
       python3 - "$out" "$s" "${va[*]}" "${vb[*]}" <<'PY'
-import json, sys
+import json, statistics, sys
 out, name = sys.argv[1], sys.argv[2]
+rows = {}
 for v, opts in (("a", sys.argv[3]), ("b", sys.argv[4])):
     cpu = ok = ev = pook = pofail = 0
     for lst in "ab":
-        j = json.loads(open(f"{out}/{name}_{lst}_{v}.tsv").read().strip().split("\n")[-1])
+        lines = open(f"{out}/{name}_{lst}_{v}.tsv").read().strip().split("\n")
+        j = json.loads(lines[-1])
         cpu += j["cpu_s"]; ok += j["converged"]; ev += j["events"]
         pook += j["ok_after_pushoff"]; pofail += j["failed_after_pushoff"]
+        for l in lines[:-1]:
+            c = l.split("\t")
+            if not l.startswith("#") and len(c) > 14:
+                rows.setdefault((c[0], c[2]), {})[v] = (c[3], float(c[4]), float(c[14]))
     print(json.dumps({"set": name, "options": opts, "events": ev, "ok": ok, "cpu_s": round(cpu, 1),
                       "cpu_per_event": round(cpu / ev, 2), "projected_h_196520_events_2cores":
                       round(196520 * cpu / ev / 2 / 3600, 1), "ok_after_pushoff": pook,
                       "failed_after_pushoff": pofail}))
+# the same event's saddle both ways: both ok from the same cluster saddle
+d = sorted(r["b"][1] - r["a"][1] for r in rows.values() if "a" in r and "b" in r and
+           r["a"][0] == r["b"][0] == "ok" and abs(r["a"][2] - r["b"][2]) < 1e-4)
+if d:
+    print(json.dumps({"set": name, "same_cluster_saddle_pairs": len(d),
+                      "dq_b_minus_a_mean": round(statistics.mean(d), 4),
+                      "median": round(statistics.median(d), 4), "min": round(d[0], 4), "max": round(d[-1], 4)}))
 PY
       ;;
     rec128)
       listc=$(python3 -c 'print(",".join(str(200 + 443 * k) for k in range(32)))')
       listd=$(python3 -c 'print(",".join(str(50 + 499 * k) for k in range(32)))')
+      # shellcheck disable=SC2206
+      recopts=(${REC_OPTS:---push-radius 16 --second-remote 8 --refine-grow-hot 0.5})
       rec=(--data "$sample" --replicate-xyz 2x2x2 --local 8 --threads 1 --refine-radius 16 --refine-grow 4
-           --push-radius 16 --second-remote 8)
+           "${recopts[@]}")
       run rec128_a "${rec[@]}" --atom-list $list32 &
       run rec128_b "${rec[@]}" --atom-list "$list32b" &
       wait
