@@ -1354,16 +1354,6 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
   }
   rcode = eng_calc_create(pot, cl->sys, NULL, &cl->calc);
   if (rcode != ENG_OK) return rcode;
-  /* rho_bg = whole-system density - the cluster's own, at x0 (zero on the
-   * moving atoms: nothing left out is within a cutoff of them). */
-  rcode = eng_calc_compute(cl->calc, cl->sys, NULL, NULL, NULL, NULL);
-  if (rcode == ENG_OK) rcode = eng_calc_density(cl->calc, cl->rho_bg);
-  if (rcode != ENG_OK) return rcode;
-  for (int i = 0; i < cl->n; i++)
-    cl->rho_bg[i] = cl->mobile[i] ? 0.0 : rho_full[cl->map[i]] - cl->rho_bg[i];
-  eng_calc_invalidate(cl->calc);
-  rcode = eng_calc_set_density_offset(cl->calc, cl->rho_bg);
-  if (rcode != ENG_OK) return rcode;
   /* The shell never moves: its pairs are summed once per list build
    * (session 6; the moving atoms' forces are unchanged to round-off). */
   {
@@ -1372,8 +1362,21 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
     for (int i = 0; i < cl->n; i++) frozen[i] = !cl->mobile[i];
     rcode = eng_calc_set_frozen(cl->calc, frozen);
     free(frozen);
+    if (rcode != ENG_OK) return rcode;
   }
-  return rcode;
+  /* rho_bg = whole-system density - the cluster's own, at x0 (zero on the
+   * moving atoms: nothing left out is within a cutoff of them).  The own
+   * density comes from the frozen calculator's first call, no background
+   * set yet: its list and frozen sums (which do not depend on the
+   * background) are then kept for the calls that follow (session 12;
+   * until then a plain call with its own list came first, and both were
+   * built again). */
+  rcode = eng_calc_compute(cl->calc, cl->sys, NULL, NULL, NULL, NULL);
+  if (rcode == ENG_OK) rcode = eng_calc_density(cl->calc, cl->rho_bg);
+  if (rcode != ENG_OK) return rcode;
+  for (int i = 0; i < cl->n; i++)
+    cl->rho_bg[i] = cl->mobile[i] ? 0.0 : rho_full[cl->map[i]] - cl->rho_bg[i];
+  return eng_calc_set_density_offset(cl->calc, cl->rho_bg);
 }
 
 /* Copy the cluster positions y (displacements from cl->x0) onto the whole
@@ -1842,8 +1845,13 @@ again:
         if (!cl2.map) {
           cl2_r = rr;
           cl2_hot = hot_set;
+#ifdef ARTN_TRACE
+          double tb0 = trace_cpu();
+#endif
           rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), rr, rho_full,
                              o->refine_grow > 0.0 ? o->refine_frozen_max : 0.0, hot_set ? hot : NULL, &cl2);
+          TRACE("T build r %.2f n %d moving %d periodic %d cpu %.4f\n", rr, cl2.n, cl2.nactive, cl2.periodic,
+                trace_cpu() - tb0);
           if (rc == ENG_OK && cl2.sys) {
             rc = actx_init(&L2, cl2.calc, cl2.sys, o, cl2.mobile, cl2.x0);
             if (rc == ENG_OK) {
