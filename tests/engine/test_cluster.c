@@ -1084,15 +1084,18 @@ out:
   free(f);
 }
 
-/* refine_grow_hot (session 12) on the 16,000-atom replica: the event of
- * artn_event_grow, but a refinement that fails the whole-system check
- * grows its moving set only around the atoms whose whole-system force
- * component is at least half the target.  The reported saddle must be a
- * saddle of the whole system (every atom's force checked here
- * independently), found in a set that grew past the first sphere and is
- * smaller than the sphere of its own extent, and no atom outside that set
- * may have moved. */
-static void artn_event_grow_hot(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom) {
+/* refine_grow_hot (session 12): the event of artn_event_grow on the
+ * 16,000-atom replica (and, periodic, that of artn_event_periodic on the
+ * 2,000-atom glass, where the set no longer fits in the cell and the climb
+ * goes on in the periodic whole system with the atoms outside the set
+ * frozen), but a refinement that fails the whole-system check grows its
+ * moving set only around the atoms whose whole-system force component is
+ * at least half the target.  The reported saddle must be a saddle of the
+ * whole system (every atom's force checked here independently), found in
+ * a set that grew past the first sphere and is smaller than the sphere of
+ * its own extent, and no atom outside that set may have moved (bitwise). */
+static void artn_event_grow_hot(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom,
+                                uint64_t seed, int periodic) {
   const int n = w->natoms;
   eng_artn_opts o;
   eng_artn_event ev;
@@ -1108,12 +1111,13 @@ static void artn_event_grow_hot(const eng_potential *pot, const eng_system *w, e
   o.refine_grow_hot = 1.5;
   refused(cw, pot, w, atom, &o, "refine_grow_hot", "refine_grow_hot 1.5");
   o.refine_grow_hot = 0.5;
+  o.seed = seed;
   rc_run = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, xs, NULL);
-  ok(rc_run == ENG_OK, "refine_grow_hot event ran (rc %d)", rc_run);
-  diag("refine_grow_hot: %s (%s), dq %.4f, dq_local %.4f, certified with %d moving atoms within %.2f A, "
-       "fmax_whole %.4f, calls %d local (%d refine) + %d whole", eng_artn_status_name(ev.status), ev.reason, ev.dq,
-       ev.dq_local, ev.refine_moving, ev.refine_radius_used, ev.fmax_whole, ev.force_calls_local,
-       ev.force_calls_refine, ev.force_calls);
+  ok(rc_run == ENG_OK, "refine_grow_hot event ran (rc %d, %d atoms)", rc_run, n);
+  diag("refine_grow_hot: %s (%s), dq %.4f, dq_local %.4f, certified with %d moving atoms within %.2f A "
+       "(periodic %d), fmax_whole %.4f, calls %d local (%d refine) + %d whole", eng_artn_status_name(ev.status),
+       ev.reason, ev.dq, ev.dq_local, ev.refine_moving, ev.refine_radius_used, ev.refine_periodic, ev.fmax_whole,
+       ev.force_calls_local, ev.force_calls_refine, ev.force_calls);
   if (ev.status != ENG_ARTN_OK) {
     skip("refine_grow_hot event did not converge (%s): no saddle to re-check", eng_artn_status_name(ev.status));
     goto out;
@@ -1132,9 +1136,11 @@ static void artn_event_grow_hot(const eng_potential *pot, const eng_system *w, e
       far = fmax(far, r);
     }
   }
-  ok(rr > o.refine_radius && ev.refine_moving > n_first && ev.refine_moving < n_sphere,
+  ok(rr > o.refine_radius && ev.refine_moving > n_first && ev.refine_moving < n_sphere &&
+         ev.refine_periodic == periodic,
      "grown as a set: %d moving atoms, more than the %d within refine_radius %.1f A and fewer than the %d "
-     "within its extent %.2f A", ev.refine_moving, n_first, o.refine_radius, n_sphere, rr);
+     "within its extent %.2f A (%s)", ev.refine_moving, n_first, o.refine_radius, n_sphere, rr,
+     periodic ? "in the periodic whole system" : "in a cluster");
   ok(n_moved <= ev.refine_moving && far <= rr,
      "no atom outside the set moved: %d atoms moved at the saddle, the farthest %.2f A away", n_moved, far);
   whole_saddle_checks(cw, w, ws, xs, f, &o, &ev);
@@ -1164,13 +1170,14 @@ int main(void) {
   decomposition(pot, w, cw, 0, 6.0, UNDER_ASAN ? 1 : 3);
   decomposition(pot, w, cw, 1, 8.0, UNDER_ASAN ? 1 : 2);
   if (!UNDER_ASAN) artn_event_grow(pot, w, cw, 1002);
-  if (!UNDER_ASAN) artn_event_grow_hot(pot, w, cw, 1002);
+  if (!UNDER_ASAN) artn_event_grow_hot(pot, w, cw, 1002, 3, 0);
   eng_calc_free(cw);
   /* the 2,000-atom glass itself: moving 5 A, refined with 7 A (both fit) */
   if (eng_calc_create(pot, g, NULL, &cw)) bail("calc: %s", eng_last_error());
   artn_event(pot, g, cw, 1000);
   if (!UNDER_ASAN) artn_event_whole(pot, g, cw, 1000);
   artn_event_periodic(pot, g, cw, 200);
+  artn_event_grow_hot(pot, g, cw, 200, 4, 1);
   artn_event_push_radius(pot, g, cw, 1300);
   artn_event_second_remote(pot, g, cw, 225);
   artn_event_start(pot, g, cw, 1000);
