@@ -2243,7 +2243,7 @@ saddle_done:
         for (int i = 0; i < cl2.n; i++)
           for (int k = 0; k < 3; k++) {
             int j = 3 * cl2.map[i] + k;
-            L2.sys->x[3 * i + k] = cl2.x0[3 * i + k] + vw[j] - sys->x[j];
+            L2.sys->x[3 * i + k] = cl2.x0[3 * i + k] + (vw[j] - sys->x[j]);
           }
       } else {
         memcpy(S->sys->x, vw, sizeof(double) * (size_t)n3);

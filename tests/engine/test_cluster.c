@@ -1093,17 +1093,20 @@ out:
  * at least half the target.  The reported saddle must be a saddle of the
  * whole system (every atom's force checked here independently), found in
  * a set that grew past the first sphere and is smaller than the sphere of
- * its own extent, and no atom outside that set may have moved (bitwise). */
+ * its own extent, and no atom outside that set may have moved (bitwise),
+ * in the saddle or in the final state (pushed over in the first sphere,
+ * push_radius, then relaxed again in the set). */
 static void artn_event_grow_hot(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom,
                                 uint64_t seed, int periodic) {
   const int n = w->natoms;
   eng_artn_opts o;
   eng_artn_event ev;
   eng_system *ws = eng_system_copy(w);
-  double *xs = malloc(sizeof(double) * 3 * n), *f = malloc(sizeof(double) * 3 * n), rr, far = 0.0;
+  double *xs = malloc(sizeof(double) * 3 * n), *xf = malloc(sizeof(double) * 3 * n);
+  double *f = malloc(sizeof(double) * 3 * n), rr, far = 0.0;
   int rc_run, n_first = 0, n_sphere = 0, n_moved = 0;
 
-  if (!ws || !xs || !f) bail("out of memory");
+  if (!ws || !xs || !xf || !f) bail("out of memory");
   local_opts(&o, 7.0);
   o.refine_grow_hot = 0.5;
   refused(cw, pot, w, atom, &o, "refine_grow_hot", "refine_grow_hot without refine_grow");
@@ -1111,8 +1114,9 @@ static void artn_event_grow_hot(const eng_potential *pot, const eng_system *w, e
   o.refine_grow_hot = 1.5;
   refused(cw, pot, w, atom, &o, "refine_grow_hot", "refine_grow_hot 1.5");
   o.refine_grow_hot = 0.5;
+  o.push_radius = o.refine_radius; /* the recommended use: pushed over in the first sphere */
   o.seed = seed;
-  rc_run = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, xs, NULL);
+  rc_run = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev, xs, xf);
   ok(rc_run == ENG_OK, "refine_grow_hot event ran (rc %d, %d atoms)", rc_run, n);
   diag("refine_grow_hot: %s (%s), dq %.4f, dq_local %.4f, certified with %d moving atoms within %.2f A "
        "(periodic %d), fmax_whole %.4f, calls %d local (%d refine) + %d whole", eng_artn_status_name(ev.status),
@@ -1130,7 +1134,8 @@ static void artn_event_grow_hot(const eng_potential *pot, const eng_system *w, e
     r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
     n_first += r < o.refine_radius;
     n_sphere += r <= rr;
-    for (int k = 0; k < 3; k++) u = fmax(u, fabs(xs[3 * j + k] - w->x[3 * j + k]));
+    for (int k = 0; k < 3; k++)
+      u = fmax(u, fabs(xs[3 * j + k] - w->x[3 * j + k]) + fabs(xf[3 * j + k] - w->x[3 * j + k]));
     if (u > 0.0) {
       n_moved++;
       far = fmax(far, r);
@@ -1142,11 +1147,13 @@ static void artn_event_grow_hot(const eng_potential *pot, const eng_system *w, e
      "within its extent %.2f A (%s)", ev.refine_moving, n_first, o.refine_radius, n_sphere, rr,
      periodic ? "in the periodic whole system" : "in a cluster");
   ok(n_moved <= ev.refine_moving && far <= rr,
-     "no atom outside the set moved: %d atoms moved at the saddle, the farthest %.2f A away", n_moved, far);
+     "no atom outside the set moved: %d atoms moved in the saddle or the final state, the farthest %.2f A away",
+     n_moved, far);
   whole_saddle_checks(cw, w, ws, xs, f, &o, &ev);
 out:
   eng_system_free(ws);
   free(xs);
+  free(xf);
   free(f);
 }
 
