@@ -106,8 +106,9 @@
     "while above eigen_threshold, basin Lanczos also stops at this change "  \
     "of lambda relative to its distance from it (0: off)")                    \
   X(refine_frozen_max, D, 0, 1, 0, "",                                        \
-    "refine_grow out of the cell: atoms beyond the grown radius stay frozen " \
-    "in the periodic whole system while at most this fraction moves")         \
+    "refine_grow out of the cell: atoms outside the grown radius (or set) "   \
+    "stay frozen in the periodic whole system while at most this fraction "   \
+    "moves")                                                                  \
   X(push_radius, D, 0, 999.999, 0, "A",                                       \
     "local mode: push a saddle certified in a bigger cluster over in the "    \
     "cluster of this moving radius (0: where it was certified)")              \

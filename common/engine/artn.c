@@ -1248,7 +1248,8 @@ static int check_opts(const eng_artn_opts *o) {
 typedef struct cluster {
   eng_system *sys;     /* NULL: local mode runs on the whole system with a mask */
   int periodic;        /* 1: sys is a periodic copy of the whole system, the atoms
-                          beyond rm frozen (a grown refinement out of the cell) */
+                          that do not move frozen (a grown refinement out of the
+                          cell) */
   eng_calc *calc;
   int *map;            /* cluster atom -> whole-system atom */
   unsigned char *mobile;
@@ -1277,8 +1278,9 @@ static void cluster_free(cluster *c) {
  * width, where an atom could meet two images of another) leaves cl->sys
  * NULL and masks the whole system instead; if at most the fraction
  * frozen_max (> 0) of the atoms move, cl->sys is then a periodic copy of
- * the whole system with its own calculator, the atoms beyond rm frozen
- * (their pairs skipped, session 9), and cl->periodic = 1. */
+ * the whole system with its own calculator, the atoms that do not move
+ * (beyond rm, or not flagged in mob) frozen (their pairs skipped, session
+ * 9), and cl->periodic = 1. */
 static int cluster_fits(const eng_system *sys, double rm, double rc) {
   double R = rm + rc + SHELL_MARGIN, w[3];
   eng_box_widths(&sys->box, w);
@@ -1304,10 +1306,10 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
     for (int k = 0; k < 3; k++) d[k] = sys->x[3 * j + k] - xc[k];
     eng_box_minimum_image(&sys->box, d);
     r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    assert(!mob || !mob[j] || r <= rm); /* every flagged atom is cut out, moving */
     if (fits && r >= R) continue;
     cl->map[cl->n] = j;
     cl->mobile[cl->n] = mob ? mob[j] : r < rm;
-    assert(!mob || !mob[j] || r <= rm);
     cl->nactive += cl->mobile[cl->n];
     for (int k = 0; k < 3; k++) {
       double y = fits ? xc[k] + d[k] : sys->x[3 * j + k];
@@ -1419,16 +1421,20 @@ static int whole_fmax(actx *F, const cluster *c, const double *x0full, const dou
 }
 
 /* refine_grow_hot (session 12): add to the moving set mob (natoms flags of
- * sys, 1 = moving) every atom within g (A, minimum image, at the positions
- * sys->x) of an atom whose largest force component in f (eV/A, 3 natoms
- * values) is at least fhot, and set *rmax to the largest distance (A) of
- * a moving atom from atom c0.  dn: scratch of natoms doubles.  Returns the
- * number of atoms added. */
-static int grow_hot(const eng_system *sys, int c0, const double *f, double fhot, double g, unsigned char *mob,
-                    double *dn, double *rmax) {
+ * sys, 1 = moving, every one within *rmax (A) of atom c0 on entry) every
+ * atom within g (A, minimum image, at the positions sys->x) of an atom
+ * whose largest force component in f (eV/A, 3 natoms values) is at least
+ * fhot, and set *rmax to the largest distance (A) of a moving atom from c0.
+ * Only atoms within *rmax + 2 rc (rc: the cutoff, A) + SHELL_MARGIN of c0
+ * count as hot: the forces beyond are the initial structure's, unchanged
+ * by anything that moved (a residual force there is no reason to grow).
+ * dn: scratch of natoms doubles.  Returns the number of atoms added. */
+static int grow_hot(const eng_system *sys, int c0, const double *f, double fhot, double g, double rc,
+                    unsigned char *mob, double *dn, double *rmax) {
   const int n = sys->natoms;
+  const double reach = *rmax + 2.0 * rc + SHELL_MARGIN;
   int nadd = 0;
-  assert(g > 0.0 && fhot > 0.0);
+  assert(g > 0.0 && fhot > 0.0 && rc > 0.0);
   for (int j = 0; j < n; j++) {
     double d[3];
     for (int k = 0; k < 3; k++) d[k] = sys->x[3 * j + k] - sys->x[3 * c0 + k];
@@ -1437,6 +1443,7 @@ static int grow_hot(const eng_system *sys, int c0, const double *f, double fhot,
   }
   for (int h = 0; h < n; h++) {
     const double *fh = f + 3 * h;
+    if (dn[h] > reach) continue;
     if (!(fabs(fh[0]) >= fhot || fabs(fh[1]) >= fhot || fabs(fh[2]) >= fhot)) continue;
     for (int j = 0; j < n; j++) {
       double d[3];
@@ -1960,7 +1967,7 @@ again:
             /* refine_grow_hot (session 12): grow the moving set only
              * around the atoms the whole-system call found hot (F.f),
              * not the whole sphere; F's ftmp is free scratch here */
-            double rmax = 0.0;
+            double rmax = rr; /* every moving atom is within rr */
             int nadd;
             if (!hot && !(hot = eng__malloc((size_t)n, 1))) {
               rc = ENG_ENOMEM;
@@ -1970,15 +1977,18 @@ again:
               memset(hot, 0, (size_t)n);
               for (int i = 0; i < cl2.n; i++) hot[cl2.map[i]] = cl2.mobile[i];
             }
-            nadd = grow_hot(sys, atom_index, F.f, o->refine_grow_hot * ft, o->refine_grow, hot, F.ftmp, &rmax);
+            nadd = grow_hot(sys, atom_index, F.f, o->refine_grow_hot * ft, o->refine_grow, eng_calc_cutoff(calc),
+                            hot, F.ftmp, &rmax);
             TRACE("T grow hot: %d atoms added, set within %.2f A\n", nadd, rmax);
             if (nadd > 0) {
               hot_set = ++hot_seq;
               rr = rmax;
               goto grow;
             }
-            /* (cannot happen: an atom at or above ft is hot and not
-             * moving, the moving ones being below it; the sphere then) */
+            /* (an atom at or above ft is hot and not moving, the moving
+             * ones being below it; none is added only when that atom lies
+             * beyond the reach of anything that moved, a residual force of
+             * the initial structure: the sphere then, as before) */
             hot_set = 0;
           }
           rr += o->refine_grow;

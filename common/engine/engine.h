@@ -1046,7 +1046,8 @@ typedef struct eng_artn_opts {
                                the cluster's moving radius by this much and resumes
                                the climb there; a cluster that no longer fits in the
                                cell gives way to the periodic whole system with the
-                               atoms beyond the grown radius frozen (session 9; while
+                               atoms outside the grown radius (or refine_grow_hot's
+                               set) frozen (session 9; while
                                at most refine_frozen_max of the atoms move) and then
                                to the whole system, every atom free.  The reported
                                saddle is then a saddle of the whole system by the
@@ -1080,7 +1081,8 @@ typedef struct eng_artn_opts {
   /* -- added in session 9 -- */
   double refine_frozen_max; /* refine_grow out of the cell: the refinement goes on in
                                the periodic whole system with the atoms beyond the
-                               grown radius frozen while at most this fraction of
+                               grown radius (or outside refine_grow_hot's set)
+                               frozen while at most this fraction of
                                the atoms moves, then with every atom free; 0 = every
                                atom free as soon as the cluster stops fitting (the
                                rule until session 8); 0.5 */
@@ -1104,9 +1106,11 @@ typedef struct eng_artn_opts {
                                largest whole-system force component is at least this
                                fraction of the climb's target (a set, not a sphere:
                                refine_radius_used is then its largest distance from
-                               the chosen atom, refine_moving its size); 0 = the
-                               sphere grows by refine_grow (the rule until session
-                               11); in [0, 1]; 0 */
+                               the chosen atom, refine_moving its size; only atoms
+                               whose forces anything moved could change count, so the
+                               initial structure's residual forces never grow it);
+                               0 = the sphere grows by refine_grow (the rule until
+                               session 11); in [0, 1]; 0 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */
@@ -1159,8 +1163,10 @@ typedef struct eng_artn_event {
                                saddle; local mode: one whole-system call when the saddle
                                is a cluster's); NaN when no saddle was reached */
   double refine_radius_used; /* local mode: moving radius of the cluster the saddle was
-                               refined in (refine_grow may have grown it), A; 0 = the
-                               whole system with every atom free, or not refined */
+                               refined in (refine_grow may have grown it; with
+                               refine_grow_hot's set, the largest distance of a moving
+                               atom from the chosen one), A; 0 = the whole system with
+                               every atom free, or not refined */
   int calls_attempt_saddle; /* force calls (whole-system and cluster alike) of the last
                                attempt alone, from its kick to its saddle (after the
                                first-order check): the cost of one successful search,
@@ -1173,7 +1179,8 @@ typedef struct eng_artn_event {
   /* -- added in session 9 -- */
   int refine_periodic;      /* 1: refine_grow grew the refinement out of the cell and
                                it ran in the periodic whole system with the atoms
-                               beyond refine_radius_used frozen; 0 otherwise */
+                               that do not move (beyond refine_radius_used, or
+                               outside refine_grow_hot's set) frozen; 0 otherwise */
   /* -- added in session 10 -- */
   int pushoffs;             /* second-mode push-offs of the first-order check in the
                                last attempt (0: its first converged point was first

@@ -1133,7 +1133,7 @@ static void artn_event_grow_hot(const eng_potential *pot, const eng_system *w, e
     eng_box_minimum_image(&w->box, d);
     r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
     n_first += r < o.refine_radius;
-    n_sphere += r <= rr;
+    n_sphere += r < rr; /* the sphere the sphere rule would move at radius rr */
     for (int k = 0; k < 3; k++)
       u = fmax(u, fabs(xs[3 * j + k] - w->x[3 * j + k]) + fabs(xf[3 * j + k] - w->x[3 * j + k]));
     if (u > 0.0) {
@@ -1144,7 +1144,7 @@ static void artn_event_grow_hot(const eng_potential *pot, const eng_system *w, e
   ok(rr > o.refine_radius && ev.refine_moving > n_first && ev.refine_moving < n_sphere &&
          ev.refine_periodic == periodic,
      "grown as a set: %d moving atoms, more than the %d within refine_radius %.1f A and fewer than the %d "
-     "within its extent %.2f A (%s)", ev.refine_moving, n_first, o.refine_radius, n_sphere, rr,
+     "a sphere of its extent %.2f A would move (%s)", ev.refine_moving, n_first, o.refine_radius, n_sphere, rr,
      periodic ? "in the periodic whole system" : "in a cluster");
   ok(n_moved <= ev.refine_moving && far <= rr,
      "no atom outside the set moved: %d atoms moved in the saddle or the final state, the farthest %.2f A away",
