@@ -215,7 +215,7 @@ PY
       listc=$(python3 -c 'print(",".join(str(200 + 443 * k) for k in range(32)))')
       listd=$(python3 -c 'print(",".join(str(50 + 499 * k) for k in range(32)))')
       # shellcheck disable=SC2206
-      recopts=(${REC_OPTS:---push-radius 16 --second-remote 8 --refine-grow-hot 0.5})
+      recopts=(${REC_OPTS---push-radius 16 --second-remote 8 --refine-grow-hot 0.5})
       rec=(--data "$sample" --replicate-xyz 2x2x2 --local 8 --threads 1 --refine-radius 16 --refine-grow 4
            "${recopts[@]}")
       run rec128_a "${rec[@]}" --atom-list $list32 &
