@@ -11,6 +11,7 @@
  *              [--call-cost K] [--refine-grow G] [--tighten F] [--same-energy E]
  *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L]
  *              [--lost-follow N] [--lost-retries N] [--min-ftol F] [--second-retries N]
+ *              [--second-force F]
  *              [--job-range A:B] ...
  *
  * --glass N makes an N-atom glass (quench 5 ps melt, 100 K/ps; cached as
@@ -396,6 +397,7 @@ int main(int argc, char **argv) {
     else if (ARG("--second-remote")) sh.o.second_remote = atof(v);
     else if (ARG("--refine-grow-hot")) sh.o.refine_grow_hot = atof(v);
     else if (ARG("--second-retries")) sh.o.second_retries = atoi(v);
+    else if (ARG("--second-force")) sh.o.second_force = atof(v);
     else if (ARG("--min-ftol")) sh.o.min_ftol = atof(v);
     else if (strcmp(a, "--hessian") == 0) sh.hessian = 1;
     else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;
