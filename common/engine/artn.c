@@ -63,6 +63,9 @@
 #define SECOND_MIN_ITER 16
 /* Restarts of an unconverged second-mode Lanczos run (session 8). */
 #define SECOND_RESTARTS 2
+/* A converged check below this value (eV/A^2), though above -SECOND_TOL,
+ * restarts as an unconverged one does (session 13). */
+#define SECOND_NEAR 0.005
 /* Lanczos vectors at least, to confirm a lost eigenvalue. */
 #define CONFIRM_ITER 8
 /* An eigenvalue below -SECOND_TOL counts as negative, eV/A^2. */
@@ -121,7 +124,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->min_max_calls = 5000;
   o->check_connect = 0;
   o->check_second = 1;
-  o->second_force = 0.01;
+  o->second_force = 0.03; /* 0.01 until session 12 (docs/artn.md, session 13) */
   o->second_retries = 3;
   o->same_dist = 0.1;
   o->same_energy = 0.01;
@@ -869,8 +872,8 @@ static int climb(actx *a, double *v, double ftarget, sstate *st) {
     if (rc == 0) rc = lanczos(a, v, &st->lambda);
     st->climb_steps++;
     if (rc != 0) return rc;
-    TRACE("T climb s %d E %.4f lam %.4f fpar %.3f step %.3f fmax %.3f cap %d calls %ld\n", s,
-          a->e - a->e0, st->lambda, fpar, step, fmax_of(a, a->f), cap, a->ncalls);
+    TRACE("T climb s %d E %.4f lam %.4f fpar %.3f step %.3f fmax %.3f cap %d calls %ld lit %d\n", s,
+          a->e - a->e0, st->lambda, fpar, step, fmax_of(a, a->f), cap, a->ncalls, a->lanczos_iters);
   }
 }
 
@@ -1044,12 +1047,16 @@ static int second_mode(actx *a, const double *v, double *w, double *lam2) {
    * value is only an upper bound, and a soft second mode can hide below
    * it (session 8: -0.047 eV/A^2 missed on the test glass).  Restart from
    * the Ritz vector, at most SECOND_RESTARTS times, unless the value is
-   * already below -SECOND_TOL (then the point is not first-order anyway). */
+   * already below -SECOND_TOL (then the point is not first-order anyway).
+   * A run that stopped on a value just above -SECOND_TOL (below
+   * SECOND_NEAR) restarts too (session 13): a stalled run had stopped at
+   * -0.0005 eV/A^2 where the dense Hessian has -0.0044 (test_artn). */
   for (int r = 0; r <= SECOND_RESTARTS; r++) {
     long it0 = a->lanczos_iters;
     rc = lanczos_ex(a, w, lam2, v, SECOND_ITER, SECOND_MIN_ITER);
     TRACE("T check r %d iters %ld lam2 %.5f n3 %d\n", r, a->lanczos_iters - it0, *lam2, a->n3);
-    if (rc != 0 || a->lanczos_iters - it0 < SECOND_ITER || *lam2 < -SECOND_TOL) break;
+    if (rc != 0 || *lam2 < -SECOND_TOL) break;
+    if (a->lanczos_iters - it0 < SECOND_ITER && *lam2 >= SECOND_NEAR) break;
   }
   a->full_space = 0;
   return rc;

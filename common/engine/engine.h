@@ -980,7 +980,7 @@ typedef struct eng_artn_opts {
                                again to second_force; 1 */
   double second_force;      /* force criterion of that re-climb, eV/A (refine_force
                                instead when that is set and tighter; session 9);
-                               0.01 */
+                               0.03 (0.01 until session 12) */
   int second_retries;       /* push-offs before HIGHER_ORDER; 3 */
   double same_dist;         /* two minima are the same if no atom differs by more, A
                                (or by 5x more with |dE| < same_energy: soft modes);

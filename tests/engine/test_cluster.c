@@ -699,6 +699,10 @@ static void artn_event_whole(const eng_potential *pot, const eng_system *w, eng_
     og.refine_push = 0;
     og.refine_radius = 7.0;
     og.refine_grow = 4.0;
+    /* this saddle's second mode resolves only with the re-climb to
+     * 0.01 eV/A (the default until session 12; at 0.03 the event ends
+     * higher_order and writes no final state to check) */
+    og.second_force = 0.01;
     for (int i = 0; i < 3 * n; i++) xf[i] = NAN;
     rc_run = eng_artn_run(cw, pot, w, atom, 0, &og, NULL, NULL, &eg, NULL, xf);
     diag("grown out: %s (%s), dq %.4f, refine_radius_used %.1f, fmax_whole %.4f, calls %d whole",
