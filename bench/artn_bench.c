@@ -11,7 +11,7 @@
  *              [--call-cost K] [--refine-grow G] [--tighten F] [--same-energy E]
  *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L]
  *              [--lost-follow N] [--lost-retries N] [--min-ftol F] [--second-retries N]
- *              [--second-force F]
+ *              [--second-force F] [--lanczos-fd]
  *              [--job-range A:B] ...
  *
  * --glass N makes an N-atom glass (quench 5 ps melt, 100 K/ps; cached as
@@ -403,6 +403,7 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--check-connect") == 0) sh.o.check_connect = 1;
     else if (strcmp(a, "--quiet") == 0) quiet = 1;
     else if (strcmp(a, "--no-start") == 0) no_start = 1;
+    else if (strcmp(a, "--lanczos-fd") == 0) sh.o.lanczos_analytic = 0;
     else {
       fprintf(stderr, "artn_bench: unknown or incomplete argument %s\n", a);
       return 2;
@@ -536,6 +537,8 @@ int main(int argc, char **argv) {
     int *callsall = calloc(sh.njobs + 1, sizeof(int)), nstat[16] = {0}, ncmp = 0, nsame = 0;
     int *callsatt = calloc(sh.njobs + 1, sizeof(int)); /* successful attempt's calls */
     int *callssrch = calloc(sh.njobs + 1, sizeof(int)); /* the same without the first-order check */
+    int *prodsrch = calloc(sh.njobs + 1, sizeof(int)); /* its analytic Hessian products (lanczos_analytic) */
+    long nprod = 0; /* analytic Hessian products, all events */
     double *dq[2], *dev = calloc(sh.njobs + 1, sizeof(double)), tfull = 0, tloc = 0, sumdev = 0;
     int ndq[2] = {0, 0}, nconn = 0, nattempts = 0, nloc = 0, nfail[ENG_ARTN_NSTATUS] = {0}, npofail = 0, npook = 0, nexch = 0;
     long ph[7] = {0}; /* force calls by phase, all events (calls_basin ... calls_push_over, total) */
@@ -546,7 +549,7 @@ int main(int argc, char **argv) {
     if (!quiet)
       printf("#atom_id\ttype\tevent\tstatus\tdq\tde_final\tlambda\tcalls_saddle\tcalls\tcalls_local"
              "\tmax_disp\tn_moved\tnneg\tlambda2\tdq_local\tdq_cmp\tt\tt_local\tconnected\tattempts\tcalls_search"
-             "\treason\n");
+             "\tproducts_search\treason\n");
     for (int i = 0; i < sh.njobs; i++) {
       job *j = &sh.jobs[i];
       const eng_artn_event *e = sh.local && !sh.compare ? &j->evl : &j->ev;
@@ -570,12 +573,14 @@ int main(int argc, char **argv) {
       ph[4] += e->calls_second;
       ph[5] += e->calls_push_over;
       ph[6] += e->force_calls + e->force_calls_local;
+      nprod += e->hessian_products;
       tfull += j->t;
       tloc += j->tl;
       if (e->status == ENG_ARTN_OK) {
         calls[nconv] = e->force_calls_saddle + e->force_calls_local;
         callsatt[nconv] = e->calls_attempt_saddle;
         callssrch[nconv] = e->calls_attempt_saddle - e->calls_attempt_check;
+        prodsrch[nconv] = e->products_attempt_saddle - e->products_attempt_check;
         callsall[nconv] = e->force_calls + e->force_calls_local;
         nconv++;
         dq[type > 0][ndq[type > 0]++] = e->dq;
@@ -599,13 +604,14 @@ int main(int argc, char **argv) {
       }
       if (!quiet || sf) {
         FILE *o = sf ? sf : stdout;
-        fprintf(o, "%lld\t%s\t%ld\t%s\t%.6f\t%.6f\t%.4f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%.4g\t%.6f\t%.6f\t%.2f\t%.2f\t%d\t%d\t%d\t%s\n",
+        fprintf(o, "%lld\t%s\t%ld\t%s\t%.6f\t%.6f\t%.4f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%.4g\t%.6f\t%.6f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%s\n",
                 (long long)e->atom_id, sys->type_name[type], e->event_index,
                 eng_artn_status_name(e->status), e->dq, e->de_final, e->eigenvalue,
                 e->force_calls_saddle, e->force_calls, e->force_calls_local, e->max_disp,
                 e->n_moved, j->nneg, j->ev2, sh.compare ? j->evl.dq : e->dq_local,
                 sh.compare ? j->evl.dq - j->ev.dq : NAN, j->t, j->tl, e->connected, e->attempts,
-                e->calls_attempt_saddle - e->calls_attempt_check, e->reason);
+                e->calls_attempt_saddle - e->calls_attempt_check,
+                e->products_attempt_saddle - e->products_attempt_check, e->reason);
       }
     }
     if (sf) fclose(sf);
@@ -613,6 +619,7 @@ int main(int argc, char **argv) {
     qsort(callsall, nconv, sizeof(int), cmp_int);
     qsort(callsatt, nconv, sizeof(int), cmp_int);
     qsort(callssrch, nconv, sizeof(int), cmp_int);
+    qsort(prodsrch, nconv, sizeof(int), cmp_int);
     qsort(dq[0], ndq[0], sizeof(double), cmp_dbl);
     qsort(dq[1], ndq[1], sizeof(double), cmp_dbl);
     qsort(dev, nsame, sizeof(double), cmp_dbl);
@@ -639,6 +646,8 @@ int main(int argc, char **argv) {
              (double)ph[0] / sh.njobs, (double)ph[1] / sh.njobs, (double)ph[2] / sh.njobs,
              (double)ph[3] / sh.njobs, (double)ph[4] / sh.njobs, (double)ph[5] / sh.njobs,
              (double)ph[6] / sh.njobs);
+      printf("\"lanczos_analytic\":%d,\"hessian_products_per_event\":%.0f,", sh.o.lanczos_analytic,
+             (double)nprod / sh.njobs);
       if (nconv)
         printf("\"calls_saddle_median\":%d,\"calls_saddle_p90\":%d,\"calls_total_median\":%d,"
                "\"calls_total_p90\":%d,",
@@ -649,6 +658,9 @@ int main(int argc, char **argv) {
                "\"calls_search_p90\":%d,",
                callsatt[nconv / 2], callsatt[(int)(0.9 * (nconv - 1))], callssrch[nconv / 2],
                callssrch[(int)(0.9 * (nconv - 1))]);
+      if (nconv) /* and its analytic Hessian products (not force calls) */
+        printf("\"products_search_median\":%d,\"products_search_p90\":%d,", prodsrch[nconv / 2],
+               prodsrch[(int)(0.9 * (nconv - 1))]);
       for (int t = 0; t < 2; t++)
         if (ndq[t])
           printf("\"dq_%s\":{\"n\":%d,\"min\":%.3f,\"median\":%.3f,\"max\":%.3f},", t ? "Zr" : "Cu",
@@ -705,6 +717,7 @@ int main(int argc, char **argv) {
     free(callsall);
     free(callsatt);
     free(callssrch);
+    free(prodsrch);
     free(dq[0]);
     free(dq[1]);
     free(dev);

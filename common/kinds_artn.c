@@ -79,6 +79,9 @@
     "Lanczos stops at this relative change of the eigenvalue")                \
   X(lanczos_fd_step, D, 0, 0.1, 1, "A",                                       \
     "finite-difference step of the Hessian-vector products")                  \
+  X(lanczos_analytic, B, 0, 0, 0, "",                                         \
+    "Lanczos products from the analytic Hessian of the last force call "     \
+    "(0: finite differences of the forces, lanczos_fd_step)")                \
   X(push_over, D, 0, 5, 1, "A",                                               \
     "push from the saddle along the eigenvector before minimising")           \
   X(min_ftol, D, 0, 1, 1, "eV/A",                                             \
@@ -964,7 +967,10 @@ out:
   X(failed_after_pushoff, failed_after_pushoff, I)                            \
   X(push_radius_used, push_radius_used, D)                                    \
   X(exchange, exchange, B)                                                    \
-  X(refine_moving, refine_moving, I)
+  X(refine_moving, refine_moving, I)                                          \
+  X(hessian_products, hessian_products, I)                                    \
+  X(products_attempt_saddle, products_attempt_saddle, I)                      \
+  X(products_attempt_check, products_attempt_check, I)
 
 enum { EV_D, EV_I, EV_L, EV_B };
 typedef struct ev_col {

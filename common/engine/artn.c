@@ -31,6 +31,7 @@
  * search (the event is then reported with that status, not as an error).
  */
 #include "internal.h"
+#include "eam_int.h"
 
 #include <lapacke.h>
 #include <math.h>
@@ -149,6 +150,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->push_radius = 0.0;
   o->second_remote = 0.0;
   o->refine_grow_hot = 0.0;
+  o->lanczos_analytic = 1;
 }
 
 const char *eng_artn_status_name(eng_artn_status s) {
@@ -204,6 +206,11 @@ typedef struct actx {
   long limit;                 /* > 0: budget for the search (MAX_CALLS) */
   long budget_offset;         /* calls spent elsewhere on the same budget */
   int lanczos_iters;
+  long f_nc;                  /* calculator's compute count when a->f was made
+                                 (eval_at into a->f) */
+  long hvp_nc;                /* ... when its Hessian products were prepared (-1) */
+  long nhvp[4];               /* analytic Hessian products by phase (CAT_*) */
+  long nprep;                 /* their preparations */
   int fire_keep;              /* 1: FIRE state persists between relax calls */
   double fire_dt, fire_alpha;
   int fire_npos;
@@ -261,6 +268,8 @@ static int actx_init(actx *a, eng_calc *calc, eng_system *sys, const eng_artn_op
   int n3 = 3 * sys->natoms;
   memset(a, 0, sizeof *a);
   a->gap_thr = NAN;
+  a->f_nc = -1;
+  a->hvp_nc = -1;
   a->calc = calc;
   a->sys = sys;
   a->o = o;
@@ -311,6 +320,17 @@ static long calls_all(const actx *F, const actx *L, const actx *L2, long carry) 
 
 /* The first-order check's calls (CAT_SECOND) of an event so far, in the
  * same contexts; carry: those of the refinement clusters grown out of. */
+/* Analytic Hessian products (lanczos_analytic) of an event so far, in the
+ * same contexts, of phase cat (all phases if cat < 0); carry: those of the
+ * refinement clusters grown out of, by phase. */
+static long hvp_all(const actx *F, const actx *L, const actx *L2, const long carry[4], int cat) {
+  long n = 0;
+  for (int p = 0; p < 4; p++)
+    if (cat < 0 || p == cat)
+      n += carry[p] + F->nhvp[p] + (L ? L->nhvp[p] : 0) + (L2 ? L2->nhvp[p] : 0);
+  return n;
+}
+
 static long calls_second_all(const actx *F, const actx *L, const actx *L2, const long carry[2]) {
   long n = carry[0] + carry[1];
   for (int q = 0; q < 2; q++)
@@ -367,6 +387,7 @@ static int eval_at(actx *a, double *e, double *f) {
   CPU_START;
   rc = eng_calc_compute(a->calc, a->sys, e, f, NULL, NULL);
   CPU_ADD(a);
+  if (f == a->f) a->f_nc = eng_calc_ncompute(a->calc);
   a->ncalls++;
   a->calls_cat[a->cat][a->in_lanczos]++;
   if (rc != ENG_OK) return rc;
@@ -422,6 +443,32 @@ static int hess_vec(actx *a, const double *q, double *out) {
   double h = a->o->lanczos_fd_step, e;
   double *x = a->sys->x;
   int rc;
+  if (a->o->lanczos_analytic) {
+    /* Analytic products (session 14): prepared once per point from the
+     * calculator's force call there; a->f holds F(x), and if another
+     * call went through the calculator since, it is made again. */
+    if (a->hvp_nc < 0 || a->hvp_nc != eng_calc_ncompute(a->calc)) {
+      if (a->f_nc != eng_calc_ncompute(a->calc)) {
+        a->in_lanczos = 1;
+        rc = eval_at(a, &e, a->ftmp);
+        a->in_lanczos = 0;
+        if (rc != 0) return rc;
+      }
+      CPU_START;
+      rc = eng__calc_hvp_prepare(a->calc);
+      CPU_ADD(a);
+      if (rc != 0) return rc;
+      a->hvp_nc = eng_calc_ncompute(a->calc);
+      a->nprep++;
+    }
+    CPU_START;
+    rc = eng__calc_hvp(a->calc, q, out);
+    CPU_ADD(a);
+    if (rc != 0) return rc;
+    a->nhvp[a->cat]++;
+    if (a->mobile) project(a, out);
+    return 0;
+  }
   memcpy(a->xtmp, x, sizeof(double) * (size_t)a->n3);
   for (int i = 0; i < a->n3; i++) x[i] = a->xtmp[i] + h * q[i];
   a->in_lanczos = 1;
@@ -1205,6 +1252,7 @@ static int check_opts(const eng_artn_opts *o) {
       "lanczos_min_iter must be 1..lanczos_max_iter");
   BAD(!(o->lanczos_tol > 0.0 && o->lanczos_tol < 1.0), "lanczos_tol must be in (0, 1)");
   BAD(!(o->lanczos_fd_step > 0.0 && o->lanczos_fd_step <= 0.1), "lanczos_fd_step must be in (0, 0.1] A");
+  BAD(o->lanczos_analytic != 0 && o->lanczos_analytic != 1, "lanczos_analytic must be 0 or 1");
   BAD(!(o->push_over > 0.0 && o->push_over <= 5.0), "push_over must be in (0, 5] A");
   BAD(!(o->min_ftol > 0.0 && o->min_ftol <= 1.0), "min_ftol must be in (0, 1] eV/A");
   BAD(o->min_max_calls < 1, "min_max_calls must be >= 1");
@@ -1593,6 +1641,8 @@ int eng_artn_run_from(eng_calc *calc, const eng_potential *pot, const eng_system
   long hot_seq = 0;         /* serials given so far */
   long cl2_hot = 0;         /* hot_set cl2 was cut with */
   long c2_calls = 0, c2_iters = 0, c2_cat[4][2] = {{0}}; /* calls of grown-out L2s */
+  long c2_hvp[4] = {0};     /* their analytic Hessian products by phase */
+  long hvp0 = 0, hsec0 = 0; /* hvp_all (all, CAT_SECOND) at the start of the current attempt */
   long att0 = 0;            /* calls_all at the start of the current attempt */
   long sec0 = 0;            /* calls_second_all at the start of the current attempt */
   long npush = 0, push0 = 0; /* second-mode push-offs of the event; at the attempt's start */
@@ -1759,6 +1809,8 @@ int eng_artn_run_from(eng_calc *calc, const eng_potential *pot, const eng_system
 again:
   att0 = calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls);
   sec0 = calls_second_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_cat[CAT_SECOND]);
+  hvp0 = hvp_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_hvp, -1);
+  hsec0 = hvp_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_hvp, CAT_SECOND);
   push0 = npush;
   if (attempt > 0) {
     TRACE("T restart after %s: %s\n", eng_artn_status_name(ev->status), ev->reason);
@@ -1791,6 +1843,8 @@ again:
     ev->n_moved = 0;
     ev->calls_attempt_saddle = 0;
     ev->calls_attempt_check = 0;
+    ev->products_attempt_saddle = 0;
+    ev->products_attempt_check = 0;
     ev->connected = -1;
     ev->final_differs = 0;
   }
@@ -1847,8 +1901,10 @@ again:
           if (have_L2) {
             c2_calls += L2.ncalls;
             c2_iters += L2.lanczos_iters;
-            for (int p = 0; p < 4; p++)
+            for (int p = 0; p < 4; p++) {
               for (int q = 0; q < 2; q++) c2_cat[p][q] += L2.calls_cat[p][q];
+              c2_hvp[p] += L2.nhvp[p];
+            }
             TRACE("T cpu L2 r %.1f %.4f %.4f %.4f %.4f calls %ld\n", cl2_r, L2.cpu_cat[0], L2.cpu_cat[1],
                   L2.cpu_cat[2], L2.cpu_cat[3], L2.ncalls);
             actx_free(&L2);
@@ -2061,6 +2117,9 @@ saddle_done:
   ev->calls_attempt_saddle = (int)(calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls) - att0);
   ev->calls_attempt_check =
       (int)(calls_second_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_cat[CAT_SECOND]) - sec0);
+  ev->products_attempt_saddle = (int)(hvp_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_hvp, -1) - hvp0);
+  ev->products_attempt_check =
+      (int)(hvp_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_hvp, CAT_SECOND) - hsec0);
   saddle_calls_L = have_L ? (int)L.ncalls : 0;
   if (S == &F) {
     memcpy(xs, work->x, sizeof(double) * (size_t)n3);
@@ -2329,6 +2388,10 @@ finish:
     ev->calls_climb_lanczos = (int)cc[CAT_CLIMB][1];
     ev->calls_second = (int)(cc[CAT_SECOND][0] + cc[CAT_SECOND][1]);
     ev->calls_push_over = (int)(cc[CAT_PUSH][0] + cc[CAT_PUSH][1]);
+    ev->hessian_products = 0;
+    for (int p = 0; p < 4; p++)
+      ev->hessian_products += (int)(F.nhvp[p] + (have_L ? L.nhvp[p] : 0) + (have_L2 ? L2.nhvp[p] : 0) +
+                                    (have_P ? P.nhvp[p] : 0) + c2_hvp[p]);
   }
   ev->force_calls = (int)F.ncalls;
   if (have_L && L.calc == calc) {

@@ -452,6 +452,16 @@ struct eng_calc {
   long *astart;
   int *anbr;
   long acap;
+  /* Analytic Hessian-vector products (eng__calc_hvp_prepare, session 14):
+   * seven numbers per in-range pair of the last compute, by the pair's
+   * index in pj (unit vector u = (x_j - x_i)/r, B = g'/r, A - B with
+   * g = phi + F'_i rho_i + F'_j rho_j, and rho_i'(r), rho_j'(r)), F'' by
+   * slot, and scratch by slot; hvp_at: ncompute they were made at (-1:
+   * none). */
+  double *hq, *hfpp, *hs, *hv, *hy;
+  long hqcap;
+  int hncap;
+  long hvp_at;
 };
 
 int eng_calc_create(const eng_potential *pot, const eng_system *sys,
@@ -462,6 +472,7 @@ int eng_calc_create(const eng_potential *pot, const eng_system *sys,
   c = eng__calloc(1, sizeof *c);
   if (!c) return ENG_ENOMEM;
   c->pot = pot;
+  c->hvp_at = -1;
   c->natoms = sys->natoms;
   c->ntypes = sys->ntypes;
   c->skin = (opts && opts->skin > 0) ? opts->skin : 1.0;
@@ -551,6 +562,11 @@ void eng_calc_free(eng_calc *c) {
   free(c->ea_ff);
   free(c->astart);
   free(c->anbr);
+  free(c->hq);
+  free(c->hfpp);
+  free(c->hs);
+  free(c->hv);
+  free(c->hy);
   free(c);
 }
 
@@ -1188,6 +1204,191 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
       for (int k = 0; k < 6; k++) virial[k] = v[k];
   }
   c->have_rho = 1;
+  return ENG_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Analytic Hessian-vector products (eam_int.h)                        */
+/* ------------------------------------------------------------------ */
+
+/* Contract in eam_int.h.  For each in-range pair of the last compute
+ * (slot i, partner j, r = |x_j - x_i|, u = (x_j - x_i)/r) the radial
+ * function g = phi + F'_i rho_i + F'_j rho_j gives the pair block
+ * K = (A - B) u u^T + B 1, A = g'', B = g'/r (hessian.c's K[g] with the
+ * embedding derivatives of this compute); rho_i'(r), rho_j'(r) give the
+ * density gradients of the F'' term.  Same knots and clamping as the force
+ * loop and eng__calc_pair. */
+int eng__calc_hvp_prepare(eng_calc *c) {
+  const eng_potential *pot = c->pot;
+  const int nlocal = c->natoms, nall = c->g.nall, nel = pot->nel, nr = pot->nr, nrho = pot->nrho;
+  const double rdr = 1.0 / pot->dr, rdrho = 1.0 / pot->drho;
+  const long *start = c->frz ? c->astart : c->l.start;
+  const double *x = c->g.x;
+  if (!c->have_rho)
+    return eng_set_error(ENG_EINVAL, "eam.c:%d: no completed eng_calc_compute to build Hessian products at",
+                         __LINE__);
+  if (c->hqcap < start[nlocal] + 1) {
+    long cap = c->pcap > start[nlocal] + 1 ? c->pcap : start[nlocal] + 1;
+    free(c->hq);
+    c->hqcap = 0;
+    c->hq = eng__malloc((size_t)cap * 7, sizeof *c->hq);
+    if (!c->hq) return ENG_ENOMEM;
+    c->hqcap = cap;
+  }
+  if (c->hncap < nall) {
+    free(c->hfpp);
+    free(c->hs);
+    free(c->hv);
+    free(c->hy);
+    c->hncap = 0;
+    c->hfpp = eng__malloc((size_t)nall, sizeof *c->hfpp);
+    c->hs = eng__malloc((size_t)nall, sizeof *c->hs);
+    c->hv = eng__malloc((size_t)nall * 3, sizeof *c->hv);
+    c->hy = eng__malloc((size_t)nall * 3, sizeof *c->hy);
+    if (!c->hfpp || !c->hs || !c->hv || !c->hy) return ENG_ENOMEM;
+    c->hncap = nall;
+  }
+  /* F''(rho) of the owned slots (rho[] holds the total density, background
+   * included), copied to the images. */
+  for (int i = 0; i < nlocal; i++) {
+    const double rhoi = c->rho[i];
+    double p = rhoi * rdrho + 1.0;
+    int m = (int)p;
+    if (m < 1) m = 1;
+    if (m > nrho - 1) m = nrho - 1;
+    p -= m;
+    const int clamped = p > 1.0;
+    if (clamped) p = 1.0;
+    const double *co = pot->frho[(size_t)c->aelem[i] * nrho + (size_t)(m - 1)];
+    c->hfpp[i] = (clamped || rhoi > pot->rhomax) ? 0.0 : (2.0 * co[0] * p + co[1]) * rdrho;
+  }
+  for (int j = nlocal; j < nall; j++) c->hfpp[j] = c->hfpp[c->g.owner[j]];
+  for (int i = 0; i < nlocal; i++) {
+    const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2], fpi = c->fp[i];
+    const struct knot *kti = c->kt + (size_t)c->aelem[i] * nel * nr;
+    /* First the row's separations (parked in the pair's slots) with a
+     * prefetch of each knot, as the force loop does. */
+    for (long q = start[i]; q < c->pend[i]; q++) {
+      const int j = c->pj[q];
+      double *h = c->hq + 7 * q;
+      h[0] = x[3 * j] - xi;
+      h[1] = x[3 * j + 1] - yi;
+      h[2] = x[3 * j + 2] - zi;
+      h[3] = sqrt(h[0] * h[0] + h[1] * h[1] + h[2] * h[2]);
+      int m = (int)(h[3] * rdr + 1.0);
+      if (m > nr - 1) m = nr - 1;
+      const char *k = (const char *)(kti + (size_t)c->aelem[j] * nr + (m - 1));
+      __builtin_prefetch(k);
+      __builtin_prefetch(k + sizeof(struct knot) - 1);
+    }
+    for (long q = start[i]; q < c->pend[i]; q++) {
+      const int j = c->pj[q];
+      const double *hh = c->hq + 7 * q;
+      const double dx = hh[0], dy = hh[1], dz = hh[2];
+      const double r = hh[3], recip = 1.0 / r, fpj = c->fp[j];
+      double qq = r * rdr + 1.0, p;
+      int m = (int)qq;
+      if (m > nr - 1) m = nr - 1;
+      qq -= m;
+      const int clamped = qq > 1.0;
+      p = clamped ? 1.0 : qq;
+      const struct knot *k = kti + (size_t)c->aelem[j] * nr + (m - 1);
+      const double *a = k->ri, *b = k->rj, *z = k->z;
+      const double d2s = clamped ? 0.0 : rdr * rdr;
+      const double ri1 = ((3.0 * a[0] * p + 2.0 * a[1]) * p + a[2]) * rdr;
+      const double rj1 = ((3.0 * b[0] * p + 2.0 * b[1]) * p + b[2]) * rdr;
+      const double ri2 = (6.0 * a[0] * p + 2.0 * a[1]) * d2s;
+      const double rj2 = (6.0 * b[0] * p + 2.0 * b[1]) * d2s;
+      const double z0 = cubic(z, p), z1 = ((3.0 * z[0] * p + 2.0 * z[1]) * p + z[2]) * rdr;
+      const double z2 = (6.0 * z[0] * p + 2.0 * z[1]) * d2s;
+      const double phi = z0 * recip, phi1 = (z1 - phi) * recip, phi2 = (z2 - 2.0 * phi1) * recip;
+      const double g1 = phi1 + fpi * ri1 + fpj * rj1, g2 = phi2 + fpi * ri2 + fpj * rj2;
+      double *h = c->hq + 7 * q;
+      h[0] = dx * recip;
+      h[1] = dy * recip;
+      h[2] = dz * recip;
+      h[3] = g1 * recip;
+      h[4] = g2 - g1 * recip;
+      h[5] = ri1;
+      h[6] = rj1;
+    }
+  }
+  c->hvp_at = c->ncompute;
+  return ENG_OK;
+}
+
+/* Contract in eam_int.h. */
+int eng__calc_hvp(eng_calc *c, const double *v, double *y) {
+  const int nlocal = c->natoms, nall = c->g.nall;
+  const long *start = c->frz ? c->astart : c->l.start;
+  const int *order = c->g.order, *owner = c->g.owner;
+  double *hv = c->hv, *hy = c->hy, *hs = c->hs;
+  if (c->hvp_at < 0 || c->hvp_at != c->ncompute)
+    return eng_set_error(ENG_EINVAL, "eam.c:%d: Hessian products not prepared at the last compute", __LINE__);
+  for (int k = 0; k < nlocal; k++) {
+    const int i = order[k];
+    const int z = c->frz && c->frz[i];
+    for (int d = 0; d < 3; d++) hv[3 * k + d] = z ? 0.0 : v[3 * i + d];
+  }
+  for (int j = nlocal; j < nall; j++)
+    for (int d = 0; d < 3; d++) hv[3 * j + d] = hv[3 * owner[j] + d];
+  memset(hy, 0, (size_t)nall * 3 * sizeof *hy);
+  memset(hs, 0, (size_t)nall * sizeof *hs);
+  /* Pass 1: the pair blocks, and s_k = g_k . v (g_k = d rho_k / dx). */
+  for (int i = 0; i < nlocal; i++) {
+    const double vxi = hv[3 * i], vyi = hv[3 * i + 1], vzi = hv[3 * i + 2];
+    double yxi = 0.0, yyi = 0.0, yzi = 0.0, si = 0.0;
+    for (long q = start[i]; q < c->pend[i]; q++) {
+      const int j = c->pj[q];
+      const double *h = c->hq + 7 * q;
+      const double dx = hv[3 * j] - vxi, dy = hv[3 * j + 1] - vyi, dz = hv[3 * j + 2] - vzi;
+      const double ud = h[0] * dx + h[1] * dy + h[2] * dz;
+      const double wx = h[3] * dx + h[4] * ud * h[0], wy = h[3] * dy + h[4] * ud * h[1],
+                   wz = h[3] * dz + h[4] * ud * h[2];
+      yxi -= wx;
+      yyi -= wy;
+      yzi -= wz;
+      hy[3 * j] += wx;
+      hy[3 * j + 1] += wy;
+      hy[3 * j + 2] += wz;
+      si += h[5] * ud;
+      hs[j] += h[6] * ud;
+    }
+    hy[3 * i] += yxi;
+    hy[3 * i + 1] += yyi;
+    hy[3 * i + 2] += yzi;
+    hs[i] += si;
+  }
+  for (int j = nlocal; j < nall; j++) hs[owner[j]] += hs[j];
+  /* t_k = F''_k s_k, on the images too */
+  for (int k = 0; k < nlocal; k++) hs[k] *= c->hfpp[k];
+  for (int j = nlocal; j < nall; j++) hs[j] = hs[owner[j]];
+  /* Pass 2: F''_k s_k g_k. */
+  for (int i = 0; i < nlocal; i++) {
+    const double ti = hs[i];
+    double yxi = 0.0, yyi = 0.0, yzi = 0.0;
+    for (long q = start[i]; q < c->pend[i]; q++) {
+      const int j = c->pj[q];
+      const double *h = c->hq + 7 * q;
+      const double tt = ti * h[5] + hs[j] * h[6];
+      yxi -= tt * h[0];
+      yyi -= tt * h[1];
+      yzi -= tt * h[2];
+      hy[3 * j] += tt * h[0];
+      hy[3 * j + 1] += tt * h[1];
+      hy[3 * j + 2] += tt * h[2];
+    }
+    hy[3 * i] += yxi;
+    hy[3 * i + 1] += yyi;
+    hy[3 * i + 2] += yzi;
+  }
+  for (int j = nlocal; j < nall; j++)
+    for (int d = 0; d < 3; d++) hy[3 * owner[j] + d] += hy[3 * j + d];
+  for (int k = 0; k < nlocal; k++) {
+    const int i = order[k];
+    const int z = c->frz && c->frz[i];
+    for (int d = 0; d < 3; d++) y[3 * i + d] = z ? 0.0 : hy[3 * k + d];
+  }
   return ENG_OK;
 }
 

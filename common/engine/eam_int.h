@@ -27,4 +27,20 @@ void eng__calc_embed(const eng_calc *c, int e, double rho, double *F, double *dF
 /* Potential element of a system type. */
 int eng__calc_elem(const eng_calc *c, int type);
 
+/* Analytic Hessian-vector products H v (session 14: ARTn's Lanczos).
+ * eng__calc_hvp_prepare stores per-pair second derivatives at the
+ * positions of c's last eng_calc_compute (the caller's sys->x then; the
+ * calculator cannot check that, eng__calc_ncompute lets the caller), with
+ * the densities, background and frozen atoms of that compute: about the
+ * cost of the compute's density pass.  eng__calc_hvp then gives
+ * y = H v (v, y: 3N in the caller's atom order, Angstrom -> eV/A^2 * A),
+ * H the Hessian of the energy that compute returned, i.e. minus the
+ * derivative of its forces (the same interpolation; hessian.c's matrix
+ * with the background density and frozen shell): components of v on
+ * frozen atoms are ignored and those of y are 0.  ENG_EINVAL when not
+ * prepared at the last compute, ENG_ENOMEM.  Both use the calculator's
+ * scratch: one product at a time per calculator. */
+int eng__calc_hvp_prepare(eng_calc *c);
+int eng__calc_hvp(eng_calc *c, const double *v, double *y);
+
 #endif

@@ -1111,6 +1111,15 @@ typedef struct eng_artn_opts {
                                initial structure's residual forces never grow it);
                                0 = the sphere grows by refine_grow (the rule until
                                session 11); in [0, 1]; 0 */
+  /* -- added in session 14 -- */
+  int lanczos_analytic;     /* 1: the Lanczos estimates (basin, climb, first-order
+                               check, push-over mode) multiply by the analytic
+                               Hessian of the calculator's last force call at the
+                               point (the same interpolation, background density and
+                               frozen shell) instead of a forward difference of the
+                               forces (lanczos_fd_step, one force call a vector):
+                               exact products at a fraction of a call's cost; 0 =
+                               finite differences (the rule until session 13); 1 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */
@@ -1201,6 +1210,15 @@ typedef struct eng_artn_event {
                                saddle was certified in (the sphere of
                                refine_radius_used, or refine_grow_hot's set); 0 =
                                the whole system, or not refined in a cluster */
+  /* -- added in session 14 -- */
+  int hessian_products;     /* analytic Hessian-vector products of the Lanczos
+                               estimates (lanczos_analytic), all attempts and
+                               contexts: not force calls (with lanczos_analytic 0
+                               every Lanczos vector is a force call and this is 0) */
+  int products_attempt_saddle; /* of them, the last attempt's from its kick to its
+                               saddle (as calls_attempt_saddle) */
+  int products_attempt_check; /* of those, the first-order check's (as
+                               calls_attempt_check) */
 } eng_artn_event;
 
 /* Fill o with the defaults listed above. */

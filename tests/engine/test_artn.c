@@ -140,6 +140,11 @@ int main(void) {
     b.local = 1;
     ok(eng_artn_run(calc, NULL, g, 0, 0, &b, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL,
        "local mode without the potential is EINVAL");
+    b = o;
+    b.lanczos_analytic = 2;
+    ok(eng_artn_run(calc, pot, g, 0, 0, &b, NULL, NULL, &ev, NULL, NULL) == ENG_EINVAL &&
+           strstr(eng_last_error(), "lanczos_analytic"),
+       "lanczos_analytic 2 is EINVAL naming it");
   }
   {
     eng_system *hot = eng_system_copy(g);
@@ -205,13 +210,17 @@ int main(void) {
                         : ev.calls_attempt_saddle > 0 && ev.calls_attempt_saddle < ev.force_calls_saddle,
        "event %d: calls_attempt_saddle %d (attempt %d of the %d calls to the saddle)", k,
        ev.calls_attempt_saddle, ev.attempts, ev.force_calls_saddle);
-    /* the check's second-mode calls: at least its minimum Lanczos run, all
-     * of the event's when there was one attempt, fewer than the search's */
-    ok(ev.calls_attempt_check >= 16 && ev.calls_attempt_check < ev.calls_attempt_saddle &&
+    /* the check's second-mode Lanczos vectors: at least its minimum run, as
+     * analytic Hessian products (the default since session 14; its force
+     * calls, if any, remake a product's point), all of the event's when
+     * there was one attempt, fewer than the search's */
+    ok(ev.products_attempt_check >= 16 && ev.products_attempt_check < ev.products_attempt_saddle &&
+           ev.products_attempt_saddle <= ev.hessian_products && ev.calls_attempt_check < ev.calls_attempt_saddle &&
            (ev.attempts > 1 || ev.calls_attempt_check == ev.calls_second) &&
            ev.calls_attempt_check <= ev.calls_second,
-       "event %d: calls_attempt_check %d of %d (event's second-mode calls %d)", k, ev.calls_attempt_check,
-       ev.calls_attempt_saddle, ev.calls_second);
+       "event %d: check's products %d of the attempt's %d (event's %d), its calls %d of %d (event's "
+       "second-mode calls %d)", k, ev.products_attempt_check, ev.products_attempt_saddle, ev.hessian_products,
+       ev.calls_attempt_check, ev.calls_attempt_saddle, ev.calls_second);
     ok(isnan(ev.fmax_whole) == 0 && ev.fmax_whole == ev.fmax_saddle,
        "event %d: fmax_whole = fmax_saddle for a whole-system saddle (%.4f)", k, ev.fmax_whole);
     {
@@ -344,13 +353,13 @@ int main(void) {
      * converged saddle (ok, not_connected or returned), and a converged ok
      * one must be a first-order saddle by the dense Hessian. */
     eng_artn_opts op = o, of = o;
-    int nlost = 0, nrec = 0, nchecked = 0, npick = UNDER_ASAN ? 12 : 16;
+    int nlost = 0, nrec = 0, nchecked = 0, npick = UNDER_ASAN ? 12 : 32;
     op.restarts = of.restarts = 0;
     op.lost_follow = 0; /* the only difference */
     ok(o.lost_follow == 50 && o.lost_retries == 20, "lost eigenvalues followed uphill by default (%d steps, %d times)",
        o.lost_follow, o.lost_retries);
     for (int k = 0; k < npick; k++) {
-      int atom = (int)((long)k * g->natoms / 16) + 1;
+      int atom = (int)((long)k * g->natoms / 32) + 1; /* k even: the 16 atoms of session 7 */
       if (eng_artn_run(calc, pot, g, atom, 1, &op, NULL, NULL, &ev, NULL, NULL) != ENG_OK)
         bail("artn: %s", eng_last_error());
       if (ev.status != ENG_ARTN_EIGEN_LOST) continue;
@@ -394,6 +403,49 @@ int main(void) {
     }
   }
 
+  /* ---- analytic Hessian products (lanczos_analytic, session 14) ---- */
+  {
+    /* The same single attempts with finite-difference products (the rule
+     * until session 13) and with the default analytic ones: the analytic
+     * run counts its Lanczos vectors as products, not force calls, and
+     * needs far fewer force calls; every ok saddle of both is checked by
+     * the dense Hessian (first order, and the eigenvalue the event reports
+     * equal to the dense one). */
+    eng_artn_opts ofd = o, oan = o;
+    long cfd = 0, can = 0, pfd = 0, pan = 0;
+    int nok[2] = {0, 0}, nfo[2] = {0, 0}, nlam = 0, npick = UNDER_ASAN ? 2 : 6;
+    ofd.restarts = oan.restarts = 0;
+    ofd.lanczos_analytic = 0; /* the only difference */
+    ok(o.lanczos_analytic == 1, "analytic Hessian products by default (%d)", o.lanczos_analytic);
+    for (int k = 0; k < npick; k++) {
+      int atom = (int)((long)k * g->natoms / 6) + 5;
+      for (int m = 0; m < 2; m++) {
+        eng_artn_event *e = m ? &ev2 : &ev;
+        if (eng_artn_run(calc, pot, g, atom, 0, m ? &oan : &ofd, NULL, NULL, e, xs, NULL) != ENG_OK)
+          bail("artn: %s", eng_last_error());
+        if (e->status == ENG_ARTN_OK) {
+          int nneg = au_hessian_negatives(calc, g, xs, 1e-3, -1e-3, evals, NULL);
+          nok[m]++;
+          nfo[m] += nneg == 1;
+          nlam += nneg >= 1 && fabs(evals[0] - e->eigenvalue) <= 0.05 * fabs(evals[0]) + 0.02;
+        }
+      }
+      diag("atom %d: finite differences %s, %d force calls (%d Lanczos) | analytic %s, %d force calls, %d products",
+           atom, eng_artn_status_name(ev.status), ev.force_calls, ev.calls_basin_lanczos + ev.calls_climb_lanczos,
+           eng_artn_status_name(ev2.status), ev2.force_calls, ev2.hessian_products);
+      cfd += ev.force_calls;
+      can += ev2.force_calls;
+      pfd += ev.hessian_products;
+      pan += ev2.hessian_products;
+    }
+    ok(pfd == 0 && pan > 0 && can < cfd,
+       "finite differences: %ld force calls, %ld products; analytic: %ld force calls, %ld products", cfd, pfd,
+       can, pan);
+    ok(nok[0] + nok[1] >= 1 && nfo[0] == nok[0] && nfo[1] == nok[1] && nlam == nok[0] + nok[1],
+       "ok saddles first-order by the dense Hessian, eigenvalue as reported: finite differences %d of %d, "
+       "analytic %d of %d", nfo[0], nok[0], nfo[1], nok[1]);
+  }
+
   /* ---- the basin's Lanczos stop (basin_lanczos_gap, session 8) ---- */
   {
     /* The same single attempts with the basin's Lanczos run to lanczos_tol
@@ -403,6 +455,9 @@ int main(void) {
     long lz0 = 0, lzg = 0;
     int exit0 = 0, exitg = 0, npick = UNDER_ASAN ? 4 : 8;
     o0.restarts = og.restarts = 0;
+    /* counted as force calls: finite-difference products (the event
+     * records analytic ones only in total) */
+    o0.lanczos_analytic = og.lanczos_analytic = 0;
     o0.basin_lanczos_gap = 0.0; /* the only difference */
     ok(o.basin_lanczos_gap == 0.3, "basin_lanczos_gap defaults to 0.3 (%g)", o.basin_lanczos_gap);
     for (int k = 0; k < npick; k++) {

@@ -85,6 +85,121 @@ static eng_system *sample(eng_potential *pot, int n, double txy, double txz, dou
   return s;
 }
 
+static double maxabs(const double *a, int n3) {
+  double m = 0;
+  for (int i = 0; i < n3; i++) m = fmax(m, fabs(a[i]));
+  return m;
+}
+
+static double dot3n(const double *a, const double *b, int n3) {
+  double sum = 0;
+  for (int i = 0; i < n3; i++) sum += a[i] * b[i];
+  return sum;
+}
+
+/* Largest |a - b| over the components where mask (per atom, NULL: all) is set. */
+static double maxdiff(const double *a, const double *b, int n3, const unsigned char *mask) {
+  double m = 0;
+  for (int i = 0; i < n3; i++)
+    if (!mask || mask[i / 3]) m = fmax(m, fabs(a[i] - b[i]));
+  return m;
+}
+
+/* The calculator's analytic Hessian-vector products (eng__calc_hvp, the
+ * ARTn Lanczos since session 14) against the block Hessian h of s at
+ * s->x: plain, with half the atoms frozen (the moving block; frozen
+ * components ignored in and 0 out), and with a background density
+ * (against symmetric differences of the forces along v, since hessian.c
+ * has no background).  Must be prepared at the last compute. */
+static void check_hvp(const char *label, eng_calc *calc, eng_system *s, const eng_hessian *h,
+                      uint64_t seed) {
+  const int n = s->natoms, n3 = 3 * n;
+  double *v = malloc(sizeof *v * n3), *y = malloc(sizeof *y * n3), *yr = malloc(sizeof *yr * n3);
+  double *vz = malloc(sizeof *vz * n3), *x0 = malloc(sizeof *x0 * n3), *bg = malloc(sizeof *bg * n);
+  double *fp = malloc(sizeof *fp * n3), *fm = malloc(sizeof *fm * n3);
+  unsigned char *frz = calloc((size_t)n, 1), *mov = calloc((size_t)n, 1);
+  eng_rng r;
+  if (!v || !y || !yr || !vz || !x0 || !bg || !fp || !fm || !frz || !mov) bail("out of memory");
+  memcpy(x0, s->x, sizeof *x0 * n3);
+  eng_rng_seed(&r, seed + 100);
+  for (int i = 0; i < n3; i++) v[i] = eng_rng_normal(&r);
+
+  /* Not prepared at the last compute: refused. */
+  ok(eng_calc_compute(calc, s, NULL, NULL, NULL, NULL) == ENG_OK &&
+         eng__calc_hvp(calc, v, y) == ENG_EINVAL,
+     "%s: a Hessian product not prepared at the last compute is EINVAL", label);
+
+  /* Plain. */
+  int rc = eng__calc_hvp_prepare(calc);
+  if (rc == ENG_OK) rc = eng__calc_hvp(calc, v, y);
+  eng_hessian_apply(h, v, yr);
+  double ymax = maxabs(yr, n3), e1 = maxdiff(y, yr, n3, NULL);
+  ok(rc == ENG_OK && ymax > 1.0 && e1 <= 1e-11 * ymax,
+     "%s: calculator H v equals the block Hessian's (max diff %.2g of max %.3g)", label, e1, ymax);
+  ok(eng_calc_compute(calc, s, NULL, NULL, NULL, NULL) == ENG_OK && eng__calc_hvp(calc, v, y) == ENG_EINVAL,
+     "%s: a compute after the preparation invalidates it", label);
+
+  /* Half the atoms frozen (x below the cell's middle): the moving block. */
+  int nmov = 0;
+  for (int i = 0; i < n; i++) {
+    frz[i] = s->x[3 * i] < s->box.lo[0] + 0.5 * s->box.len[0];
+    mov[i] = !frz[i];
+    nmov += mov[i];
+  }
+  for (int i = 0; i < n3; i++) vz[i] = frz[i / 3] ? 0.0 : v[i];
+  eng_hessian_apply(h, vz, yr);
+  rc = eng_calc_set_frozen(calc, frz);
+  if (rc == ENG_OK) rc = eng_calc_compute(calc, s, NULL, NULL, NULL, NULL);
+  if (rc == ENG_OK) rc = eng__calc_hvp_prepare(calc);
+  if (rc == ENG_OK) rc = eng__calc_hvp(calc, v, y); /* v: frozen components ignored */
+  double e2 = maxdiff(y, yr, n3, mov), zf = 0;
+  for (int i = 0; i < n3; i++)
+    if (frz[i / 3]) zf = fmax(zf, fabs(y[i]));
+  ok(rc == ENG_OK && nmov > 0 && nmov < n && e2 <= 1e-11 * ymax && zf == 0.0,
+     "%s: %d of %d atoms frozen: H v on the moving atoms equals the block Hessian's (max diff %.2g), "
+     "0 on the frozen", label, n - nmov, n, e2);
+  eng_calc_set_frozen(calc, NULL);
+
+  /* Background density (5-15 % of each atom's own): symmetric differences
+   * of the forces along the unit v, step 1e-7 A (a step that moves a
+   * distance across a table knot straddles a jump of the interpolated
+   * second derivative, an error of order the step). */
+  rc = eng_calc_compute(calc, s, NULL, NULL, NULL, NULL);
+  if (rc == ENG_OK) rc = eng_calc_density(calc, bg);
+  for (int i = 0; i < n; i++) bg[i] *= 0.05 + 0.1 * eng_rng_uniform(&r);
+  double nv = sqrt(dot3n(v, v, n3)), hstep = 1e-7;
+  for (int i = 0; i < n3; i++) v[i] /= nv;
+  if (rc == ENG_OK) rc = eng_calc_set_density_offset(calc, bg);
+  for (int i = 0; rc == ENG_OK && i < n3; i++) s->x[i] = x0[i] + hstep * v[i];
+  if (rc == ENG_OK) rc = eng_calc_compute(calc, s, NULL, fp, NULL, NULL);
+  for (int i = 0; rc == ENG_OK && i < n3; i++) s->x[i] = x0[i] - hstep * v[i];
+  if (rc == ENG_OK) rc = eng_calc_compute(calc, s, NULL, fm, NULL, NULL);
+  memcpy(s->x, x0, sizeof *x0 * n3);
+  if (rc == ENG_OK) rc = eng_calc_compute(calc, s, NULL, NULL, NULL, NULL);
+  if (rc == ENG_OK) rc = eng__calc_hvp_prepare(calc);
+  if (rc == ENG_OK) rc = eng__calc_hvp(calc, v, y);
+  for (int i = 0; i < n3; i++) yr[i] = -(fp[i] - fm[i]) / (2 * hstep);
+  double e3 = maxdiff(y, yr, n3, NULL), ym3 = maxabs(yr, n3);
+  /* and it differs from the product without the background */
+  eng_hessian_apply(h, v, fp);
+  double e4 = maxdiff(y, fp, n3, NULL);
+  ok(rc == ENG_OK && e3 <= 1e-6 * ym3 && e4 > 1e3 * e3,
+     "%s: with a background density H v equals symmetric differences of the forces (max diff %.2g of "
+     "%.3g; %.2g from the product without it)", label, e3, ym3, e4);
+  eng_calc_set_density_offset(calc, NULL);
+
+  free(v);
+  free(y);
+  free(yr);
+  free(vz);
+  free(x0);
+  free(bg);
+  free(fp);
+  free(fm);
+  free(frz);
+  free(mov);
+}
+
 static void check_system(const char *label, eng_calc *calc, eng_system *s, uint64_t seed) {
   eng_hessian *h = NULL;
   int n = s->natoms, n3 = 3 * n;
@@ -199,6 +314,8 @@ static void check_system(const char *label, eng_calc *calc, eng_system *s, uint6
   ok(beyond > 0 && dmax <= 2 * rcut + 1e-9,
      "%s: %d blocks beyond the cutoff, farthest coupling %.2f A <= 2 rc = %.2f A", label,
      beyond, dmax, 2 * rcut);
+
+  check_hvp(label, calc, s, h, seed);
 
   free(H);
   free(fp);
