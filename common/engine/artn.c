@@ -696,12 +696,14 @@ static int relax(actx *a, const double *dir, int nmax, double ftol, int use_par)
  * L-BFGS's quasi-Newton steps from the steepest-descent end point could
  * leave the basin the path leads to (session 7, docs/artn.md; a masked
  * FIRE until session 5).  Such a side stops once every moving atom is
- * within same_dist / 2 of the initial minimum a->x0 with E - E0 <
- * same_energy, and is put on x0 itself (session 11): a descent from there
- * ends in a minimum below E0 + same_energy, which same_as_initial calls
- * the initial one unless it lies more than 5 same_dist away, behind a
- * barrier lower than same_energy (no verdict changed on 64 events at
- * 16,000 atoms).  The final minimum relaxed again where the saddle
+ * within same_dist of the initial minimum a->x0 (a point same_as_initial
+ * itself calls the initial minimum; same_dist / 2 in sessions 11-13) with
+ * E - E0 < same_energy, and is put on x0 itself (session 11): a descent
+ * from there ends in a minimum below E0 + same_energy, which
+ * same_as_initial calls the initial one unless it lies more than
+ * 5 same_dist away, behind a barrier lower than same_energy (no verdict
+ * changed on 64 events at 16,000 atoms, nor on rec128's 128 at
+ * same_dist instead of same_dist / 2: docs/artn.md, session 14).  The final minimum relaxed again where the saddle
  * was certified (side == 0), a far-field relaxation around a minimum
  * already found, runs L-BFGS (session 11). */
 static int minimise(actx *a, int side) {
@@ -718,7 +720,7 @@ static int minimise(actx *a, int side) {
   mo.mobile = a->mobile;
   if (side) {
     mo.ref_x = a->x0;
-    mo.ref_dist = 0.5 * o->same_dist;
+    mo.ref_dist = o->same_dist;
     mo.ref_e = a->e0;
     mo.ref_de = o->same_energy;
   }
