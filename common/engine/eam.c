@@ -1220,8 +1220,8 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
  * loop and eng__calc_pair. */
 int eng__calc_hvp_prepare(eng_calc *c) {
   const eng_potential *pot = c->pot;
-  const int nlocal = c->natoms, nall = c->g.nall, nel = pot->nel, nr = pot->nr, nrho = pot->nrho;
-  const double rdr = 1.0 / pot->dr, rdrho = 1.0 / pot->drho;
+  const int nlocal = c->natoms, nall = c->g.nall, nel = pot->nel, nr = pot->nr;
+  const double rdr = 1.0 / pot->dr;
   const long *start = c->frz ? c->astart : c->l.start;
   const double *x = c->g.x;
   if (!c->have_rho)
@@ -1251,16 +1251,8 @@ int eng__calc_hvp_prepare(eng_calc *c) {
   /* F''(rho) of the owned slots (rho[] holds the total density, background
    * included), copied to the images. */
   for (int i = 0; i < nlocal; i++) {
-    const double rhoi = c->rho[i];
-    double p = rhoi * rdrho + 1.0;
-    int m = (int)p;
-    if (m < 1) m = 1;
-    if (m > nrho - 1) m = nrho - 1;
-    p -= m;
-    const int clamped = p > 1.0;
-    if (clamped) p = 1.0;
-    const double *co = pot->frho[(size_t)c->aelem[i] * nrho + (size_t)(m - 1)];
-    c->hfpp[i] = (clamped || rhoi > pot->rhomax) ? 0.0 : (2.0 * co[0] * p + co[1]) * rdrho;
+    double F, dF;
+    eng__calc_embed(c, c->aelem[i], c->rho[i], &F, &dF, &c->hfpp[i]);
   }
   for (int j = nlocal; j < nall; j++) c->hfpp[j] = c->hfpp[c->g.owner[j]];
   for (int i = 0; i < nlocal; i++) {
