@@ -210,7 +210,6 @@ typedef struct actx {
                                  (eval_at into a->f) */
   long hvp_nc;                /* ... when its Hessian products were prepared (-1) */
   long nhvp[4];               /* analytic Hessian products by phase (CAT_*) */
-  long nprep;                 /* their preparations */
   int fire_keep;              /* 1: FIRE state persists between relax calls */
   double fire_dt, fire_alpha;
   int fire_npos;
@@ -318,8 +317,6 @@ static long calls_all(const actx *F, const actx *L, const actx *L2, long carry) 
   return F->ncalls + (L ? L->ncalls : 0) + (L2 ? L2->ncalls : 0) + carry;
 }
 
-/* The first-order check's calls (CAT_SECOND) of an event so far, in the
- * same contexts; carry: those of the refinement clusters grown out of. */
 /* Analytic Hessian products (lanczos_analytic) of an event so far, in the
  * same contexts, of phase cat (all phases if cat < 0); carry: those of the
  * refinement clusters grown out of, by phase. */
@@ -331,6 +328,8 @@ static long hvp_all(const actx *F, const actx *L, const actx *L2, const long car
   return n;
 }
 
+/* The first-order check's calls (CAT_SECOND) of an event so far, in the
+ * same contexts; carry: those of the refinement clusters grown out of. */
 static long calls_second_all(const actx *F, const actx *L, const actx *L2, const long carry[2]) {
   long n = carry[0] + carry[1];
   for (int q = 0; q < 2; q++)
@@ -459,7 +458,6 @@ static int hess_vec(actx *a, const double *q, double *out) {
       CPU_ADD(a);
       if (rc != 0) return rc;
       a->hvp_nc = eng_calc_ncompute(a->calc);
-      a->nprep++;
     }
     CPU_START;
     rc = eng__calc_hvp(a->calc, q, out);
@@ -702,10 +700,10 @@ static int relax(actx *a, const double *dir, int nmax, double ftol, int use_par)
  * from there ends in a minimum below E0 + same_energy, which
  * same_as_initial calls the initial one unless it lies more than
  * 5 same_dist away, behind a barrier lower than same_energy (no verdict
- * changed on 64 events at 16,000 atoms, nor on rec128's 128 at
- * same_dist instead of same_dist / 2: docs/artn.md, session 14).  The final minimum relaxed again where the saddle
- * was certified (side == 0), a far-field relaxation around a minimum
- * already found, runs L-BFGS (session 11). */
+ * changed on 64 events at 16,000 atoms, nor on rec128's 128 at same_dist
+ * instead of same_dist / 2: docs/artn.md, session 14).  The final minimum
+ * relaxed again where the saddle was certified (side == 0), a far-field
+ * relaxation around a minimum already found, runs L-BFGS (session 11). */
 static int minimise(actx *a, int side) {
   const eng_artn_opts *o = a->o;
   long saved = a->limit;
@@ -2390,10 +2388,8 @@ finish:
     ev->calls_climb_lanczos = (int)cc[CAT_CLIMB][1];
     ev->calls_second = (int)(cc[CAT_SECOND][0] + cc[CAT_SECOND][1]);
     ev->calls_push_over = (int)(cc[CAT_PUSH][0] + cc[CAT_PUSH][1]);
-    ev->hessian_products = 0;
-    for (int p = 0; p < 4; p++)
-      ev->hessian_products += (int)(F.nhvp[p] + (have_L ? L.nhvp[p] : 0) + (have_L2 ? L2.nhvp[p] : 0) +
-                                    (have_P ? P.nhvp[p] : 0) + c2_hvp[p]);
+    ev->hessian_products = (int)hvp_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_hvp, -1);
+    for (int p = 0; have_P && p < 4; p++) ev->hessian_products += (int)P.nhvp[p];
   }
   ev->force_calls = (int)F.ncalls;
   if (have_L && L.calc == calc) {
