@@ -25,7 +25,9 @@
  * free, to max |F| < F eV/A (eng_artn_refine) and reports |dQ - dQ_tight|
  * (whole-system events too, without --local)
  * (its CPU time is not counted in the events'); local-mode events share
- * one eng_artn_start (session 11) unless --no-start.  Output: one line per
+ * one eng_artn_start (session 11) unless --no-start; --lanczos-fd makes the
+ * Lanczos products finite differences of the forces (lanczos_analytic 0,
+ * the rule until session 13).  Output: one line per
  * event (TSV, '#' header) on stdout, then a JSON summary line.
  */
 #include "engine.h"

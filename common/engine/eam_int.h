@@ -30,11 +30,11 @@ int eng__calc_elem(const eng_calc *c, int type);
 /* Analytic Hessian-vector products H v (session 14: ARTn's Lanczos).
  * eng__calc_hvp_prepare stores per-pair second derivatives at the
  * positions of c's last eng_calc_compute (the caller's sys->x then; the
- * calculator cannot check that, eng__calc_ncompute lets the caller), with
- * the densities, background and frozen atoms of that compute: about the
- * cost of the compute's density pass.  eng__calc_hvp then gives
- * y = H v (v, y: 3N in the caller's atom order, Angstrom -> eV/A^2 * A),
- * H the Hessian of the energy that compute returned, i.e. minus the
+ * calculator cannot check that, so a caller tracks eng_calc_ncompute),
+ * with the densities, background and frozen atoms of that compute: it
+ * reads each pair's table knot again, as the compute's density pass does.
+ * eng__calc_hvp then gives y = H v (v, y: 3N in the caller's atom order;
+ * v in Angstrom, y in eV/Angstrom, H in eV/Angstrom^2), H the Hessian of the energy that compute returned, i.e. minus the
  * derivative of its forces (the same interpolation; hessian.c's matrix
  * with the background density and frozen shell): components of v on
  * frozen atoms are ignored and those of y are 0.  ENG_EINVAL when not
