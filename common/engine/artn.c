@@ -151,6 +151,8 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->second_remote = 0.0;
   o->refine_grow_hot = 0.0;
   o->lanczos_analytic = 1;
+  o->memo_dist = 0.1;
+  o->memo_energy = 0.02;
 }
 
 const char *eng_artn_status_name(eng_artn_status s) {
@@ -1228,6 +1230,179 @@ static int status_of(int rc, eng_artn_event *ev, const sstate *st, const char *p
 }
 
 /* ------------------------------------------------------------------ */
+/* The memo of cluster saddles (session 15)                            */
+/* ------------------------------------------------------------------ */
+
+/* One attempt whose local search reached a cluster saddle: its positions
+ * in the cluster (n3 numbers), its energy above the initial minimum, and
+ * the attempt's outcome (the event as it stood when the attempt ended;
+ * xs / xf the whole-system saddle and final configurations when the
+ * caller asked for them, else NULL). */
+typedef struct memo_entry {
+  long event_index;
+  int attempt;
+  double *xc, e;
+  eng_artn_event out;
+  double *xs, *xf;
+} memo_entry;
+
+struct eng_artn_memo {
+  int atom_index, natoms, n3c; /* whom the entries serve (-1: nobody yet) */
+  uint64_t xhash;              /* of the structure's positions and box */
+  memo_entry *e;
+  int n, cap;
+};
+
+int eng_artn_memo_create(eng_artn_memo **out) {
+  eng_artn_memo *m;
+  assert(out);
+  *out = NULL;
+  m = eng__calloc(1, sizeof *m);
+  if (!m) return ENG_ENOMEM;
+  m->atom_index = -1;
+  *out = m;
+  return ENG_OK;
+}
+
+static void memo_clear(eng_artn_memo *m) {
+  for (int i = 0; i < m->n; i++) {
+    free(m->e[i].xc);
+    free(m->e[i].xs);
+    free(m->e[i].xf);
+  }
+  m->n = 0;
+}
+
+void eng_artn_memo_free(eng_artn_memo *m) {
+  if (!m) return;
+  memo_clear(m);
+  free(m->e);
+  free(m);
+}
+
+int eng_artn_memo_size(const eng_artn_memo *m) { return m ? m->n : 0; }
+
+/* FNV-1a over the bytes of the positions and the box: a memo made for one
+ * structure forgets its saddles when it meets another. */
+static uint64_t memo_hash(const eng_system *sys) {
+  uint64_t h = 1469598103934665603ULL;
+  const unsigned char *p = (const unsigned char *)sys->x;
+  size_t nb = sizeof(double) * 3 * (size_t)sys->natoms;
+  for (size_t i = 0; i < nb; i++) h = (h ^ p[i]) * 1099511628211ULL;
+  p = (const unsigned char *)&sys->box;
+  for (size_t i = 0; i < sizeof sys->box; i++) h = (h ^ p[i]) * 1099511628211ULL;
+  return h;
+}
+
+/* Make m serve atom a of sys with a search cluster of n3c coordinates:
+ * its entries are forgotten if they served anything else. */
+static void memo_bind(eng_artn_memo *m, const eng_system *sys, int a, int n3c) {
+  uint64_t h = memo_hash(sys);
+  if (m->atom_index != a || m->natoms != sys->natoms || m->n3c != n3c || m->xhash != h) {
+    memo_clear(m);
+    m->atom_index = a;
+    m->natoms = sys->natoms;
+    m->n3c = n3c;
+    m->xhash = h;
+  }
+}
+
+/* The entry whose cluster saddle xc (energy e above the initial minimum)
+ * matches: every moving atom within memo_dist, energies within
+ * memo_energy; the first such in insertion order, or NULL.  With want_xs /
+ * want_xf, only entries that kept those configurations (an ok outcome
+ * without them cannot answer). */
+static memo_entry *memo_find(eng_artn_memo *m, const unsigned char *mobile, const double *xc, double e,
+                             const eng_artn_opts *o, int want_xs, int want_xf) {
+  const double d2max = o->memo_dist * o->memo_dist;
+  for (int k = 0; k < m->n; k++) {
+    memo_entry *q = &m->e[k];
+    int same = fabs(q->e - e) <= o->memo_energy;
+    if (q->out.status == ENG_ARTN_OK && ((want_xs && !q->xs) || (want_xf && !q->xf))) continue;
+    for (int i = 0; same && i < m->n3c / 3; i++) {
+      double d2 = 0.0;
+      if (!mobile[i]) continue;
+      for (int c = 0; c < 3; c++) {
+        double dd = xc[3 * i + c] - q->xc[3 * i + c];
+        d2 += dd * dd;
+      }
+      same = d2 <= d2max;
+    }
+    if (same) return q;
+  }
+  return NULL;
+}
+
+/* Add the attempt (event_index, attempt) that found cluster saddle xc
+ * (energy e) with outcome ev; xs / xf (n3 each) kept when not NULL and the
+ * outcome is ok.  ENG_ENOMEM. */
+static int memo_add(eng_artn_memo *m, long event_index, int attempt, const double *xc, double e,
+                    const eng_artn_event *ev, const double *xs, const double *xf, int n3) {
+  memo_entry *q;
+  if (m->n == m->cap) {
+    int cap = m->cap ? 2 * m->cap : 16;
+    memo_entry *p = eng__realloc(m->e, (size_t)cap, sizeof *p);
+    if (!p) return ENG_ENOMEM;
+    m->e = p;
+    m->cap = cap;
+  }
+  q = &m->e[m->n];
+  memset(q, 0, sizeof *q);
+  q->event_index = event_index;
+  q->attempt = attempt;
+  q->e = e;
+  q->out = *ev;
+  q->xc = eng__malloc((size_t)m->n3c, sizeof(double));
+  if (!q->xc) return ENG_ENOMEM;
+  memcpy(q->xc, xc, sizeof(double) * (size_t)m->n3c);
+  if (ev->status == ENG_ARTN_OK) {
+    if (xs) q->xs = eng__malloc((size_t)n3, sizeof(double));
+    if (xf) q->xf = eng__malloc((size_t)n3, sizeof(double));
+    if ((xs && !q->xs) || (xf && !q->xf)) {
+      free(q->xc);
+      free(q->xs);
+      free(q->xf);
+      return ENG_ENOMEM;
+    }
+    if (xs) memcpy(q->xs, xs, sizeof(double) * (size_t)n3);
+    if (xf) memcpy(q->xf, xf, sizeof(double) * (size_t)n3);
+  }
+  m->n++;
+  return ENG_OK;
+}
+
+/* Copy an entry's outcome into ev: the status and everything the attempt
+ * found from its cluster saddle on (refined saddle, check, final state),
+ * not the counters of this event's own work. */
+static void memo_apply(eng_artn_event *ev, const memo_entry *q) {
+  const eng_artn_event *s = &q->out;
+  ev->status = s->status;
+  memcpy(ev->reason, s->reason, sizeof ev->reason);
+  ev->e_saddle = s->e_saddle;
+  ev->e_final = s->e_final;
+  ev->dq = s->dq;
+  ev->de_final = s->de_final;
+  ev->eigenvalue = s->eigenvalue;
+  ev->eigenvalue2 = s->eigenvalue2;
+  ev->fmax_saddle = s->fmax_saddle;
+  ev->max_disp_saddle = s->max_disp_saddle;
+  ev->max_disp = s->max_disp;
+  ev->n_moved = s->n_moved;
+  ev->final_differs = s->final_differs;
+  ev->connected = s->connected;
+  ev->refine_shift = s->refine_shift;
+  ev->fmax_whole = s->fmax_whole;
+  ev->refine_radius_used = s->refine_radius_used;
+  ev->refine_periodic = s->refine_periodic;
+  ev->push_radius_used = s->push_radius_used;
+  ev->exchange = s->exchange;
+  ev->refine_moving = s->refine_moving;
+  ev->memo_event = q->event_index;
+  ev->memo_attempt = q->attempt;
+  ev->memo_hits++;
+}
+
+/* ------------------------------------------------------------------ */
 /* The event                                                           */
 /* ------------------------------------------------------------------ */
 
@@ -1253,6 +1428,8 @@ static int check_opts(const eng_artn_opts *o) {
   BAD(!(o->lanczos_tol > 0.0 && o->lanczos_tol < 1.0), "lanczos_tol must be in (0, 1)");
   BAD(!(o->lanczos_fd_step > 0.0 && o->lanczos_fd_step <= 0.1), "lanczos_fd_step must be in (0, 0.1] A");
   BAD(o->lanczos_analytic != 0 && o->lanczos_analytic != 1, "lanczos_analytic must be 0 or 1");
+  BAD(!(o->memo_dist >= 0.0 && o->memo_dist <= 5.0), "memo_dist must be in [0, 5] A");
+  BAD(!(o->memo_energy >= 0.0 && o->memo_energy <= 5.0), "memo_energy must be in [0, 5] eV");
   BAD(!(o->push_over > 0.0 && o->push_over <= 5.0), "push_over must be in (0, 5] A");
   BAD(!(o->min_ftol > 0.0 && o->min_ftol <= 1.0), "min_ftol must be in (0, 1] eV/A");
   BAD(o->min_max_calls < 1, "min_max_calls must be >= 1");
@@ -1623,6 +1800,15 @@ int eng_artn_run_from(eng_calc *calc, const eng_potential *pot, const eng_system
                       const eng_artn_start *start, int atom_index, long event_index,
                       const eng_artn_opts *opts, eng_progress_fn progress, void *ud,
                       eng_artn_event *ev, double *x_saddle, double *x_final) {
+  return eng_artn_run_memo(calc, pot, sys, start, NULL, atom_index, event_index, opts, progress, ud, ev,
+                           x_saddle, x_final);
+}
+
+int eng_artn_run_memo(eng_calc *calc, const eng_potential *pot, const eng_system *sys,
+                      const eng_artn_start *start, eng_artn_memo *memo, int atom_index,
+                      long event_index, const eng_artn_opts *opts, eng_progress_fn progress,
+                      void *ud, eng_artn_event *ev, double *x_saddle, double *x_final) {
+  int memo_new = 0; /* this attempt's cluster saddle goes into the memo at its end */
   eng_artn_opts od;
   const eng_artn_opts *o;
   eng_system *work = NULL;
@@ -1692,6 +1878,8 @@ int eng_artn_run_from(eng_calc *calc, const eng_potential *pot, const eng_system
   ev->dq_local = ev->refine_shift = ev->eigenvalue2 = NAN;
   ev->fmax_whole = NAN;
   ev->connected = -1;
+  ev->memo_event = -1;
+  ev->memo_attempt = -1;
 
   work = eng_system_copy(sys);
   raw = eng__calloc((size_t)n3, sizeof(double));
@@ -1847,6 +2035,8 @@ again:
     ev->products_attempt_check = 0;
     ev->connected = -1;
     ev->final_differs = 0;
+    ev->memo_event = -1;
+    ev->memo_attempt = -1;
   }
   ev->attempts = attempt + 1;
   memcpy(v, d, sizeof(double) * (size_t)S->n3);
@@ -1873,6 +2063,25 @@ again:
     }
     memcpy(y, L.sys->x, sizeof(double) * (size_t)L.n3);
     memcpy(y + L.n3, v, sizeof(double) * (size_t)L.n3);
+    if (memo && cl.sys) {
+      memo_entry *q;
+      memo_bind(memo, sys, atom_index, L.n3);
+      q = memo_find(memo, cl.mobile, y, ev->dq_local, o, x_saddle != NULL, x_final != NULL);
+      if (q) {
+        TRACE("T memo hit: event %ld attempt %d (%s)\n", q->event_index, q->attempt,
+              eng_artn_status_name(q->out.status));
+        memo_apply(ev, q);
+        ev->calls_attempt_saddle = (int)(calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls) - att0);
+        ev->products_attempt_saddle =
+            (int)(hvp_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_hvp, -1) - hvp0);
+        ev->calls_attempt_check = ev->products_attempt_check = 0;
+        if (ev->status != ENG_ARTN_OK) goto retry;
+        if (x_saddle) memcpy(x_saddle, q->xs, sizeof(double) * (size_t)n3);
+        if (x_final) memcpy(x_final, q->xf, sizeof(double) * (size_t)n3);
+        goto finish;
+      }
+      memo_new = 1;
+    }
     if (o->local_refine) {
       sstate st2;
       double rr, ft;   /* refinement cluster's moving radius (A); force target (eV/A) */
@@ -1977,7 +2186,10 @@ again:
                  eng_artn_status_name((eng_artn_status)rc),
                  budget ? "force-call budget exhausted" : st2.reason);
         rc = ENG_OK;
-        if (budget) goto finish;
+        if (budget) {
+          memo_new = 0; /* (a budget is not an outcome of the saddle) */
+          goto finish;
+        }
         goto retry;
       }
       if (!(T->e - T->e0 > 0.0)) {
@@ -2344,6 +2556,12 @@ saddle_done:
 
 retry:
   /* rc == ENG_OK here and ev->status says why the attempt failed. */
+  if (memo_new) {
+    memo_new = 0;
+    if (ev->status != ENG_ARTN_MAX_CALLS) /* (a budget is not an outcome) */
+      rc = memo_add(memo, event_index, attempt, y, ev->dq_local, ev, NULL, NULL, n3);
+    if (rc != ENG_OK) goto out;
+  }
   TRACE("T attempt %d end %s cpu %.4f radius %.1f\n", attempt, eng_artn_status_name(ev->status), trace_cpu(),
         cl2_r);
   ev->fail_counts[ev->status]++;
@@ -2356,6 +2574,12 @@ retry:
   }
 
 finish:
+  if (memo_new) {
+    memo_new = 0;
+    if (ev->status != ENG_ARTN_MAX_CALLS)
+      rc = memo_add(memo, event_index, attempt, y, ev->dq_local, ev, x_saddle, x_final, n3);
+    if (rc != ENG_OK) goto out;
+  }
   TRACE("T attempt %d end %s cpu %.4f radius %.1f\n", attempt, eng_artn_status_name(ev->status), trace_cpu(),
         cl2_r);
   ev->pushoffs = (int)(npush - push0);

@@ -1120,6 +1120,14 @@ typedef struct eng_artn_opts {
                                forces (lanczos_fd_step, one force call a vector):
                                exact products at a fraction of a call's cost; 0 =
                                finite differences (the rule until session 13); 1 */
+  /* -- added in session 15 -- */
+  double memo_dist;         /* with a memo (eng_artn_run_memo): a local search's
+                               cluster saddle whose moving atoms all lie within
+                               memo_dist (A) of an earlier attempt's of the same atom,
+                               with energies within memo_energy, takes that attempt's
+                               outcome instead of refining, checking and pushing over
+                               again; 0.1 */
+  double memo_energy;       /* eV; 0.02 */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */
@@ -1219,6 +1227,13 @@ typedef struct eng_artn_event {
                                saddle (as calls_attempt_saddle) */
   int products_attempt_check; /* of those, the first-order check's (as
                                calls_attempt_check) */
+  /* -- added in session 15 -- */
+  long memo_event;          /* eng_artn_run_memo: the event whose attempt memo_attempt
+                               found the same cluster saddle first, when this event's
+                               last attempt took its outcome (saddle, final state,
+                               status) from the memo; -1 otherwise */
+  int memo_attempt;         /* that attempt (0-based); -1 otherwise */
+  int memo_hits;            /* attempts of this event answered from the memo */
 } eng_artn_event;
 
 /* Fill o with the defaults listed above. */
@@ -1267,6 +1282,33 @@ int eng_artn_run_from(eng_calc *calc, const eng_potential *pot, const eng_system
                       const eng_artn_start *start, int atom_index, long event_index,
                       const eng_artn_opts *opts, eng_progress_fn progress, void *ud,
                       eng_artn_event *ev, double *x_saddle, double *x_final);
+/* A memo of the cluster saddles found around one atom (session 15): the
+ * events of a sweep around the same atom find the same saddle again and
+ * again (about one attempt in ten at ten events per atom on the 16,000-atom
+ * glass).  eng_artn_run_memo looks each local search's cluster saddle up
+ * before refining it: within opts->memo_dist and memo_energy of a saddle
+ * an earlier attempt around the same atom found, the attempt takes that
+ * attempt's outcome (status, saddle, final state; the configurations
+ * too when the caller asks for them and the memo kept them) and the
+ * event records memo_event / memo_attempt; otherwise it runs on and its
+ * outcome is added.  A memo serves one atom of one structure with one set
+ * of options: it forgets its entries when it is used for another atom or
+ * other positions, so the events of an atom must run in order (event 0,
+ * 1, ...) through the same memo for a sweep to be reproducible (the
+ * artn kinds with dedup run whole atoms per chunk).  Not for two threads
+ * at once.  Owned by the caller (eng_artn_memo_free). */
+typedef struct eng_artn_memo eng_artn_memo;
+/* ENG_OK and *out, or ENG_ENOMEM. */
+int eng_artn_memo_create(eng_artn_memo **out);
+void eng_artn_memo_free(eng_artn_memo *m);
+/* Saddles the memo holds now. */
+int eng_artn_memo_size(const eng_artn_memo *m);
+/* eng_artn_run_from with a memo (NULL: the same as eng_artn_run_from).
+ * Only local mode with a search cluster that fits in the cell uses it. */
+int eng_artn_run_memo(eng_calc *calc, const eng_potential *pot, const eng_system *sys,
+                      const eng_artn_start *start, eng_artn_memo *memo, int atom_index,
+                      long event_index, const eng_artn_opts *opts, eng_progress_fn progress,
+                      void *ud, eng_artn_event *ev, double *x_saddle, double *x_final);
 /* Result of eng_artn_refine.  Energies eV, eigenvalue eV/A^2, lengths A. */
 typedef struct eng_artn_refined {
   int status;        /* ENG_ARTN_OK (0) when converged, else an eng_artn_status;
