@@ -63,6 +63,12 @@
 #            a time; to compare two builds,
 #            run it for both at once (session 11: `bench/artn.sh OLD rec128
 #            & OUT=... bench/artn.sh NEW rec128`; about 6 min on 2 cores)
+#   memo10   the paper's 10 events per atom: 16 atoms (grow's first 16) x
+#            10 events with rec128's recommended options, without and with
+#            --memo (session 15: an attempt whose cluster saddle an earlier
+#            attempt around the same atom found takes that attempt's
+#            outcome), each over two processes of 8 atoms, one variant after
+#            the other; prints both projections and their ratio (about 7 min)
 # SEEDS="1 2 ..." changes the seeds of attempts / attempts2k (session 9:
 # attempts2k with SEEDS="5 6 7 8" doubles its sample to 256 attempts).
 # Each set prints one TSV line per event and a JSON summary line; the files
@@ -233,6 +239,36 @@ for lst in "abcd":
 print(json.dumps({"set": "rec128", "events": ev, "ok": ok, "attempts": att, "cpu_s": round(cpu, 1),
                   "cpu_per_event": round(cpu / ev, 3),
                   "projected_h_196520_events_2cores": round(196520 * cpu / ev / 2 / 3600, 1)}))
+PY
+      ;;
+    memo10)
+      # shellcheck disable=SC2206
+      recopts=(${REC_OPTS---push-radius 16 --second-remote 8 --refine-grow-hot 0.5})
+      rec=(--data "$sample" --replicate-xyz 2x2x2 --local 8 --threads 1 --refine-radius 16 --refine-grow 4
+           --events 10 "${recopts[@]}")
+      la=$(echo "$list32" | cut -d, -f1-8)
+      lb=$(echo "$list32" | cut -d, -f9-16)
+      for v in plain memo; do
+        extra=()
+        [ "$v" = memo ] && extra=(--memo)
+        run "memo10_${v}_a" "${rec[@]}" "${extra[@]}" --atom-list "$la" &
+        run "memo10_${v}_b" "${rec[@]}" "${extra[@]}" --atom-list "$lb" &
+        wait
+      done
+      python3 - "$out" <<'PY'
+import json, sys
+res = {}
+for v in ("plain", "memo"):
+    cpu = ok = ev = att = hits = 0
+    for p in "ab":
+        j = json.loads(open(f"{sys.argv[1]}/memo10_{v}_{p}.tsv").read().strip().split("\n")[-1])
+        cpu += j["cpu_s"]; ok += j["converged"]; ev += j["events"]; att += j["attempts"]
+        hits += j.get("memo_hits", 0)
+    res[v] = {"events": ev, "ok": ok, "attempts": att, "memo_hits": hits, "cpu_s": round(cpu, 1),
+              "cpu_per_event": round(cpu / ev, 3),
+              "projected_h_196520_events_2cores": round(196520 * cpu / ev / 2 / 3600, 1)}
+res["cpu_ratio_memo_plain"] = round(res["memo"]["cpu_s"] / res["plain"]["cpu_s"], 3)
+print(json.dumps({"set": "memo10", **res}))
 PY
       ;;
     tighten)

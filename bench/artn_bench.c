@@ -11,7 +11,7 @@
  *              [--call-cost K] [--refine-grow G] [--tighten F] [--same-energy E]
  *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L]
  *              [--lost-follow N] [--lost-retries N] [--min-ftol F] [--second-retries N]
- *              [--second-force F] [--lanczos-fd]
+ *              [--second-force F] [--lanczos-fd] [--memo]
  *              [--job-range A:B] ...
  *
  * --glass N makes an N-atom glass (quench 5 ps melt, 100 K/ps; cached as
@@ -27,7 +27,10 @@
  * (its CPU time is not counted in the events'); local-mode events share
  * one eng_artn_start (session 11) unless --no-start; --lanczos-fd makes the
  * Lanczos products finite differences of the forces (lanczos_analytic 0,
- * the rule until session 13).  Output: one line per
+ * the rule until session 13); --memo runs the local events through an
+ * eng_artn_memo (session 15: an attempt whose cluster saddle an earlier
+ * attempt around the same atom found takes that attempt's outcome; needs
+ * --threads 1, as the events of an atom must run in order).  Output: one line per
  * event (TSV, '#' header) on stdout, then a JSON summary line.
  */
 #include "engine.h"
@@ -61,6 +64,7 @@ typedef struct shared {
   eng_artn_opts o;
   job *jobs;
   int njobs, next, compare, local, hessian;
+  int memo; /* --memo: eng_artn_run_memo, one memo per worker (session 15) */
   double tighten;          /* --tighten F: re-converge local saddles to F eV/A */
   const eng_artn_start *start; /* local mode: the shared start (NULL with --no-start) */
   pthread_mutex_t mu;
@@ -99,7 +103,9 @@ static void *worker(void *arg) {
   eng_calc *c = NULL;
   int n3 = 3 * sh->sys->natoms;
   double *xs = malloc(sizeof(double) * n3), *evals = malloc(sizeof(double) * n3);
-  if (!xs || !evals || eng_calc_create(sh->pot, sh->sys, NULL, &c)) {
+  eng_artn_memo *memo = NULL;
+  if (!xs || !evals || eng_calc_create(sh->pot, sh->sys, NULL, &c) ||
+      (sh->memo && eng_artn_memo_create(&memo))) {
     fprintf(stderr, "artn_bench: worker setup failed: %s\n", eng_last_error());
     goto out;
   }
@@ -127,8 +133,8 @@ static void *worker(void *arg) {
       eng_artn_opts o = sh->o;
       double t0 = now();
       o.local = 1;
-      j->rcl = eng_artn_run_from(c, sh->pot, sh->sys, sh->start, j->atom, j->event, &o, NULL, NULL, &j->evl, xs,
-                                 NULL);
+      j->rcl = eng_artn_run_memo(c, sh->pot, sh->sys, sh->start, memo, j->atom, j->event, &o, NULL, NULL, &j->evl,
+                                 xs, NULL);
       j->tl = now() - t0;
       j->fmax_full = NAN;
       if (j->rcl == 0 && j->evl.status == ENG_ARTN_OK) {
@@ -178,6 +184,7 @@ static void *worker(void *arg) {
             j->evl.force_calls_local, j->tl, j->ev.force_calls_saddle, j->ev.attempts, j->fmax_full);
   }
 out:
+  eng_artn_memo_free(memo);
   eng_calc_free(c);
   free(xs);
   free(evals);
@@ -406,6 +413,7 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--quiet") == 0) quiet = 1;
     else if (strcmp(a, "--no-start") == 0) no_start = 1;
     else if (strcmp(a, "--lanczos-fd") == 0) sh.o.lanczos_analytic = 0;
+    else if (strcmp(a, "--memo") == 0) sh.memo = 1;
     else {
       fprintf(stderr, "artn_bench: unknown or incomplete argument %s\n", a);
       return 2;
@@ -413,6 +421,10 @@ int main(int argc, char **argv) {
 #undef ARG
   }
   if (threads < 1 || threads > 64) threads = 1;
+  if (sh.memo && (threads != 1 || !sh.local || sh.compare)) {
+    fprintf(stderr, "artn_bench: --memo needs --local R, --threads 1 and no --compare\n");
+    return 2;
+  }
   if (eng_potential_read(potpath, ENG_POT_AUTO, &pot)) {
     fprintf(stderr, "artn_bench: %s\n", eng_last_error());
     return 1;
@@ -541,6 +553,7 @@ int main(int argc, char **argv) {
     int *callssrch = calloc(sh.njobs + 1, sizeof(int)); /* the same without the first-order check */
     int *prodsrch = calloc(sh.njobs + 1, sizeof(int)); /* its analytic Hessian products (lanczos_analytic) */
     long nprod = 0; /* analytic Hessian products, all events */
+    long nmemo = 0; /* attempts answered from the memo (--memo) */
     double *dq[2], *dev = calloc(sh.njobs + 1, sizeof(double)), tfull = 0, tloc = 0, sumdev = 0;
     int ndq[2] = {0, 0}, nconn = 0, nattempts = 0, nloc = 0, nfail[ENG_ARTN_NSTATUS] = {0}, npofail = 0, npook = 0, nexch = 0;
     long ph[7] = {0}; /* force calls by phase, all events (calls_basin ... calls_push_over, total) */
@@ -551,7 +564,7 @@ int main(int argc, char **argv) {
     if (!quiet)
       printf("#atom_id\ttype\tevent\tstatus\tdq\tde_final\tlambda\tcalls_saddle\tcalls\tcalls_local"
              "\tmax_disp\tn_moved\tnneg\tlambda2\tdq_local\tdq_cmp\tt\tt_local\tconnected\tattempts\tcalls_search"
-             "\tproducts_search\treason\n");
+             "\tproducts_search\tmemo_event\treason\n");
     for (int i = 0; i < sh.njobs; i++) {
       job *j = &sh.jobs[i];
       const eng_artn_event *e = sh.local && !sh.compare ? &j->evl : &j->ev;
@@ -576,6 +589,7 @@ int main(int argc, char **argv) {
       ph[5] += e->calls_push_over;
       ph[6] += e->force_calls + e->force_calls_local;
       nprod += e->hessian_products;
+      nmemo += e->memo_hits;
       tfull += j->t;
       tloc += j->tl;
       if (e->status == ENG_ARTN_OK) {
@@ -606,14 +620,14 @@ int main(int argc, char **argv) {
       }
       if (!quiet || sf) {
         FILE *o = sf ? sf : stdout;
-        fprintf(o, "%lld\t%s\t%ld\t%s\t%.6f\t%.6f\t%.4f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%.4g\t%.6f\t%.6f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%s\n",
+        fprintf(o, "%lld\t%s\t%ld\t%s\t%.6f\t%.6f\t%.4f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%.4g\t%.6f\t%.6f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%ld\t%s\n",
                 (long long)e->atom_id, sys->type_name[type], e->event_index,
                 eng_artn_status_name(e->status), e->dq, e->de_final, e->eigenvalue,
                 e->force_calls_saddle, e->force_calls, e->force_calls_local, e->max_disp,
                 e->n_moved, j->nneg, j->ev2, sh.compare ? j->evl.dq : e->dq_local,
                 sh.compare ? j->evl.dq - j->ev.dq : NAN, j->t, j->tl, e->connected, e->attempts,
                 e->calls_attempt_saddle - e->calls_attempt_check,
-                e->products_attempt_saddle - e->products_attempt_check, e->reason);
+                e->products_attempt_saddle - e->products_attempt_check, e->memo_event, e->reason);
       }
     }
     if (sf) fclose(sf);
@@ -650,6 +664,7 @@ int main(int argc, char **argv) {
              (double)ph[6] / sh.njobs);
       printf("\"lanczos_analytic\":%d,\"hessian_products_per_event\":%.0f,", sh.o.lanczos_analytic,
              (double)nprod / sh.njobs);
+      printf("\"memo\":%d,\"memo_hits\":%ld,", sh.memo, nmemo);
       if (nconv)
         printf("\"calls_saddle_median\":%d,\"calls_saddle_p90\":%d,\"calls_total_median\":%d,"
                "\"calls_total_p90\":%d,",
