@@ -121,6 +121,11 @@
   X(refine_grow_hot, D, 0, 1, 0, "",                                          \
     "refine_grow: grow only around the atoms whose whole-system force "       \
     "component is at least this fraction of the target (0: the sphere)")      \
+  X(memo_dist, D, 0, 5, 0, "A",                                               \
+    "memo: a cluster saddle whose moving atoms all lie within this of an "    \
+    "earlier attempt's (same atom) takes that attempt's outcome")             \
+  X(memo_energy, D, 0, 5, 0, "eV",                                            \
+    "memo: ... and whose energy is within this of it")                        \
   X(max_energy, D, 0, 999999, 1, "eV",                                        \
     "give up (energy_limit) above E_initial + this")                          \
   X(max_calls, I, 1, 1e9, 0, "", "force-call budget of the saddle search")    \
@@ -205,6 +210,12 @@ const kind_param kind__artn_params[] = {
      "must already be minimised (max |force component| <= saddle_force)"},
     {"minimize_ftol", KIND_P_NUMBER, NULL, 0, 1, 1, "1e-6", "eV/A",
      "force tolerance of that minimisation"},
+    {"memo", KIND_P_BOOL, NULL, 0, 0, 0, "false", "",
+     "local mode: remember each atom's cluster saddles and give an attempt "
+     "that finds one again the earlier attempt's outcome instead of "
+     "refining it again (eng_artn_run_memo; memo_event names that event); "
+     "the events of an atom then run in order in one chunk, so chunks hold "
+     "whole atoms"},
     ARTN_OPTS(ARTN_PARAM){NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL}};
 
 const kind_param kind__artn_chunk_params[] = {
@@ -218,6 +229,11 @@ const kind_param kind__artn_chunk_params[] = {
      "selection order and events 0..events_per_atom-1 within an atom"},
     {"count", KIND_P_INT, NULL, 0, 1e15, 0, "0", "",
      "pairs to run from `first`; 0 = to the end"},
+    {"memo", KIND_P_BOOL, NULL, 0, 0, 0, "false", "",
+     "local mode: remember each atom's cluster saddles and give an attempt "
+     "that finds one again the earlier attempt's outcome instead of "
+     "refining it again (eng_artn_run_memo; memo_event names that event); "
+     "first and count must then cover whole atoms"},
     ARTN_OPTS(ARTN_PARAM){NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL}};
 
 /* ------------------------------------------------------------------ */
@@ -837,6 +853,9 @@ int kind__plan_artn(const cJSON *params, const eng_system *sys,
   K = (long long)par_num(params, "events_per_atom");
   ce = (long long)par_num(params, "chunk_events");
   minfirst = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, "minimize_first"));
+  /* with memo the events of an atom run in order through one memo: whole
+   * atoms per chunk (chunk_events rounded up to a multiple of K) */
+  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, "memo")) && ce % K) ce += K - ce % K;
   total = (long long)n * K;
   nch = (total + ce - 1) / ce;
   if (nch > MAX_CHUNKS) {
@@ -970,7 +989,10 @@ out:
   X(refine_moving, refine_moving, I)                                          \
   X(hessian_products, hessian_products, I)                                    \
   X(products_attempt_saddle, products_attempt_saddle, I)                      \
-  X(products_attempt_check, products_attempt_check, I)
+  X(products_attempt_check, products_attempt_check, I)                      \
+  X(memo_event, memo_event, L)                                                \
+  X(memo_attempt, memo_attempt, I)                                            \
+  X(memo_hits, memo_hits, I)
 
 enum { EV_D, EV_I, EV_L, EV_B };
 typedef struct ev_col {
@@ -1145,6 +1167,7 @@ int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
   cJSON *r = NULL, *sum, *tab;
   eng_system *tmp = NULL;
   eng_artn_start *start = NULL; /* local mode: the chunk's events share it */
+  eng_artn_memo *memo = NULL;   /* memo: one for the chunk's atoms in turn */
   double *xs = NULL, *xf = NULL, t0, c0, started;
   int *idx = NULL, n = 0, rc, nok = 0;
   long long K, first, count, total, j;
@@ -1179,6 +1202,17 @@ int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
     rc = KIND_EINVAL;
     goto fail;
   }
+  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c.params, "memo")) && (first % K || (first + count) % K)) {
+    snprintf(err, errlen,
+             "memo: first (%lld) and first + count (%lld) must be multiples "
+             "of events_per_atom (%lld): the events of an atom run in order "
+             "through one memo",
+             first, first + count, K);
+    rc = KIND_EINVAL;
+    goto fail;
+  }
+  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c.params, "memo")) && eng_artn_memo_create(&memo))
+    goto nomem;
   if (save) {
     xs = malloc(sizeof *xs * 3 * (size_t)c.sys->natoms);
     xf = malloc(sizeof *xf * 3 * (size_t)c.sys->natoms);
@@ -1212,7 +1246,7 @@ int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
     pg.atom_id = c.sys->id[ai];
     pg.event = (long)(p % K);
     memset(&ev, 0, sizeof ev);
-    rc = eng_artn_run_from(c.calc, c.pot, c.sys, start, ai, (long)(p % K), &o,
+    rc = eng_artn_run_memo(c.calc, c.pot, c.sys, start, memo, ai, (long)(p % K), &o,
                            chunk_on_progress, &pg, &ev, xs, xf);
     if (rc) {
       char what[96];
@@ -1249,6 +1283,7 @@ int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
   free(xf);
   eng_system_free(tmp);
   eng_artn_start_free(start);
+  eng_artn_memo_free(memo);
   return kind__finish(&c, r, result, err, errlen);
 nomem:
   rc = KIND_ENOMEM;
@@ -1259,6 +1294,7 @@ fail:
   free(xf);
   eng_system_free(tmp);
   eng_artn_start_free(start);
+  eng_artn_memo_free(memo);
   cJSON_Delete(r);
   kind__ctx_end(&c);
   return rc;
@@ -1563,6 +1599,15 @@ int kind__run_artn(const cJSON *params, const kind_io *io, cJSON **result,
   o = cJSON_AddObjectToObject(sum, "dq_median");
   if (!o || species_stat(o, tab, nev, "dq", c.sys, 1)) goto nomem;
   cJSON_AddNumberToObject(sum, "chunks", nchunks);
+  {
+    /* attempts answered from the memo (memo), all events */
+    double hits = 0.0;
+    for (int k = 0; k < nev; k++) {
+      double h = col_num(tab, "memo_hits", k);
+      if (isfinite(h)) hits += h;
+    }
+    cJSON_AddNumberToObject(sum, "memo_hits", hits);
+  }
   cJSON_AddNumberToObject(sum, "cpu_seconds", cpu);
   cJSON_AddNumberToObject(sum, "chunk_wall_seconds", chunk_wall);
   cJSON_AddItemToObject(sum, "wall_seconds", num_or_null(t_last - t_first));

@@ -39,7 +39,8 @@
  * step under the same names: local mode and the per-event budgets a sweep
  * over a big sample needs.  Their rows below are placeholders (ARTN_ROW)
  * that pipeline_artn_rows completes from the artn kind's own rows (type,
- * range, unit, help) before main; their defaults are the artn kind's (the
+ * range, unit, help) before main (memo, session 15: a param of the artn
+ * kind, not an engine option); their defaults are the artn kind's (the
  * engine's), filled in by pipeline_fix through the artn kind's validator,
  * which also applies its cross-field rules (local_radius >= perturb_radius
  * + 1 in local mode). */
@@ -47,7 +48,8 @@ static const char *const artn_forward[] = {"local",         "local_radius",
                                            "local_refine",  "refine_radius",
                                            "refine_grow",   "push_radius",
                                            "second_remote", "refine_grow_hot",
-                                           "max_calls",     "restarts"};
+                                           "max_calls",     "restarts",
+                                           "memo"};
 #define NFORWARD ((int)(sizeof artn_forward / sizeof artn_forward[0]))
 #define ARTN_ROW(nm) {nm, -1, NULL, 0, 0, 0, NULL, NULL, NULL}
 
@@ -72,6 +74,7 @@ kind_param kind__pipeline_params[] = {
     ARTN_ROW("refine_grow_hot"),
     ARTN_ROW("max_calls"),
     ARTN_ROW("restarts"),
+    ARTN_ROW("memo"),
     {"seed", KIND_P_SEED, NULL, 0, 9007199254740991.0, 0, NULL, "",
      "seed of the descriptors' MD and of the ARTn sweep; default: drawn at "
      "submission and recorded"},

@@ -18,11 +18,14 @@ to fmax 8.8e-7 eV/A), and checks:
 - --save-configs writes initial/saddle/final extended XYZ files (with atom
   ids) for exactly the converged events, and `pelmap energy` on them gives
   back dQ and dE_final within 1e-6 eV and a saddle force below saddle_force;
+- with memo, chunks hold whole atoms (chunk_events 1 gives one chunk per
+  atom) and whole-system events are unchanged; a chunk with memo that
+  starts inside an atom's events is refused;
 - bad parameters exit with status 2 and a message naming the problem;
 - --input loads result files into a kind's inputs;
 - SIGINT stops a running sweep within seconds (exit 1, "interrupted").
 
-The sweeps have one atom x 2 events (about 3 s of CPU per event): five
+The sweeps have one atom x 2 events (about 3 s of CPU per event): seven
 events in all, and a sweep interrupted after 1.5 s.
 """
 import json
@@ -158,6 +161,17 @@ def checks(tmp, ids, atoms, K, asan):
             "dq_median", "force_calls_median", "force_calls_p90"]
     ok(all(a["summary"][k] == b["summary"][k] for k in same), "... and summaries")
     ok(a["histogram"] == b["histogram"], "... and histogram lists")
+    # memo (session 15): chunks of whole atoms whatever chunk_events says
+    # (the events of an atom run in order through one memo); in whole-system
+    # mode it is not used, so the events are the same
+    m = pelmap_json("artn", GLASS, "--atoms", atoms, "--events", K, "--seed", SEED,
+                    "--chunk-events", 1, "--minimize-first", "false", "--memo", "true")
+    ok(m is not None and m["summary"]["chunks"] == len(ids) and m["params"]["memo"] is True and
+       m["summary"]["memo_hits"] == 0 and set(m["events"]["memo_event"]) == {-1},
+       "memo: chunk_events 1 makes %d chunk(s) of whole atoms; no hits in whole-system mode"
+       % len(ids))
+    ok(m is not None and table_without(m["events"], timing) == table_without(ev_a, timing),
+       "memo in whole-system mode: the same event table")
 
     # the envelope records what was run
     p = a["params"]
@@ -307,6 +321,12 @@ def checks(tmp, ids, atoms, K, asan):
         rc, out, err = run("artn", GLASS, "--potential", POT, "--seed", 1, *args)
         ok(rc == 2 and msg in err, "artn %s -> exit 2 '%s' (got %d: %s)"
            % (" ".join(map(str, args)), msg, rc, err.strip()[:200]))
+    rc, out, err = run("artn_chunk", GLASS, "--potential", POT, "--atoms", 1, "--events-per-atom", 2,
+                       "--first", 1, "--memo", "true")
+    ok(rc == 2 and "memo: first (1)" in err,
+       "artn_chunk with memo starting inside an atom's events -> exit 2 (%d: %s)" % (rc, err.strip()[:200]))
+    rc, out, err = run("artn", GLASS, "--potential", POT, "--memo-dist", -1)
+    ok(rc == 2 and "memo_dist:" in err, "memo_dist -1 -> exit 2 (%d: %s)" % (rc, err.strip()[:200]))
     rc, out, err = run("artn", rnd, "--potential", POT, "--atoms", 1, "--events", 1,
                        "--minimize-first", "false")
     ok(rc == 2 and "not minimised" in err,
