@@ -11,7 +11,7 @@
  *              [--call-cost K] [--refine-grow G] [--tighten F] [--same-energy E]
  *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L]
  *              [--lost-follow N] [--lost-retries N] [--min-ftol F] [--second-retries N]
- *              [--second-force F] [--lanczos-fd] [--memo]
+ *              [--second-force F] [--lanczos-fd] [--memo] [--memo-dist D] [--memo-energy E]
  *              [--job-range A:B] ...
  *
  * --glass N makes an N-atom glass (quench 5 ps melt, 100 K/ps; cached as
@@ -414,6 +414,8 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--no-start") == 0) no_start = 1;
     else if (strcmp(a, "--lanczos-fd") == 0) sh.o.lanczos_analytic = 0;
     else if (strcmp(a, "--memo") == 0) sh.memo = 1;
+    else if (ARG("--memo-dist")) sh.o.memo_dist = atof(v);
+    else if (ARG("--memo-energy")) sh.o.memo_energy = atof(v);
     else {
       fprintf(stderr, "artn_bench: unknown or incomplete argument %s\n", a);
       return 2;

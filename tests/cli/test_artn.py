@@ -19,8 +19,11 @@ to fmax 8.8e-7 eV/A), and checks:
   ids) for exactly the converged events, and `pelmap energy` on them gives
   back dQ and dE_final within 1e-6 eV and a saddle force below saddle_force;
 - with memo, chunks hold whole atoms (chunk_events 1 gives one chunk per
-  atom) and whole-system events are unchanged; a chunk with memo that
-  starts inside an atom's events is refused;
+  atom) and whole-system events are unchanged; in local mode (8 events on
+  the bundled 2,000-atom glass) attempts are answered from the memo, the
+  events it did not answer are unchanged and the answered ones report the
+  earlier event's outcome; a chunk with memo that starts inside an atom's
+  events is refused;
 - bad parameters exit with status 2 and a message naming the problem;
 - --input loads result files into a kind's inputs;
 - SIGINT stops a running sweep within seconds (exit 1, "interrupted").
@@ -172,6 +175,32 @@ def checks(tmp, ids, atoms, K, asan):
        % len(ids))
     ok(m is not None and table_without(m["events"], timing) == table_without(ev_a, timing),
        "memo in whole-system mode: the same event table")
+    # ... and in local mode (the bundled 2,000-atom glass, a 5 A search
+    # cluster refined at 7 A, atom 1001's events 6 and 7 find the cluster
+    # saddles of events 4 and 1 again), through the kind end to end
+    g2k = os.path.join(SRC, "common", "data", "cu50zr50-2000.data")
+    loc = ["--atoms", "ids:1001", "--events", 8, "--local", "true", "--local-radius", 5,
+           "--refine-radius", 7, "--restarts", 2, "--seed", 3, "--chunk-events", 3,
+           "--minimize-first", "false"]
+    lp = pelmap_json("artn", g2k, *loc)
+    lm = pelmap_json("artn", g2k, *loc, "--memo", "true")
+    if ok(lp is not None and lm is not None, "local-mode sweeps without and with memo run"):
+        ep, em = lp["events"], lm["events"]
+        n8 = len(em["event"])
+        ans = [k for k in range(n8) if em["memo_event"][k] >= 0]
+        ok(lp["summary"]["chunks"] == 3 and lm["summary"]["chunks"] == 1 and
+           lm["summary"]["memo_hits"] >= 3 and len(ans) >= 1,
+           "memo: one chunk of 8 events (3 without), %s attempts answered, events %s from the memo"
+           % (lm["summary"]["memo_hits"], ans))
+        mcols = {"seconds", "memo_event", "memo_attempt", "memo_hits"}
+        plain = [k for k in range(n8) if em["memo_hits"][k] == 0]
+        ok(all(all(em[c][k] == ep[c][k] for c in ep if c not in mcols) for k in plain),
+           "events the memo did not answer are the events without it (%d)" % len(plain))
+        ok(all(em["status"][k] != "ok" or
+               (em["dq"][k] == em["dq"][em["memo_event"][k]] and
+                em["e_final"][k] == em["e_final"][em["memo_event"][k]] and
+                em["memo_event"][k] < em["event"][k]) for k in ans),
+           "an answered event reports the dQ and final energy of the earlier event it names")
 
     # the envelope records what was run
     p = a["params"]
