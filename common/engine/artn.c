@@ -2071,6 +2071,7 @@ again:
         TRACE("T memo hit: event %ld attempt %d (%s)\n", q->event_index, q->attempt,
               eng_artn_status_name(q->out.status));
         memo_apply(ev, q);
+        ev->force_calls_saddle = (int)F.ncalls;
         ev->calls_attempt_saddle = (int)(calls_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_calls) - att0);
         ev->products_attempt_saddle =
             (int)(hvp_all(&F, have_L ? &L : NULL, have_L2 ? &L2 : NULL, c2_hvp, -1) - hvp0);

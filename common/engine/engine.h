@@ -1284,8 +1284,8 @@ int eng_artn_run_from(eng_calc *calc, const eng_potential *pot, const eng_system
                       eng_artn_event *ev, double *x_saddle, double *x_final);
 /* A memo of the cluster saddles found around one atom (session 15): the
  * events of a sweep around the same atom find the same saddle again and
- * again (about one attempt in ten at ten events per atom on the 16,000-atom
- * glass).  eng_artn_run_memo looks each local search's cluster saddle up
+ * again (one attempt in five at ten events per atom on the 16,000-atom
+ * glass, docs/artn.md).  eng_artn_run_memo looks each local search's cluster saddle up
  * before refining it: within opts->memo_dist and memo_energy of a saddle
  * an earlier attempt around the same atom found, the attempt takes that
  * attempt's outcome (status, saddle, final state; the configurations
