@@ -1600,12 +1600,12 @@ int kind__run_artn(const cJSON *params, const kind_io *io, cJSON **result,
   if (!o || species_stat(o, tab, nev, "dq", c.sys, 1)) goto nomem;
   cJSON_AddNumberToObject(sum, "chunks", nchunks);
   {
-    /* attempts answered from the memo (memo), all events */
+    /* attempts answered from the memo (memo), all events (results from
+     * before session 15 have no such column: 0) */
     double hits = 0.0;
-    for (int k = 0; k < nev; k++) {
-      double h = col_num(tab, "memo_hits", k);
-      if (isfinite(h)) hits += h;
-    }
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(tab, "memo_hits"))
+      if (cJSON_IsNumber(h)) hits += h->valuedouble;
     cJSON_AddNumberToObject(sum, "memo_hits", hits);
   }
   cJSON_AddNumberToObject(sum, "cpu_seconds", cpu);

@@ -1248,7 +1248,8 @@ typedef struct memo_entry {
 
 struct eng_artn_memo {
   int atom_index, natoms, n3c; /* whom the entries serve (-1: nobody yet) */
-  uint64_t xhash;              /* of the structure's positions and box */
+  uint64_t xhash;              /* of the structure's positions and box, the
+                                  options and the potential */
   memo_entry *e;
   int n, cap;
 };
@@ -1282,22 +1283,39 @@ void eng_artn_memo_free(eng_artn_memo *m) {
 
 int eng_artn_memo_size(const eng_artn_memo *m) { return m ? m->n : 0; }
 
-/* FNV-1a over the bytes of the positions and the box: a memo made for one
- * structure forgets its saddles when it meets another. */
-static uint64_t memo_hash(const eng_system *sys) {
-  uint64_t h = 1469598103934665603ULL;
-  const unsigned char *p = (const unsigned char *)sys->x;
-  size_t nb = sizeof(double) * 3 * (size_t)sys->natoms;
-  for (size_t i = 0; i < nb; i++) h = (h ^ p[i]) * 1099511628211ULL;
-  p = (const unsigned char *)&sys->box;
-  for (size_t i = 0; i < sizeof sys->box; i++) h = (h ^ p[i]) * 1099511628211ULL;
+/* FNV-1a over n bytes from h. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
   return h;
 }
 
-/* Make m serve atom a of sys with a search cluster of n3c coordinates:
- * its entries are forgotten if they served anything else. */
-static void memo_bind(eng_artn_memo *m, const eng_system *sys, int a, int n3c) {
-  uint64_t h = memo_hash(sys);
+/* A hash of the positions, the box (field by field: no padding), the
+ * options' bytes and the potential's address: a memo made for one
+ * structure, one set of options and one potential forgets its saddles
+ * when it meets others.  (Options equal in value but with other padding
+ * bytes only make it forget: never a false match.) */
+static uint64_t memo_hash(const eng_system *sys, const eng_artn_opts *o, const eng_potential *pot) {
+  const eng_box *b = &sys->box;
+  uint64_t h = 1469598103934665603ULL;
+  h = fnv(h, sys->x, sizeof(double) * 3 * (size_t)sys->natoms);
+  h = fnv(h, b->lo, sizeof b->lo);
+  h = fnv(h, b->len, sizeof b->len);
+  h = fnv(h, &b->xy, sizeof b->xy);
+  h = fnv(h, &b->xz, sizeof b->xz);
+  h = fnv(h, &b->yz, sizeof b->yz);
+  h = fnv(h, b->periodic, sizeof b->periodic);
+  h = fnv(h, o, sizeof *o);
+  h = fnv(h, &pot, sizeof pot);
+  return h;
+}
+
+/* Make m serve atom a of sys (options o, potential pot) with a search
+ * cluster of n3c coordinates: its entries are forgotten if they served
+ * anything else. */
+static void memo_bind(eng_artn_memo *m, const eng_system *sys, const eng_artn_opts *o, const eng_potential *pot,
+                      int a, int n3c) {
+  uint64_t h = memo_hash(sys, o, pot);
   if (m->atom_index != a || m->natoms != sys->natoms || m->n3c != n3c || m->xhash != h) {
     memo_clear(m);
     m->atom_index = a;
@@ -2065,7 +2083,7 @@ again:
     memcpy(y + L.n3, v, sizeof(double) * (size_t)L.n3);
     if (memo && cl.sys) {
       memo_entry *q;
-      memo_bind(memo, sys, atom_index, L.n3);
+      memo_bind(memo, sys, o, pot, atom_index, L.n3);
       q = memo_find(memo, cl.mobile, y, ev->dq_local, o, x_saddle != NULL, x_final != NULL);
       if (q) {
         TRACE("T memo hit: event %ld attempt %d (%s)\n", q->event_index, q->attempt,

@@ -189,7 +189,8 @@ def checks(tmp, ids, atoms, K, asan):
         n8 = len(em["event"])
         ans = [k for k in range(n8) if em["memo_event"][k] >= 0]
         ok(lp["summary"]["chunks"] == 3 and lm["summary"]["chunks"] == 1 and
-           lm["summary"]["memo_hits"] >= 3 and len(ans) >= 1,
+           lm["summary"]["memo_hits"] >= 3 and len(ans) >= 1 and
+           any(em["status"][k] == "ok" for k in ans),
            "memo: one chunk of 8 events (3 without), %s attempts answered, events %s from the memo"
            % (lm["summary"]["memo_hits"], ans))
         mcols = {"seconds", "memo_event", "memo_attempt", "memo_hits"}

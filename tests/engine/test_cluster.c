@@ -1053,33 +1053,40 @@ static void artn_event_start(const eng_potential *pot, const eng_system *w, eng_
  * (local, 5 A, refined at 7 A, 2 restarts) run with a memo and without:
  * an event none of whose attempts the memo answered is the event without
  * it, bit for bit; an event whose last attempt it answered reports the
- * outcome of the attempt it names (ok: its dQ, final energy and saddle
- * positions bit for bit; failed: its status), with fewer cluster calls
- * than the same event without the memo; a fresh memo repeats every event
- * bit for bit; the memo forgets an atom's saddles at the next atom; the
- * whole-system search does not use it; memo_dist and memo_energy are
- * checked.  want_hits: the least number of answered attempts expected
- * (the atoms are chosen to find saddles again within K events). */
+ * outcome of the attempt it names (ok: its dQ, final energy, saddle and
+ * final positions bit for bit; failed: its status), with fewer cluster
+ * calls than the same event without the memo; a fresh memo repeats every
+ * event bit for bit; an ok outcome kept without configurations does not
+ * answer a caller who asks for them; the memo forgets an atom's saddles at
+ * the next atom and at other positions; the whole-system search does not
+ * use it; memo_dist and memo_energy are checked.  want_hits / want_ok: the
+ * least numbers of answered attempts and of events with an ok outcome from
+ * the memo (the atoms are chosen to find saddles again within K events). */
 static void artn_event_memo(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom, int K,
-                            int want_hits) {
+                            int want_hits, int want_ok) {
   const int n3 = 3 * w->natoms;
+  const size_t nk = (size_t)n3 * (size_t)K;
   eng_artn_opts o;
   eng_artn_event *ep = calloc((size_t)K, sizeof *ep), *em = calloc((size_t)K, sizeof *em), e2;
-  double *xp = malloc(sizeof(double) * n3 * (size_t)K), *xm = malloc(sizeof(double) * n3 * (size_t)K);
-  double *xf = malloc(sizeof(double) * n3), *x2 = malloc(sizeof(double) * n3);
+  double *xp = malloc(sizeof(double) * nk), *xm = malloc(sizeof(double) * nk);
+  double *fp = malloc(sizeof(double) * nk), *fm = malloc(sizeof(double) * nk);
+  double *x2 = malloc(sizeof(double) * n3), *f2 = malloc(sizeof(double) * n3);
   eng_artn_memo *memo = NULL;
   eng_artn_start *st = NULL;
+  eng_system *moved = eng_system_copy(w);
   int hits = 0, plain_same = 1, answered_ok = 0, answered_match = 1, repeat = 1, fewer = 1, nans = 0;
+  int kq = -1; /* an event whose only answered attempt, its last, took an ok outcome */
   long calls_p = 0, calls_m = 0;
 
-  if (!ep || !em || !xp || !xm || !xf || !x2) bail("out of memory");
+  if (!ep || !em || !xp || !xm || !fp || !fm || !x2 || !f2 || !moved) bail("out of memory");
   local_opts(&o, 7.0);
   o.restarts = 2;
   if (eng_artn_memo_create(&memo) || eng_artn_start_make(cw, w, &st)) bail("memo: %s", eng_last_error());
   ok(eng_artn_memo_size(memo) == 0, "a new memo is empty");
   for (int k = 0; k < K; k++) {
-    if (eng_artn_run_from(cw, pot, w, st, atom, k, &o, NULL, NULL, &ep[k], xp + (size_t)k * n3, NULL) ||
-        eng_artn_run_memo(cw, pot, w, st, memo, atom, k, &o, NULL, NULL, &em[k], xm + (size_t)k * n3, NULL))
+    const size_t at = (size_t)k * (size_t)n3;
+    if (eng_artn_run_from(cw, pot, w, st, atom, k, &o, NULL, NULL, &ep[k], xp + at, fp + at) ||
+        eng_artn_run_memo(cw, pot, w, st, memo, atom, k, &o, NULL, NULL, &em[k], xm + at, fm + at))
       bail("event %d: %s", k, eng_last_error());
     hits += em[k].memo_hits;
     calls_p += ep[k].force_calls_local;
@@ -1092,24 +1099,31 @@ static void artn_event_memo(const eng_potential *pot, const eng_system *w, eng_c
     }
     fewer &= em[k].force_calls_local < ep[k].force_calls_local || em[k].attempts != ep[k].attempts;
     if (em[k].memo_event >= 0) {
-      const eng_artn_event *src = &em[em[k].memo_event];
+      const int j = (int)em[k].memo_event;
+      const eng_artn_event *src = &em[j];
       nans++;
-      answered_match &= em[k].memo_event < k && em[k].memo_attempt >= 0;
+      answered_match &= j < k && em[k].memo_attempt >= 0;
+      /* the named attempt was its event's last: same status */
+      if (src->attempts == em[k].memo_attempt + 1) answered_match &= src->status == em[k].status;
       if (em[k].status == ENG_ARTN_OK) {
+        const size_t aj = (size_t)j * (size_t)n3;
         answered_ok++;
         answered_match &= src->status == ENG_ARTN_OK && src->attempts == em[k].memo_attempt + 1 &&
                           memcmp(&em[k].dq, &src->dq, sizeof src->dq) == 0 &&
                           memcmp(&em[k].e_final, &src->e_final, sizeof src->e_final) == 0 &&
-                          memcmp(xm + (size_t)k * n3, xm + (size_t)em[k].memo_event * n3, sizeof(double) * n3) == 0 &&
+                          memcmp(xm + at, xm + aj, sizeof(double) * n3) == 0 &&
+                          memcmp(fm + at, fm + aj, sizeof(double) * n3) == 0 &&
                           fabs(em[k].dq_local - src->dq_local) <= o.memo_energy;
+        if (em[k].memo_hits == 1 && kq < 0) kq = k;
       }
     }
   }
-  ok(hits >= want_hits, "atom %d, %d events: the memo answered %d attempts (%d events' outcomes, %d ok)", atom, K,
-     hits, nans, answered_ok);
+  ok(hits >= want_hits && answered_ok >= want_ok,
+     "atom %d, %d events: the memo answered %d attempts (%d events' outcomes, %d ok)", atom, K, hits, nans,
+     answered_ok);
   ok(plain_same, "events the memo did not answer are the events without it, bit for bit");
-  ok(answered_match, "an answered event reports the outcome of the attempt it names (ok: dQ, final energy and "
-                     "saddle positions bit for bit)");
+  ok(answered_match, "an answered event reports the outcome of the attempt it names (ok: dQ, final energy, "
+                     "saddle and final positions bit for bit; failed: the status)");
   ok(fewer && calls_m < calls_p, "answered events cost fewer cluster calls (%ld against %ld in all)", calls_m,
      calls_p);
   ok(eng_artn_memo_size(memo) > 0, "the memo holds %d saddles of atom %d", eng_artn_memo_size(memo), atom);
@@ -1117,19 +1131,40 @@ static void artn_event_memo(const eng_potential *pot, const eng_system *w, eng_c
     eng_artn_memo *m2 = NULL;
     if (eng_artn_memo_create(&m2)) bail("memo");
     for (int k = 0; k < K; k++) {
-      if (eng_artn_run_memo(cw, pot, w, st, m2, atom, k, &o, NULL, NULL, &e2, x2, NULL)) bail("%s", eng_last_error());
+      const size_t at = (size_t)k * (size_t)n3;
+      if (eng_artn_run_memo(cw, pot, w, st, m2, atom, k, &o, NULL, NULL, &e2, x2, f2)) bail("%s", eng_last_error());
       repeat &= e2.status == em[k].status && memcmp(&e2.dq, &em[k].dq, sizeof e2.dq) == 0 &&
                 e2.memo_event == em[k].memo_event && e2.memo_hits == em[k].memo_hits &&
                 e2.force_calls_local == em[k].force_calls_local &&
-                (e2.status != ENG_ARTN_OK || memcmp(x2, xm + (size_t)k * n3, sizeof(double) * n3) == 0);
+                (e2.status != ENG_ARTN_OK || (memcmp(x2, xm + at, sizeof(double) * n3) == 0 &&
+                                              memcmp(f2, fm + at, sizeof(double) * n3) == 0));
     }
     ok(repeat, "a fresh memo repeats the %d events bit for bit", K);
     eng_artn_memo_free(m2);
+  }
+  if (kq >= 0) {
+    /* the same events up to kq without configurations: the ok entry that
+     * answered kq has none, so kq asking for them runs its own attempt */
+    eng_artn_memo *m3 = NULL;
+    if (eng_artn_memo_create(&m3)) bail("memo");
+    for (int k = 0; k < kq; k++)
+      if (eng_artn_run_memo(cw, pot, w, st, m3, atom, k, &o, NULL, NULL, &e2, NULL, NULL)) bail("%s", eng_last_error());
+    if (eng_artn_run_memo(cw, pot, w, st, m3, atom, kq, &o, NULL, NULL, &e2, x2, NULL)) bail("%s", eng_last_error());
+    ok(e2.memo_hits == 0 && e2.status == ep[kq].status && memcmp(&e2.dq, &ep[kq].dq, sizeof e2.dq) == 0,
+       "event %d asking for the saddle: the ok entry kept without configurations does not answer it (the "
+       "event without memo, dQ %.6f eV)", kq, e2.dq);
+    eng_artn_memo_free(m3);
   }
   if (eng_artn_run_memo(cw, pot, w, st, memo, atom + 1, 0, &o, NULL, NULL, &e2, NULL, NULL)) bail("%s", eng_last_error());
   ok(e2.memo_hits == 0 && eng_artn_memo_size(memo) <= e2.attempts,
      "another atom: the memo forgot atom %d's saddles (%d held, %d attempts)", atom, eng_artn_memo_size(memo),
      e2.attempts);
+  moved->x[0] += 1e-9;
+  if (eng_artn_run_memo(cw, pot, moved, NULL, memo, atom + 1, 0, &o, NULL, NULL, &e2, NULL, NULL))
+    bail("%s", eng_last_error());
+  ok(e2.memo_hits == 0 && eng_artn_memo_size(memo) <= e2.attempts,
+     "other positions (one coordinate 1e-9 A off): the memo forgot the saddles (%d held, %d attempts)",
+     eng_artn_memo_size(memo), e2.attempts);
   o.local = 0;
   o.max_calls = 200;
   {
@@ -1150,12 +1185,15 @@ static void artn_event_memo(const eng_potential *pot, const eng_system *w, eng_c
      "memo_energy > 5 eV is refused (%s)", eng_last_error());
   eng_artn_memo_free(memo);
   eng_artn_start_free(st);
+  eng_system_free(moved);
   free(ep);
   free(em);
   free(xp);
   free(xm);
-  free(xf);
+  free(fp);
+  free(fm);
   free(x2);
+  free(f2);
 }
 
 /* refine_grow on the 16,000-atom replica: the refinement cluster grows
@@ -1301,8 +1339,8 @@ int main(void) {
   artn_event_push_radius(pot, g, cw, 1300);
   artn_event_second_remote(pot, g, cw, 225);
   artn_event_start(pot, g, cw, 1000);
-  artn_event_memo(pot, g, cw, 1000, 8, 3);
-  if (!UNDER_ASAN) artn_event_memo(pot, g, cw, 500, 8, 1);
+  artn_event_memo(pot, g, cw, 1000, 8, 3, 1);
+  if (!UNDER_ASAN) artn_event_memo(pot, g, cw, 500, 8, 1, 0);
   eng_calc_free(cw);
   eng_system_free(w);
   eng_system_free(g);
