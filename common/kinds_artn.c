@@ -1168,6 +1168,7 @@ int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
   eng_system *tmp = NULL;
   eng_artn_start *start = NULL; /* local mode: the chunk's events share it */
   eng_artn_memo *memo = NULL;   /* memo: one for the chunk's atoms in turn */
+  int use_memo;
   double *xs = NULL, *xf = NULL, t0, c0, started;
   int *idx = NULL, n = 0, rc, nok = 0;
   long long K, first, count, total, j;
@@ -1202,7 +1203,8 @@ int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
     rc = KIND_EINVAL;
     goto fail;
   }
-  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c.params, "memo")) && (first % K || (first + count) % K)) {
+  use_memo = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c.params, "memo"));
+  if (use_memo && (first % K || (first + count) % K)) {
     snprintf(err, errlen,
              "memo: first (%lld) and first + count (%lld) must be multiples "
              "of events_per_atom (%lld): the events of an atom run in order "
@@ -1211,8 +1213,7 @@ int kind__run_artn_chunk(const cJSON *params, const kind_io *io,
     rc = KIND_EINVAL;
     goto fail;
   }
-  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c.params, "memo")) && eng_artn_memo_create(&memo))
-    goto nomem;
+  if (use_memo && eng_artn_memo_create(&memo)) goto nomem;
   if (save) {
     xs = malloc(sizeof *xs * 3 * (size_t)c.sys->natoms);
     xf = malloc(sizeof *xf * 3 * (size_t)c.sys->natoms);

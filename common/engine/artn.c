@@ -1310,12 +1310,10 @@ static uint64_t memo_hash(const eng_system *sys, const eng_artn_opts *o, const e
   return h;
 }
 
-/* Make m serve atom a of sys (options o, potential pot) with a search
- * cluster of n3c coordinates: its entries are forgotten if they served
- * anything else. */
-static void memo_bind(eng_artn_memo *m, const eng_system *sys, const eng_artn_opts *o, const eng_potential *pot,
-                      int a, int n3c) {
-  uint64_t h = memo_hash(sys, o, pot);
+/* Make m serve atom a of sys (h: memo_hash of sys, its options and
+ * potential) with a search cluster of n3c coordinates: its entries are
+ * forgotten if they served anything else. */
+static void memo_bind(eng_artn_memo *m, const eng_system *sys, uint64_t h, int a, int n3c) {
   if (m->atom_index != a || m->natoms != sys->natoms || m->n3c != n3c || m->xhash != h) {
     memo_clear(m);
     m->atom_index = a;
@@ -1827,6 +1825,7 @@ int eng_artn_run_memo(eng_calc *calc, const eng_potential *pot, const eng_system
                       long event_index, const eng_artn_opts *opts, eng_progress_fn progress,
                       void *ud, eng_artn_event *ev, double *x_saddle, double *x_final) {
   int memo_new = 0; /* this attempt's cluster saddle goes into the memo at its end */
+  uint64_t memo_h = 0; /* memo_hash of the structure, options and potential (0: not yet) */
   eng_artn_opts od;
   const eng_artn_opts *o;
   eng_system *work = NULL;
@@ -2083,7 +2082,8 @@ again:
     memcpy(y + L.n3, v, sizeof(double) * (size_t)L.n3);
     if (memo && cl.sys) {
       memo_entry *q;
-      memo_bind(memo, sys, o, pot, atom_index, L.n3);
+      if (!memo_h) memo_h = memo_hash(sys, o, pot) | 1; /* once per event (| 1: never 0) */
+      memo_bind(memo, sys, memo_h, atom_index, L.n3);
       q = memo_find(memo, cl.mobile, y, ev->dq_local, o, x_saddle != NULL, x_final != NULL);
       if (q) {
         TRACE("T memo hit: event %ld attempt %d (%s)\n", q->event_index, q->attempt,
