@@ -17,6 +17,11 @@ tests_engine_test_eam_SOURCES = tests/engine/test_eam.c
 tests_engine_test_eam_LDADD = $(TESTUTIL_LDADD)
 TESTS += tests/engine/test_eam
 
+check_PROGRAMS += tests/engine/test_neigh
+tests_engine_test_neigh_SOURCES = tests/engine/test_neigh.c
+tests_engine_test_neigh_LDADD = $(TESTUTIL_LDADD)
+TESTS += tests/engine/test_neigh
+
 # Exact local clusters (background density offset; ARTn local mode).
 check_PROGRAMS += tests/engine/test_cluster
 tests_engine_test_cluster_SOURCES = tests/engine/test_cluster.c

@@ -318,50 +318,219 @@ out:
   return rc;
 }
 
-/* Neighbours of owned atoms [i0, i1) appended to *buf (capacity *cap,
- * grown as needed); row lengths into cnt[i - i0]; act as in
- * eng__list_build.  ENG_ENOMEM. */
-static int list_rows(const eng__ghosts *g, const bins *b, double range, int half, const unsigned char *act,
-                     int i0, int i1, int **buf, long *cap, long *cnt) {
-  const double r2 = range * range;
-  long np = 0;
-  for (int i = i0; i < i1; i++) {
-    const double *xi = &g->x[3 * i];
-    const long row0 = np;
-    int c[3];
-    if (act && !act[i]) {
-      cnt[i - i0] = 0;
-      continue;
-    }
-    bin_index(b, xi, c);
-    for (int t = 0; t < b->nst; t++) {
-      const int cx = c[0] + b->st[t][0], cy = c[1] + b->st[t][1], cz = c[2] + b->st[t][2];
-      if (cx < 0 || cx >= b->n[0] || cy < 0 || cy >= b->n[1] || cz < 0 || cz >= b->n[2]) continue;
-      const int cell = (cz * b->n[1] + cy) * b->n[0] + cx;
-      for (int q = b->cstart[cell]; q < b->cstart[cell + 1]; q++) {
-        /* Half list: (owner k, shift s) > (i, 0) lexicographically. */
-        if (half) {
-          const int k = b->own[q];
-          if ((!act || act[k]) && (k < i || (k == i && b->sgn[q] <= 0))) continue;
-        } else if (b->idx[q] == i) {
-          continue;
+/* Batches of owned atoms: those whose home bins share (y, z) and lie in
+ * the same run of BATCH_X bins along x.  The candidates of a batch are
+ * gathered once into contiguous arrays (x, y, z, extended index, owner,
+ * shift sign, owner active), and each atom's row is then a distance pass
+ * over them and a branch-free selection.  Two bins along x measured best
+ * on the 16,000-atom glass (1 to 4 tried; session 16). */
+#define BATCH_X 2
+typedef struct cands {
+  int home; /* batch key the arrays hold, -1: none */
+  int m, cap;
+  double *x, *y, *z, *d2;
+  int *idx, *own;
+  signed char *sgn, *act;
+} cands;
+
+static void cands_free(cands *cs) {
+  free(cs->x);
+  free(cs->y);
+  free(cs->z);
+  free(cs->d2);
+  free(cs->idx);
+  free(cs->own);
+  free(cs->sgn);
+  free(cs->act);
+}
+
+/* Room for at least want candidates in cs.  ENG_ENOMEM (cs stays valid). */
+static int cands_reserve(cands *cs, int want) {
+  const int nc = 2 * want + 256;
+  void *p;
+  if (want <= cs->cap) return ENG_OK;
+#define CANDS_GROW(field)                                   \
+  p = eng__realloc(cs->field, (size_t)nc, sizeof *cs->field); \
+  if (!p) return ENG_ENOMEM;                                \
+  cs->field = p;
+  CANDS_GROW(x)
+  CANDS_GROW(y)
+  CANDS_GROW(z)
+  CANDS_GROW(d2)
+  CANDS_GROW(idx)
+  CANDS_GROW(own)
+  CANDS_GROW(sgn)
+  CANDS_GROW(act)
+#undef CANDS_GROW
+  cs->cap = nc;
+  return ENG_OK;
+}
+
+/* Gather into cs the candidates of the batch with key `key` whose first
+ * home bin is c (c[0] a multiple of BATCH_X); its atoms have owned slots
+ * >= imin and positions in the box [lo, hi].  A candidate is left out when
+ * (half) its owner is active and below imin, which the half rule drops for
+ * every atom of the batch, or when it is farther than range from the box
+ * (r2m: range^2 with a margin far above rounding, so that no pair a row
+ * keeps is left out).
+ * The stencil's offsets come in rows of equal (dz, dy), each an interval
+ * of dx, in increasing (dz, dy, dx) order, so the union of the home bins'
+ * stencils, row by row, visits the bins in increasing (z, y, x) order:
+ * the order in which each home bin's own stencil visits them, the rows'
+ * order.  Bins outside an atom's own stencil are farther than range from
+ * it.  ENG_ENOMEM. */
+static int cands_gather(const bins *b, const unsigned char *act, int key, const int c[3], int half,
+                        int imin, const double lo[3], const double hi[3], double r2m, cands *cs) {
+  int m = 0;
+  cs->home = -1;
+  for (int t = 0; t < b->nst;) {
+    const int dz = b->st[t][2], dy = b->st[t][1], dxa = b->st[t][0];
+    int t1 = t;
+    while (t1 + 1 < b->nst && b->st[t1 + 1][2] == dz && b->st[t1 + 1][1] == dy) t1++;
+    const int dxb = b->st[t1][0], cy = c[1] + dy, cz = c[2] + dz;
+    int xa = c[0] + dxa, xb = c[0] + BATCH_X - 1 + dxb;
+    t = t1 + 1;
+    if (cy < 0 || cy >= b->n[1] || cz < 0 || cz >= b->n[2]) continue;
+    if (xa < 0) xa = 0;
+    if (xb >= b->n[0]) xb = b->n[0] - 1;
+    if (xa > xb) continue;
+    {
+      const int row = (cz * b->n[1] + cy) * b->n[0];
+      const int q0 = b->cstart[row + xa], q1 = b->cstart[row + xb + 1];
+      if (cands_reserve(cs, m + (q1 - q0) + 1)) return ENG_ENOMEM;
+      /* the distance test branch-free: written, kept by advancing m */
+      for (int q = q0; q < q1; q++) {
+        const double *xq = &b->xs[3 * q];
+        const int k = b->own[q], ak = !act || act[k];
+        double g2 = 0.0;
+        if (half && ak && k < imin) continue;
+        for (int d = 0; d < 3; d++) {
+          double u = lo[d] - xq[d], v = xq[d] - hi[d];
+          u = u > 0.0 ? u : 0.0;
+          v = v > 0.0 ? v : 0.0;
+          g2 += (u + v) * (u + v);
         }
-        const double d0 = b->xs[3 * q] - xi[0], d1 = b->xs[3 * q + 1] - xi[1],
-                     d2 = b->xs[3 * q + 2] - xi[2];
-        if (d0 * d0 + d1 * d1 + d2 * d2 >= r2) continue;
-        if (np >= *cap) {
-          long nc = *cap ? 2 * *cap : 4096;
-          int *p = eng__realloc(*buf, (size_t)nc, sizeof **buf);
-          if (!p) return ENG_ENOMEM;
-          *buf = p;
-          *cap = nc;
-        }
-        (*buf)[np++] = b->idx[q];
+        cs->x[m] = xq[0];
+        cs->y[m] = xq[1];
+        cs->z[m] = xq[2];
+        cs->idx[m] = b->idx[q];
+        cs->own[m] = k;
+        cs->sgn[m] = b->sgn[q];
+        cs->act[m] = (signed char)ak;
+        m += g2 < r2m;
       }
     }
-    cnt[i - i0] = np - row0;
   }
+  cs->m = m;
+  cs->home = key;
   return ENG_OK;
+}
+
+/* Neighbours of owned atoms [i0, i1) into *buf (capacity *cap, grown as
+ * needed) from its start; row lengths into cnt[i - i0]; act as in
+ * eng__list_build.  The atoms are taken batch by batch (cands above), the
+ * rows written to a scratch buffer in that order and then copied out in
+ * atom order.  Session 16: the same rows, in the same order, as the
+ * atom-by-atom scan of the stencil's bins before (compared on 72 lists),
+ * in about half the time (21 against 40 ms for the 16,000-atom glass).
+ * ENG_ENOMEM. */
+static int list_rows(const eng__ghosts *g, const bins *b, double range, int half, const unsigned char *act,
+                     int i0, int i1, int **buf, long *cap, long *cnt) {
+  const double r2 = range * range, rm = range * (1.0 + 1e-9), r2m = rm * rm;
+  const int na = i1 - i0;
+  const long ncell = (long)b->n[0] * b->n[1] * b->n[2];
+  long np = 0, tcap = 0, *rstart = NULL;
+  cands cs = {.home = -1};
+  int rc = ENG_ENOMEM, nact, *key = NULL, *perm = NULL, *fill = NULL, *tmp = NULL;
+  if (na <= 0) return ENG_OK;
+  key = eng__malloc((size_t)na, sizeof *key);
+  perm = eng__malloc((size_t)na, sizeof *perm);
+  fill = eng__calloc((size_t)ncell + 1, sizeof *fill);
+  rstart = eng__malloc((size_t)na, sizeof *rstart);
+  if (!key || !perm || !fill || !rstart) goto out;
+  /* batch key of each active atom (its home bin, x rounded down to a
+   * multiple of BATCH_X; -1: inactive), and a stable counting sort by it */
+  for (int i = i0; i < i1; i++) {
+    int c[3];
+    key[i - i0] = (act && !act[i]) ? -1 : bin_index(b, &g->x[3 * i], c) - c[0] % BATCH_X;
+    if (key[i - i0] >= 0) fill[key[i - i0] + 1]++;
+  }
+  for (long c = 0; c < ncell; c++) fill[c + 1] += fill[c];
+  nact = fill[ncell];
+  for (int k = 0; k < na; k++)
+    if (key[k] >= 0) perm[fill[key[k]]++] = k;
+  for (int p = 0; p < nact; p++) {
+    const int i = i0 + perm[p];
+    const double *xi = &g->x[3 * i];
+    if (key[perm[p]] != cs.home) {
+      /* a new batch: atoms p, p+1, ... with this key */
+      int c[3], imin = i;
+      double lo[3] = {xi[0], xi[1], xi[2]}, hi[3] = {xi[0], xi[1], xi[2]};
+      for (int e = p + 1; e < nact && key[perm[e]] == key[perm[p]]; e++) {
+        const double *xe = &g->x[3 * (i0 + perm[e])];
+        if (i0 + perm[e] < imin) imin = i0 + perm[e];
+        for (int d = 0; d < 3; d++) {
+          if (xe[d] < lo[d]) lo[d] = xe[d];
+          if (xe[d] > hi[d]) hi[d] = xe[d];
+        }
+      }
+      bin_index(b, xi, c);
+      c[0] -= c[0] % BATCH_X;
+      if (cands_gather(b, act, key[perm[p]], c, half, imin, lo, hi, r2m, &cs)) goto out;
+    }
+    const int m = cs.m;
+    if (np + m > tcap) {
+      long nc = 2 * (np + m) + 4096;
+      int *t = eng__realloc(tmp, (size_t)nc, sizeof *t);
+      if (!t) goto out;
+      tmp = t;
+      tcap = nc;
+    }
+    for (int q = 0; q < m; q++) {
+      const double d0 = cs.x[q] - xi[0], d1 = cs.y[q] - xi[1], d2 = cs.z[q] - xi[2];
+      cs.d2[q] = d0 * d0 + d1 * d1 + d2 * d2;
+    }
+    rstart[perm[p]] = np;
+    if (half) {
+      /* (owner k, shift s) > (i, 0) lexicographically, or k inactive */
+      for (int q = 0; q < m; q++) {
+        const int k = cs.own[q];
+        const int drop = cs.act[q] & ((k < i) | ((k == i) & (cs.sgn[q] <= 0)));
+        tmp[np] = cs.idx[q];
+        np += (cs.d2[q] < r2) & !drop;
+      }
+    } else {
+      for (int q = 0; q < m; q++) {
+        tmp[np] = cs.idx[q];
+        np += (cs.d2[q] < r2) & (cs.idx[q] != i);
+      }
+    }
+    cnt[perm[p]] = np - rstart[perm[p]];
+  }
+  if (np > *cap) {
+    int *t = eng__realloc(*buf, (size_t)np, sizeof *t);
+    if (!t) goto out;
+    *buf = t;
+    *cap = np;
+  }
+  np = 0;
+  for (int k = 0; k < na; k++) {
+    if (key[k] < 0) {
+      cnt[k] = 0;
+      continue;
+    }
+    memcpy(*buf + np, tmp + rstart[k], (size_t)cnt[k] * sizeof *tmp);
+    np += cnt[k];
+  }
+  rc = ENG_OK;
+out:
+  cands_free(&cs);
+  free(key);
+  free(perm);
+  free(fill);
+  free(rstart);
+  free(tmp);
+  return rc;
 }
 
 int eng__list_build(const eng__ghosts *g, double range, int half, const unsigned char *act, eng__list *l) {
