@@ -60,6 +60,13 @@ static void spline_build(int n, double delta, const double *f, eng__coef *s) {
   }
 }
 
+/* One knot of a pair table of elements (a, b), the cubics of the three
+ * pair functions side by side: density at a due to b, at b due to a, and
+ * r*phi (one cache line and a half read per pair). */
+struct knot {
+  double ri[4], rj[4], z[4];
+};
+
 struct eng_potential {
   eng_pot_style style;
   int nel;
@@ -70,6 +77,9 @@ struct eng_potential {
   eng__coef *frho; /* nel tables of nrho */
   eng__coef *rhor; /* fs: nel*nel tables (block a, function b); alloy: nel */
   eng__coef *z2r;  /* nel*(nel+1)/2 tables of nr, index a*(a+1)/2 + b, b <= a */
+  struct knot *kt; /* nel*nel tables of nr knots, (a, b) at (a nel + b) nr; built
+                      once from the above, read by every calculator (session 16:
+                      one per calculator before, a 3.8 MB copy each for Cu-Zr) */
 };
 
 static int zidx(int a, int b) {
@@ -186,7 +196,34 @@ void eng_potential_free(eng_potential *p) {
   free(p->frho);
   free(p->rhor);
   free(p->z2r);
+  free(p->kt);
   free(p);
+}
+
+/* The packed pair tables p->kt from p's splines: one per ordered element
+ * pair (a, b) = a nel + b, nr knots each, the cubic value coefficients of
+ * the density at a due to b (ri), at b due to a (rj) and of r*phi (z).  A
+ * pair reads one knot (96 bytes, two cache lines of a 64-byte aligned
+ * table) once per force call; the derivatives come from the same
+ * coefficients.  ENG_ENOMEM. */
+static int knots_build(eng_potential *p) {
+  const int nel = p->nel;
+  size_t bytes = (size_t)nel * nel * p->nr * sizeof *p->kt;
+  p->kt = aligned_alloc(64, (bytes + 63) / 64 * 64); /* size: a multiple of 64 */
+  if (!p->kt) return eng_set_error(ENG_ENOMEM, "out of memory allocating %zu bytes of EAM tables", bytes);
+  for (int a = 0; a < nel; a++)
+    for (int b = 0; b < nel; b++) {
+      const eng__coef *ti = rho_table(p, a, b), *tj = rho_table(p, b, a);
+      const eng__coef *tz = p->z2r + (size_t)zidx(a, b) * p->nr;
+      struct knot *k = p->kt + (size_t)(a * nel + b) * p->nr;
+      for (int m = 0; m < p->nr; m++)
+        for (int q = 0; q < 4; q++) {
+          k[m].ri[q] = ti[m][3 + q];
+          k[m].rj[q] = tj[m][3 + q];
+          k[m].z[q] = tz[m][3 + q];
+        }
+    }
+  return ENG_OK;
 }
 
 static eng_pot_style style_from_name(const char *name) {
@@ -335,6 +372,8 @@ int eng_potential_read_buffer(const char *buf, size_t len, const char *name,
     goto fail;
   }
   free(tmp);
+  rc = knots_build(p);
+  if (rc) goto fail;
   *out = p;
   return ENG_OK;
 fail:
@@ -407,14 +446,6 @@ struct eng_calc {
   double *rho, *fp, *fx; /* nall, nall, 3*nall */
   double *ea;            /* natoms per-slot energies */
   int nallocated;
-  /* Packed pair table, one per ordered element pair (a, b) = a*nel + b,
-   * nr knots each: the cubic value coefficients of the density at a due to
-   * b (ri), at b due to a (rj) and of r*phi (z). A pair reads one knot
-   * (96 bytes, two cache lines of a 64-byte aligned table) once per force
-   * call; the derivatives come from the same coefficients. */
-  struct knot {
-    double ri[4], rj[4], z[4];
-  } *kt;
   /* In-range pairs of the current step (filled by pass 1): partner j and
    * four numbers per pair for pass 2, in eV/A^2 and eV:
    * rho_i'(r)/r, rho_j'(r)/r, phi'(r)/r, phi(r). */
@@ -480,14 +511,9 @@ int eng_calc_create(const eng_potential *pot, const eng_system *sys,
   c->cutsq = pot->cut * pot->cut;
   c->elem = eng__malloc((size_t)sys->ntypes, sizeof *c->elem);
   c->xbuild = eng__malloc((size_t)sys->natoms * 3, sizeof *c->xbuild);
-  {
-    size_t bytes = (size_t)nel * nel * pot->nr * sizeof *c->kt;
-    c->kt = aligned_alloc(64, (bytes + 63) / 64 * 64); /* size: a multiple of 64 */
-    if (!c->kt) eng_set_error(ENG_ENOMEM, "out of memory allocating %zu bytes of EAM tables", bytes);
-  }
   c->pend = eng__malloc((size_t)sys->natoms + 1, sizeof *c->pend);
   c->ea = eng__malloc((size_t)sys->natoms + 1, sizeof *c->ea);
-  if (!c->elem || !c->xbuild || !c->kt || !c->pend || !c->ea) {
+  if (!c->elem || !c->xbuild || !c->pend || !c->ea) {
     rc = ENG_ENOMEM;
     goto fail;
   }
@@ -510,18 +536,6 @@ int eng_calc_create(const eng_potential *pot, const eng_system *sys,
       goto fail;
     }
   }
-  for (int a = 0; a < nel; a++)
-    for (int b = 0; b < nel; b++) {
-      const eng__coef *ti = rho_table(pot, a, b), *tj = rho_table(pot, b, a);
-      const eng__coef *tz = pot->z2r + (size_t)zidx(a, b) * pot->nr;
-      struct knot *k = c->kt + (size_t)(a * nel + b) * pot->nr;
-      for (int m = 0; m < pot->nr; m++)
-        for (int q = 0; q < 4; q++) {
-          k[m].ri[q] = ti[m][3 + q];
-          k[m].rj[q] = tj[m][3 + q];
-          k[m].z[q] = tz[m][3 + q];
-        }
-    }
   for (int i = 0; i < sys->natoms; i++)
     if (sys->type[i] < 0 || sys->type[i] >= sys->ntypes) {
       rc = eng_set_error(ENG_EINVAL, "atom %d has type %d outside 1..%d", i, sys->type[i] + 1,
@@ -546,7 +560,6 @@ void eng_calc_free(eng_calc *c) {
   free(c->fp);
   free(c->fx);
   free(c->ea);
-  free(c->kt);
   free(c->pj);
   free(c->pd);
   free(c->pend);
@@ -764,7 +777,7 @@ static int frozen_prepare(eng_calc *c, const eng_system *sys) {
   }
   for (int i = 0; i < nlocal; i++) {
     const int fi = c->frz[order[i]];
-    const struct knot *kti = c->kt + (size_t)ae[i] * nel * nr;
+    const struct knot *kti = c->pot->kt + (size_t)ae[i] * nel * nr;
     c->astart[i] = na;
     for (long q = c->l.start[i]; q < c->l.start[i + 1]; q++) {
       const int j = c->l.nbr[q];
@@ -1006,7 +1019,7 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
         for (int k = 0; k < nlocal; k++) rho[k] = c->rho_ff[c->g.order[k]];
       for (int i = c->cb[t]; i < c->cb[t + 1]; i++) {
         const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
-        const struct knot *kti = c->kt + (size_t)ae[i] * nel * nr;
+        const struct knot *kti = c->pot->kt + (size_t)ae[i] * nel * nr;
         double rhoi = 0.0;
         long np = start[i];
         /* First the row's pairs within the cutoff (j, and r parked in
@@ -1257,7 +1270,7 @@ int eng__calc_hvp_prepare(eng_calc *c) {
   for (int j = nlocal; j < nall; j++) c->hfpp[j] = c->hfpp[c->g.owner[j]];
   for (int i = 0; i < nlocal; i++) {
     const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2], fpi = c->fp[i];
-    const struct knot *kti = c->kt + (size_t)c->aelem[i] * nel * nr;
+    const struct knot *kti = c->pot->kt + (size_t)c->aelem[i] * nel * nr;
     /* First the row's separations (parked in the pair's slots) with a
      * prefetch of each knot, as the force loop does. */
     for (long q = start[i]; q < c->pend[i]; q++) {
