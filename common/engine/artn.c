@@ -1486,9 +1486,12 @@ static int check_opts(const eng_artn_opts *o) {
 
 /* A cluster cut out of the whole system for local mode: the moving sphere
  * (radius r_m around the chosen atom) and every atom within r_m + cutoff +
- * SHELL_MARGIN, the outer ones fixed.  The atoms left out are fixed too;
- * their constant density at each cluster atom, rho_bg, is added by the
- * cluster's calculator (eng_calc_set_density_offset).  While no moving atom
+ * SHELL_MARGIN, the outer ones fixed.  The atoms left out are fixed too:
+ * each shell atom's density from everything but the moving atoms, the
+ * whole system's at x0 less the moving atoms' share, is given to the
+ * cluster's calculator (eng_calc_set_frozen_density; until session 16 the
+ * shell's own pairs were summed and the left-out atoms' share added as a
+ * background density).  While no moving atom
  * has moved more than SHELL_MARGIN, every atom whose density or pair terms
  * change is in the cluster with its whole-system density, so forces on the
  * moving atoms and energy differences equal the whole system's (with the
@@ -1502,7 +1505,8 @@ typedef struct cluster {
   int *map;            /* cluster atom -> whole-system atom */
   unsigned char *mobile;
   double *x0;
-  double *rho_bg;      /* background density per cluster atom (borrowed by calc) */
+  double *rho_fz;      /* per cluster atom: a shell atom's density from everything
+                          but the moving atoms (given to calc), 0 on moving ones */
   int n, nactive;
 } cluster;
 
@@ -1512,7 +1516,7 @@ static void cluster_free(cluster *c) {
   free(c->map);
   free(c->mobile);
   free(c->x0);
-  free(c->rho_bg);
+  free(c->rho_fz);
   memset(c, 0, sizeof *c);
 }
 
@@ -1586,8 +1590,8 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
   }
   if (!fits) return ENG_OK;
   cl->sys = eng_system_create(cl->n, sys->ntypes);
-  cl->rho_bg = eng__calloc((size_t)cl->n, sizeof(double));
-  if (!cl->sys || !cl->rho_bg) return ENG_ENOMEM;
+  cl->rho_fz = eng__calloc((size_t)cl->n, sizeof(double));
+  if (!cl->sys || !cl->rho_fz) return ENG_ENOMEM;
   for (int t = 0; t < sys->ntypes; t++) {
     memcpy(cl->sys->type_name[t], sys->type_name[t], ENG_NAME_MAX);
     cl->sys->type_mass[t] = sys->type_mass[t];
@@ -1604,8 +1608,6 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
   }
   rcode = eng_calc_create(pot, cl->sys, NULL, &cl->calc);
   if (rcode != ENG_OK) return rcode;
-  /* The shell never moves: its pairs are summed once per list build
-   * (session 6; the moving atoms' forces are unchanged to round-off). */
   {
     unsigned char *frozen = eng__malloc((size_t)cl->n, 1);
     if (!frozen) return ENG_ENOMEM;
@@ -1614,19 +1616,18 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
     free(frozen);
     if (rcode != ENG_OK) return rcode;
   }
-  /* rho_bg = whole-system density - the cluster's own, at x0 (zero on the
-   * moving atoms: nothing left out is within a cutoff of them).  The own
-   * density comes from the frozen calculator's first call, no background
-   * set yet: its list and frozen sums (which do not depend on the
-   * background) are then kept for the calls that follow (session 12;
-   * until then a plain call with its own list came first, and both were
-   * built again). */
-  rcode = eng_calc_compute(cl->calc, cl->sys, NULL, NULL, NULL, NULL);
-  if (rcode == ENG_OK) rcode = eng_calc_density(cl->calc, cl->rho_bg);
+  /* The shell never moves: its atoms' densities are given, not summed
+   * (session 16; the pairs of two shell atoms were summed once per cluster
+   * until then, most of a new cluster's cost).  A shell atom's density is
+   * the whole system's at x0 less its moving neighbours' share, which a
+   * first compute with zero shell densities gives (rho_fz as scratch). */
+  rcode = eng_calc_set_frozen_density(cl->calc, cl->sys, cl->rho_fz);
+  if (rcode == ENG_OK) rcode = eng_calc_compute(cl->calc, cl->sys, NULL, NULL, NULL, NULL);
+  if (rcode == ENG_OK) rcode = eng_calc_density(cl->calc, cl->rho_fz);
   if (rcode != ENG_OK) return rcode;
   for (int i = 0; i < cl->n; i++)
-    cl->rho_bg[i] = cl->mobile[i] ? 0.0 : rho_full[cl->map[i]] - cl->rho_bg[i];
-  return eng_calc_set_density_offset(cl->calc, cl->rho_bg);
+    cl->rho_fz[i] = cl->mobile[i] ? 0.0 : rho_full[cl->map[i]] - cl->rho_fz[i];
+  return eng_calc_set_frozen_density(cl->calc, cl->sys, cl->rho_fz);
 }
 
 /* Copy the cluster positions y (displacements from cl->x0) onto the whole

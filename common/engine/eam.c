@@ -480,6 +480,7 @@ struct eng_calc {
   double *xfrz, *rho_ff, *ea_ff, e_ff;
   eng_box ff_box;
   int ff_ok;
+  int ff_given; /* rho_ff given (eng_calc_set_frozen_density): never summed */
   long *astart;
   int *anbr;
   long acap;
@@ -630,6 +631,44 @@ int eng_calc_set_frozen(eng_calc *c, const unsigned char *frozen) {
   }
   c->built = 0; /* the next compute rebuilds the lists and the frozen sums */
   c->ff_ok = 0;
+  c->ff_given = 0;
+  return ENG_OK;
+}
+
+int eng_calc_set_frozen_density(eng_calc *c, const eng_system *sys, const double *rho) {
+  if (!c || !sys || !rho)
+    return eng_set_error(ENG_EINVAL, "eam.c:%d: calculator, system and densities must not be NULL", __LINE__);
+  if (!c->frz)
+    return eng_set_error(ENG_EINVAL, "eam.c:%d: frozen densities given but no atom is frozen", __LINE__);
+  if (sys->natoms != c->natoms)
+    return eng_set_error(ENG_EINVAL, "eam.c:%d: calculator made for %d atoms, system has %d", __LINE__,
+                         c->natoms, sys->natoms);
+  for (int i = 0; i < c->natoms; i++)
+    if (c->frz[i] && !isfinite(rho[i]))
+      return eng_set_error(ENG_EINVAL, "eam.c:%d: given density of frozen atom %d is not finite", __LINE__, i);
+  if (!c->rho_ff) {
+    c->rho_ff = eng__malloc((size_t)c->natoms, sizeof *c->rho_ff);
+    c->ea_ff = eng__malloc((size_t)c->natoms, sizeof *c->ea_ff);
+    c->xfrz = eng__malloc((size_t)c->natoms * 3, sizeof *c->xfrz);
+    if (!c->rho_ff || !c->ea_ff || !c->xfrz) {
+      free(c->rho_ff);
+      free(c->ea_ff);
+      free(c->xfrz);
+      c->rho_ff = c->ea_ff = c->xfrz = NULL;
+      c->ff_ok = c->built = 0;
+      return ENG_ENOMEM;
+    }
+  }
+  for (int i = 0; i < c->natoms; i++) c->rho_ff[i] = c->frz[i] ? rho[i] : 0.0;
+  memset(c->ea_ff, 0, (size_t)c->natoms * sizeof *c->ea_ff);
+  c->e_ff = 0.0;
+  memcpy(c->xfrz, sys->x, (size_t)c->natoms * 3 * sizeof *c->xfrz);
+  c->ff_box = sys->box;
+  /* A list built while the sums were invalid is rebuilt (ff_ok == 0 implies
+   * built == 0); one built with valid sums has the active pairs already. */
+  if (!c->ff_ok) c->built = 0;
+  c->ff_ok = 1;
+  c->ff_given = 1;
   return ENG_OK;
 }
 
@@ -637,7 +676,7 @@ long eng_calc_ncompute(const eng_calc *c) { return c->ncompute; }
 long eng_calc_nbuild(const eng_calc *c) { return c->nbuild; }
 void eng_calc_invalidate(eng_calc *c) {
   c->built = 0;
-  c->ff_ok = 0; /* frozen sums too: the next compute depends on nothing before */
+  if (!c->ff_given) c->ff_ok = 0; /* frozen sums too: the next compute depends on nothing before */
 }
 double eng_calc_cutoff(const eng_calc *c) { return c->pot->cut; }
 
@@ -966,6 +1005,9 @@ int eng_calc_compute(eng_calc *c, const eng_system *sys, double *energy, double 
   c->have_rho = 0;
   if (c->frz && c->ff_ok &&
       (!eng__box_same(&c->ff_box, &sys->box) || frozen_moved(c, sys))) {
+    if (c->ff_given)
+      return eng_set_error(ENG_EINVAL, "eam.c:%d: a frozen atom moved (or the box changed) after its density "
+                           "was given (eng_calc_set_frozen_density)", __LINE__);
     c->built = 0;
     c->ff_ok = 0;
   }

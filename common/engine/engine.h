@@ -340,6 +340,25 @@ int eng_calc_set_density_offset(eng_calc *c, const double *rho_bg);
  * has natoms entries in the system's atom order and is copied; NULL
  * clears the setting.  ENG_EINVAL if c is NULL, ENG_ENOMEM. */
 int eng_calc_set_frozen(eng_calc *c, const unsigned char *frozen);
+/* Frozen atoms' densities given instead of summed (session 16): rho
+ * (natoms, the system's atom order, copied) is, for each frozen atom, its
+ * host density from everything but the moving atoms (its frozen neighbours
+ * in the calculator system and whatever a cluster left out), valid at the
+ * positions sys->x now; entries of moving atoms are ignored.  Later
+ * computes then never sum a pair of two frozen atoms: a frozen atom's
+ * density is rho[i] plus its moving neighbours', its embedding energy and
+ * forces follow from that, and the pair energy among frozen atoms, a
+ * constant, is left out (energies are then relative to it: use their
+ * differences; per-atom energies of frozen atoms lack their frozen pairs).
+ * The densities stay given until eng_calc_set_frozen; a compute with a
+ * frozen atom moved (bitwise) or another box fails (ENG_EINVAL), as the
+ * given densities no longer hold.  Use: ARTn's clusters, whose frozen
+ * shell never moves, from the whole system's densities minus the moving
+ * atoms' share (no sum over the shell's pairs at each new cluster).
+ * ENG_EINVAL if c, sys or rho is NULL, no atom is frozen (eng_calc_set_frozen
+ * first), sys has other atoms than c, or an entry of a frozen atom is not
+ * finite; ENG_ENOMEM. */
+int eng_calc_set_frozen_density(eng_calc *c, const eng_system *sys, const double *rho);
 /* Host densities of the last successful eng_calc_compute (background
  * included) into rho[natoms], the system's atom order, density units of
  * the potential.  ENG_EINVAL if no compute has completed (or the last one

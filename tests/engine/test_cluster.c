@@ -9,6 +9,10 @@
  * system, for random displacements of the moving atoms, to round-off; so
  * must the old construction (a 2 cutoff + 1 A shell, no background).
  * Without the background the small cluster is wrong (the check can fail).
+ * The session-16 construction, the shell frozen with its densities given
+ * (eng_calc_set_frozen_density: the whole system's less the moving share),
+ * must match the whole system the same way (and fails when the moving
+ * share is not taken off).
  * Also: argument errors, bit-identical results with the offset unset, and
  * ARTn local events (refined in a bigger cluster, and in the whole
  * system) whose saddles are re-checked in the whole system.
@@ -124,6 +128,24 @@ static void clus_background(clus *c, const double *rho_whole) {
   free(rc);
 }
 
+/* The session-16 construction (artn.c's clusters): the atoms beyond r_m
+ * frozen, their densities given (eng_calc_set_frozen_density) as the
+ * whole system's less the moving atoms' share, which a compute with zero
+ * given densities yields.  minus_moving 0: the whole-system densities
+ * given as they are (wrong: the moving share counted twice). */
+static void clus_given(clus *c, const double *rho_whole, int minus_moving) {
+  double *rc = calloc(c->n, sizeof(double));
+  unsigned char *fz = malloc(c->n);
+  for (int i = 0; i < c->n; i++) fz[i] = !c->mob[i];
+  if (eng_calc_set_frozen(c->calc, fz) || eng_calc_set_frozen_density(c->calc, c->sys, rc) ||
+      eng_calc_compute(c->calc, c->sys, NULL, NULL, NULL, NULL) || eng_calc_density(c->calc, rc))
+    bail("given densities: %s", eng_last_error());
+  for (int i = 0; i < c->n; i++) rc[i] = c->mob[i] ? 0.0 : rho_whole[c->map[i]] - (minus_moving ? rc[i] : 0.0);
+  if (eng_calc_set_frozen_density(c->calc, c->sys, rc)) bail("given densities: %s", eng_last_error());
+  free(rc);
+  free(fz);
+}
+
 /* Energy of cluster c with the moving atoms displaced by u (whole-system
  * indexing, 3 per atom) from the reference xref; forces into f. */
 static double clus_eval(clus *c, const double *xref, const double *u, double *f) {
@@ -157,6 +179,46 @@ static void api_errors(const eng_potential *pot, const eng_system *s) {
      "a non-finite background density is refused, naming the atom (%s)", eng_last_error());
   ok(eng_calc_density(NULL, rho) == ENG_EINVAL && eng_calc_density(c, NULL) == ENG_EINVAL,
      "densities into NULL / of NULL: EINVAL");
+  ok(eng_calc_set_frozen_density(c, s, rho) == ENG_EINVAL && strstr(eng_last_error(), "no atom is frozen"),
+     "frozen densities without frozen atoms: EINVAL (%s)", eng_last_error());
+  ok(eng_calc_set_frozen_density(NULL, s, rho) == ENG_EINVAL && eng_calc_set_frozen_density(c, NULL, rho) == ENG_EINVAL &&
+         eng_calc_set_frozen_density(c, s, NULL) == ENG_EINVAL,
+     "frozen densities with a NULL argument: EINVAL");
+  {
+    unsigned char *fz = calloc(s->natoms, 1);
+    eng_system *x = eng_system_copy(s);
+    double e1, e2, *f1 = malloc(sizeof(double) * 3 * s->natoms), *f2 = malloc(sizeof(double) * 3 * s->natoms);
+    for (int i = 0; i < s->natoms; i++) {
+      fz[i] = i >= 100;
+      rho[i] = 0.3;
+    }
+    eng_calc_set_frozen(c, fz);
+    rho[150] = INFINITY;
+    ok(eng_calc_set_frozen_density(c, s, rho) == ENG_EINVAL && strstr(eng_last_error(), "frozen atom 150"),
+       "a non-finite given density is refused, naming the atom (%s)", eng_last_error());
+    rho[150] = 0.3;
+    rho[5] = NAN; /* a moving atom's entry is ignored */
+    ok(eng_calc_set_frozen_density(c, s, rho) == ENG_OK, "given densities set (a moving atom's NaN ignored)");
+    if (eng_calc_compute(c, x, &e1, f1, NULL, NULL)) bail("compute: %s", eng_last_error());
+    eng_calc_invalidate(c);
+    if (eng_calc_compute(c, x, &e2, f2, NULL, NULL)) bail("compute: %s", eng_last_error());
+    ok(e1 == e2 && memcmp(f1, f2, sizeof(double) * 3 * s->natoms) == 0,
+       "given densities survive eng_calc_invalidate (the same energy and forces bit for bit)");
+    x->x[3 * 500] += 1e-9;
+    ok(eng_calc_compute(c, x, &e2, f2, NULL, NULL) == ENG_EINVAL && strstr(eng_last_error(), "moved"),
+       "a frozen atom moved after its density was given: EINVAL (%s)", eng_last_error());
+    x->x[3 * 500] = s->x[3 * 500];
+    x->x[0] += 0.3; /* a moving atom may move */
+    ok(eng_calc_compute(c, x, &e2, f2, NULL, NULL) == ENG_OK, "a moving atom moved: computes");
+    eng_calc_set_frozen(c, fz);
+    x->x[3 * 500] += 0.5;
+    ok(eng_calc_compute(c, x, &e2, f2, NULL, NULL) == ENG_OK,
+       "after eng_calc_set_frozen the densities are summed again (a frozen atom may move)");
+    free(fz);
+    free(f1);
+    free(f2);
+    eng_system_free(x);
+  }
   eng_calc_free(c);
   free(bg);
   free(rho);
@@ -346,12 +408,13 @@ static void decomposition(const eng_potential *pot, const eng_system *w, eng_cal
                           double rm, int nconf) {
   const int n = w->natoms;
   const double rc = eng_potential_cutoff(pot);
-  clus cn, co;
+  clus cn, co, cg, cx;
   eng_system *wx = eng_system_copy(w);
   double *rho = malloc(sizeof(double) * n), *u = calloc(3 * (size_t)n, sizeof(double));
   double *fw = malloc(sizeof(double) * 3 * n), *fn = NULL, *fo = NULL, *fz = NULL, *xn, *xo;
   double ew0, en0, eo0, ez0;
   double maxf_n = 0, maxf_o = 0, maxe_n = 0, maxe_o = 0, minf_z = 1e300, maxf_t = 0;
+  double maxf_g = 0, maxe_g = 0, minf_x = 1e300, eg0, ex0, *fg = NULL, *fx = NULL;
   eng_rng rng;
 
   if (!wx || !rho || !u || !fw) bail("out of memory");
@@ -363,6 +426,12 @@ static void decomposition(const eng_potential *pot, const eng_system *w, eng_cal
        c0, w->type[c0] + 1, rm, cn.n, co.n, cn.nmob);
   ok(cn.nmob == co.nmob && cn.n < co.n / 2, "the one-cutoff cluster is less than half the old one");
   clus_background(&cn, rho);
+  clus_cut(pot, w, c0, rm, rm + rc + MARGIN, &cg);
+  clus_given(&cg, rho, 1);
+  clus_cut(pot, w, c0, rm, rm + rc + MARGIN, &cx);
+  clus_given(&cx, rho, 0);
+  fg = malloc(sizeof(double) * 3 * cg.n);
+  fx = malloc(sizeof(double) * 3 * cx.n);
   fn = malloc(sizeof(double) * 3 * cn.n);
   fz = malloc(sizeof(double) * 3 * cn.n);
   fo = malloc(sizeof(double) * 3 * co.n);
@@ -372,6 +441,10 @@ static void decomposition(const eng_potential *pot, const eng_system *w, eng_cal
   memcpy(xo, co.sys->x, sizeof(double) * 3 * co.n);
   en0 = clus_eval(&cn, xn, u, fn);
   eo0 = clus_eval(&co, xo, u, fo);
+  eg0 = clus_eval(&cg, xn, u, fg);
+  ex0 = clus_eval(&cx, xn, u, fx);
+  ok(force_diff(&cg, fg, fw) < 1e-9, "given shell densities, at the minimum: moving-atom forces = whole "
+     "system (%.2g eV/A)", force_diff(&cg, fg, fw));
   eng_calc_set_density_offset(cn.calc, NULL);
   ez0 = clus_eval(&cn, xn, u, fz);
   eng_calc_set_density_offset(cn.calc, cn.bg);
@@ -398,6 +471,12 @@ static void decomposition(const eng_potential *pot, const eng_system *w, eng_cal
     maxf_o = fmax(maxf_o, force_diff(&co, fo, fw));
     maxe_n = fmax(maxe_n, fabs((en - en0) - (ew - ew0)));
     maxe_o = fmax(maxe_o, fabs((eo - eo0) - (ew - ew0)));
+    {
+      double eg = clus_eval(&cg, xn, u, fg), ex = clus_eval(&cx, xn, u, fx);
+      maxf_g = fmax(maxf_g, force_diff(&cg, fg, fw));
+      maxe_g = fmax(maxe_g, fabs((eg - eg0) - (ew - ew0)));
+      minf_x = fmin(minf_x, fmax(force_diff(&cx, fx, fw), fabs((ex - ex0) - (ew - ew0))));
+    }
     diag("  displacement %d: dE whole %.6f eV, new cluster %+.2g, old %+.2g", s, ew - ew0,
          (en - en0) - (ew - ew0), (eo - eo0) - (ew - ew0));
     /* the same small cluster without its background: wrong */
@@ -421,8 +500,17 @@ static void decomposition(const eng_potential *pot, const eng_system *w, eng_cal
   ok(minf_z > 1e-6, "without the background the small cluster is off by >= %.3g eV/A or eV (> 1e-6, "
      "round-off is < 1e-10)", minf_z);
   ok(maxf_t < 1e-11, "two threads with the offset: forces within %.2g eV/A of one thread", maxf_t);
+  ok(maxf_g < 1e-9, "given shell densities (no shell pairs summed): moving-atom forces = whole system to "
+     "%.2g eV/A (< 1e-9) over %d displacements", maxf_g, nconf);
+  ok(maxe_g < 1e-8, "given shell densities: energy differences = whole system to %.2g eV (< 1e-8)", maxe_g);
+  ok(minf_x > 1e-6, "the whole-system densities given as they are (the moving share counted twice): off "
+     "by >= %.3g eV/A or eV (> 1e-6)", minf_x);
   clus_free(&cn);
   clus_free(&co);
+  clus_free(&cg);
+  clus_free(&cx);
+  free(fg);
+  free(fx);
   eng_system_free(wx);
   free(rho);
   free(u);
