@@ -56,6 +56,7 @@ typedef struct job {
   int nneg;                /* dense-Hessian negatives (-2 not checked) */
   double ev2;              /* second-lowest dense eigenvalue */
   int rc, rcl;
+  char err[256];           /* the engine's message when rc or rcl is an error */
 } job;
 
 typedef struct shared {
@@ -122,6 +123,7 @@ static void *worker(void *arg) {
       o.local = 0;
       j->rc = eng_artn_run(c, sh->pot, sh->sys, j->atom, j->event, &o, NULL, NULL, &j->ev, xs, NULL);
       j->t = now() - t0;
+      if (j->rc) snprintf(j->err, sizeof j->err, "%s", eng_last_error());
       if (sh->tighten > 0.0 && !sh->local && j->rc == 0 && j->ev.status == ENG_ARTN_OK)
         tighten(sh, c, j, &j->ev, xs);
       if (sh->hessian && j->rc == 0 && j->ev.status == ENG_ARTN_OK) {
@@ -136,6 +138,7 @@ static void *worker(void *arg) {
       j->rcl = eng_artn_run_memo(c, sh->pot, sh->sys, sh->start, memo, j->atom, j->event, &o, NULL, NULL, &j->evl,
                                  xs, NULL);
       j->tl = now() - t0;
+      if (j->rcl) snprintf(j->err, sizeof j->err, "%s", eng_last_error());
       j->fmax_full = NAN;
       if (j->rcl == 0 && j->evl.status == ENG_ARTN_OK) {
         /* the reported saddle's largest whole-system force component: is it
@@ -573,7 +576,7 @@ int main(int argc, char **argv) {
       int type = sys->type[j->atom];
       int rc = sh.local && !sh.compare ? j->rcl : j->rc;
       if (rc) {
-        fprintf(stderr, "artn_bench: event error: %d\n", rc);
+        fprintf(stderr, "artn_bench: atom %d event %ld: error %d: %s\n", j->atom, j->event, rc, j->err);
         continue;
       }
       nstat[e->status]++;

@@ -727,6 +727,8 @@ static int minimise(actx *a, int side) {
   CPU_START;
   rc = eng_minimize(a->calc, a->sys, &mo, NULL, NULL, &res);
   CPU_ADD(a);
+  TRACE("T minimise side %d iters %d calls %d stop %s fmax %.2g\n", side, res.iterations, res.force_calls,
+        eng_min_stop_name(res.stop), res.fmax);
   a->ncalls += res.force_calls;
   a->calls_cat[a->cat][0] += res.force_calls;
   if (rc == ENG_OK && res.stop == ENG_STOP_REF) memcpy(a->sys->x, a->x0, sizeof(double) * (size_t)a->n3);
@@ -2568,10 +2570,14 @@ saddle_done:
        * energy and displacements include the far field */
       cluster_to_full(&cl3, sys->x, P.sys->x, vw, n3, 0);
       if (S == &L2) {
+        /* (an atom the push cluster moved but the refinement cluster
+         * holds, where push_radius reaches beyond its moving set, stays
+         * at its initial position: the relaxation is the certified
+         * cluster's, and its shell's densities hold only there) */
         for (int i = 0; i < cl2.n; i++)
           for (int k = 0; k < 3; k++) {
             int j = 3 * cl2.map[i] + k;
-            L2.sys->x[3 * i + k] = cl2.x0[3 * i + k] + (vw[j] - sys->x[j]);
+            L2.sys->x[3 * i + k] = cl2.x0[3 * i + k] + (cl2.mobile[i] ? vw[j] - sys->x[j] : 0.0);
           }
       } else {
         memcpy(S->sys->x, vw, sizeof(double) * (size_t)n3);
@@ -2632,6 +2638,7 @@ finish:
           L2.cpu_cat[1], L2.cpu_cat[2], L2.cpu_cat[3], L2.ncalls, L2.calls_cat[0][0] + L2.calls_cat[0][1],
           L2.calls_cat[1][0] + L2.calls_cat[1][1], L2.calls_cat[2][0] + L2.calls_cat[2][1],
           L2.calls_cat[3][0] + L2.calls_cat[3][1]);
+  TRACE("T F builds %ld computes %ld\n", eng_calc_nbuild(calc), eng_calc_ncompute(calc));
   TRACE("T cpu F %.4f %.4f %.4f %.4f calls %ld\n", F.cpu_cat[0], F.cpu_cat[1], F.cpu_cat[2], F.cpu_cat[3],
         F.ncalls);
   if (have_P)

@@ -1389,6 +1389,35 @@ static void artn_event_grow_hot(const eng_potential *pot, const eng_system *w, e
      "no atom outside the set moved: %d atoms moved in the saddle or the final state, the farthest %.2f A away",
      n_moved, far);
   whole_saddle_checks(cw, w, ws, xs, f, &o, &ev);
+  if (!periodic && rr > o.refine_radius + 1.0) {
+    /* push_radius between refine_radius and the grown set's extent: the
+     * push cluster moves atoms the refinement cluster holds; the final
+     * state, relaxed again where certified, keeps them at their initial
+     * positions (session 16: a frozen atom moved there was an error once
+     * the shell's densities were given) */
+    eng_artn_event ev2;
+    double qd = ev.dq;
+    int outside = 0;
+    o.push_radius = 0.5 * (o.refine_radius + rr);
+    for (int i = 0; i < 3 * n; i++) xf[i] = NAN;
+    rc_run = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev2, NULL, xf);
+    ok(rc_run == ENG_OK && ev2.attempts == 1 && memcmp(&ev2.dq, &qd, sizeof qd) == 0,
+       "push_radius %.2f A beyond refine_radius %.1f A: runs (rc %d, %s), the same saddle bit for bit", o.push_radius,
+       o.refine_radius, rc_run, eng_artn_status_name(ev2.status));
+    if (rc_run == ENG_OK && ev2.status == ENG_ARTN_OK) {
+      for (int j = 0; j < n; j++) {
+        double d[3], r;
+        for (int k = 0; k < 3; k++) d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
+        eng_box_minimum_image(&w->box, d);
+        r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+        if (r > rr && (xf[3 * j] != w->x[3 * j] || xf[3 * j + 1] != w->x[3 * j + 1] || xf[3 * j + 2] != w->x[3 * j + 2]))
+          outside++;
+      }
+      ok(outside == 0, "its final state moves no atom beyond the certified set's extent %.2f A (%d do)", rr, outside);
+    } else {
+      skip("push_radius beyond refine_radius: the event ended %s", eng_artn_status_name(ev2.status));
+    }
+  }
 out:
   eng_system_free(ws);
   free(xs);
