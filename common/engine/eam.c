@@ -665,8 +665,12 @@ int eng_calc_set_frozen_density(eng_calc *c, const eng_system *sys, const double
   memcpy(c->xfrz, sys->x, (size_t)c->natoms * 3 * sizeof *c->xfrz);
   c->ff_box = sys->box;
   /* A list built while the sums were invalid is rebuilt (ff_ok == 0 implies
-   * built == 0); one built with valid sums has the active pairs already. */
+   * built == 0); one built with valid sums has the active pairs already,
+   * unless a frozen atom is elsewhere now than at its build (need_rebuild
+   * skips frozen atoms while the sums hold). */
   if (!c->ff_ok) c->built = 0;
+  for (int i = 0; c->built && i < c->natoms; i++)
+    if (c->frz[i] && memcmp(&sys->x[3 * i], &c->xbuild[3 * i], 3 * sizeof(double)) != 0) c->built = 0;
   c->ff_ok = 1;
   c->ff_given = 1;
   return ENG_OK;
@@ -702,10 +706,15 @@ static int need_rebuild(eng_calc *c, const eng_system *sys) {
          fabs(a->yz - b->yz);
   dbox *= c->nmaxshift > 1 ? c->nmaxshift : 1;
   const int T = eng_get_threads();
+  /* With valid frozen sums (checked just before: no frozen atom moved
+   * since they were made, nor so since this list, built with them, was)
+   * the frozen atoms are skipped. */
+  const unsigned char *skip = c->frz && c->ff_ok ? c->frz : NULL;
   (void)T;
   /* Atoms are independent (each touches only its own xbuild and wimg). */
 #pragma omp parallel for num_threads(T) if (T > 1 && sys->natoms > 4096) schedule(static) reduction(max : maxd2)
   for (int i = 0; i < sys->natoms; i++) {
+    if (skip && skip[i]) continue;
     double *xb = &c->xbuild[3 * i];
     const double *xi = &sys->x[3 * i];
     double d[3] = {xi[0] - xb[0], xi[1] - xb[1], xi[2] - xb[2]};
