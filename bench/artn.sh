@@ -69,6 +69,10 @@
 #            attempt around the same atom found takes that attempt's
 #            outcome), each over two processes of 8 atoms, one variant after
 #            the other; prints both projections and their ratio (about 7 min)
+#   memo32   all 32 atoms of grow's list x 10 events with --memo and
+#            rec128's options, two processes of 16 atoms (the projection
+#            of sessions 15-16; about 5.5 min); to compare two builds, run
+#            it for each, one after the other, with its own OUT
 # SEEDS="1 2 ..." changes the seeds of attempts / attempts2k (session 9:
 # attempts2k with SEEDS="5 6 7 8" doubles its sample to 256 attempts).
 # Each set prints one TSV line per event and a JSON summary line; the files
@@ -269,6 +273,26 @@ for v in ("plain", "memo"):
               "projected_h_196520_events_2cores": round(196520 * cpu / ev / 2 / 3600, 1)}
 res["cpu_ratio_memo_plain"] = round(res["memo"]["cpu_s"] / res["plain"]["cpu_s"], 3)
 print(json.dumps({"set": "memo10", **res}))
+PY
+      ;;
+    memo32)
+      # shellcheck disable=SC2206
+      recopts=(${REC_OPTS---push-radius 16 --second-remote 8 --refine-grow-hot 0.5})
+      rec=(--data "$sample" --replicate-xyz 2x2x2 --local 8 --threads 1 --refine-radius 16 --refine-grow 4
+           --events 10 --memo "${recopts[@]}")
+      run memo32_a "${rec[@]}" --atom-list "$(echo "$list32" | cut -d, -f1-16)" &
+      run memo32_b "${rec[@]}" --atom-list "$(echo "$list32" | cut -d, -f17-32)" &
+      wait
+      python3 - "$out" <<'PY'
+import json, sys
+cpu = ok = ev = att = hits = 0
+for p in "ab":
+    j = json.loads(open(f"{sys.argv[1]}/memo32_{p}.tsv").read().strip().split("\n")[-1])
+    cpu += j["cpu_s"]; ok += j["converged"]; ev += j["events"]; att += j["attempts"]
+    hits += j.get("memo_hits", 0)
+print(json.dumps({"set": "memo32", "events": ev, "ok": ok, "attempts": att, "memo_hits": hits,
+                  "cpu_s": round(cpu, 1), "cpu_per_event": round(cpu / ev, 3),
+                  "projected_h_196520_events_2cores": round(196520 * cpu / ev / 2 / 3600, 1)}))
 PY
       ;;
     tighten)
