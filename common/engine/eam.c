@@ -635,6 +635,21 @@ int eng_calc_set_frozen(eng_calc *c, const unsigned char *frozen) {
   return ENG_OK;
 }
 
+/* The frozen-sum arrays rho_ff, ea_ff, xfrz of c (natoms each, xfrz 3
+ * natoms); the sums are not valid yet (ff_ok 0).  ENG_ENOMEM (all NULL). */
+static int frozen_alloc(eng_calc *c) {
+  c->rho_ff = eng__malloc((size_t)c->natoms, sizeof *c->rho_ff);
+  c->ea_ff = eng__malloc((size_t)c->natoms, sizeof *c->ea_ff);
+  c->xfrz = eng__malloc((size_t)c->natoms * 3, sizeof *c->xfrz);
+  c->ff_ok = 0;
+  if (c->rho_ff && c->ea_ff && c->xfrz) return ENG_OK;
+  free(c->rho_ff);
+  free(c->ea_ff);
+  free(c->xfrz);
+  c->rho_ff = c->ea_ff = c->xfrz = NULL;
+  return ENG_ENOMEM;
+}
+
 int eng_calc_set_frozen_density(eng_calc *c, const eng_system *sys, const double *rho) {
   if (!c || !sys || !rho)
     return eng_set_error(ENG_EINVAL, "eam.c:%d: calculator, system and densities must not be NULL", __LINE__);
@@ -646,18 +661,9 @@ int eng_calc_set_frozen_density(eng_calc *c, const eng_system *sys, const double
   for (int i = 0; i < c->natoms; i++)
     if (c->frz[i] && !isfinite(rho[i]))
       return eng_set_error(ENG_EINVAL, "eam.c:%d: given density of frozen atom %d is not finite", __LINE__, i);
-  if (!c->rho_ff) {
-    c->rho_ff = eng__malloc((size_t)c->natoms, sizeof *c->rho_ff);
-    c->ea_ff = eng__malloc((size_t)c->natoms, sizeof *c->ea_ff);
-    c->xfrz = eng__malloc((size_t)c->natoms * 3, sizeof *c->xfrz);
-    if (!c->rho_ff || !c->ea_ff || !c->xfrz) {
-      free(c->rho_ff);
-      free(c->ea_ff);
-      free(c->xfrz);
-      c->rho_ff = c->ea_ff = c->xfrz = NULL;
-      c->ff_ok = c->built = 0;
-      return ENG_ENOMEM;
-    }
+  if (!c->rho_ff && frozen_alloc(c)) {
+    c->built = 0;
+    return ENG_ENOMEM;
   }
   for (int i = 0; i < c->natoms; i++) c->rho_ff[i] = c->frz[i] ? rho[i] : 0.0;
   memset(c->ea_ff, 0, (size_t)c->natoms * sizeof *c->ea_ff);
@@ -805,19 +811,7 @@ static int frozen_prepare(eng_calc *c, const eng_system *sys) {
     if (!c->astart || !c->anbr) return ENG_ENOMEM;
     c->acap = cap;
   }
-  if (!c->rho_ff) {
-    c->rho_ff = eng__malloc((size_t)c->natoms, sizeof *c->rho_ff);
-    c->ea_ff = eng__malloc((size_t)c->natoms, sizeof *c->ea_ff);
-    c->xfrz = eng__malloc((size_t)c->natoms * 3, sizeof *c->xfrz);
-    if (!c->rho_ff || !c->ea_ff || !c->xfrz) {
-      free(c->rho_ff);
-      free(c->ea_ff);
-      free(c->xfrz);
-      c->rho_ff = c->ea_ff = c->xfrz = NULL;
-      return ENG_ENOMEM;
-    }
-    c->ff_ok = 0;
-  }
+  if (!c->rho_ff && frozen_alloc(c)) return ENG_ENOMEM;
   sum = !c->ff_ok;
   if (sum) {
     memset(c->rho_ff, 0, (size_t)c->natoms * sizeof *c->rho_ff);
