@@ -452,8 +452,11 @@ static int list_rows(const eng__ghosts *g, const bins *b, double range, int half
    * multiple of BATCH_X; -1: inactive), and a stable counting sort by it */
   for (int i = i0; i < i1; i++) {
     int c[3];
-    key[i - i0] = (act && !act[i]) ? -1 : bin_index(b, &g->x[3 * i], c) - c[0] % BATCH_X;
-    if (key[i - i0] >= 0) fill[key[i - i0] + 1]++;
+    key[i - i0] = -1;
+    if (act && !act[i]) continue;
+    key[i - i0] = bin_index(b, &g->x[3 * i], c); /* (c set by the call: its own statement) */
+    key[i - i0] -= c[0] % BATCH_X;
+    fill[key[i - i0] + 1]++;
   }
   for (long c = 0; c < ncell; c++) fill[c + 1] += fill[c];
   nact = fill[ncell];
