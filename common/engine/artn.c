@@ -2083,25 +2083,6 @@ again:
     }
     memcpy(y, L.sys->x, sizeof(double) * (size_t)L.n3);
     memcpy(y + L.n3, v, sizeof(double) * (size_t)L.n3);
-#ifdef ARTN_TRACE
-    if (getenv("PRECHECK") && cl.sys) {
-      long nc0 = L.ncalls;
-      double t0 = trace_cpu(), lam = 0.0, dot = 0.0;
-      double *vv = eng__calloc((size_t)L.n3, sizeof(double));
-      int r1 = refine_mode(&L, y, vv[0] == 0.0 ? memcpy(vv, v, sizeof(double) * (size_t)L.n3) : vv, &lam);
-      for (int i = 0; i < L.n3; i++) dot += vv[i] * (y[i] - L.x0[i]);
-      if (dot < 0.0)
-        for (int i = 0; i < L.n3; i++) vv[i] = -vv[i];
-      if (r1 == 0) r1 = relax_side(&L, y, vv, lam, -1.0);
-      TRACE("T precheck rc %d same %d dE %.4f lam %.3f calls %ld cpu %.4f\n", r1, r1 == 0 ? same_as_initial(&L) : -1,
-            L.e - L.e0, lam, L.ncalls - nc0, trace_cpu() - t0);
-      free(vv);
-      memcpy(L.sys->x, y, sizeof(double) * (size_t)L.n3);
-      memcpy(v, y + L.n3, sizeof(double) * (size_t)L.n3);
-      eval(&L);
-      L.ncalls = nc0;
-    }
-#endif
     if (memo && cl.sys) {
       memo_entry *q;
       if (!memo_h) memo_h = memo_hash(sys, o, pot) | 1; /* once per event (| 1: never 0) */

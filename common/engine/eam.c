@@ -372,6 +372,7 @@ int eng_potential_read_buffer(const char *buf, size_t len, const char *name,
     goto fail;
   }
   free(tmp);
+  tmp = NULL;
   rc = knots_build(p);
   if (rc) goto fail;
   *out = p;

@@ -522,7 +522,7 @@ static int list_rows(const eng__ghosts *g, const bins *b, double range, int half
       cnt[k] = 0;
       continue;
     }
-    memcpy(*buf + np, tmp + rstart[k], (size_t)cnt[k] * sizeof *tmp);
+    if (cnt[k] > 0) memcpy(*buf + np, tmp + rstart[k], (size_t)cnt[k] * sizeof *tmp);
     np += cnt[k];
   }
   rc = ENG_OK;
@@ -585,7 +585,8 @@ int eng__list_build(const eng__ghosts *g, double range, int half, const unsigned
     }
     for (int t = 1; t < T; t++) {
       const int i0 = (int)((long)n * t / T), i1 = (int)((long)n * (t + 1) / T);
-      memcpy(tbuf[0] + l->start[i0], tbuf[t], (size_t)(l->start[i1] - l->start[i0]) * sizeof *tbuf[0]);
+      if (l->start[i1] > l->start[i0])
+        memcpy(tbuf[0] + l->start[i0], tbuf[t], (size_t)(l->start[i1] - l->start[i0]) * sizeof *tbuf[0]);
     }
   }
   rc = ENG_OK;
