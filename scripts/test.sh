@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test.sh -- the README's test command: install dependencies, build, and run
 # the whole test suite twice: a normal optimised build (build/) and an
-# AddressSanitizer + UndefinedBehaviorSanitizer build (build-san/).
-# Ends with one line "N passed, N failed, N skipped" over both runs.
+# AddressSanitizer + UndefinedBehaviorSanitizer build (build-san/); in
+# between, pelmap built with --enable-native (build-native/) must give the
+# normal build's numbers bit for bit (scripts/native_same.sh).
+# Ends with one line "N passed, N failed, N skipped" over all of them.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -33,6 +35,24 @@ run_suite() { # dir, configure args...
   fi
 }
 run_suite build
+# The engine tuned for this CPU (--enable-native) must give the same numbers
+# as the portable build (scripts/native_same.sh): a third build, of pelmap only.
+native_suite() {
+  local out p f
+  if ! (mkdir -p build-native && cd build-native &&
+        { [ -f Makefile ] && [ Makefile -nt "$top/configure" ] || "$top/configure" -q --enable-native; } &&
+        make -j"$(nproc)" pelmap >/dev/null); then
+    echo "test: build in build-native failed"
+    fail=$((fail + 1)); status=1; return
+  fi
+  out=$(bash scripts/native_same.sh build build-native)
+  echo "$out"
+  p=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+  f=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+  pass=$((pass + ${p:-0})); fail=$((fail + ${f:-1}))
+  [ "${f:-1}" -eq 0 ] || status=1
+}
+native_suite
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite build-san --enable-sanitizers
