@@ -12,7 +12,7 @@
  *              [--basin-init N] [--basin-warm 0|1] [--lost-threshold L]
  *              [--lost-follow N] [--lost-retries N] [--min-ftol F] [--second-retries N]
  *              [--second-force F] [--lanczos-fd] [--memo] [--memo-dist D] [--memo-energy E]
- *              [--job-range A:B] ...
+ *              [--list-skin S] [--whole-skin S] [--job-range A:B] ...
  *
  * --glass N makes an N-atom glass (quench 5 ps melt, 100 K/ps; cached as
  * artn_glass_N_S.data in the current directory); --atoms K picks K atoms
@@ -30,7 +30,9 @@
  * the rule until session 13); --memo runs the local events through an
  * eng_artn_memo (session 15: an attempt whose cluster saddle an earlier
  * attempt around the same atom found takes that attempt's outcome; needs
- * --threads 1, as the events of an atom must run in order).  Output: one line per
+ * --threads 1, as the events of an atom must run in order); --list-skin S
+ * sets the ARTn clusters' Verlet skin (list_skin) and --whole-skin S the
+ * whole-system calculator's (A; default 1).  Output: one line per
  * event (TSV, '#' header) on stdout, then a JSON summary line.
  */
 #include "engine.h"
@@ -336,6 +338,7 @@ int main(int argc, char **argv) {
   int call_k = 0;               /* --call-cost K: time K calls (whole, clusters) and exit */
   int rep[3] = {1, 1, 1};
   int nglass = 0, natoms_pick = 20, first_atom = 0, events = 1, threads = 2, quiet = 0, rep_n = 1;
+  eng_calc_opts whole_skin = {0}; /* --whole-skin: the whole-system calculator's skin (0: default) */
   int no_start = 0;             /* --no-start: every local event computes its own start (session 11) */
   eng_artn_start *start = NULL;
   int range[2] = {0, 0};
@@ -419,6 +422,8 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--memo") == 0) sh.memo = 1;
     else if (ARG("--memo-dist")) sh.o.memo_dist = atof(v);
     else if (ARG("--memo-energy")) sh.o.memo_energy = atof(v);
+    else if (ARG("--list-skin")) sh.o.list_skin = atof(v);
+    else if (ARG("--whole-skin")) whole_skin.skin = atof(v);
     else {
       fprintf(stderr, "artn_bench: unknown or incomplete argument %s\n", a);
       return 2;
@@ -435,7 +440,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (data) {
-    if (eng_read_file(data, ENG_FMT_AUTO, NULL, &sys) || eng_calc_create(pot, sys, NULL, &calc)) {
+    if (eng_read_file(data, ENG_FMT_AUTO, NULL, &sys) || eng_calc_create(pot, sys, &whole_skin, &calc)) {
       fprintf(stderr, "artn_bench: %s\n", eng_last_error());
       return 1;
     }
@@ -445,7 +450,7 @@ int main(int argc, char **argv) {
     snprintf(cache, sizeof cache, "artn_glass_%d_%llu.data", nglass > 0 ? nglass : 300,
              (unsigned long long)gseed);
     if (access(cache, R_OK) == 0 && eng_read_file(cache, ENG_FMT_AUTO, NULL, &sys) == 0 &&
-        eng_calc_create(pot, sys, NULL, &calc) == 0) {
+        eng_calc_create(pot, sys, &whole_skin, &calc) == 0) {
       eng_calc_fill_masses(calc, sys);
     } else {
       double tq = wall_now();
@@ -485,7 +490,7 @@ int main(int argc, char **argv) {
     eng_calc_free(calc);
     eng_system_free(sys);
     sys = big;
-    if (eng_calc_create(pot, sys, NULL, &calc)) {
+    if (eng_calc_create(pot, sys, &whole_skin, &calc)) {
       fprintf(stderr, "artn_bench: %s\n", eng_last_error());
       return 1;
     }

@@ -126,6 +126,9 @@
     "earlier attempt's (same atom) takes that attempt's outcome")             \
   X(memo_energy, D, 0, 5, 0, "eV",                                            \
     "memo: ... and whose energy is within this of it")                        \
+  X(list_skin, D, 0, 5, 1, "A",                                               \
+    "Verlet skin of the neighbour lists of ARTn's own calculators (local "    \
+    "mode's clusters); only the cost and the round-off depend on it")         \
   X(max_energy, D, 0, 999999, 1, "eV",                                        \
     "give up (energy_limit) above E_initial + this")                          \
   X(max_calls, I, 1, 1e9, 0, "", "force-call budget of the saddle search")    \
@@ -992,7 +995,8 @@ out:
   X(products_attempt_check, products_attempt_check, I)                      \
   X(memo_event, memo_event, L)                                                \
   X(memo_attempt, memo_attempt, I)                                            \
-  X(memo_hits, memo_hits, I)
+  X(memo_hits, memo_hits, I)                                                  \
+  X(list_builds, list_builds, I)
 
 enum { EV_D, EV_I, EV_L, EV_B };
 typedef struct ev_col {

@@ -153,6 +153,7 @@ void eng_artn_opts_default(eng_artn_opts *o) {
   o->lanczos_analytic = 1;
   o->memo_dist = 0.1;
   o->memo_energy = 0.02;
+  o->list_skin = 1.0;
 }
 
 const char *eng_artn_status_name(eng_artn_status s) {
@@ -1448,6 +1449,7 @@ static int check_opts(const eng_artn_opts *o) {
   BAD(o->lanczos_analytic != 0 && o->lanczos_analytic != 1, "lanczos_analytic must be 0 or 1");
   BAD(!(o->memo_dist >= 0.0 && o->memo_dist <= 5.0), "memo_dist must be in [0, 5] A");
   BAD(!(o->memo_energy >= 0.0 && o->memo_energy <= 5.0), "memo_energy must be in [0, 5] eV");
+  BAD(!(o->list_skin > 0.0 && o->list_skin <= 5.0), "list_skin must be in (0, 5] A");
   BAD(!(o->push_over > 0.0 && o->push_over <= 5.0), "push_over must be in (0, 5] A");
   BAD(!(o->min_ftol > 0.0 && o->min_ftol <= 1.0), "min_ftol must be in (0, 1] eV/A");
   BAD(o->min_max_calls < 1, "min_max_calls must be >= 1");
@@ -1512,7 +1514,9 @@ typedef struct cluster {
   int n, nactive;
 } cluster;
 
-static void cluster_free(cluster *c) {
+/* Free cluster c; its calculator's list builds are added to *builds. */
+static void cluster_free(cluster *c, int *builds) {
+  if (c->calc) *builds += (int)eng_calc_nbuild(c->calc);
   eng_calc_free(c->calc);
   eng_system_free(c->sys);
   free(c->map);
@@ -1545,7 +1549,8 @@ static int cluster_fits(const eng_system *sys, double rm, double rc) {
 
 static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0, double rc,
                          double rm, const double *rho_full, double frozen_max, const unsigned char *mob,
-                         cluster *cl) {
+                         double skin, cluster *cl) {
+  const eng_calc_opts copts = {.skin = skin};
   double R = rm + rc + SHELL_MARGIN, lo[3], hi[3];
   const double *xc = sys->x + 3 * c0;
   int fits = cluster_fits(sys, rm, rc), n = sys->natoms, rcode;
@@ -1584,7 +1589,7 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
       return ENG_ENOMEM;
     }
     cl->periodic = 1;
-    rcode = eng_calc_create(pot, cl->sys, NULL, &cl->calc);
+    rcode = eng_calc_create(pot, cl->sys, &copts, &cl->calc);
     for (int i = 0; i < n; i++) frozen[i] = !cl->mobile[i];
     if (rcode == ENG_OK) rcode = eng_calc_set_frozen(cl->calc, frozen);
     free(frozen);
@@ -1608,7 +1613,7 @@ static int cluster_build(const eng_potential *pot, const eng_system *sys, int c0
     cl->sys->box.len[k] = hi[k] - lo[k] + 20.0;
     cl->sys->box.periodic[k] = 0;
   }
-  rcode = eng_calc_create(pot, cl->sys, NULL, &cl->calc);
+  rcode = eng_calc_create(pot, cl->sys, &copts, &cl->calc);
   if (rcode != ENG_OK) return rcode;
   {
     unsigned char *frozen = eng__malloc((size_t)cl->n, 1);
@@ -1963,7 +1968,7 @@ int eng_artn_run_memo(eng_calc *calc, const eng_potential *pot, const eng_system
     else rc = eng_calc_density(calc, rho_full);
     if (rc == ENG_OK)
       rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->local_radius, rho_full, 0.0, NULL,
-                         &cl);
+                         o->list_skin, &cl);
     if (rc != ENG_OK) goto out;
     /* F's next call (a whole-system check, at a saddle) builds its list
      * afresh, with or without a start: the same list either way */
@@ -2141,7 +2146,7 @@ again:
             actx_free(&L2);
             have_L2 = 0;
           }
-          cluster_free(&cl2);
+          cluster_free(&cl2, &ev->list_builds);
         }
         if (!cl2.map) {
           cl2_r = rr;
@@ -2150,7 +2155,8 @@ again:
           double tb0 = trace_cpu();
 #endif
           rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), rr, rho_full,
-                             o->refine_grow > 0.0 ? o->refine_frozen_max : 0.0, hot_set ? hot : NULL, &cl2);
+                             o->refine_grow > 0.0 ? o->refine_frozen_max : 0.0, hot_set ? hot : NULL,
+                             o->list_skin, &cl2);
           TRACE("T build r %.2f n %d moving %d periodic %d cpu %.4f\n", rr, cl2.n, cl2.nactive, cl2.periodic,
                 trace_cpu() - tb0);
           if (rc == ENG_OK && cl2.sys) {
@@ -2424,7 +2430,7 @@ saddle_done:
          * cl3.sys is NULL: no push-over cluster, the push-over stays where
          * the saddle was certified) */
         rc = cluster_build(pot, sys, atom_index, eng_calc_cutoff(calc), o->push_radius, rho_full,
-                           o->refine_frozen_max, NULL, &cl3);
+                           o->refine_frozen_max, NULL, o->list_skin, &cl3);
         if (rc == ENG_OK && cl3.sys) {
           rc = actx_init(&P, cl3.calc, cl3.sys, o, cl3.mobile, cl3.x0);
           if (rc == ENG_OK) {
@@ -2664,9 +2670,9 @@ out:
   if (have_L2) actx_free(&L2);
   if (have_L) actx_free(&L);
   if (have_F) actx_free(&F);
-  cluster_free(&cl);
-  cluster_free(&cl2);
-  cluster_free(&cl3);
+  cluster_free(&cl, &ev->list_builds);
+  cluster_free(&cl2, &ev->list_builds);
+  cluster_free(&cl3, &ev->list_builds);
   free(vw);
   free(rho_full);
   free(v2);

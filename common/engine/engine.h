@@ -1147,6 +1147,15 @@ typedef struct eng_artn_opts {
                                outcome instead of refining, checking and pushing over
                                again; 0.1 */
   double memo_energy;       /* eV; 0.02 */
+  /* -- added in session 17 -- */
+  double list_skin;         /* Verlet skin (A) of the neighbour lists of the
+                               calculators ARTn makes itself (local mode's search,
+                               refinement and push-over clusters, and their periodic
+                               frozen copies); the caller's whole-system calculator
+                               keeps its own.  Only the cost depends on it (a list
+                               is rebuilt when an atom moved by half of it), and the
+                               summation order, so events change by round-off;
+                               in (0, 5]; SKIN_DEFAULT */
 } eng_artn_opts;
 
 /* Record of one event.  Energies eV, eigenvalues eV/A^2, lengths A. */
@@ -1253,6 +1262,10 @@ typedef struct eng_artn_event {
                                status) from the memo; -1 otherwise */
   int memo_attempt;         /* that attempt (0-based); -1 otherwise */
   int memo_hits;            /* attempts of this event answered from the memo */
+  /* -- added in session 17 -- */
+  int list_builds;          /* neighbour-list builds (whole, or the moving atoms'
+                               rows) of the calculators the event made itself: local
+                               mode's clusters (their skin is opts.list_skin) */
 } eng_artn_event;
 
 /* Fill o with the defaults listed above. */

@@ -1063,6 +1063,71 @@ static void artn_event_second_remote(const eng_potential *pot, const eng_system 
  * energies, calls in the clusters) with one whole-system call fewer; a
  * NULL start is eng_artn_run itself; a whole-system (not local) event
  * ignores the start; a start made at other positions is refused. */
+/* list_skin (session 17): the skin of the clusters' lists.  Out of (0, 5]
+ * it is refused; a local event counts its clusters' list builds
+ * (list_builds), a thin skin rebuilds far more often than a thick one, and
+ * the event's saddle is a whole-system saddle of the moving atoms either
+ * way (the skin changes only the cost and the round-off).  A whole-system
+ * event makes no cluster and counts none. */
+static void artn_event_skin(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom) {
+  const int n = w->natoms;
+  eng_artn_opts o;
+  eng_artn_event ev[2];
+  const double skins[2] = {0.2, 2.0};
+  double *xs = malloc(sizeof(double) * 3 * n), *f = malloc(sizeof(double) * 3 * n);
+  eng_system *ws = eng_system_copy(w);
+
+  if (!xs || !f || !ws) bail("out of memory");
+  local_opts(&o, 7.0);
+  {
+    eng_artn_opts bad = o;
+    bad.list_skin = 0.0;
+    refused(cw, pot, w, atom, &bad, "list_skin", "list_skin 0");
+    bad.list_skin = 5.5;
+    refused(cw, pot, w, atom, &bad, "list_skin", "list_skin 5.5 A");
+  }
+  for (int s = 0; s < 2; s++) {
+    int rc;
+    double fm = 0.0;
+    o.list_skin = skins[s];
+    rc = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev[s], xs, NULL);
+    ok(rc == ENG_OK && ev[s].list_builds > 0, "list_skin %.1f A: the event ran (%s, dq %.4f eV) with %d "
+       "cluster list builds", skins[s], eng_artn_status_name(ev[s].status), ev[s].dq, ev[s].list_builds);
+    if (ev[s].status != ENG_ARTN_OK) {
+      skip("list_skin %.1f: no saddle to check (%s)", skins[s], eng_artn_status_name(ev[s].status));
+      continue;
+    }
+    memcpy(ws->x, xs, sizeof(double) * 3 * n);
+    if (eng_calc_compute(cw, ws, NULL, f, NULL, NULL)) bail("whole: %s", eng_last_error());
+    for (int j = 0; j < n; j++) {
+      double d[3];
+      for (int k = 0; k < 3; k++) d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
+      eng_box_minimum_image(&w->box, d);
+      if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < o.refine_radius * o.refine_radius)
+        for (int k = 0; k < 3; k++) fm = fmax(fm, fabs(f[3 * j + k]));
+    }
+    ok(fm < o.saddle_force, "list_skin %.1f A: whole-system forces on the moving atoms at the saddle: max "
+       "%.4f < %.2f eV/A", skins[s], fm, o.saddle_force);
+  }
+  ok(ev[0].list_builds > 2 * ev[1].list_builds,
+     "a 0.2 A skin rebuilds the clusters' lists more often than a 2 A one (%d against %d builds)",
+     ev[0].list_builds, ev[1].list_builds);
+  {
+    eng_artn_opts wo;
+    eng_artn_event we;
+    eng_artn_opts_default(&wo);
+    wo.seed = 3;
+    wo.restarts = 0;
+    wo.max_calls = 30; /* enough to see it start; the outcome does not matter */
+    const int rc = eng_artn_run(cw, pot, w, atom, 0, &wo, NULL, NULL, &we, NULL, NULL);
+    ok(rc == ENG_OK && we.list_builds == 0, "a whole-system event makes no cluster (rc %d, list_builds %d)", rc,
+       we.list_builds);
+  }
+  eng_system_free(ws);
+  free(xs);
+  free(f);
+}
+
 static void artn_event_start(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom) {
   const int n3 = 3 * w->natoms;
   eng_artn_opts o;
@@ -1456,6 +1521,7 @@ int main(void) {
   artn_event_push_radius(pot, g, cw, 1300);
   artn_event_second_remote(pot, g, cw, 225);
   artn_event_start(pot, g, cw, 1000);
+  artn_event_skin(pot, g, cw, 1000);
   artn_event_memo(pot, g, cw, 1000, 8, 3, 1);
   if (!UNDER_ASAN) artn_event_memo(pot, g, cw, 500, 8, 1, 0);
   eng_calc_free(cw);
