@@ -89,7 +89,14 @@ double eng__max_abs(const double *v, int n3) {
 }
 
 double eng__dot(const double *a, const double *b, long n) {
-  double s = 0.0;
-  for (long i = 0; i < n; i++) s += a[i] * b[i];
-  return s;
+  /* Eight partial sums, each in index order, added pairwise at the end: a
+   * fixed order (the same numbers with any vector width, so in native and
+   * portable builds), and no chain of dependent additions (one running sum
+   * was 4.3 % of an ARTn sweep's CPU, eight 1.0 %: session 17). */
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
+  for (; i < n; i++) s[i & 7] += a[i] * b[i];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }

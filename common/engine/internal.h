@@ -18,7 +18,7 @@ void *eng__realloc(void *p, size_t n, size_t size);
 
 /* Max over atoms of |component| of a 3n vector. */
 double eng__max_abs(const double *v, int n3);
-/* Dot product of two n-vectors. */
+/* Dot product of two n-vectors (eight partial sums in a fixed order). */
 double eng__dot(const double *a, const double *b, long n);
 
 /* 1 if boxes a and b are the same (every field equal), else 0. */

@@ -1522,7 +1522,7 @@ int main(void) {
   artn_event_second_remote(pot, g, cw, 225);
   artn_event_start(pot, g, cw, 1000);
   artn_event_skin(pot, g, cw, 1000);
-  artn_event_memo(pot, g, cw, 1000, 8, 3, 1);
+  artn_event_memo(pot, g, cw, 1004, 8, 3, 1);
   if (!UNDER_ASAN) artn_event_memo(pot, g, cw, 500, 8, 1, 0);
   eng_calc_free(cw);
   eng_system_free(w);
