@@ -620,6 +620,20 @@ static void local_opts(eng_artn_opts *o, double refine_radius) {
   o->seed = 3;
 }
 
+/* Largest |component| of forces f (3 per atom of w) on the atoms within
+ * radius (A, minimum image) of atom. */
+static double fmax_within(const eng_system *w, int atom, double radius, const double *f) {
+  double fm = 0.0;
+  for (int j = 0; j < w->natoms; j++) {
+    double d[3];
+    for (int k = 0; k < 3; k++) d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
+    eng_box_minimum_image(&w->box, d);
+    if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < radius * radius)
+      for (int k = 0; k < 3; k++) fm = fmax(fm, fabs(f[3 * j + k]));
+  }
+  return fm;
+}
+
 static void artn_event(const eng_potential *pot, const eng_system *w, eng_calc *cw, int atom) {
   const int n = w->natoms;
   const double rc = eng_potential_cutoff(pot);
@@ -666,14 +680,7 @@ static void artn_event(const eng_potential *pot, const eng_system *w, eng_calc *
   near(ev.e_saddle - ev.e_initial, ev.dq, 1e-9, "e_saddle - e_initial = dq");
   {
     /* whole-system forces on the refinement cluster's moving atoms */
-    double fm = 0.0;
-    for (int j = 0; j < n; j++) {
-      double d[3];
-      for (int k = 0; k < 3; k++) d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
-      eng_box_minimum_image(&w->box, d);
-      if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < o.refine_radius * o.refine_radius)
-        for (int k = 0; k < 3; k++) fm = fmax(fm, fabs(f[3 * j + k]));
-    }
+    double fm = fmax_within(w, atom, o.refine_radius, f);
     ok(fm < o.saddle_force, "whole-system forces on the moving atoms at the saddle: max %.4f < %.2f eV/A",
        fm, o.saddle_force);
     for (int i = 0; i < 3 * n; i++) fm = fmax(fm, fabs(f[i]));
@@ -1088,7 +1095,7 @@ static void artn_event_skin(const eng_potential *pot, const eng_system *w, eng_c
   }
   for (int s = 0; s < 2; s++) {
     int rc;
-    double fm = 0.0;
+    double fm;
     o.list_skin = skins[s];
     rc = eng_artn_run(cw, pot, w, atom, 0, &o, NULL, NULL, &ev[s], xs, NULL);
     ok(rc == ENG_OK && ev[s].list_builds > 0, "list_skin %.1f A: the event ran (%s, dq %.4f eV) with %d "
@@ -1099,13 +1106,7 @@ static void artn_event_skin(const eng_potential *pot, const eng_system *w, eng_c
     }
     memcpy(ws->x, xs, sizeof(double) * 3 * n);
     if (eng_calc_compute(cw, ws, NULL, f, NULL, NULL)) bail("whole: %s", eng_last_error());
-    for (int j = 0; j < n; j++) {
-      double d[3];
-      for (int k = 0; k < 3; k++) d[k] = w->x[3 * j + k] - w->x[3 * atom + k];
-      eng_box_minimum_image(&w->box, d);
-      if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < o.refine_radius * o.refine_radius)
-        for (int k = 0; k < 3; k++) fm = fmax(fm, fabs(f[3 * j + k]));
-    }
+    fm = fmax_within(w, atom, o.refine_radius, f);
     ok(fm < o.saddle_force, "list_skin %.1f A: whole-system forces on the moving atoms at the saddle: max "
        "%.4f < %.2f eV/A", skins[s], fm, o.saddle_force);
   }
