@@ -76,25 +76,24 @@ int main(void) {
   }
   if (eng_potential_read(pp, ENG_POT_AUTO, &pot)) bail("potential: %s", eng_last_error());
   {
-    /* A 300-atom glass (melt 5 ps, 100 K/ps), cached in the build tree for
-     * later runs.  (A faster 500 K/ps quench gave saddles below the initial
-     * energy: too unstable a start.) */
-    char cache[4096];
-    const char *bd = getenv("PELMAP_BUILDDIR");
+    /* The 300-atom glass these checks were written against:
+     * au_make_glass(pot, 300, 11, 5.0, 100.0) (melt 5 ps, 100 K/ps), made
+     * by the engine as it was until session 16 and bundled since session
+     * 17 (tests/data/artn/glass300.data).  Until then it was quenched anew
+     * in each fresh build tree, so any change of the MD's or the
+     * minimiser's round-off changed the glass under every check below;
+     * with session 17's dot products the quench gives another glass, on
+     * which three checks of these 8-event samples fail (docs/artn.md,
+     * "Verification").  (A faster 500 K/ps quench gave saddles below the
+     * initial energy: too unstable a start.) */
+    char path[4096];
+    const char *src = getenv("PELMAP_SRCDIR");
     eng_min_opts mo;
     eng_min_result mr;
-    snprintf(cache, sizeof cache, "%s/tests/artn_glass_300_slow.data", bd ? bd : ".");
-    if (eng_read_file(cache, ENG_FMT_AUTO, NULL, &g) == ENG_OK &&
-        eng_calc_create(pot, g, NULL, &calc) == ENG_OK) {
-      eng_calc_fill_masses(calc, g);
-      diag("glass read from %s", cache);
-    } else {
-      eng_system_free(g);
-      g = NULL;
-      if (au_make_glass(pot, 300, 11, 5.0, 100.0, &g, &calc))
-        bail("glass: %s", eng_last_error());
-      if (eng_write_file(cache, ENG_FMT_LAMMPS_DATA, g) != ENG_OK) diag("cannot cache %s", cache);
-    }
+    snprintf(path, sizeof path, "%s/tests/data/artn/glass300.data", src && *src ? src : "..");
+    if (eng_read_file(path, ENG_FMT_AUTO, NULL, &g) != ENG_OK || eng_calc_create(pot, g, NULL, &calc) != ENG_OK)
+      bail("%s: %s", path, eng_last_error());
+    eng_calc_fill_masses(calc, g);
     eng_min_opts_default(&mo);
     if (eng_minimize(calc, g, &mo, NULL, NULL, &mr) != ENG_OK || mr.fmax > 1e-5)
       bail("glass minimisation: %s (fmax %g)", eng_last_error(), mr.fmax);
@@ -231,10 +230,18 @@ int main(void) {
       if (nneg >= 1) {
         near(evals[0], ev.eigenvalue, 0.05 * fabs(evals[0]) + 0.02,
              "event %d: Lanczos eigenvalue matches the dense one", k);
-        double ep = 0, em = 0;
-        au_both_sides(calc, g, xs, mode, 0.1, g->x, &dplus, &dminus, &ep, &em);
-        diag("event %d: sides relax to %.3f / %.3f A, %.4f / %.4f eV from the initial minimum", k,
-             dplus, dminus, ep - e0, em - e0);
+        /* The push crosses the ridge on each side: a saddle converged to
+         * saddle_force lies up to |F.v| / |lambda| (the Newton offset
+         * along the dense mode v) from the top, more than 0.1 A on a soft
+         * mode; so, as the engine does (docs/artn.md, step 6), four times
+         * that offset, at least 0.1 A and at most push_over. */
+        double ep = 0, em = 0, fv = 0.0;
+        for (int i = 0; i < n3; i++) fv += f[i] * mode[i];
+        const double off = 4.0 * fabs(fv) / fabs(evals[0]);
+        const double push = fmin(o.push_over, off > 0.1 ? off : 0.1);
+        au_both_sides(calc, g, xs, mode, push, g->x, &dplus, &dminus, &ep, &em);
+        diag("event %d: pushed %.3f A (Newton offset %.3f A), sides relax to %.3f / %.3f A, %.4f / %.4f eV "
+             "from the initial minimum", k, push, fabs(fv) / fabs(evals[0]), dplus, dminus, ep - e0, em - e0);
         /* same minimum: within same_dist, or within 5 x that at the same
          * energy (same_energy; nearly flat modes of the glass): the
          * engine's definition, applied to the independent descent */
@@ -427,7 +434,11 @@ int main(void) {
           int nneg = au_hessian_negatives(calc, g, xs, 1e-3, -1e-3, evals, NULL);
           nok[m]++;
           nfo[m] += nneg == 1;
-          nlam += nneg >= 1 && fabs(evals[0] - e->eigenvalue) <= 0.05 * fabs(evals[0]) + 0.02;
+          const int same = nneg >= 1 && fabs(evals[0] - e->eigenvalue) <= 0.05 * fabs(evals[0]) + 0.02;
+          nlam += same;
+          if (nneg != 1 || !same)
+            diag("atom %d (%s): %d negative eigenvalue(s) by the dense Hessian, lowest %.4f; reported %.4f eV/A^2",
+                 atom, m ? "analytic" : "finite differences", nneg, evals[0], e->eigenvalue);
         }
       }
       diag("atom %d: finite differences %s, %d force calls (%d Lanczos) | analytic %s, %d force calls, %d products",
